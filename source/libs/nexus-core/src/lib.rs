@@ -1,0 +1,24 @@
+//! The shared vocabulary of the Nexus identity subsystem.
+//!
+//! Everything here is small, dependency-light and used by every other crate:
+//! the stable error codes that cross the wire ([`ErrorCode`]), validated
+//! identifiers ([`AppId`], [`UserId`], [`Label`]), the caller identity
+//! ([`Subject`]) and an injectable [`Clock`].
+//!
+//! Invariant: a value of one of the id types has passed validation; code
+//! that holds an `AppId` never re-checks it.
+
+#![forbid(unsafe_code)]
+
+mod clock;
+mod code;
+mod ids;
+mod subject;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use code::{Coded, ErrorCode, UnknownErrorCode};
+pub use ids::{AppId, IdError, Label, UserId, LABEL_MAX_LEN};
+pub use subject::{Subject, SubjectParseError};
+
+/// The largest message a sign, seal or verify operation accepts (1 MiB).
+pub const MAX_MESSAGE_LEN: usize = 1 << 20;
