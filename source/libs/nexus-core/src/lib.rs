@@ -3,21 +3,26 @@
 //! Everything here is small, dependency-light and used by every other crate:
 //! the stable error codes that cross the wire ([`ErrorCode`]), validated
 //! identifiers ([`AppId`], [`UserId`], [`Label`]), the caller identity
-//! ([`Subject`]) and an injectable [`Clock`].
+//! ([`Subject`]), the authorization contract ([`Authorizer`],
+//! [`Capability`]) and an injectable [`Clock`].
 //!
 //! Invariant: a value of one of the id types has passed validation; code
 //! that holds an `AppId` never re-checks it.
 
 #![forbid(unsafe_code)]
 
+mod authz;
 mod clock;
 mod code;
 mod ids;
+mod session;
 mod subject;
 
+pub use authz::{Authorizer, AuthzError, Capability, QuotaLimits, UnknownCapability};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{Coded, ErrorCode, UnknownErrorCode};
 pub use ids::{AppId, IdError, Label, UserId, LABEL_MAX_LEN};
+pub use session::{SessionId, SessionIdParseError};
 pub use subject::{Subject, SubjectParseError};
 
 /// The largest message a sign, seal or verify operation accepts (1 MiB).

@@ -1,0 +1,37 @@
+//! keymint's error type. Messages describe what failed, never with which
+//! bytes: a failed unwrap or unseal is one opaque variant, so the error
+//! cannot serve as an oracle.
+
+use nexus_core::{Coded, ErrorCode};
+
+/// A keymint failure.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyMintError {
+    /// The device secret could not be read or written.
+    #[error(transparent)]
+    Storage(#[from] statefs::StateError),
+    /// The OS random number generator failed.
+    #[error("entropy source failed")]
+    Entropy,
+    /// A wrapped blob, sealed message or vault key did not authenticate
+    /// (tampered, or presented under another identity). Opaque on purpose.
+    #[error("authentication failed")]
+    Integrity,
+    /// An input had the wrong shape (length, version byte, algorithm).
+    #[error("invalid input: {0}")]
+    Invalid(&'static str),
+    /// The operation needs an unsealed session and there is none.
+    #[error("session is locked or not unsealed")]
+    Locked,
+}
+
+impl Coded for KeyMintError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            KeyMintError::Storage(e) => e.code(),
+            KeyMintError::Entropy | KeyMintError::Integrity => ErrorCode::Eio,
+            KeyMintError::Invalid(_) => ErrorCode::Einval,
+            KeyMintError::Locked => ErrorCode::Elocked,
+        }
+    }
+}
