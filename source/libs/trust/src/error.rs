@@ -1,0 +1,180 @@
+//! The trust domain's error type and its stable codes.
+//!
+//! Mapping: an untrusted, unsigned, wrongly signed, expired, not yet
+//! valid, distrusted or out-of-scope artifact is `EPERM`; a file that does
+//! not match the signed manifest (tampered, missing, extra, not a regular
+//! file) is `EIO`; a malformed manifest, signature or root is `EINVAL`; a
+//! damaged or unreadable trust store is `EIO`. Messages name kids, scopes
+//! and artifact-relative paths, never key material or file contents.
+
+use crate::manifest::ManifestError;
+use crate::minisign::MinisignError;
+use crate::root::RootError;
+use crate::scope::Scope;
+use keymint::kid::Kid;
+use nexus_core::{AuthzError, Coded, ErrorCode};
+use statefs::StateError;
+
+/// Everything that can go wrong in the trust store and in verification.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// The system root directory is missing or unreadable: fail closed.
+    #[error("system trust store (pkg://trust/) unavailable: {source}")]
+    SystemStoreUnavailable {
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A root or distrust file in the store is malformed or misnamed.
+    #[error("corrupt trust store entry {location}: {reason}")]
+    CorruptStore {
+        /// `pkg://trust/…` or `state:/trust/…`.
+        location: String,
+        /// What is wrong with it.
+        reason: RootError,
+    },
+    /// Something other than a root or distrust file sits in the store.
+    #[error("unexpected entry in trust store: {0}")]
+    UnexpectedEntry(String),
+    /// statefs failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A root offered for installation is malformed.
+    #[error("invalid root: {0}")]
+    InvalidRoot(#[from] RootError),
+    /// The authorizer said no (or could not decide).
+    #[error(transparent)]
+    Authz(#[from] AuthzError),
+    /// Trust store writes are for system callers only.
+    #[error("only system callers may write the trust store")]
+    SystemOnly,
+    /// Only a system caller may install a root with the `updates` scope.
+    #[error("only system callers may install a root with the updates scope")]
+    UpdatesScopeRequiresSystem,
+    /// The root or distrust entry is already there.
+    #[error("{0} is already present")]
+    AlreadyPresent(Kid),
+    /// No installed root has this kid.
+    #[error("no installed root {0}")]
+    NotFound(Kid),
+    /// A system root cannot be removed; distrust it instead.
+    #[error("{0} is a system root: distrust it instead")]
+    SystemRoot(Kid),
+    /// The artifact has no signature file.
+    #[error("artifact is not signed")]
+    Unsigned,
+    /// No root in the store made the signature.
+    #[error("artifact is signed by an unknown key")]
+    UnknownSigner,
+    /// The signature or the trusted comment's signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// The signing root is distrusted.
+    #[error("signing root {0} is distrusted")]
+    Distrusted(Kid),
+    /// The signing root is not valid yet.
+    #[error("signing root {0} is not valid yet")]
+    NotYetValid(Kid),
+    /// The signing root has expired.
+    #[error("signing root {0} has expired")]
+    Expired(Kid),
+    /// The signing root may not vouch for this scope.
+    #[error("signing root {kid} is not trusted for {scope}")]
+    ScopeNotAllowed {
+        /// The signing root.
+        kid: Kid,
+        /// The scope asked for.
+        scope: Scope,
+    },
+    /// The manifest is for another scope than the one asked for.
+    #[error("artifact is for scope {found}, expected {expected}")]
+    WrongScope {
+        /// The scope the caller needs.
+        expected: Scope,
+        /// The manifest's scope.
+        found: Scope,
+    },
+    /// The signature file is malformed (or a signing input was refused).
+    #[error("signature: {0}")]
+    Minisign(#[from] MinisignError),
+    /// The manifest is malformed.
+    #[error("manifest: {0}")]
+    Manifest(#[from] ManifestError),
+    /// The artifact has no manifest.
+    #[error("artifact has no manifest")]
+    MissingManifest,
+    /// A listed file is absent.
+    #[error("file {0} is missing")]
+    MissingFile(String),
+    /// A listed file has another size than signed.
+    #[error("file {0} has the wrong size")]
+    SizeMismatch(String),
+    /// A listed file has another hash than signed.
+    #[error("file {0} has the wrong hash")]
+    HashMismatch(String),
+    /// A file is present that the manifest does not list.
+    #[error("file {0} is not in the manifest")]
+    UnlistedFile(String),
+    /// A symlink, device, fifo or socket sits in the artifact.
+    #[error("{0} is not a regular file")]
+    NotRegularFile(String),
+    /// Reading or writing the artifact directory failed.
+    #[error("artifact I/O error at {path}: {source}")]
+    ArtifactIo {
+        /// The artifact-relative path.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Coded for TrustError {
+    fn code(&self) -> ErrorCode {
+        use TrustError as E;
+        match self {
+            E::SystemStoreUnavailable { .. } | E::CorruptStore { .. } | E::UnexpectedEntry(_) => {
+                ErrorCode::Eio
+            }
+            E::State(e) => e.code(),
+            E::Authz(e) => e.code(),
+            E::InvalidRoot(_) | E::Minisign(_) | E::Manifest(_) | E::MissingManifest => {
+                ErrorCode::Einval
+            }
+            E::SystemOnly
+            | E::UpdatesScopeRequiresSystem
+            | E::SystemRoot(_)
+            | E::Unsigned
+            | E::UnknownSigner
+            | E::BadSignature
+            | E::Distrusted(_)
+            | E::NotYetValid(_)
+            | E::Expired(_)
+            | E::ScopeNotAllowed { .. }
+            | E::WrongScope { .. } => ErrorCode::Eperm,
+            E::AlreadyPresent(_) => ErrorCode::Ealready,
+            E::NotFound(_) => ErrorCode::Enoent,
+            E::MissingFile(_)
+            | E::SizeMismatch(_)
+            | E::HashMismatch(_)
+            | E::UnlistedFile(_)
+            | E::NotRegularFile(_)
+            | E::ArtifactIo { .. } => ErrorCode::Eio,
+        }
+    }
+}
+
+/// Escape a name read from disk before it goes into a message: it may hold
+/// control characters or terminal escapes.
+pub(crate) fn shown(name: &str) -> String {
+    name.chars()
+        .take(160)
+        .flat_map(char::escape_debug)
+        .collect()
+}
+
+impl From<statefs::PathError> for TrustError {
+    fn from(e: statefs::PathError) -> Self {
+        TrustError::State(StateError::Path(e))
+    }
+}

@@ -1,0 +1,120 @@
+//! Shared fixtures for the trust integration tests: a system root
+//! directory, a state directory, keys and signed artifacts.
+
+use nexus_core::{Authorizer, AuthzError, Capability, Label, Subject};
+use statefs::StateFs;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use trust::minisign::MinisignSecretKey;
+use trust::{sign_artifact, Kind, Scope, TrustRoot, TrustStore, Version};
+
+pub const NOW: u64 = 1_750_000_000;
+
+/// Grants exactly the listed (subject, capability) pairs and records every
+/// decision, like the policy engine does.
+#[derive(Default)]
+pub struct Grants {
+    allowed: Vec<(Subject, Capability)>,
+    pub log: Mutex<Vec<String>>,
+}
+
+impl Grants {
+    pub fn new(allowed: &[(&str, Capability)]) -> Self {
+        Grants {
+            allowed: allowed
+                .iter()
+                .map(|(s, c)| (s.parse().unwrap(), *c))
+                .collect(),
+            log: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Authorizer for Grants {
+    fn authorize(
+        &self,
+        subject: &Subject,
+        cap: Capability,
+        target: &str,
+    ) -> Result<(), AuthzError> {
+        let ok = self.allowed.iter().any(|(s, c)| s == subject && *c == cap);
+        self.log.lock().unwrap().push(format!(
+            "{} {subject} {cap} {target}",
+            if ok { "allow" } else { "deny" }
+        ));
+        if ok {
+            Ok(())
+        } else {
+            Err(AuthzError::Denied {
+                subject: subject.to_string(),
+                capability: cap,
+            })
+        }
+    }
+}
+
+pub fn subject(s: &str) -> Subject {
+    s.parse().unwrap()
+}
+
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub system_dir: PathBuf,
+    pub state: StateFs,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let system_dir = tmp.path().join("pkg-trust");
+        fs::create_dir(&system_dir).unwrap();
+        let state = StateFs::open(&tmp.path().join("state")).unwrap();
+        Env {
+            tmp,
+            system_dir,
+            state,
+        }
+    }
+
+    pub fn store(&self) -> TrustStore {
+        TrustStore::open(&self.system_dir, self.state.clone()).unwrap()
+    }
+
+    pub fn add_system_root(&self, root: &TrustRoot) {
+        fs::write(self.system_dir.join(root.file_name()), root.to_toml()).unwrap();
+    }
+
+    /// A fresh directory for an artifact, with a few files.
+    pub fn artifact_dir(&self, name: &str) -> PathBuf {
+        let dir = self.tmp.path().join("artifacts").join(name);
+        fs::create_dir_all(dir.join("bin")).unwrap();
+        fs::write(dir.join("bin/app"), b"\x7fELF pretend binary").unwrap();
+        fs::write(dir.join("README"), b"hello\n").unwrap();
+        dir
+    }
+}
+
+pub fn root_for(key: &MinisignSecretKey, scopes: &[Scope], nb: u64, na: u64) -> TrustRoot {
+    TrustRoot::from_minisign(
+        &key.public_key(),
+        Label::new("test-root").unwrap(),
+        scopes,
+        nb,
+        na,
+    )
+    .unwrap()
+}
+
+pub fn sign(dir: &Path, kind: Kind, version: &str, key: &MinisignSecretKey) {
+    sign_artifact(
+        dir,
+        kind,
+        Label::new("com.example.app").unwrap(),
+        Version::parse(version).unwrap(),
+        kind.scope(),
+        key,
+        "timestamp:1750000000\tfile:manifest.toml",
+    )
+    .unwrap();
+}

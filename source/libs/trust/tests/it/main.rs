@@ -1,0 +1,8 @@
+//! Integration tests for the trust crate, as one test binary so that the
+//! shared fixtures are compiled once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod minisign_interop;
+mod store;
+mod verify;
