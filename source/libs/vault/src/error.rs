@@ -1,0 +1,98 @@
+//! The vault's error type. Messages carry ids, figures and reasons, never
+//! an entry's value (and never another app's entry names).
+
+use nexus_core::{AuthzError, Coded, ErrorCode};
+use std::fmt;
+
+/// Which quota a figure is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaScope {
+    /// One app's entries within one user's vault.
+    App,
+    /// All of one user's entries.
+    User,
+}
+
+/// What a quota counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaMeasure {
+    /// Number of entries.
+    Entries,
+    /// Bytes of names plus values.
+    Bytes,
+}
+
+impl fmt::Display for QuotaScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QuotaScope::App => "app",
+            QuotaScope::User => "user",
+        })
+    }
+}
+
+impl fmt::Display for QuotaMeasure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QuotaMeasure::Entries => "entries",
+            QuotaMeasure::Bytes => "bytes",
+        })
+    }
+}
+
+/// A vault failure.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The session is locked, ended, unknown or was never unsealed.
+    #[error("vault is locked: session is not active")]
+    Locked,
+    /// The caller lacks `identity.vault.use`.
+    #[error(transparent)]
+    Denied(#[from] AuthzError),
+    /// No entry of that name in the caller's namespace.
+    #[error("no such entry")]
+    NotFound,
+    /// A name or value is out of bounds.
+    #[error("invalid argument: {0}")]
+    Invalid(&'static str),
+    /// A hard quota would be exceeded.
+    #[error("{scope} quota exceeded: {measure} would be {would_be}, hard limit {limit}")]
+    Quota {
+        /// App or user.
+        scope: QuotaScope,
+        /// Entries or bytes.
+        measure: QuotaMeasure,
+        /// The figure after the refused operation.
+        would_be: u64,
+        /// The hard limit.
+        limit: u64,
+    },
+    /// vault.kv failed authentication or its format checks.
+    #[error("corrupt vault at {path}: {reason}")]
+    Corrupt {
+        /// The `state:/` path.
+        path: String,
+        /// What was wrong (structure only).
+        reason: &'static str,
+    },
+    /// Storage failed (includes envelope checksum and version errors).
+    #[error(transparent)]
+    Storage(#[from] statefs::StateError),
+    /// keymint could not seal (entropy failure).
+    #[error("vault could not be sealed")]
+    Seal,
+}
+
+impl Coded for VaultError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            VaultError::Locked => ErrorCode::Elocked,
+            VaultError::Denied(e) => e.code(),
+            VaultError::NotFound => ErrorCode::Enoent,
+            VaultError::Invalid(_) => ErrorCode::Einval,
+            VaultError::Quota { .. } => ErrorCode::Edquota,
+            VaultError::Corrupt { .. } | VaultError::Seal => ErrorCode::Eio,
+            VaultError::Storage(e) => e.code(),
+        }
+    }
+}
