@@ -1,0 +1,349 @@
+//! The persisted key record: one file per key at
+//! `state:/keystore/<app>/<purpose>/<name>`.
+//!
+//! The file is a statefs record envelope (magic `NXKS`, version, length,
+//! SHA-256 checksum) around a CBOR payload (RFC 8949, written by ciborium:
+//! a map with text keys in the field order below, byte strings for binary
+//! fields). Reading is strict: the envelope must check, the version must be
+//! known, the CBOR must match the schema exactly (unknown fields, wrong
+//! types and trailing bytes are refused), and the decoded record must keep
+//! the model's invariants and name the key it is stored under. Any failure
+//! is `EIO` for that key; the file is left untouched for inspection.
+
+use crate::error::KeystoreError;
+use crate::model::{KeyName, KeyRecord, KeyState, VersionInfo, VersionRecord, VersionState};
+use crate::MAX_VERSIONS;
+use keymint::kid::Kid;
+use keymint::{Algorithm, WrappedKey};
+use nexus_core::{AppId, Label};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use statefs::StatePath;
+
+/// Magic of a key record envelope.
+pub const RECORD_MAGIC: &[u8; 4] = b"NXKS";
+/// The record version this build writes and reads.
+pub const RECORD_VERSION: u16 = 1;
+/// A record file larger than this is refused before decoding.
+const MAX_RECORD_LEN: usize = 1 << 20;
+
+/// Bytes that serialize as a CBOR byte string (not an array of integers).
+#[derive(Debug, PartialEq, Eq)]
+struct Blob(Vec<u8>);
+
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Blob;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Blob, E> {
+                Ok(Blob(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Blob, E> {
+                Ok(Blob(v))
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+/// Schema of record version 1. Field order is the encoding order.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordV1 {
+    app: AppId,
+    purpose: Label,
+    name: Label,
+    alg: String,
+    state: KeyState,
+    primary: u32,
+    min_version: u32,
+    created: u64,
+    rotated: Option<u64>,
+    versions: Vec<VersionV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionV1 {
+    version: u32,
+    state: VersionState,
+    created: u64,
+    public: Option<Blob>,
+    kid: Option<Blob>,
+    wrapped: Option<Blob>,
+}
+
+/// Where a key's record lives.
+pub(crate) fn key_path(name: &KeyName) -> Result<StatePath, KeystoreError> {
+    Ok(StatePath::from_segments([
+        "keystore",
+        name.app.as_str(),
+        name.purpose.as_str(),
+        name.name.as_str(),
+    ])
+    .map_err(statefs::StateError::from)?)
+}
+
+/// Where an app's records live.
+pub(crate) fn app_prefix(app: &AppId) -> Result<StatePath, KeystoreError> {
+    Ok(StatePath::from_segments(["keystore", app.as_str()]).map_err(statefs::StateError::from)?)
+}
+
+/// The whole file (envelope included) for `rec`.
+pub(crate) fn encode(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
+    let body = RecordV1 {
+        app: rec.name.app.clone(),
+        purpose: rec.name.purpose.clone(),
+        name: rec.name.name.clone(),
+        alg: rec.alg.as_str().to_owned(),
+        state: rec.state,
+        primary: rec.primary,
+        min_version: rec.min_version,
+        created: rec.created,
+        rotated: rec.rotated,
+        versions: rec
+            .versions
+            .iter()
+            .map(|v| VersionV1 {
+                version: v.info.version,
+                state: v.info.state,
+                created: v.info.created,
+                public: v.info.public.map(|p| Blob(p.to_vec())),
+                kid: v.info.kid.map(|k| Blob(k.as_bytes().to_vec())),
+                wrapped: v.wrapped.as_ref().map(|w| Blob(w.as_bytes().to_vec())),
+            })
+            .collect(),
+    };
+    let mut payload = Vec::with_capacity(256);
+    ciborium::into_writer(&body, &mut payload)
+        .map_err(|_| KeystoreError::Invalid("key record does not serialize"))?;
+    Ok(statefs::record::encode(
+        RECORD_MAGIC,
+        RECORD_VERSION,
+        &payload,
+    ))
+}
+
+/// Check and decode the file at `path`, which must hold `expected`.
+pub(crate) fn decode(
+    path: &StatePath,
+    expected: &KeyName,
+    bytes: &[u8],
+) -> Result<KeyRecord, KeystoreError> {
+    let corrupt = |reason| KeystoreError::Corrupt {
+        path: path.to_string(),
+        reason,
+    };
+    if bytes.len() > MAX_RECORD_LEN {
+        return Err(corrupt("record is too large"));
+    }
+    let rec = statefs::record::decode(path, bytes, RECORD_MAGIC, &[RECORD_VERSION])?;
+    let mut rest = rec.payload;
+    let body: RecordV1 =
+        ciborium::from_reader(&mut rest).map_err(|_| corrupt("payload does not match schema"))?;
+    if !rest.is_empty() {
+        return Err(corrupt("trailing bytes after payload"));
+    }
+    let name = KeyName::new(body.app, body.purpose, body.name);
+    if &name != expected {
+        return Err(corrupt("record names another key"));
+    }
+    let alg = Algorithm::parse(&body.alg).ok_or_else(|| corrupt("unknown algorithm"))?;
+    let n = body.versions.len();
+    if n == 0 || n > MAX_VERSIONS as usize {
+        return Err(corrupt("version count out of range"));
+    }
+    let latest = u32::try_from(n).map_err(|_| corrupt("version count out of range"))?;
+    if !(1 <= body.min_version && body.min_version <= body.primary && body.primary <= latest) {
+        return Err(corrupt("primary or min version out of range"));
+    }
+    let mut versions = Vec::with_capacity(n);
+    for (i, v) in body.versions.into_iter().enumerate() {
+        if usize::try_from(v.version).ok() != Some(i + 1) {
+            return Err(corrupt("versions are not numbered 1..n"));
+        }
+        versions.push(check_version(v, alg, body.min_version, body.state).map_err(corrupt)?);
+    }
+    Ok(KeyRecord {
+        name,
+        alg,
+        state: body.state,
+        primary: body.primary,
+        min_version: body.min_version,
+        created: body.created,
+        rotated: body.rotated,
+        versions,
+    })
+}
+
+fn check_version(
+    v: VersionV1,
+    alg: Algorithm,
+    min: u32,
+    key_state: KeyState,
+) -> Result<VersionRecord, &'static str> {
+    let state_ok = match v.state {
+        VersionState::Active => v.version >= min && key_state == KeyState::Active,
+        VersionState::Retired => v.version < min,
+        VersionState::Revoked => true,
+    };
+    if !state_ok {
+        return Err("version state contradicts the key");
+    }
+    if (v.state == VersionState::Active) != v.wrapped.is_some() {
+        return Err("material present exactly when active is violated");
+    }
+    let (public, kid) = match (alg, v.public, v.kid) {
+        (Algorithm::Ed25519, Some(p), Some(k)) => {
+            let p: [u8; 32] = p.0.try_into().map_err(|_| "public key length")?;
+            let k: [u8; 32] = k.0.try_into().map_err(|_| "kid length")?;
+            (Some(p), Some(Kid::from_bytes(k)))
+        }
+        (Algorithm::XChaCha20Poly1305, None, None) => (None, None),
+        _ => return Err("public key fields do not fit the algorithm"),
+    };
+    Ok(VersionRecord {
+        info: VersionInfo {
+            version: v.version,
+            state: v.state,
+            created: v.created,
+            public,
+            kid,
+        },
+        wrapped: v.wrapped.map(|w| WrappedKey::from_bytes(w.0)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nexus_core::{Coded, ErrorCode};
+
+    fn name() -> KeyName {
+        KeyName::parse("com.a", "sign", "k").unwrap()
+    }
+
+    fn sample(alg: Algorithm) -> KeyRecord {
+        let ed = alg == Algorithm::Ed25519;
+        let v = |version, state, wrapped: bool| VersionRecord {
+            info: VersionInfo {
+                version,
+                state,
+                created: 100 + u64::from(version),
+                public: ed.then_some([version as u8; 32]),
+                kid: ed.then(|| Kid::from_bytes([0x40 + version as u8; 32])),
+            },
+            wrapped: wrapped.then(|| WrappedKey::from_bytes(vec![b'W', 1, version as u8])),
+        };
+        KeyRecord {
+            name: name(),
+            alg,
+            state: KeyState::Active,
+            primary: 3,
+            min_version: 2,
+            created: 100,
+            rotated: Some(103),
+            versions: vec![
+                v(1, VersionState::Retired, false),
+                v(2, VersionState::Revoked, false),
+                v(3, VersionState::Active, true),
+            ],
+        }
+    }
+
+    fn path() -> StatePath {
+        key_path(&name()).unwrap()
+    }
+
+    fn code(bytes: &[u8]) -> ErrorCode {
+        decode(&path(), &name(), bytes).unwrap_err().code()
+    }
+
+    fn payload(rec: &KeyRecord) -> Vec<u8> {
+        let enc = encode(rec).unwrap();
+        enc[10..enc.len() - 32].to_vec()
+    }
+
+    #[test]
+    fn round_trips_both_algorithms() {
+        for alg in [Algorithm::Ed25519, Algorithm::XChaCha20Poly1305] {
+            let rec = sample(alg);
+            let enc = encode(&rec).unwrap();
+            let back = decode(&path(), &name(), &enc).unwrap();
+            assert_eq!(back.info(), rec.info());
+            assert_eq!(back.versions[2].wrapped, rec.versions[2].wrapped);
+            assert_eq!(encode(&back).unwrap(), enc, "encoding is stable");
+        }
+    }
+
+    #[test]
+    fn test_reject_truncated_flipped_and_unknown_version() {
+        let enc = encode(&sample(Algorithm::Ed25519)).unwrap();
+        for cut in [0, 5, 20, enc.len() - 1] {
+            assert_eq!(code(&enc[..cut]), ErrorCode::Eio, "cut {cut}");
+        }
+        for i in (0..enc.len()).step_by(7) {
+            let mut bad = enc.clone();
+            bad[i] ^= 0x01;
+            assert_eq!(code(&bad), ErrorCode::Eio, "flip {i}");
+        }
+        let v2 = statefs::record::encode(RECORD_MAGIC, 2, &payload(&sample(Algorithm::Ed25519)));
+        assert_eq!(code(&v2), ErrorCode::Eio);
+        assert_eq!(code(&vec![0u8; MAX_RECORD_LEN + 1]), ErrorCode::Eio);
+    }
+
+    #[test]
+    fn test_reject_payloads_that_break_the_schema() {
+        let good = payload(&sample(Algorithm::Ed25519));
+        let wrap = |p: &[u8]| statefs::record::encode(RECORD_MAGIC, RECORD_VERSION, p);
+        // Trailing bytes after the CBOR item.
+        let mut trailing = good.clone();
+        trailing.push(0x00);
+        assert_eq!(code(&wrap(&trailing)), ErrorCode::Eio);
+        // Not CBOR at all, and a CBOR value of the wrong type.
+        assert_eq!(code(&wrap(b"\xff\xff")), ErrorCode::Eio);
+        assert_eq!(code(&wrap(&[0x01])), ErrorCode::Eio);
+        // An unknown field.
+        let mut v: ciborium::Value = ciborium::from_reader(good.as_slice()).unwrap();
+        if let ciborium::Value::Map(m) = &mut v {
+            m.push(("extra".into(), 1.into()));
+        }
+        let mut extra = Vec::new();
+        ciborium::into_writer(&v, &mut extra).unwrap();
+        assert_eq!(code(&wrap(&extra)), ErrorCode::Eio);
+    }
+
+    type Break = Box<dyn Fn(&mut KeyRecord)>;
+
+    #[test]
+    fn test_reject_records_that_break_invariants() {
+        let cases: Vec<Break> = vec![
+            Box::new(|r| r.primary = 4),
+            Box::new(|r| r.min_version = 0),
+            Box::new(|r| r.min_version = 3 + 1),
+            Box::new(|r| r.versions[1].info.version = 5),
+            Box::new(|r| r.versions.clear()),
+            Box::new(|r| r.versions[0].info.state = VersionState::Active),
+            Box::new(|r| r.versions[2].wrapped = None),
+            Box::new(|r| r.versions[1].wrapped = Some(WrappedKey::from_bytes(vec![1]))),
+            Box::new(|r| r.versions[2].info.kid = None),
+            Box::new(|r| r.alg = Algorithm::XChaCha20Poly1305),
+            Box::new(|r| r.state = KeyState::Revoked),
+            Box::new(|r| r.name.name = Label::new("other").unwrap()),
+        ];
+        for (i, f) in cases.iter().enumerate() {
+            let mut rec = sample(Algorithm::Ed25519);
+            f(&mut rec);
+            assert_eq!(code(&encode(&rec).unwrap()), ErrorCode::Eio, "case {i}");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The store: construction, record loading and the lifecycle operations
+//! (create, rotate, revoke, retire, list, describe, usage).
+//!
+//! Concurrency: [`KeyStore`] is `Send + Sync` and shared by connection
+//! threads. Every operation that writes a record holds one internal mutex
+//! (which also guards the per-app usage figures) across read, change,
+//! quota check and atomic write, so writers never lose each other's
+//! updates. Reads (describe, sign, verify, seal, unseal, export) take no
+//! lock: statefs writes are atomic renames, so a reader sees a whole old
+//! record or a whole new one; an operation that read a record just before
+//! a revoke completes is ordered before that revoke.
+
+use crate::access;
+use crate::error::KeystoreError;
+use crate::model::{
+    KeyInfo, KeyName, KeyRecord, KeyState, Outcome, RevokeScope, VersionInfo, VersionRecord,
+    VersionState,
+};
+use crate::quota::{self, QuotaResource, QuotaSource, Usage};
+use crate::record;
+use crate::MAX_VERSIONS;
+use keymint::{Algorithm, KeyOps};
+use nexus_core::{AppId, Authorizer, Capability, Clock, QuotaLimits, Subject};
+use statefs::{StateFs, StateMode};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The keystore over one statefs and one keymint.
+pub struct KeyStore {
+    pub(crate) state: StateFs,
+    pub(crate) ops: Arc<dyn KeyOps>,
+    clock: Arc<dyn Clock>,
+    quota: Arc<dyn QuotaSource>,
+    /// Per-app usage, computed from disk on first need and kept in step
+    /// by every write. Also the writers' lock.
+    usage: Mutex<HashMap<AppId, Usage>>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyStore({})", self.state.mode())
+    }
+}
+
+impl KeyStore {
+    /// A keystore keeping records in `state`, using `ops` for every
+    /// private operation, `clock` for timestamps and `quota` for limits.
+    pub fn new(
+        state: StateFs,
+        ops: Arc<dyn KeyOps>,
+        clock: Arc<dyn Clock>,
+        quota: Arc<dyn QuotaSource>,
+    ) -> Self {
+        KeyStore {
+            state,
+            ops,
+            clock,
+            quota,
+            usage: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// True when records live only in memory (no state directory): keys
+    /// do not survive a restart, and the daemon must say so.
+    pub fn is_volatile(&self) -> bool {
+        self.state.is_volatile()
+    }
+
+    /// Where records live.
+    pub fn mode(&self) -> StateMode {
+        self.state.mode()
+    }
+
+    /// True when keymint runs on the insecure deterministic generator.
+    pub fn is_insecure(&self) -> bool {
+        self.ops.is_insecure()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<AppId, Usage>> {
+        match self.usage.lock() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                // A writer panicked mid-update: the figures may be stale,
+                // so forget them and recount from disk on next use.
+                let mut g = poisoned.into_inner();
+                g.clear();
+                self.usage.clear_poison();
+                g
+            }
+        }
+    }
+
+    fn usage_of(
+        &self,
+        table: &mut HashMap<AppId, Usage>,
+        app: &AppId,
+    ) -> Result<Usage, KeystoreError> {
+        if let Some(u) = table.get(app) {
+            return Ok(*u);
+        }
+        let mut u = Usage::default();
+        for path in self.state.list(&record::app_prefix(app)?)? {
+            if let Some(bytes) = self.state.read(&path)? {
+                u.bytes = u.bytes.saturating_add(bytes.len() as u64);
+                u.keys = u.keys.saturating_add(1);
+            }
+        }
+        table.insert(app.clone(), u);
+        Ok(u)
+    }
+
+    /// The record of `key`; `ENOENT` if there is none, `EIO` if corrupt.
+    pub(crate) fn load(&self, key: &KeyName) -> Result<KeyRecord, KeystoreError> {
+        let path = record::key_path(key)?;
+        match self.state.read(&path)? {
+            None => Err(KeystoreError::NotFound {
+                key: key.to_string(),
+            }),
+            Some(bytes) => record::decode(&path, key, &bytes),
+        }
+    }
+
+    /// Read, change and write one record under the writers' lock, checking
+    /// the quota when storage grows.
+    fn update<F>(
+        &self,
+        subject: &Subject,
+        key: &KeyName,
+        change: F,
+    ) -> Result<Outcome<KeyInfo>, KeystoreError>
+    where
+        F: FnOnce(Option<KeyRecord>) -> Result<KeyRecord, KeystoreError>,
+    {
+        let mut table = self.lock();
+        let before = self.usage_of(&mut table, &key.app)?;
+        let path = record::key_path(key)?;
+        let (old, old_len) = match self.state.read(&path)? {
+            Some(bytes) => (Some(record::decode(&path, key, &bytes)?), bytes.len()),
+            None => (None, 0),
+        };
+        let is_new = old.is_none();
+        let rec = change(old)?;
+        let bytes = record::encode(&rec)?;
+        let after = Usage {
+            bytes: before
+                .bytes
+                .saturating_sub(old_len as u64)
+                .saturating_add(bytes.len() as u64),
+            keys: before.keys.saturating_add(u64::from(is_new)),
+        };
+        let warnings = if after.bytes > before.bytes || after.keys > before.keys {
+            let limits = self.quota.keystore_quota(subject);
+            quota::check(&key.app, &limits, before, after)?
+        } else {
+            Vec::new()
+        };
+        if let Err(e) = self.state.write(&path, &bytes) {
+            // The write may or may not have landed: recount next time.
+            table.remove(&key.app);
+            return Err(e.into());
+        }
+        table.insert(key.app.clone(), after);
+        Ok(Outcome {
+            value: rec.info(),
+            warnings,
+        })
+    }
+
+    /// Fresh material for version `version` of `key`, from keymint.
+    fn new_version(
+        &self,
+        key: &KeyName,
+        version: u32,
+        alg: Algorithm,
+    ) -> Result<VersionRecord, KeystoreError> {
+        let generated = self.ops.generate(&key.identity(version, alg))?;
+        let (public, kid) = match (alg, generated.public) {
+            (Algorithm::Ed25519, Some(vk)) => {
+                // keymint may be remote: hold its answer to the same strict
+                // rules as any other public key.
+                let vk = keymint::ed25519::parse_public_key(vk.as_bytes())
+                    .map_err(|_| KeystoreError::Backend("unacceptable public key"))?;
+                (Some(vk.to_bytes()), Some(keymint::kid::ed25519_kid(&vk)))
+            }
+            (Algorithm::XChaCha20Poly1305, None) => (None, None),
+            _ => {
+                return Err(KeystoreError::Backend(
+                    "public key does not fit the algorithm",
+                ))
+            }
+        };
+        Ok(VersionRecord {
+            info: VersionInfo {
+                version,
+                state: VersionState::Active,
+                created: self.clock.now_unix(),
+                public,
+                kid,
+            },
+            wrapped: Some(generated.wrapped),
+        })
+    }
+
+    /// Create `key` with version 1 as primary. `EALREADY` if the name is
+    /// taken (revoked keys keep their names).
+    pub fn create(
+        &self,
+        subject: &Subject,
+        authz: &dyn Authorizer,
+        key: &KeyName,
+        alg: Algorithm,
+    ) -> Result<Outcome<KeyInfo>, KeystoreError> {
+        access::private(subject, authz, Capability::KeyCreate, key)?;
+        self.update(subject, key, |old| {
+            if old.is_some() {
+                return Err(KeystoreError::Exists {
+                    key: key.to_string(),
+                });
+            }
+            let v1 = self.new_version(key, 1, alg)?;
+            Ok(KeyRecord {
+                name: key.clone(),
+                alg,
+                state: KeyState::Active,
+                primary: 1,
+                min_version: 1,
+                created: v1.info.created,
+                rotated: None,
+                versions: vec![v1],
+            })
+        })
+    }
+
+    /// Add a version and make it primary. Older versions stay usable for
+    /// verify and unseal until retired.
+    pub fn rotate(
+        &self,
+        subject: &Subject,
+        authz: &dyn Authorizer,
+        key: &KeyName,
+    ) -> Result<Outcome<KeyInfo>, KeystoreError> {
+        access::private(subject, authz, Capability::KeyRotate, key)?;
+        self.update(subject, key, |old| {
+            let mut rec = old.ok_or_else(|| KeystoreError::NotFound {
+                key: key.to_string(),
+            })?;
+            rec.require_active_key()?;
+            let latest = rec.latest();
+            if latest >= MAX_VERSIONS {
+                return Err(KeystoreError::Quota {
+                    app: key.app.to_string(),
+                    resource: QuotaResource::Versions,
+                    used: u64::from(latest),
+                    would_be: u64::from(latest) + 1,
+                    limit: u64::from(MAX_VERSIONS),
+                });
+            }
+            let next = latest + 1;
+            let v = self.new_version(key, next, rec.alg)?;
+            rec.rotated = Some(v.info.created);
+            rec.versions.push(v);
+            rec.primary = next;
+            Ok(rec)
+        })
+    }
+
+    /// Revoke one version or the whole key. Revoked material is deleted;
+    /// revoking what is already revoked succeeds and changes nothing.
+    pub fn revoke(
+        &self,
+        subject: &Subject,
+        authz: &dyn Authorizer,
+        key: &KeyName,
+        scope: RevokeScope,
+    ) -> Result<KeyInfo, KeystoreError> {
+        access::private(subject, authz, Capability::KeyRevoke, key)?;
+        let out = self.update(subject, key, |old| {
+            let mut rec = old.ok_or_else(|| KeystoreError::NotFound {
+                key: key.to_string(),
+            })?;
+            match scope {
+                RevokeScope::Version(v) => {
+                    let ver = rec.version_mut(v)?;
+                    ver.info.state = VersionState::Revoked;
+                    ver.wrapped = None;
+                }
+                RevokeScope::Key => {
+                    rec.state = KeyState::Revoked;
+                    for ver in &mut rec.versions {
+                        if ver.info.state == VersionState::Active {
+                            ver.info.state = VersionState::Revoked;
+                        }
+                        ver.wrapped = None;
+                    }
+                }
+            }
+            Ok(rec)
+        })?;
+        Ok(out.value)
+    }
+
+    /// Retire every version below `min_version`: they stop verifying and
+    /// unsealing (`EKEYREVOKED`) and their material is deleted. The
+    /// minimum only goes up and may not pass the primary version.
+    pub fn retire(
+        &self,
+        subject: &Subject,
+        authz: &dyn Authorizer,
+        key: &KeyName,
+        min_version: u32,
+    ) -> Result<KeyInfo, KeystoreError> {
+        access::private(subject, authz, Capability::KeyRevoke, key)?;
+        let out = self.update(subject, key, |old| {
+            let mut rec = old.ok_or_else(|| KeystoreError::NotFound {
+                key: key.to_string(),
+            })?;
+            rec.require_active_key()?;
+            if min_version < rec.min_version {
+                return Err(KeystoreError::Invalid("the minimum version only goes up"));
+            }
+            if min_version > rec.primary {
+                return Err(KeystoreError::Invalid(
+                    "cannot retire the primary version; rotate first",
+                ));
+            }
+            for ver in rec.versions.iter_mut() {
+                if ver.info.version < min_version {
+                    if ver.info.state == VersionState::Active {
+                        ver.info.state = VersionState::Retired;
+                    }
+                    ver.wrapped = None;
+                }
+            }
+            rec.min_version = min_version;
+            Ok(rec)
+        })?;
+        Ok(out.value)
+    }
+
+    /// The keys of `app`, sorted. Names only: a corrupt record still lists
+    /// (and then fails with `EIO` when used).
+    pub fn list(&self, subject: &Subject, app: &AppId) -> Result<Vec<KeyName>, KeystoreError> {
+        access::public(subject, app)?;
+        let mut out: Vec<KeyName> = self
+            .state
+            .list(&record::app_prefix(app)?)?
+            .iter()
+            .filter_map(|p| match p.segments() {
+                [_, a, purpose, name] => KeyName::parse(a, purpose, name).ok(),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// A key's public metadata (no wrapped material).
+    pub fn describe(&self, subject: &Subject, key: &KeyName) -> Result<KeyInfo, KeystoreError> {
+        access::public(subject, &key.app)?;
+        Ok(self.load(key)?.info())
+    }
+
+    /// The caller's own namespace's usage and limits.
+    pub fn usage(&self, subject: &Subject) -> Result<(Usage, QuotaLimits), KeystoreError> {
+        let app = access::own(subject)?;
+        let mut table = self.lock();
+        let u = self.usage_of(&mut table, &app)?;
+        Ok((u, self.quota.keystore_quota(subject)))
+    }
+}
