@@ -25,7 +25,8 @@ impl Subject {
 
     /// The app namespace this subject owns in the keystore and the vault.
     /// System services share the reserved `system` namespace; a bare uid
-    /// owns `uid-<n>`.
+    /// owns `uid-<n>`. Parsing refuses `app:system` and `app:uid-…`, so no
+    /// app can share another subject's namespace.
     pub fn app_namespace(&self) -> AppId {
         match self {
             Subject::System(_) => AppId::system(),
@@ -61,6 +62,10 @@ pub enum SubjectParseError {
     /// The uid is not a decimal u32.
     #[error("bad uid")]
     BadUid,
+    /// An app id that is reserved for another kind of subject (`system`,
+    /// `uid-<n>`), which would otherwise share that subject's namespace.
+    #[error("app id is reserved")]
+    ReservedAppId,
 }
 
 impl FromStr for Subject {
@@ -70,7 +75,13 @@ impl FromStr for Subject {
         let (kind, rest) = s.split_once(':').ok_or(SubjectParseError::BadKind)?;
         match kind {
             "system" => Ok(Subject::System(Label::new(rest)?)),
-            "app" => Ok(Subject::App(AppId::new(rest)?)),
+            "app" => {
+                let app = AppId::new(rest)?;
+                if app.is_system() || app.as_str().starts_with("uid-") {
+                    return Err(SubjectParseError::ReservedAppId);
+                }
+                Ok(Subject::App(app))
+            }
             "uid" => {
                 if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(SubjectParseError::BadUid);
@@ -110,6 +121,14 @@ mod tests {
         assert_eq!(
             "uid:99999999999".parse::<Subject>(),
             Err(SubjectParseError::BadUid)
+        );
+        assert_eq!(
+            "app:system".parse::<Subject>(),
+            Err(SubjectParseError::ReservedAppId)
+        );
+        assert_eq!(
+            "app:uid-1000".parse::<Subject>(),
+            Err(SubjectParseError::ReservedAppId)
         );
         assert!(matches!(
             "app:../x".parse::<Subject>(),
