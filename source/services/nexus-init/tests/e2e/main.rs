@@ -1,0 +1,325 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! End-to-end tests of the nexus-init binary with contract-following test
+//! children (this same executable, re-run with `--contract-child`).
+//!
+//! Own harness (harness = false) because the children are this binary:
+//! `main` either plays a child or runs the tests, printing libtest-style
+//! results. An optional argument filters tests by substring.
+
+mod child;
+mod harness;
+
+use harness::{app_entry, call, child_entry, field, pid_of, wait_gone, Init};
+use rustix::process::Signal;
+use std::time::Instant;
+use wire::Args;
+
+fn route(from: &str, to: &str) -> String {
+    format!("[[route]]\nfrom = \"{from}\"\nto = \"{to}\"\n")
+}
+
+/// `up` serves; `mid` calls `up`, serves `mid.sock` and relays.
+fn two_tier(extra_mid: &[&str]) -> String {
+    let mut mid = vec!["--needs", "up", "--listen"];
+    mid.extend_from_slice(extra_mid);
+    format!(
+        "{}{}{}",
+        child_entry("up", "", &[]),
+        child_entry("mid", "after = [\"up\"]\npublic_socket = true", &mid),
+        route("mid", "up")
+    )
+}
+
+fn boot_order_markers_and_endpoints() {
+    let mut init = Init::start(&two_tier(&[]), &[]);
+    for line in [
+        "init: start up",
+        "up: ready",
+        "init: up up",
+        "init: start mid",
+        "mid: ready",
+        "init: up mid",
+        "init: ready",
+    ] {
+        init.expect(line);
+    }
+    // Nothing else came between: the markers are exactly in this order.
+    assert_eq!(init.seen.len(), 7, "{:#?}", init.seen);
+
+    // mid reaches up through the endpoint init handed out, and up sees the
+    // subject init attached: mid's, from the manifest.
+    let sock = init.run_dir().join("mid.sock");
+    let r = call(&sock, "relay", Args::new().with("to", "up"));
+    assert_eq!(field(&r, "service").as_text(), Some("up"));
+    assert_eq!(field(&r, "caller").as_text(), Some("system:mid"));
+    assert_eq!(field(&r, "volatile").as_bool(), Some(false));
+    let state = init.dir.path().join("state");
+    assert_eq!(
+        field(&r, "state").as_text(),
+        Some(state.to_str().unwrap()),
+        "--state passed down"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    let up_pid = pid_of(&r);
+    let mid_pid = pid_of(&call(&sock, "status", Args::new()));
+
+    init.signal(Signal::Term);
+    let st = init.wait_exit();
+    assert_eq!(st.code(), Some(0), "{:#?}", init.seen);
+    assert!(init.seen.iter().any(|l| l == "init: shutdown"));
+    assert_eq!(init.seen.last().map(String::as_str), Some("init: stopped"));
+    assert!(
+        wait_gone(up_pid) && wait_gone(mid_pid),
+        "children outlived init"
+    );
+}
+
+fn restart_reissues_endpoints_both_ways() {
+    let mut init = Init::start(&two_tier(&[]), &[]);
+    init.expect("init: ready");
+    let sock = init.run_dir().join("mid.sock");
+    let before = call(&sock, "relay", Args::new().with("to", "up"));
+    let old_up = pid_of(&before);
+
+    // The server dies: it is restarted and mid gets a new endpoint to it.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(old_up).unwrap()).unwrap(),
+        Signal::Kill,
+    )
+    .unwrap();
+    init.expect("init: restart up (status signal 9)");
+    init.expect("init: up up");
+    let after = call(&sock, "relay", Args::new().with("to", "up"));
+    let new_up = pid_of(&after);
+    assert_ne!(new_up, old_up, "relay answered by a dead upstream?");
+    assert_eq!(field(&after, "caller").as_text(), Some("system:mid"));
+
+    // The client dies: once restarted it gets a new endpoint to up.
+    let old_mid = pid_of(&call(&sock, "status", Args::new()));
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(old_mid).unwrap()).unwrap(),
+        Signal::Kill,
+    )
+    .unwrap();
+    init.expect("init: restart mid (status signal 9)");
+    init.expect("mid: ready");
+    init.expect("init: up mid");
+    let again = call(&sock, "relay", Args::new().with("to", "up"));
+    assert_eq!(pid_of(&again), new_up);
+    assert_ne!(pid_of(&call(&sock, "status", Args::new())), old_mid);
+
+    init.signal(Signal::Term);
+    assert_eq!(init.wait_exit().code(), Some(0));
+}
+
+fn crash_loop_is_capped_and_fails_boot() {
+    let manifest = format!(
+        "[restart]\ninitial_ms = 10\nmax_ms = 20\nmax_per_minute = 3\n{}",
+        child_entry(
+            "flaky",
+            "",
+            &["--exit-after-ms", "0", "--exit-code", "3", "--no-ready"]
+        )
+    );
+    let mut init = Init::start(&manifest, &[]);
+    init.expect("init: start flaky");
+    for _ in 0..3 {
+        init.expect("init: restart flaky (status exit 3)");
+    }
+    init.expect_prefix("init: failed flaky (status exit 3; 3 restarts");
+    init.expect("init: boot failed: flaky did not come up");
+    assert_eq!(init.wait_exit().code(), Some(1));
+    assert!(!init.seen.iter().any(|l| l == "init: ready"));
+}
+
+fn ready_timeout_kills_the_service() {
+    let manifest = format!(
+        "[restart]\nmax_per_minute = 1\n{}",
+        child_entry("mute", "ready_timeout_secs = 1", &["--no-ready"])
+    );
+    let started = Instant::now();
+    let mut init = Init::start(&manifest, &[]);
+    init.expect("init: restart mute (status signal 9)");
+    init.expect_prefix("init: failed mute (status signal 9; 1 restarts");
+    assert_eq!(init.wait_exit().code(), Some(1));
+    assert!(
+        started.elapsed().as_secs_f64() >= 2.0,
+        "killed before its timeout"
+    );
+}
+
+fn public_socket_is_checked_at_readiness() {
+    // The marker alone is not enough: a public service must have bound
+    // <run>/<name>.sock.
+    let manifest = format!(
+        "[restart]\nmax_per_minute = 1\n{}",
+        child_entry("liar", "public_socket = true", &[])
+    );
+    let mut init = Init::start(&manifest, &[]);
+    init.expect("liar: ready");
+    init.expect("init: restart liar (status signal 9)");
+    init.expect_prefix("init: failed liar");
+    assert_eq!(init.wait_exit().code(), Some(1));
+    assert!(!init.seen.iter().any(|l| l == "init: up liar"));
+}
+
+fn selftest_status_propagates() {
+    let manifest = format!(
+        "{}{}{}",
+        two_tier(&[]),
+        app_entry(&["--needs", "up", "--needs", "mid", "--exit-code", "7"]),
+        route("selftest-client", "up") + &route("selftest-client", "mid")
+    );
+    let mut init = Init::start(&manifest, &["--selftest"]);
+    init.expect("init: ready");
+    init.expect("init: start selftest-client");
+    init.expect("child selftest-client: upstream up volatile=Some(false)");
+    init.expect("child selftest-client: upstream mid volatile=Some(false)");
+    init.expect("init: selftest exit 7");
+    init.expect("init: shutdown");
+    assert_eq!(init.wait_exit().code(), Some(7));
+}
+
+fn volatile_is_passed_down() {
+    let manifest = format!(
+        "{}{}{}",
+        child_entry("up", "", &[]),
+        app_entry(&["--needs", "up"]),
+        route("selftest-client", "up")
+    );
+    let mut init = Init::start(&manifest, &["--volatile", "--selftest"]);
+    init.expect("up: ready (volatile)");
+    init.expect("init: up up");
+    init.expect("child selftest-client: upstream up volatile=Some(true)");
+    init.expect("init: selftest exit 0");
+    assert_eq!(init.wait_exit().code(), Some(0));
+    assert!(
+        !init.dir.path().join("state").exists(),
+        "volatile mode made a state dir"
+    );
+}
+
+fn stubborn_child_is_killed_at_shutdown() {
+    let manifest = child_entry(
+        "stubborn",
+        "public_socket = true",
+        &["--ignore-term", "--listen"],
+    );
+    let mut init = Init::start(&manifest, &["--stop-timeout", "1"]);
+    init.expect("init: ready");
+    let pid = pid_of(&call(
+        &init.run_dir().join("stubborn.sock"),
+        "status",
+        Args::new(),
+    ));
+    let t = Instant::now();
+    init.signal(Signal::Int);
+    init.expect("init: SIGINT, shutting down");
+    assert_eq!(init.wait_exit().code(), Some(0));
+    assert!(
+        t.elapsed().as_secs_f64() >= 1.0,
+        "did not wait the stop timeout"
+    );
+    assert!(wait_gone(pid), "SIGKILL was not sent");
+}
+
+fn children_exit_when_init_is_killed() {
+    // Without init the control channel closes; a contract-following
+    // service takes that as the order to stop.
+    let mut init = Init::start(&two_tier(&[]), &[]);
+    init.expect("init: ready");
+    let sock = init.run_dir().join("mid.sock");
+    let up = pid_of(&call(&sock, "relay", Args::new().with("to", "up")));
+    let mid = pid_of(&call(&sock, "status", Args::new()));
+    init.signal(Signal::Kill);
+    init.wait_exit();
+    assert!(
+        wait_gone(up) && wait_gone(mid),
+        "children outlived a killed init"
+    );
+}
+
+fn test_reject_missing_binary() {
+    let manifest = "[[service]]\nname = \"ghost\"\nbinary = \"/nonexistent/ghost\"\nsubject = \"system:ghost\"\n";
+    let mut init = Init::start(manifest, &[]);
+    let line = init.expect_prefix("init: FAIL");
+    assert!(line.contains("ENOENT"), "{line}");
+    assert_eq!(init.wait_exit().code(), Some(2));
+    assert!(!init.seen.iter().any(|l| l.starts_with("init: start")));
+}
+
+const TESTS: &[(&str, fn())] = &[
+    (
+        "boot_order_markers_and_endpoints",
+        boot_order_markers_and_endpoints,
+    ),
+    (
+        "restart_reissues_endpoints_both_ways",
+        restart_reissues_endpoints_both_ways,
+    ),
+    (
+        "crash_loop_is_capped_and_fails_boot",
+        crash_loop_is_capped_and_fails_boot,
+    ),
+    (
+        "ready_timeout_kills_the_service",
+        ready_timeout_kills_the_service,
+    ),
+    (
+        "public_socket_is_checked_at_readiness",
+        public_socket_is_checked_at_readiness,
+    ),
+    ("selftest_status_propagates", selftest_status_propagates),
+    ("volatile_is_passed_down", volatile_is_passed_down),
+    (
+        "stubborn_child_is_killed_at_shutdown",
+        stubborn_child_is_killed_at_shutdown,
+    ),
+    (
+        "children_exit_when_init_is_killed",
+        children_exit_when_init_is_killed,
+    ),
+    ("test_reject_missing_binary", test_reject_missing_binary),
+];
+
+fn main() {
+    if std::env::args().any(|a| a == "--contract-child") {
+        child::main();
+        return;
+    }
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let started = Instant::now();
+    let chosen: Vec<_> = TESTS
+        .iter()
+        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .collect();
+    println!("\nrunning {} tests", chosen.len());
+    let (mut passed, mut failed) = (0, Vec::new());
+    for (name, test) in &chosen {
+        match std::panic::catch_unwind(test) {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    let filtered = TESTS.len() - chosen.len();
+    let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
+    if !failed.is_empty() {
+        println!("\nfailures:\n    {}", failed.join("\n    "));
+    }
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered} filtered out; finished in {:.2}s\n",
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
