@@ -1,0 +1,154 @@
+//! `nx attest …`, `nx bundle …`, `nx update …`.
+
+use clap::{Args, Subcommand};
+use nexus_core::Label;
+use std::path::PathBuf;
+
+/// `nx attest [PURPOSE NAME --nonce HEX] | nx attest verify … | nx attest device-key`
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  nx attest signing k1 --nonce 0011223344556677 --out token.cbor\n  \
+nx attest signing k1 --nonce $(openssl rand -hex 16) --claim=-65538=text:build-42\n  \
+nx attest device-key --out device.pub\n  \
+nx attest verify --token token.cbor --pubkey device.pub --nonce 0011223344556677"
+)]
+pub struct AttestCmd {
+    /// Verify offline, or fetch the device key.
+    #[command(subcommand)]
+    pub sub: Option<AttestSub>,
+    /// Your key's purpose (the key being attested).
+    #[arg(required = true)]
+    pub purpose: Option<Label>,
+    /// Your key's name.
+    #[arg(required = true)]
+    pub name: Option<Label>,
+    /// The verifier's nonce, 8 to 64 bytes as hex.
+    #[arg(long, value_name = "HEX", required = true)]
+    pub nonce: Option<String>,
+    /// A custom claim LABEL=TYPE:VALUE with LABEL ≤ -65538 and TYPE one of
+    /// int, bool, text, hex (bytes) (repeatable; write `--claim=-65538=…`).
+    #[arg(
+        long = "claim",
+        value_name = "LABEL=TYPE:VALUE",
+        allow_hyphen_values = true
+    )]
+    pub claims: Vec<String>,
+    /// Write the token to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `nx attest verify | device-key`
+#[derive(Debug, Subcommand)]
+pub enum AttestSub {
+    /// Verify a token offline against the device public key and your nonce.
+    #[command(after_help = "Example:\n  \
+nx attest verify --token token.cbor --pubkey device.pub --nonce 0011223344556677 --json")]
+    Verify {
+        /// The token file (raw CBOR).
+        #[arg(long, value_name = "FILE")]
+        token: PathBuf,
+        /// The device public key: 64 hex digits, or a file holding the 32
+        /// raw bytes or their hex.
+        #[arg(long, value_name = "FILE|HEX")]
+        pubkey: String,
+        /// The nonce you issued, as hex.
+        #[arg(long, value_name = "HEX")]
+        nonce: String,
+        /// Verify as of this time (seconds since the Unix epoch; default now).
+        #[arg(long, value_name = "SECS")]
+        now: Option<u64>,
+        /// Oldest accepted token age in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        max_age: u64,
+    },
+    /// Fetch the device attestation public key (32 raw bytes to --out or
+    /// stdout).
+    #[command(
+        name = "device-key",
+        after_help = "Example:\n  nx attest device-key --out device.pub"
+    )]
+    DeviceKey {
+        /// Write the key to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// What `sign` needs to make a signed artifact.
+#[derive(Debug, Args)]
+pub struct ArtifactArgs {
+    /// The folder to sign (manifest.toml and manifest.toml.minisig are
+    /// written into it).
+    pub dir: PathBuf,
+    /// The minisign secret key file (unencrypted, `minisign -G -W`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The artifact's name.
+    #[arg(long)]
+    pub name: Label,
+    /// The artifact's version (dotted decimal, e.g. 1.2.0).
+    #[arg(long)]
+    pub version: String,
+    /// The signed trusted comment (default: "<kind> <name> <version>").
+    #[arg(long)]
+    pub comment: Option<String>,
+}
+
+/// `nx bundle …`
+#[derive(Debug, Subcommand)]
+pub enum BundleCmd {
+    /// Sign a folder as a bundle, offline, with a minisign secret key.
+    #[command(
+        after_help = "Example:\n  nx bundle sign ./app --key publisher.key --name com.example.app --version 1.2.0"
+    )]
+    Sign(ArtifactArgs),
+    /// Install a signed bundle folder (verified against the trust store).
+    #[command(after_help = "Example:\n  nx bundle install ./app")]
+    Install {
+        /// The bundle folder (must be readable by bundlemgrd).
+        dir: PathBuf,
+        /// Allow installing a version not newer than the installed one.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Uninstall a bundle by name.
+    #[command(after_help = "Example:\n  nx bundle uninstall com.example.app")]
+    Uninstall {
+        /// The bundle's name.
+        name: Label,
+    },
+    /// List installed bundles.
+    #[command(after_help = "Example:\n  nx bundle list --json")]
+    List,
+}
+
+/// `nx update …`
+#[derive(Debug, Subcommand)]
+pub enum UpdateCmd {
+    /// Sign a folder as a system update, offline, with a minisign secret key.
+    #[command(
+        after_help = "Example:\n  nx update sign ./os --key release.key --name nexus-os --version 2.0.0"
+    )]
+    Sign(ArtifactArgs),
+    /// Stage a signed update folder into the inactive slot.
+    #[command(after_help = "Example:\n  nx update stage ./os")]
+    Stage {
+        /// The update folder (must be readable by updated).
+        dir: PathBuf,
+        /// Allow a version not newer than the active one.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Make the staged slot active.
+    #[command(after_help = "Example:\n  nx update commit")]
+    Commit,
+    /// Go back to the previous slot.
+    #[command(after_help = "Example:\n  nx update rollback")]
+    Rollback,
+    /// The active slot, the pending one and each slot's version.
+    #[command(after_help = "Example:\n  nx update status --json")]
+    Status,
+}

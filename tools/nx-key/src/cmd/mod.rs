@@ -1,0 +1,10 @@
+//! The commands, one module per area; each turns parsed arguments into
+//! calls and reports through `Ctx`.
+
+pub mod artifact;
+pub mod attest;
+pub mod bench;
+pub mod identity;
+pub mod key;
+pub mod status;
+pub mod trust;

@@ -1,0 +1,180 @@
+//! Standard streams, files and passwords.
+//!
+//! Invariants: data is read and written as bytes, never reinterpreted as
+//! text, so any binary message, signature or plaintext passes intact;
+//! inputs are bounded (one wire frame) before anything is sent; secret
+//! inputs (plaintexts, vault values, passwords) are held in zeroizing
+//! buffers; secret outputs written to a file get mode 0600 when the file is
+//! created. Passwords never come from the command line: argv is visible to
+//! every local user (`ps`, `/proc/<pid>/cmdline`) and lands in shell
+//! history.
+
+use crate::error::NxError;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// The largest input read from a file or stdin: one wire frame.
+pub const MAX_INPUT: u64 = wire::MAX_FRAME_LEN as u64;
+
+/// The process's standard streams (tests pass buffers).
+pub struct Io<'a> {
+    /// Standard input.
+    pub stdin: &'a mut dyn Read,
+    /// Standard output.
+    pub stdout: &'a mut dyn Write,
+    /// Standard error.
+    pub stderr: &'a mut dyn Write,
+}
+
+fn read_bounded(mut r: impl Read, what: &str) -> Result<Zeroizing<Vec<u8>>, NxError> {
+    let mut buf = Zeroizing::new(Vec::new());
+    (&mut r)
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| NxError::io(what, &e))?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(NxError::usage(format!(
+            "{what} is larger than {MAX_INPUT} bytes"
+        )));
+    }
+    Ok(buf)
+}
+
+/// Read a whole file (bounded).
+pub fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, NxError> {
+    let what = path.display().to_string();
+    let f = File::open(path).map_err(|e| NxError::io(&what, &e))?;
+    read_bounded(f, &what)
+}
+
+/// Read `--in FILE`, or all of stdin.
+pub fn read_input(io: &mut Io<'_>, path: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, NxError> {
+    match path {
+        Some(p) => read_file(p),
+        None => read_bounded(&mut *io.stdin, "stdin"),
+    }
+}
+
+/// Write `bytes` to `--out FILE` (created 0600, or truncated), or stdout.
+pub fn write_output(io: &mut Io<'_>, path: Option<&Path>, bytes: &[u8]) -> Result<(), NxError> {
+    match path {
+        Some(p) => {
+            let what = p.display().to_string();
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(p)
+                .map_err(|e| NxError::io(&what, &e))?;
+            f.write_all(bytes).map_err(|e| NxError::io(&what, &e))
+        }
+        None => io
+            .stdout
+            .write_all(bytes)
+            .and_then(|()| io.stdout.flush())
+            .map_err(|e| NxError::io("stdout", &e)),
+    }
+}
+
+fn one_line(mut line: Zeroizing<String>, what: &str) -> Result<Zeroizing<String>, NxError> {
+    while line.ends_with('\n') || line.ends_with('\r') {
+        line.pop();
+    }
+    if line.is_empty() {
+        return Err(NxError::usage(format!("{what}: empty password")));
+    }
+    Ok(line)
+}
+
+/// Read passwords, one per line: from `file` if given, else from stdin
+/// (no prompt, no echo handling: meant for pipes and scripts). Reads
+/// exactly `count` lines.
+pub fn read_passwords(
+    io: &mut Io<'_>,
+    file: Option<&Path>,
+    count: usize,
+) -> Result<Vec<Zeroizing<String>>, NxError> {
+    let what = file.map_or_else(|| "stdin".to_owned(), |p| p.display().to_string());
+    let bytes = match file {
+        Some(p) => read_file(p)?,
+        None => {
+            // Read only the lines needed: stdin may carry more afterwards.
+            let mut r = BufReader::new((&mut *io.stdin).take(MAX_INPUT));
+            let mut all = Zeroizing::new(Vec::new());
+            for _ in 0..count {
+                let mut line = Zeroizing::new(Vec::new());
+                r.read_until(b'\n', &mut line)
+                    .map_err(|e| NxError::io(&what, &e))?;
+                all.extend_from_slice(&line);
+            }
+            all
+        }
+    };
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| NxError::usage(format!("{what}: password is not UTF-8")))?;
+    let mut lines = text.split_inclusive('\n');
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let line = lines
+            .next()
+            .ok_or_else(|| NxError::usage(format!("{what}: expected {count} password line(s)")))?;
+        out.push(one_line(Zeroizing::new(line.to_owned()), &what)?);
+    }
+    Ok(out)
+}
+
+/// One password (see [`read_passwords`]).
+pub fn read_password(io: &mut Io<'_>, file: Option<&Path>) -> Result<Zeroizing<String>, NxError> {
+    read_passwords(io, file, 1)?
+        .pop()
+        .ok_or_else(|| NxError::usage("no password given"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_stdin<T>(input: &[u8], f: impl FnOnce(&mut Io<'_>) -> T) -> T {
+        let mut stdin = input;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut io = Io {
+            stdin: &mut stdin,
+            stdout: &mut out,
+            stderr: &mut err,
+        };
+        f(&mut io)
+    }
+
+    #[test]
+    fn passwords_are_lines() {
+        let p = with_stdin(b"pw one\r\npw two\nrest", |io| read_passwords(io, None, 2)).unwrap();
+        assert_eq!((p[0].as_str(), p[1].as_str()), ("pw one", "pw two"));
+        let p = with_stdin(b"last-no-newline", |io| read_password(io, None)).unwrap();
+        assert_eq!(p.as_str(), "last-no-newline");
+    }
+
+    #[test]
+    fn test_reject_missing_or_empty_password() {
+        let e = with_stdin(b"", |io| read_password(io, None)).unwrap_err();
+        assert_eq!(e.exit_status(), 2);
+        let e = with_stdin(b"\n", |io| read_password(io, None)).unwrap_err();
+        assert_eq!(e.exit_status(), 2);
+        let e = with_stdin(b"one\n", |io| read_passwords(io, None, 2)).unwrap_err();
+        assert_eq!(e.exit_status(), 2);
+        let e = with_stdin(b"\xff\n", |io| read_password(io, None)).unwrap_err();
+        assert_eq!(e.exit_status(), 2);
+    }
+
+    #[test]
+    fn test_reject_oversized_input() {
+        let big = vec![0u8; MAX_INPUT as usize + 1];
+        let e = with_stdin(&big, |io| read_input(io, None)).unwrap_err();
+        assert_eq!(e.exit_status(), 2);
+        let ok = with_stdin(&big[..10], |io| read_input(io, None)).unwrap();
+        assert_eq!(ok.len(), 10);
+    }
+}

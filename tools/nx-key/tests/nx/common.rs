@@ -1,0 +1,76 @@
+//! Running `nx` in-process (and as the real binary), and a fake stack.
+
+use nexus_keychain::testkit::FakeService;
+use nexus_keychain::Service;
+use std::path::Path;
+
+pub struct Outcome {
+    pub code: u8,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.stdout.clone()).unwrap()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
+        let text = self.text();
+        assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// Run `nx ARGS` with `stdin`.
+pub fn nx(args: &[&str], stdin: &[u8]) -> Outcome {
+    let mut input = stdin;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let io = nx_key::io::Io {
+        stdin: &mut input,
+        stdout: &mut out,
+        stderr: &mut err,
+    };
+    let code = nx_key::run(std::iter::once("nx").chain(args.iter().copied()), io);
+    Outcome {
+        code,
+        stdout: out,
+        stderr: String::from_utf8(err).unwrap(),
+    }
+}
+
+/// Run `nx --run DIR ARGS`.
+pub fn nx_at(run: &Path, args: &[&str], stdin: &[u8]) -> Outcome {
+    let mut all = vec!["--run", run.to_str().unwrap()];
+    all.extend_from_slice(args);
+    nx(&all, stdin)
+}
+
+pub struct Stack {
+    pub dir: tempfile::TempDir,
+    pub fakes: Vec<(Service, FakeService)>,
+}
+
+impl Stack {
+    pub fn start() -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let fakes = Service::ALL
+            .into_iter()
+            .map(|s| (s, FakeService::contract_at(dir.path(), s).unwrap()))
+            .collect();
+        Stack { dir, fakes }
+    }
+
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Outcome {
+        nx_at(self.dir.path(), args, stdin)
+    }
+
+    pub fn fake(&self, s: Service) -> &FakeService {
+        &self.fakes.iter().find(|(svc, _)| *svc == s).unwrap().1
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+}

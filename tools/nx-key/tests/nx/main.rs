@@ -1,0 +1,10 @@
+//! The whole `nx` command line: parsing, output formats, exit statuses,
+//! the offline commands for real, the online ones against fake services
+//! that speak services.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod offline;
+mod online;
+mod parse;

@@ -1,0 +1,8 @@
+//! The keychain against fake services that speak services.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod errors;
+mod reconnect;
+mod shapes;
