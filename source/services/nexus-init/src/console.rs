@@ -22,8 +22,33 @@ pub fn say(msg: &str) {
     write_line(msg.as_bytes());
 }
 
+/// Whether a child's line may reach the console. Only the supervisor
+/// speaks as `init:`; a child line that imitates one of init's markers
+/// (which the harness trusts) is dropped.
+pub fn child_line_allowed(line: &[u8]) -> bool {
+    !line.starts_with(b"init:")
+}
+
 /// Forward one line of a child's stdout verbatim (without its line ending;
-/// the newline is added back).
+/// the newline is added back), unless it imitates an init marker.
 pub fn forward(line: &[u8]) {
-    write_line(line);
+    if child_line_allowed(line) {
+        write_line(line);
+    } else {
+        eprintln!("nexus-init: dropped a child line that imitates an init marker");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::child_line_allowed;
+
+    #[test]
+    fn test_reject_child_lines_that_imitate_init() {
+        assert!(!child_line_allowed(b"init: ready"));
+        assert!(!child_line_allowed(b"init:up keystored"));
+        assert!(child_line_allowed(b"keystored: ready"));
+        assert!(child_line_allowed(b"SELFTEST: keystore v1.1 sign ok"));
+        assert!(child_line_allowed(b" init: ready"));
+    }
 }
