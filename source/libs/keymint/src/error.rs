@@ -23,6 +23,15 @@ pub enum KeyMintError {
     /// The operation needs an unsealed session and there is none.
     #[error("session is locked or not unsealed")]
     Locked,
+    /// keymint runs in another process (keymintd) and the call failed
+    /// there or on the way: the code only, so no remote text (and no
+    /// secret) is carried along.
+    #[error("remote keymint failed: {code}")]
+    Remote {
+        /// The stable code keymintd answered, or `EIO`/`EBUSY` when it
+        /// could not be reached.
+        code: ErrorCode,
+    },
 }
 
 impl Coded for KeyMintError {
@@ -32,6 +41,7 @@ impl Coded for KeyMintError {
             KeyMintError::Entropy | KeyMintError::Integrity => ErrorCode::Eio,
             KeyMintError::Invalid(_) => ErrorCode::Einval,
             KeyMintError::Locked => ErrorCode::Elocked,
+            KeyMintError::Remote { code } => *code,
         }
     }
 }

@@ -37,6 +37,12 @@ impl AuthSecret {
     pub fn from_bytes(b: [u8; 32]) -> Self {
         AuthSecret(Zeroizing::new(b))
     }
+
+    /// The secret bytes, only to hand them to keymintd over its private
+    /// endpoint. Never log, compare or store them.
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 /// A vault key wrapped under a user's KEK. Ciphertext, safe to store.

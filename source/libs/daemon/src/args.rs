@@ -1,0 +1,291 @@
+//! The command line every daemon shares, parsed into a typed [`Config`].
+//!
+//! ```text
+//! <svc> (--state DIR | --volatile) --policy FILE --run DIR [--trust-dir DIR] [--control-stdin]
+//! ```
+//!
+//! Invariants: exactly one of `--state` and `--volatile` is given, so a
+//! daemon is never volatile by accident; no path is empty; a daemon whose
+//! [`Spec`] says it reads the trust store has a `--trust-dir`, and a daemon
+//! without a public socket has `--control-stdin` (otherwise nothing could
+//! ever reach it). Violations are usage errors (exit status 2), never
+//! defaults.
+
+use crate::Spec;
+use clap::error::ErrorKind;
+use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(group(ArgGroup::new("mode").required(true).args(["state", "volatile"])))]
+struct Cli {
+    /// The state directory (statefs root); created 0700 if absent.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Run without a state directory: nothing survives a restart, and the
+    /// ready marker says so.
+    #[arg(long)]
+    volatile: bool,
+    /// The policy file (TOML).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// The runtime directory (public sockets; the audit log in volatile mode).
+    #[arg(long, value_name = "DIR")]
+    run: PathBuf,
+    /// The read-only system trust roots directory.
+    #[arg(long = "trust-dir", value_name = "DIR")]
+    trust_dir: Option<PathBuf>,
+    /// stdin is the control channel from the supervisor.
+    #[arg(long = "control-stdin")]
+    control_stdin: bool,
+}
+
+/// Where the daemon keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateChoice {
+    /// The statefs root directory.
+    Durable(PathBuf),
+    /// In memory only (`--volatile`).
+    Volatile,
+}
+
+/// The parsed, checked command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `--state DIR` or `--volatile`.
+    pub state: StateChoice,
+    /// `--policy FILE`.
+    pub policy: PathBuf,
+    /// `--run DIR`.
+    pub run: PathBuf,
+    /// `--trust-dir DIR`.
+    pub trust_dir: Option<PathBuf>,
+    /// `--control-stdin`.
+    pub control_stdin: bool,
+}
+
+impl Config {
+    /// Parse `args` (the first item is the program name) for the daemon
+    /// described by `spec`. The error prints itself in clap's format and
+    /// knows its exit status ([`clap::Error::exit_code`]): 0 for `--help`
+    /// and `--version`, 2 for usage errors.
+    pub fn parse<I, T>(spec: &Spec, args: I) -> Result<Config, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut cmd = Cli::command()
+            .name(spec.name)
+            .bin_name(spec.name)
+            .version(spec.version);
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        let cli = Cli::from_arg_matches(&matches).map_err(|e| e.with_cmd(&cmd))?;
+        let invalid = |msg: String| cmd.clone().error(ErrorKind::InvalidValue, msg);
+        let state = match (cli.state, cli.volatile) {
+            (Some(dir), false) => StateChoice::Durable(non_empty(dir, "--state", &invalid)?),
+            (None, true) => StateChoice::Volatile,
+            // The argument group makes the two exclusive and one required.
+            _ => {
+                return Err(cmd.clone().error(
+                    ErrorKind::ArgumentConflict,
+                    "exactly one of --state and --volatile is required",
+                ))
+            }
+        };
+        let policy = non_empty(cli.policy, "--policy", &invalid)?;
+        let run = non_empty(cli.run, "--run", &invalid)?;
+        let trust_dir = cli
+            .trust_dir
+            .map(|d| non_empty(d, "--trust-dir", &invalid))
+            .transpose()?;
+        if spec.needs_trust_dir && trust_dir.is_none() {
+            return Err(cmd.clone().error(
+                ErrorKind::MissingRequiredArgument,
+                format!(
+                    "{} reads the trust store: --trust-dir is required",
+                    spec.name
+                ),
+            ));
+        }
+        if !spec.public_socket && !cli.control_stdin {
+            return Err(cmd.clone().error(
+                ErrorKind::MissingRequiredArgument,
+                format!(
+                    "{} has no public socket and serves only endpoints from the supervisor: \
+                     --control-stdin is required",
+                    spec.name
+                ),
+            ));
+        }
+        Ok(Config {
+            state,
+            policy,
+            run,
+            trust_dir,
+            control_stdin: cli.control_stdin,
+        })
+    }
+
+    /// Whether `--volatile` was given.
+    pub fn is_volatile(&self) -> bool {
+        self.state == StateChoice::Volatile
+    }
+
+    /// The audit log of service `svc`: `<state>/audit/<svc>.jsonl` in
+    /// durable mode, `<run>/audit/<svc>.jsonl` in volatile mode.
+    pub fn audit_path(&self, svc: &str) -> PathBuf {
+        self.audit_dir().join(format!("{svc}.jsonl"))
+    }
+
+    /// The directory of [`Config::audit_path`].
+    pub fn audit_dir(&self) -> PathBuf {
+        match &self.state {
+            StateChoice::Durable(dir) => dir.join("audit"),
+            StateChoice::Volatile => self.run.join("audit"),
+        }
+    }
+
+    /// The public socket of service `svc`: `<run>/<svc>.sock`.
+    pub fn socket_path(&self, svc: &str) -> PathBuf {
+        self.run.join(format!("{svc}.sock"))
+    }
+}
+
+fn non_empty(
+    p: PathBuf,
+    flag: &str,
+    invalid: &dyn Fn(String) -> clap::Error,
+) -> Result<PathBuf, clap::Error> {
+    if p.as_os_str().is_empty() {
+        Err(invalid(format!("{flag} must not be empty")))
+    } else {
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: Spec = Spec {
+        name: "testd",
+        version: "0.1.0",
+        public_socket: true,
+        needs_trust_dir: false,
+        upstreams: &[],
+    };
+
+    fn parse(spec: &Spec, args: &[&str]) -> Result<Config, clap::Error> {
+        Config::parse(spec, std::iter::once("testd").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn durable_and_volatile_parse_into_the_typed_config() {
+        let c = parse(
+            &SPEC,
+            &[
+                "--state",
+                "/s",
+                "--policy",
+                "/p.toml",
+                "--run",
+                "/r",
+                "--control-stdin",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.state, StateChoice::Durable("/s".into()));
+        assert!(!c.is_volatile());
+        assert!(c.control_stdin);
+        assert_eq!(c.trust_dir, None);
+        assert_eq!(c.audit_path("testd"), PathBuf::from("/s/audit/testd.jsonl"));
+        assert_eq!(c.socket_path("testd"), PathBuf::from("/r/testd.sock"));
+
+        let v = parse(
+            &SPEC,
+            &[
+                "--volatile",
+                "--policy",
+                "p",
+                "--run",
+                "/r",
+                "--trust-dir",
+                "/t",
+            ],
+        )
+        .unwrap();
+        assert!(v.is_volatile());
+        assert!(!v.control_stdin);
+        assert_eq!(v.trust_dir, Some(PathBuf::from("/t")));
+        assert_eq!(v.audit_path("testd"), PathBuf::from("/r/audit/testd.jsonl"));
+    }
+
+    #[test]
+    fn test_reject_state_and_volatile_together_or_neither() {
+        let both = parse(
+            &SPEC,
+            &["--state", "/s", "--volatile", "--policy", "p", "--run", "r"],
+        )
+        .unwrap_err();
+        assert_eq!(both.kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(both.exit_code(), 2);
+        let neither = parse(&SPEC, &["--policy", "p", "--run", "r"]).unwrap_err();
+        assert_eq!(neither.kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(neither.exit_code(), 2);
+    }
+
+    #[test]
+    fn test_reject_missing_or_empty_or_unknown_arguments() {
+        for args in [
+            &["--volatile", "--run", "r"][..],
+            &["--volatile", "--policy", "p"][..],
+            &["--volatile", "--policy", "", "--run", "r"][..],
+            &["--state", "", "--policy", "p", "--run", "r"][..],
+            &["--volatile", "--policy", "p", "--run", "r", "--bogus"][..],
+            &["--volatile", "--policy", "p", "--run", "r", "extra"][..],
+            &["--volatile", "--policy", "p", "--run", "r", "--state"][..],
+        ] {
+            let e = parse(&SPEC, args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn test_reject_spec_requirements() {
+        let trust = Spec {
+            needs_trust_dir: true,
+            ..SPEC
+        };
+        let e = parse(&trust, &["--volatile", "--policy", "p", "--run", "r"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
+        assert!(e.to_string().contains("--trust-dir"));
+
+        let private = Spec {
+            public_socket: false,
+            ..SPEC
+        };
+        let e = parse(&private, &["--volatile", "--policy", "p", "--run", "r"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
+        assert!(e.to_string().contains("--control-stdin"));
+        parse(
+            &private,
+            &[
+                "--volatile",
+                "--policy",
+                "p",
+                "--run",
+                "r",
+                "--control-stdin",
+            ],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn help_is_not_a_usage_error() {
+        let e = parse(&SPEC, &["--help"]).unwrap_err();
+        assert_eq!(e.exit_code(), 0);
+        assert!(e.to_string().contains("--control-stdin"));
+    }
+}

@@ -1,0 +1,371 @@
+//! A daemon's life: start (policy, state, audit, control channel, signals),
+//! build the service, serve, say ready, stop.
+//!
+//! Invariants:
+//! - The policy is loaded before anything else and a failure is fatal; so
+//!   is a state directory or audit log that cannot be opened. There is no
+//!   fallback mode.
+//! - The ready marker is written only after the wire server exists, every
+//!   queued endpoint is attached to it, the public socket (if any) is
+//!   bound, and every required upstream answered `status`.
+//! - On stop (SIGTERM/SIGINT, end of the control channel) the server stops
+//!   accepting, in-flight requests are answered, the socket file is
+//!   removed, upstream clients are dropped.
+
+use crate::args::{Config, StateChoice};
+use crate::audit::{AuditLog, SharedSink};
+use crate::control::{Control, ServeSlot};
+use crate::error::DaemonError;
+use crate::markers::Markers;
+use crate::shutdown::{Shutdown, SignalWatcher, StopReason};
+use crate::upstreams::{UpstreamConfig, UpstreamError, Upstreams};
+use nexus_core::{Clock, SystemClock};
+use policy::{Durability, FileSink, Policy, PolicyEngine};
+use statefs::StateFs;
+use std::fs::DirBuilder;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wire::{Args, Handler, PeerCredResolver, Server, ServerConfig, Value};
+
+/// How long startup keeps asking a required upstream for `status`.
+const UPSTREAM_STARTUP: Duration = Duration::from_secs(30);
+
+/// What a daemon is, fixed at compile time in its `main.rs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// The service name (`keymintd`): markers, socket and audit file names.
+    pub name: &'static str,
+    /// The version reported by `status` (normally `env!("CARGO_PKG_VERSION")`).
+    pub version: &'static str,
+    /// Whether it listens on `<run>/<name>.sock`.
+    pub public_socket: bool,
+    /// Whether `--trust-dir` is required.
+    pub needs_trust_dir: bool,
+    /// The services it calls, by endpoint name. Each must answer `status`
+    /// before the daemon says ready; endpoints with other names are refused.
+    pub upstreams: &'static [&'static str],
+}
+
+/// What the service is built from.
+#[derive(Debug)]
+pub struct Context {
+    spec: Spec,
+    config: Config,
+    state: StateFs,
+    policy: Arc<PolicyEngine>,
+    audit: AuditLog,
+    upstreams: Upstreams,
+    markers: Markers,
+    shutdown: Shutdown,
+}
+
+impl Context {
+    /// The daemon's spec.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+    /// The parsed command line.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    /// The state store (durable or volatile).
+    pub fn state(&self) -> &StateFs {
+        &self.state
+    }
+    /// The policy engine, auditing to the daemon's log.
+    pub fn policy(&self) -> &Arc<PolicyEngine> {
+        &self.policy
+    }
+    /// The daemon's own audit records, same file as the engine's.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+    /// Clients to the declared upstream services.
+    pub fn upstreams(&self) -> &Upstreams {
+        &self.upstreams
+    }
+    /// The marker writer (stdout).
+    pub fn markers(&self) -> &Markers {
+        &self.markers
+    }
+    /// The shutdown latch (to stop the daemon from inside).
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+    /// Whether the daemon runs without a state directory.
+    pub fn is_volatile(&self) -> bool {
+        self.state.is_volatile()
+    }
+
+    /// The `status` reply every service gives:
+    /// `{service, volatile, insecure, version}`.
+    pub fn status(&self, insecure: bool) -> Value {
+        Args::new()
+            .with("service", self.spec.name)
+            .with("volatile", self.is_volatile())
+            .with("insecure", insecure)
+            .with("version", self.spec.version)
+            .into_value()
+    }
+}
+
+/// The built service: its handler, and whether it runs in the insecure
+/// deterministic mode (said in the ready marker).
+#[derive(Debug)]
+pub struct Service<H> {
+    /// Answers requests.
+    pub handler: H,
+    /// Whether the ready marker must say INSECURE.
+    pub insecure: bool,
+}
+
+/// A started daemon, not yet serving.
+pub struct Daemon {
+    ctx: Context,
+    serve: ServeSlot,
+    control: Option<Control>,
+    signals: Option<SignalWatcher>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("ctx", &self.ctx)
+            .finish_non_exhaustive()
+    }
+}
+
+fn create_dir(path: &Path, mode: u32) -> Result<(), DaemonError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|source| DaemonError::Dir {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+impl Daemon {
+    /// Start as a process: control channel on stdin (with
+    /// `--control-stdin`), markers on stdout, SIGTERM/SIGINT handled, and
+    /// the process made non-dumpable (no core dumps, no ptrace or
+    /// `/proc/<pid>/mem` by other processes of the same uid), since
+    /// secrets pass through every daemon's memory.
+    pub fn start(spec: Spec, config: Config) -> Result<Daemon, DaemonError> {
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+            .map_err(|e| DaemonError::Setup {
+                what: "non-dumpable mode",
+                source: e.into(),
+            })?;
+        let control = if config.control_stdin {
+            let fd = std::io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|source| DaemonError::Setup {
+                    what: "the control channel",
+                    source,
+                })?;
+            Some(fd)
+        } else {
+            None
+        };
+        let mut d = Daemon::start_with(spec, config, control, Markers::stdout())?;
+        let watcher =
+            SignalWatcher::start(d.ctx.shutdown.clone()).map_err(|source| DaemonError::Setup {
+                what: "the signal handlers",
+                source,
+            })?;
+        d.signals = Some(watcher);
+        Ok(d)
+    }
+
+    /// Start with an explicit control channel and marker writer, without
+    /// touching the process's signals (embedding, tests).
+    pub fn start_with(
+        spec: Spec,
+        config: Config,
+        control: Option<OwnedFd>,
+        markers: Markers,
+    ) -> Result<Daemon, DaemonError> {
+        let policy = Policy::load(&config.policy).map_err(|source| DaemonError::Policy {
+            path: config.policy.clone(),
+            source,
+        })?;
+        let state = match &config.state {
+            StateChoice::Durable(dir) => StateFs::open(dir)?,
+            StateChoice::Volatile => StateFs::volatile(),
+        };
+        let audit_dir = config.audit_dir();
+        create_dir(&audit_dir, 0o700)?;
+        let audit_path = config.audit_path(spec.name);
+        let durability = if state.is_volatile() {
+            Durability::Buffered
+        } else {
+            Durability::Fsync
+        };
+        let sink: Arc<dyn policy::AuditSink> =
+            Arc::new(FileSink::open(&audit_path, durability).map_err(|source| {
+                DaemonError::Audit {
+                    path: audit_path.clone(),
+                    source,
+                }
+            })?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let engine = PolicyEngine::new(
+            policy,
+            Box::new(SharedSink(Arc::clone(&sink))),
+            Arc::clone(&clock),
+        );
+        let shutdown = Shutdown::new();
+        let upstreams = Upstreams::new(UpstreamConfig::default());
+        let serve = ServeSlot::new();
+        let control = control
+            .map(|fd| {
+                Control::spawn(
+                    spec.name,
+                    fd,
+                    serve.clone(),
+                    upstreams.clone(),
+                    spec.upstreams,
+                    shutdown.clone(),
+                )
+            })
+            .transpose()
+            .map_err(|source| DaemonError::Setup {
+                what: "the control channel",
+                source,
+            })?;
+        Ok(Daemon {
+            ctx: Context {
+                spec,
+                config,
+                state,
+                policy: Arc::new(engine),
+                audit: AuditLog::new(sink, clock),
+                upstreams,
+                markers,
+                shutdown,
+            },
+            serve,
+            control,
+            signals: None,
+        })
+    }
+
+    /// What the service is built from.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Serve with `service` until told to stop; returns why it stopped.
+    pub fn serve<H: Handler>(mut self, service: Service<H>) -> Result<StopReason, DaemonError> {
+        let server = Server::new(service.handler, ServerConfig::default());
+        let result = self.go_live(&server, service.insecure);
+        let result = result.map(|()| self.ctx.shutdown.wait());
+        if !server.shutdown() {
+            eprintln!(
+                "{}: some requests did not finish within the shutdown grace",
+                self.ctx.spec.name
+            );
+        }
+        self.serve.stop();
+        self.ctx.upstreams.close();
+        if let Some(c) = self.control.take() {
+            c.stop();
+        }
+        if let Some(s) = self.signals.take() {
+            s.stop();
+        }
+        result
+    }
+
+    fn go_live(&self, server: &Server, insecure: bool) -> Result<(), DaemonError> {
+        let ctx = &self.ctx;
+        if ctx.spec.public_socket {
+            create_dir(&ctx.config.run, 0o755)?;
+            let engine = Arc::clone(&ctx.policy);
+            let resolver = PeerCredResolver::new(move |uid| {
+                // A uid with neither a mapping nor an entry of its own is
+                // refused at the door: it could be granted nothing anyway.
+                let p = engine.policy();
+                let subject = p.subject_for_uid(uid);
+                p.subjects().any(|s| *s == subject).then_some(subject)
+            });
+            server.listen(ctx.config.socket_path(ctx.spec.name), resolver)?;
+        }
+        self.serve.attach(server)?;
+        for &service in ctx.spec.upstreams {
+            self.await_upstream(service)?;
+        }
+        if ctx.shutdown.reason().is_some() {
+            return Ok(());
+        }
+        ctx.markers
+            .ready(ctx.spec.name, ctx.is_volatile(), insecure)
+            .map_err(DaemonError::Marker)?;
+        eprintln!(
+            "{}: serving ({}{})",
+            ctx.spec.name,
+            ctx.state.mode(),
+            if insecure { ", INSECURE" } else { "" }
+        );
+        Ok(())
+    }
+
+    fn await_upstream(&self, service: &'static str) -> Result<(), DaemonError> {
+        let deadline = Instant::now() + UPSTREAM_STARTUP;
+        loop {
+            match self
+                .ctx
+                .upstreams
+                .call_idempotent(service, "status", &Args::new())
+            {
+                Ok(_) => return Ok(()),
+                Err(e @ (UpstreamError::Unavailable(_) | UpstreamError::Transport { .. }))
+                    if Instant::now() < deadline && self.ctx.shutdown.reason().is_none() =>
+                {
+                    eprintln!("{}: still waiting for {service}: {e}", self.ctx.spec.name);
+                }
+                Err(source) => return Err(DaemonError::Upstream { service, source }),
+            }
+        }
+    }
+}
+
+/// The whole life of a daemon process: parse the command line, start,
+/// build the service with `build`, serve, stop. Returns the exit status:
+/// 0 after an orderly stop, 1 after a fatal error (printed on stderr),
+/// 2 for a usage error.
+pub fn run<H, E, F>(spec: Spec, build: F) -> ExitCode
+where
+    H: Handler,
+    E: std::error::Error + Send + Sync + 'static,
+    F: FnOnce(&Context) -> Result<Service<H>, E>,
+{
+    let config = match Config::parse(&spec, std::env::args_os()) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let outcome = Daemon::start(spec, config).and_then(|d| {
+        let service = build(d.context()).map_err(|e| DaemonError::Service(Box::new(e)))?;
+        d.serve(service)
+    });
+    match outcome {
+        Ok(reason) => {
+            eprintln!("{}: stopped ({reason:?})", spec.name);
+            ExitCode::from(reason.exit_status())
+        }
+        Err(e) => {
+            eprintln!("{}: fatal: {e}", spec.name);
+            ExitCode::FAILURE
+        }
+    }
+}

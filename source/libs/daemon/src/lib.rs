@@ -1,0 +1,42 @@
+//! nexus-daemon: what every Nexus identity daemon shares, so that each
+//! daemon's `main.rs` is a spec and a builder. The process contract it
+//! implements is described in `docs/architecture/13-identity-and-keystore.md`.
+//!
+//! - [`Config`]: the common command line (`--state DIR | --volatile`,
+//!   `--policy`, `--run`, `--trust-dir`, `--control-stdin`).
+//! - [`Daemon`]: loads the policy (fatal on failure), opens statefs
+//!   (durable or volatile), opens the audit log
+//!   (`<state>/audit/<svc>.jsonl` or `<run>/audit/<svc>.jsonl`, directory
+//!   0700) behind a [`policy::PolicyEngine`], reads endpoints from the
+//!   control channel, serves a [`wire::Handler`] on them (and on
+//!   `<run>/<svc>.sock` for daemons with a public socket, subjects from the
+//!   policy's uid map), prints the ready marker, and stops cleanly on
+//!   SIGTERM/SIGINT or when the control channel closes.
+//! - [`Upstreams`]: clients to other services, replaced when the supervisor
+//!   re-issues an endpoint; callers wait a bounded time, never forever.
+//! - [`Markers`]: marker lines on stdout, flushed.
+//! - [`run`]: all of the above for a `main.rs`.
+//!
+//! Invariants: no fallback modes (a daemon that cannot load its policy,
+//! open its state or its audit log exits non-zero); stdout carries markers
+//! only; the ready marker is printed only once the daemon really serves.
+
+#![forbid(unsafe_code)]
+
+mod args;
+mod audit;
+mod control;
+mod daemon;
+mod error;
+mod markers;
+mod shutdown;
+mod upstreams;
+
+pub use args::{Config, StateChoice};
+pub use audit::AuditLog;
+pub use control::SERVE;
+pub use daemon::{run, Context, Daemon, Service, Spec};
+pub use error::DaemonError;
+pub use markers::{ready_line, Markers};
+pub use shutdown::{Shutdown, SignalWatcher, StopReason};
+pub use upstreams::{Call, SingleClient, UpstreamConfig, UpstreamError, UpstreamHandle, Upstreams};

@@ -1,0 +1,162 @@
+//! The caller table and argument checking, over raw wire connections.
+
+use crate::common::{Keymintd, Mode, APP, IDENTITYD, KEYSTORED};
+use keymintd::access::{Caller, Op};
+use nexus_core::{Coded, ErrorCode};
+use std::io::{Read, Write};
+use wire::{Args, Client, Value};
+
+fn code(c: &mut Client, op: &str, args: Args) -> ErrorCode {
+    c.call(op, &args).unwrap_err().code()
+}
+
+#[test]
+fn test_reject_every_op_from_an_app_and_audit_it() {
+    let k = Keymintd::spawn(Mode::Volatile);
+    k.ready();
+    let mut app = k.connect(APP);
+    for op in Op::ALL {
+        assert_eq!(
+            code(&mut app, op.name(), Args::new()),
+            ErrorCode::Eperm,
+            "{op:?}"
+        );
+    }
+    // Unknown ops too: an outsider learns nothing about the table.
+    assert_eq!(code(&mut app, "km.nope", Args::new()), ErrorCode::Eperm);
+    // Other system services are outsiders as well.
+    let mut attestd = k.connect("system:attestd");
+    assert_eq!(
+        code(&mut attestd, "km.device", Args::new()),
+        ErrorCode::Eperm
+    );
+
+    let audit = k.run.path().join("audit/keymintd.jsonl");
+    let log = std::fs::read_to_string(audit).unwrap();
+    let denials = log
+        .lines()
+        .filter(|l| l.contains(r#""subject":"app:com.example.alpha""#))
+        .filter(|l| l.contains(r#""decision":"deny""#))
+        .count();
+    assert_eq!(denials, Op::ALL.len() + 1);
+    assert!(log.contains(r#""subject":"system:attestd","capability":"km.device""#));
+}
+
+#[test]
+fn test_reject_each_services_ops_for_the_other() {
+    let k = Keymintd::spawn(Mode::Volatile);
+    k.ready();
+    let mut keystored = k.connect(KEYSTORED);
+    let mut identityd = k.connect(IDENTITYD);
+    let mut checked = 0;
+    for op in Op::ALL {
+        for (caller, client) in [
+            (Caller::Keystored, &mut keystored),
+            (Caller::Identityd, &mut identityd),
+        ] {
+            if op.allows(caller) {
+                // Allowed: anything but EPERM (empty args are EINVAL
+                // where the op takes arguments).
+                match client.call(op.name(), &Args::new()) {
+                    Ok(_) => {}
+                    Err(e) => assert_eq!(e.code(), ErrorCode::Einval, "{op:?}"),
+                }
+            } else {
+                assert_eq!(code(client, op.name(), Args::new()), ErrorCode::Eperm);
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 11);
+    let status = Args::from_value(keystored.call("status", &Args::new()).unwrap()).unwrap();
+    assert_eq!(status.text("service").unwrap(), "keymintd");
+    assert!(status.bool("volatile").unwrap());
+    assert_eq!(status.bool("insecure").unwrap(), keymint::INSECURE_BUILD);
+    assert_eq!(status.text("version").unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+fn ident() -> Value {
+    Args::new()
+        .with("app", "com.example.alpha")
+        .with("purpose", "test")
+        .with("name", "k")
+        .with("version", 1u64)
+        .with("alg", "Ed25519")
+        .into_value()
+}
+
+#[test]
+fn test_reject_malformed_arguments_and_keep_serving() {
+    let k = Keymintd::spawn(Mode::Volatile);
+    k.ready();
+    let mut ks = k.connect(KEYSTORED);
+    let mut id = k.connect(IDENTITYD);
+    let bad_ks = [
+        ("km.generate", Args::new()),
+        ("km.generate", Args::new().with("ident", "k")),
+        (
+            "km.generate",
+            Args::new().with("ident", ident()).with("x", 1u64),
+        ),
+        (
+            "km.sign",
+            Args::new()
+                .with("ident", ident())
+                .with("msg", Value::Bytes(vec![1])),
+        ),
+        (
+            "km.sign",
+            Args::new()
+                .with("ident", ident())
+                .with("wrapped", "text, not bytes")
+                .with("msg", Value::Bytes(vec![1])),
+        ),
+        ("km.session.user", Args::new().with("sid", "not-a-sid")),
+        ("km.vault.seal", Args::new().with("sid", "00".repeat(16))),
+        ("km.device", Args::new().with("extra", true)),
+        ("km.nope", Args::new()),
+    ];
+    for (op, args) in bad_ks {
+        assert_eq!(code(&mut ks, op, args), ErrorCode::Einval, "{op}");
+    }
+    let bad_id = [
+        (
+            "km.vault_key.create",
+            Args::new()
+                .with("user", "alice")
+                .with("auth", Value::Bytes(vec![1; 31])),
+        ),
+        (
+            "km.vault_key.create",
+            Args::new()
+                .with("user", "../alice")
+                .with("auth", Value::Bytes(vec![1; 32])),
+        ),
+        ("km.session.end", Args::new().with("sid", 5u64)),
+    ];
+    for (op, args) in bad_id {
+        assert_eq!(code(&mut id, op, args), ErrorCode::Einval, "{op}");
+    }
+    // A bad message value is never echoed.
+    let e = id
+        .call(
+            "km.vault_key.create",
+            &Args::new()
+                .with("user", "secretname!")
+                .with("auth", Value::Bytes(vec![1; 32])),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Einval);
+    assert!(!e.to_string().contains("secretname"));
+
+    // A frame that is not CBOR closes only its own connection.
+    let mut raw = k.endpoint(KEYSTORED);
+    raw.write_all(&[0, 0, 0, 3, 0xff, 0xff, 0xff]).unwrap();
+    let mut reply = Vec::new();
+    raw.read_to_end(&mut reply).unwrap();
+    assert!(reply.windows(6).any(|w| w == b"EINVAL"));
+
+    // Both earlier connections still work.
+    ks.call("km.device", &Args::new()).unwrap();
+    id.call("km.device", &Args::new()).unwrap();
+}

@@ -1,0 +1,148 @@
+//! The km.* operations through RemoteKeyMint, as keystored and identityd
+//! use them.
+
+use crate::common::{Keymintd, Mode, IDENTITYD, KEYSTORED};
+use keymint::{Algorithm, AuthSecret, KeyIdentity, KeyMintError, KeyOps, VaultKeyOps, WrappedKey};
+use keymintd::RemoteKeyMint;
+use nexus_core::{AppId, Coded, ErrorCode, Label, SessionId, UserId};
+
+fn ident(name: &str, alg: Algorithm) -> KeyIdentity {
+    KeyIdentity {
+        app: AppId::new("com.example.alpha").unwrap(),
+        purpose: Label::new("test").unwrap(),
+        name: Label::new(name).unwrap(),
+        version: 1,
+        alg,
+    }
+}
+
+#[test]
+fn generate_sign_seal_unseal_through_remote_keymint() {
+    let k = Keymintd::spawn(Mode::Volatile);
+    k.ready();
+    let km = RemoteKeyMint::connect(k.single(KEYSTORED)).unwrap();
+    assert_eq!(km.is_insecure(), keymint::INSECURE_BUILD);
+
+    let id = ident("signer", Algorithm::Ed25519);
+    let g = km.generate(&id).unwrap();
+    let public = g.public.unwrap();
+    for msg in [&b""[..], b"hello", &[0xa5; 4096]] {
+        let sig = km.sign(&id, &g.wrapped, msg).unwrap();
+        keymint::ed25519::verify(&public, msg, &sig).unwrap();
+        assert!(keymint::ed25519::verify(&public, b"other", &sig).is_err());
+    }
+    // The blob is bound to its identity: another version does not open.
+    let mut v2 = id.clone();
+    v2.version = 2;
+    let e = km.sign(&v2, &g.wrapped, b"x").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eio);
+
+    let data = ident("data", Algorithm::XChaCha20Poly1305);
+    let d = km.generate(&data).unwrap();
+    assert!(d.public.is_none());
+    let sealed = km.seal(&data, &d.wrapped, b"aad", b"secret value").unwrap();
+    assert!(!sealed.windows(12).any(|w| w == b"secret value"));
+    let pt = km.unseal(&data, &d.wrapped, b"aad", &sealed).unwrap();
+    assert_eq!(pt.as_slice(), b"secret value");
+    let e = km.unseal(&data, &d.wrapped, b"other", &sealed).unwrap_err();
+    assert!(matches!(
+        e,
+        KeyMintError::Remote {
+            code: ErrorCode::Eio
+        }
+    ));
+    // A signing op on a data key is a bad argument, not a crypto failure.
+    let e = km.sign(&data, &d.wrapped, b"x").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Einval);
+    // A truncated blob is malformed; a tampered one fails opaquely.
+    let e = km
+        .sign(&id, &WrappedKey::from_bytes(vec![0; 10]), b"x")
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Einval);
+    let mut tampered = g.wrapped.as_bytes().to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x80;
+    let e = km
+        .sign(&id, &WrappedKey::from_bytes(tampered), b"x")
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        KeyMintError::Remote {
+            code: ErrorCode::Eio
+        }
+    ));
+    assert_eq!(e.to_string(), "remote keymint failed: EIO");
+}
+
+#[test]
+fn session_unseal_vault_ops_and_end_session() {
+    let k = Keymintd::spawn(Mode::Volatile);
+    k.ready();
+    let identityd = RemoteKeyMint::connect(k.single(IDENTITYD)).unwrap();
+    let keystored = RemoteKeyMint::connect(k.single(KEYSTORED)).unwrap();
+    assert_eq!(identityd.device_id(), keystored.device_id());
+
+    let user = UserId::new("alice").unwrap();
+    let auth = AuthSecret::from_bytes([0x11; 32]);
+    let wrapped = identityd.create_vault_key(&user, &auth).unwrap();
+    let sid: SessionId = "0123456789abcdef0123456789abcdef".parse().unwrap();
+
+    // Before unseal: locked, never "not found".
+    let e = keystored.vault_seal(sid, b"a", b"v").unwrap_err();
+    assert!(matches!(e, KeyMintError::Locked));
+    assert_eq!(keystored.session_user(sid), None);
+
+    // The wrong secret does not unseal (opaque EIO).
+    let e = identityd
+        .unseal_session(sid, &user, &AuthSecret::from_bytes([0x22; 32]), &wrapped)
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eio);
+    // Another user's name does not open alice's key.
+    let bob = UserId::new("bob").unwrap();
+    assert!(identityd
+        .unseal_session(sid, &bob, &auth, &wrapped)
+        .is_err());
+
+    identityd
+        .unseal_session(sid, &user, &auth, &wrapped)
+        .unwrap();
+    assert_eq!(keystored.session_user(sid), Some(user.clone()));
+    let sealed = keystored
+        .vault_seal(sid, b"alice/v1", b"vault value")
+        .unwrap();
+    let pt = keystored.vault_unseal(sid, b"alice/v1", &sealed).unwrap();
+    assert_eq!(pt.as_slice(), b"vault value");
+    let e = keystored.vault_unseal(sid, b"bob/v1", &sealed).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eio);
+
+    assert!(identityd.end_session(sid));
+    assert!(!identityd.end_session(sid));
+    assert_eq!(keystored.session_user(sid), None);
+    for e in [
+        keystored.vault_seal(sid, b"a", b"v").unwrap_err(),
+        keystored
+            .vault_unseal(sid, b"alice/v1", &sealed)
+            .unwrap_err(),
+    ] {
+        assert!(matches!(e, KeyMintError::Locked));
+        assert_eq!(e.code(), ErrorCode::Elocked);
+    }
+
+    // A password change re-wraps the same vault key.
+    let new = AuthSecret::from_bytes([0x33; 32]);
+    let rewrapped = identityd
+        .rewrap_vault_key(&user, &auth, &new, &wrapped)
+        .unwrap();
+    assert!(identityd
+        .unseal_session(sid, &user, &auth, &rewrapped)
+        .is_err());
+    identityd
+        .unseal_session(sid, &user, &new, &rewrapped)
+        .unwrap();
+    let pt = keystored.vault_unseal(sid, b"alice/v1", &sealed).unwrap();
+    assert_eq!(pt.as_slice(), b"vault value");
+    let e = identityd
+        .rewrap_vault_key(&user, &auth, &new, &rewrapped)
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eio);
+}
