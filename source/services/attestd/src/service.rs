@@ -1,0 +1,306 @@
+//! [`Attestd`]: the attestation logic, independent of transport.
+//!
+//! Invariants:
+//! - The app id in a token is the caller's namespace
+//!   (`Subject::app_namespace`), taken from the channel's subject. No
+//!   request field can set it; a request may name an app only to select a
+//!   key, and only its own (anything else is `EPERM`, before any lookup and
+//!   with the same message whether or not the key exists).
+//! - Every attestation asks the [`Authorizer`] for `identity.attest` on the
+//!   attested key (`app/purpose/name`), after the namespace rule; the
+//!   authorizer audits allow and deny.
+//! - The device key signs only token Sig_structures (the start-up self-test
+//!   is a real token too). Each signature is checked, before the token is
+//!   returned, against the device key version named in the token's header:
+//!   attestd never hands out a token that does not verify.
+//! - Device key rotation is for system subjects holding
+//!   `identity.key.rotate`; older versions keep verifying in the keystore
+//!   until retired, so tokens signed before a rotation stay verifiable.
+
+use crate::backend::{AttestedKey, BackendInfo, DeviceKey, DeviceSignature, KeyBackend};
+use crate::error::AttestError;
+use eat::{Claims, CustomClaims, EatError, Nonce, SwVersion, Ueid};
+use keymint::kid::Kid;
+use keystore::KeyName;
+use nexus_core::{AppId, Authorizer, Capability, Clock, Coded, ErrorCode, Label, Subject};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+/// The `swname` claim of every token attestd signs.
+pub const SWNAME: &str = "nexus-attestd";
+/// The `swversion` claim: this crate's version.
+pub const SWVERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The nonce of the start-up self-test token. The token is verified and
+/// dropped; a verifier's own random nonce never equals this text.
+const SELF_TEST_NONCE: &[u8] = b"nexus-attestd/self-test/v1";
+
+/// Which key to attest. `app` may be given only to name the caller's own
+/// namespace; `None` means exactly that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRef {
+    /// An explicit app namespace (must be the caller's).
+    pub app: Option<AppId>,
+    /// The key's purpose.
+    pub purpose: Label,
+    /// The key's name.
+    pub name: Label,
+}
+
+impl KeyRef {
+    /// The caller's own key `(purpose, name)`.
+    pub fn own(purpose: Label, name: Label) -> Self {
+        KeyRef {
+            app: None,
+            purpose,
+            name,
+        }
+    }
+}
+
+/// A signed token and what it binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    /// The tagged COSE_Sign1 token.
+    pub token: Vec<u8>,
+    /// The kid of the device key version that signed it.
+    pub device_kid: Kid,
+    /// The app id the token names (the caller's namespace).
+    pub app: AppId,
+    /// The attested key's kid.
+    pub attested_kid: Kid,
+    /// The attested key's version.
+    pub attested_version: u32,
+}
+
+/// What `status` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// Keys live only in memory.
+    pub volatile: bool,
+    /// keymint runs on the deterministic test generator, or this build has
+    /// the insecure feature.
+    pub insecure: bool,
+}
+
+/// The attestation service.
+pub struct Attestd {
+    backend: Box<dyn KeyBackend>,
+    authz: Arc<dyn Authorizer>,
+    clock: Arc<dyn Clock>,
+    info: BackendInfo,
+    swname: Label,
+    swversion: SwVersion,
+    /// The device key version last seen; refreshed when the keystore signs
+    /// with another one.
+    device: RwLock<DeviceKey>,
+    /// Serializes rotations made through this service.
+    rotating: Mutex<()>,
+}
+
+impl std::fmt::Debug for Attestd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attestd")
+            .field("device", &self.current_device())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Attestd {
+    /// Start: make sure the device key exists (creating it on first start),
+    /// then sign a self-test token and verify it. Only a service that got
+    /// here may say it is ready.
+    pub fn start(
+        backend: Box<dyn KeyBackend>,
+        authz: Arc<dyn Authorizer>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Attestd, AttestError> {
+        let device = backend.ensure_device_key()?;
+        let info = backend.info()?;
+        let svc = Attestd {
+            backend,
+            authz,
+            clock,
+            info,
+            swname: Label::new(SWNAME).map_err(|_| EatError::ClaimValue)?,
+            swversion: SwVersion::new(SWVERSION)?,
+            device: RwLock::new(device),
+            rotating: Mutex::new(()),
+        };
+        svc.self_test()?;
+        Ok(svc)
+    }
+
+    fn current_device(&self) -> DeviceKey {
+        self.device
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_device(&self, key: DeviceKey) {
+        *self.device.write().unwrap_or_else(PoisonError::into_inner) = key;
+    }
+
+    /// A token over the device key itself, checked with the full verifier.
+    fn self_test(&self) -> Result<(), AttestError> {
+        let device = self.current_device();
+        let key = AttestedKey {
+            public: device.public,
+            kid: device.kid,
+            version: device.version,
+        };
+        let nonce = Nonce::new(SELF_TEST_NONCE)?;
+        let (token, signer) = self.sign(&key, AppId::system(), nonce, CustomClaims::new())?;
+        let now = self.clock.now_unix();
+        eat::verify_token(&token, signer.public.as_bytes(), SELF_TEST_NONCE, now)?;
+        Ok(())
+    }
+
+    /// Attest the caller's key `key` for a verifier's `nonce` (8..=64
+    /// bytes), with optional `custom` claims. The token names the caller's
+    /// app id.
+    pub fn attest(
+        &self,
+        caller: &Subject,
+        key: &KeyRef,
+        nonce: &[u8],
+        custom: CustomClaims,
+    ) -> Result<Attestation, AttestError> {
+        let nonce = Nonce::new(nonce)?;
+        let app = caller.app_namespace();
+        let own = caller.is_system() || !app.is_system();
+        if !own || key.app.as_ref().is_some_and(|a| *a != app) {
+            return Err(AttestError::Namespace {
+                subject: caller.to_string(),
+                app: key.app.as_ref().unwrap_or(&app).to_string(),
+            });
+        }
+        let name = KeyName::new(app.clone(), key.purpose.clone(), key.name.clone());
+        self.authz
+            .authorize(caller, Capability::Attest, &name.to_string())?;
+        let attested = self.backend.attested_key(&name)?;
+        let (token, signer) = self.sign(&attested, app.clone(), nonce, custom)?;
+        Ok(Attestation {
+            token,
+            device_kid: signer.kid,
+            app,
+            attested_kid: attested.kid,
+            attested_version: attested.version,
+        })
+    }
+
+    /// Build and sign a token; returns it with the device key version that
+    /// signed. If the keystore signed with another version than the one
+    /// the header names (a rotation in between), refresh and sign again,
+    /// once.
+    fn sign(
+        &self,
+        attested: &AttestedKey,
+        app: AppId,
+        nonce: Nonce,
+        custom: CustomClaims,
+    ) -> Result<(Vec<u8>, DeviceKey), AttestError> {
+        let claims = Claims {
+            iat: self.clock.now_unix(),
+            nonce,
+            ueid: Ueid::from_random(self.info.device_id),
+            attested_key: attested.public,
+            app_id: app,
+            swname: self.swname.clone(),
+            swversion: self.swversion.clone(),
+            custom,
+        };
+        let first = self.current_device();
+        match self.sign_with(&claims, &first) {
+            Err(AttestError::DeviceKeyChanged) => {
+                let fresh = self.backend.device_key()?;
+                self.set_device(fresh.clone());
+                let token = self.sign_with(&claims, &fresh)?;
+                Ok((token, fresh))
+            }
+            Ok(token) => Ok((token, first)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sign_with(&self, claims: &Claims, device: &DeviceKey) -> Result<Vec<u8>, AttestError> {
+        let mut failure: Option<AttestError> = None;
+        let signed = eat::sign_token(claims, &device.kid, |tbs| {
+            let checked = self
+                .backend
+                .sign_with_device_key(tbs)
+                .and_then(|s| check_signature(device, tbs, &s));
+            checked.map_err(|e| {
+                let code = e.code();
+                failure = Some(e);
+                SignFailed(code)
+            })
+        });
+        match (signed, failure) {
+            (Ok(token), _) => Ok(token),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+
+    /// The device key's primary version, as the keystore has it now.
+    pub fn device_key(&self) -> Result<DeviceKey, AttestError> {
+        let key = self.backend.device_key()?;
+        self.set_device(key.clone());
+        Ok(key)
+    }
+
+    /// Rotate the device key (system subjects with `identity.key.rotate`
+    /// only). New tokens carry the new kid; older tokens keep verifying
+    /// with the public key of the version that signed them.
+    pub fn rotate_device_key(&self, caller: &Subject) -> Result<DeviceKey, AttestError> {
+        if !caller.is_system() {
+            return Err(AttestError::NotSystem {
+                subject: caller.to_string(),
+            });
+        }
+        let target = crate::backend::device_key_name()?.to_string();
+        self.authz
+            .authorize(caller, Capability::KeyRotate, &target)?;
+        let _one_at_a_time = self.rotating.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = self.backend.rotate_device_key()?;
+        self.set_device(key.clone());
+        Ok(key)
+    }
+
+    /// Modes to report.
+    pub fn status(&self) -> Status {
+        Status {
+            volatile: self.info.volatile,
+            insecure: self.info.insecure || keymint::INSECURE_BUILD,
+        }
+    }
+}
+
+/// The signature the keystore made must be by the version the header
+/// names, and must verify (strictly) over exactly these bytes.
+fn check_signature(
+    device: &DeviceKey,
+    tbs: &[u8],
+    s: &DeviceSignature,
+) -> Result<[u8; 64], AttestError> {
+    if s.kid != device.kid {
+        return Err(AttestError::DeviceKeyChanged);
+    }
+    let sig = keymint::ed25519::parse_signature(&s.signature)
+        .map_err(|_| AttestError::BadUpstream("device signature is malformed"))?;
+    keymint::ed25519::verify(&device.public, tbs, &sig)
+        .map_err(|_| AttestError::BadUpstream("device signature does not verify"))?;
+    Ok(s.signature)
+}
+
+/// The code of a signer failure, handed through `eat::sign_token`; the
+/// full error is kept aside by the caller.
+#[derive(Debug)]
+struct SignFailed(ErrorCode);
+
+impl Coded for SignFailed {
+    fn code(&self) -> ErrorCode {
+        self.0
+    }
+}
