@@ -45,9 +45,19 @@ impl Coded for ArgError {
 }
 
 /// The arguments of a request: names to CBOR values, in the order given.
+/// Their strings are wiped when the arguments are dropped (they may carry
+/// secrets).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Args {
     entries: Vec<(String, Value)>,
+}
+
+impl Drop for Args {
+    fn drop(&mut self) {
+        for (_, v) in &mut self.entries {
+            crate::scrub::scrub_value(v);
+        }
+    }
 }
 
 impl Args {
@@ -103,9 +113,9 @@ impl Args {
     }
 
     /// The arguments as a CBOR map.
-    pub fn into_value(self) -> Value {
+    pub fn into_value(mut self) -> Value {
         Value::Map(
-            self.entries
+            std::mem::take(&mut self.entries)
                 .into_iter()
                 .map(|(k, v)| (Value::Text(k), v))
                 .collect(),

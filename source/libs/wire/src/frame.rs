@@ -7,6 +7,7 @@
 //! costs no memory. End of stream exactly at a frame boundary is a clean
 //! close; anywhere else it is [`FrameError::Truncated`].
 
+use zeroize::Zeroizing;
 use nexus_core::{Coded, ErrorCode};
 use rustix::net::{RecvFlags, SendFlags};
 use std::io::{self, Read};
@@ -67,7 +68,10 @@ fn is_timeout(e: &io::Error) -> bool {
 /// Returns `Ok(None)` when the stream ends cleanly before the first byte of
 /// a frame. A read that times out before the first byte is
 /// [`FrameError::Idle`]; after it, [`FrameError::TimedOut`].
-pub fn read_frame<R: Read>(r: &mut R, max: usize) -> Result<Option<Vec<u8>>, FrameError> {
+pub fn read_frame<R: Read>(
+    r: &mut R,
+    max: usize,
+) -> Result<Option<Zeroizing<Vec<u8>>>, FrameError> {
     let mut prefix = [0u8; PREFIX_LEN];
     let mut got = 0;
     while got < PREFIX_LEN {
@@ -89,20 +93,26 @@ pub fn read_frame<R: Read>(r: &mut R, max: usize) -> Result<Option<Vec<u8>>, Fra
     if want == 0 {
         return Err(FrameError::Empty);
     }
-    // Start small and let the buffer grow with what actually arrives.
-    let mut body = Vec::with_capacity(want.min(64 * 1024));
-    let mut limited = r.take(u64::from(len));
-    match limited.read_to_end(&mut body) {
-        Ok(n) if n == want => Ok(Some(body)),
-        Ok(_) => Err(FrameError::Truncated),
-        Err(e) if is_timeout(&e) => Err(FrameError::TimedOut),
-        Err(e) => Err(FrameError::Io(e)),
+    // Exactly sized (at most `max`, checked above) and wiped on drop: a
+    // frame may carry secrets, and a growing buffer would leave copies in
+    // the memory it outgrew.
+    let mut body = Zeroizing::new(vec![0u8; want]);
+    let mut filled = 0;
+    while filled < want {
+        match r.read(&mut body[filled..]) {
+            Ok(0) => return Err(FrameError::Truncated),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => return Err(FrameError::TimedOut),
+            Err(e) => return Err(FrameError::Io(e)),
+        }
     }
+    Ok(Some(body))
 }
 
 /// The bytes of one frame: length prefix and body. Refuses an empty body or
 /// one longer than `max`.
-pub fn encode_frame(body: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
+pub fn encode_frame(body: &[u8], max: usize) -> Result<Zeroizing<Vec<u8>>, FrameError> {
     let len = u32::try_from(body.len()).map_err(|_| FrameError::Oversize { len: u32::MAX, max })?;
     if body.len() > max {
         return Err(FrameError::Oversize { len, max });
@@ -110,7 +120,7 @@ pub fn encode_frame(body: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
     if body.is_empty() {
         return Err(FrameError::Empty);
     }
-    let mut out = Vec::with_capacity(PREFIX_LEN + body.len());
+    let mut out = Zeroizing::new(Vec::with_capacity(PREFIX_LEN + body.len()));
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(body);
     Ok(out)
@@ -204,12 +214,12 @@ mod tests {
     #[test]
     fn round_trip_and_clean_eof() {
         let framed = encode_frame(b"\xa0", 16).unwrap();
-        assert_eq!(framed, b"\0\0\0\x01\xa0");
+        assert_eq!(framed.as_slice(), &b"\0\0\0\x01\xa0"[..]);
         let mut two = framed.clone();
         two.extend_from_slice(&framed);
         let mut r = &two[..];
-        assert_eq!(read_frame(&mut r, 16).unwrap().unwrap(), b"\xa0");
-        assert_eq!(read_frame(&mut r, 16).unwrap().unwrap(), b"\xa0");
+        assert_eq!(read_frame(&mut r, 16).unwrap().unwrap().as_slice(), &b"\xa0"[..]);
+        assert_eq!(read_frame(&mut r, 16).unwrap().unwrap().as_slice(), &b"\xa0"[..]);
         assert!(read_frame(&mut r, 16).unwrap().is_none());
     }
 

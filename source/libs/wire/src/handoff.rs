@@ -120,7 +120,9 @@ impl Serialize for Header<'_> {
 pub fn encode_header(name: &str, subject: &Subject) -> Result<Vec<u8>, HandoffError> {
     Label::new(name).map_err(|_| HandoffError::BadName)?;
     let body = to_body(&Header(name, subject)).map_err(HandoffError::Header)?;
+    // A handoff header names an endpoint and a subject: nothing secret.
     frame::encode_frame(&body, MAX_HEADER_LEN)
+        .map(|framed| framed.to_vec())
         .map_err(|_| HandoffError::Header(ProtocolError::TooLarge))
 }
 

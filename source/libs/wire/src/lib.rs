@@ -33,6 +33,7 @@ pub mod frame;
 pub mod handoff;
 mod message;
 mod reconnect;
+mod scrub;
 mod server;
 
 pub use args::{ArgError, Args};
@@ -44,6 +45,7 @@ pub use message::{
     Request, MAX_NAME_LEN, PROTOCOL_VERSION,
 };
 pub use reconnect::ReconnectingClient;
+pub use scrub::scrub_value;
 pub use server::{
     CallContext, FixedSubject, Handler, PeerCred, PeerCredResolver, Server, ServerConfig,
     ServerError, ShutdownHandle, SubjectResolver,

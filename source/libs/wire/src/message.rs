@@ -6,6 +6,7 @@
 //! documented CBOR types, and no byte after the map. Messages in
 //! [`ProtocolError`] never quote the offending input.
 
+use zeroize::Zeroizing;
 use crate::args::Args;
 use crate::error::WireError;
 use crate::{MAX_FRAME_LEN, MAX_NESTING};
@@ -250,13 +251,13 @@ pub fn decode_request(body: &[u8]) -> Result<Request, BadRequest> {
     Request::new(rid, &op, args).map_err(|e| bad(id, e))
 }
 
-pub(crate) fn to_body(msg: &impl Serialize) -> Result<Vec<u8>, ProtocolError> {
-    let mut out = Vec::new();
+pub(crate) fn to_body(msg: &impl Serialize) -> Result<Zeroizing<Vec<u8>>, ProtocolError> {
+    let mut out = crate::scrub::SecretBuf::default();
     ciborium::ser::into_writer(msg, &mut out).map_err(|_| ProtocolError::Encode)?;
     if out.len() > MAX_FRAME_LEN {
         return Err(ProtocolError::TooLarge);
     }
-    Ok(out)
+    Ok(out.into_inner())
 }
 
 struct RequestOut<'a>(u64, &'a str, &'a Args);
@@ -273,7 +274,11 @@ impl Serialize for RequestOut<'_> {
 }
 
 /// Encode a request frame body (`{v, id, op, args}`, in that order).
-pub fn encode_request(id: u64, op: &str, args: &Args) -> Result<Vec<u8>, ProtocolError> {
+pub fn encode_request(
+    id: u64,
+    op: &str,
+    args: &Args,
+) -> Result<Zeroizing<Vec<u8>>, ProtocolError> {
     if id == 0 {
         return Err(ProtocolError::ZeroId);
     }
@@ -313,7 +318,7 @@ impl Serialize for ReplyOut<'_> {
 pub fn encode_reply(
     id: u64,
     outcome: Result<&Value, &WireError>,
-) -> Result<Vec<u8>, ProtocolError> {
+) -> Result<Zeroizing<Vec<u8>>, ProtocolError> {
     to_body(&ReplyOut(id, outcome))
 }
 

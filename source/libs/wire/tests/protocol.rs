@@ -35,7 +35,7 @@ fn unframe(hex_frame: &str) -> Vec<u8> {
     let mut r = &bytes[..];
     let body = read_frame(&mut r, MAX_FRAME_LEN).unwrap().unwrap();
     assert!(r.is_empty());
-    body
+    body.to_vec()
 }
 
 #[test]

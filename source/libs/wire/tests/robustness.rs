@@ -32,9 +32,11 @@ fn seeds() -> Vec<Vec<u8>> {
         .with("list", Value::Array(vec!["a".into(), Value::Null]))
         .with("deep", Args::new().with("x", true).into_value());
     vec![
-        encode_request(1, "echo", &Args::new()).unwrap(),
-        encode_request(u64::MAX, "key.sign", &args).unwrap(),
-        wire::encode_reply(5, Ok(&args.clone().into_value())).unwrap(),
+        encode_request(1, "echo", &Args::new()).unwrap().to_vec(),
+        encode_request(u64::MAX, "key.sign", &args).unwrap().to_vec(),
+        wire::encode_reply(5, Ok(&args.clone().into_value()))
+            .unwrap()
+            .to_vec(),
         wire::handoff::encode_header("keystored", &"uid:1000".parse().unwrap()).unwrap(),
     ]
 }

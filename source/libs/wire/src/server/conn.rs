@@ -213,7 +213,12 @@ fn serve(inner: &Inner, stream: &UnixStream, ctx: &CallContext, idle: Option<Dur
                 );
                 Err(WireError::new(ErrorCode::Eio, "internal error"))
             });
-        if !reply(stream, req.id(), outcome.as_ref()) {
+        let mut outcome = outcome;
+        let sent = reply(stream, req.id(), outcome.as_ref());
+        if let Ok(value) = outcome.as_mut() {
+            crate::scrub::scrub_value(value);
+        }
+        if !sent {
             return;
         }
     }
