@@ -1,0 +1,91 @@
+//! identityd: users and sessions, served over the wire
+//! (docs/architecture/services.md, section identityd).
+//!
+//! It runs the [`identity::Identity`] service over the daemon's state, with
+//! keymint in another process ([`keymintd::RemoteKeyMint`], wrapped in
+//! [`IdentityKeys`]) holding every vault key: identityd derives a user's
+//! auth secret from the password (Argon2id), and keymintd wraps, rewraps
+//! and unseals the vault key with it.
+//!
+//! Invariants:
+//! - Passwords and derived secrets never reach a log line, a marker, an
+//!   error message or the audit log (which records user ids and outcomes).
+//! - Wrong password and unknown user give the same `EPERM`; throttled
+//!   attempts get `EAGAIN` with the wait, before Argon2id runs.
+//! - `user.create/delete/list` need `identity.user.admin` (system-only),
+//!   checked and audited by the policy engine; logins, unlocks and password
+//!   changes are audited by identityd itself.
+//! - Production Argon2id parameters unless started with
+//!   `--kdf-test-params`, which is for tests only and is said in the ready
+//!   marker (`identityd: ready (TEST-KDF)`).
+
+#![forbid(unsafe_code)]
+
+pub mod entry;
+mod handler;
+mod keys;
+
+pub use handler::Identityd;
+pub use keys::IdentityKeys;
+
+use identity::{Identity, IdentityConfig, KdfParams};
+use keymint::{KeyMintError, KeyOps};
+use keymintd::RemoteKeyMint;
+use nexus_core::{Clock, Coded, ErrorCode, SystemClock};
+use nexus_daemon::{Context, Service, Spec};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The endpoint name of keymintd on the control channel.
+pub const KEYMINTD: &str = "keymintd";
+
+/// identityd's place in the process contract.
+pub const SPEC: Spec = Spec {
+    name: "identityd",
+    version: env!("CARGO_PKG_VERSION"),
+    public_socket: true,
+    needs_trust_dir: false,
+    upstreams: &[KEYMINTD],
+};
+
+/// How long start-up keeps asking keymintd for `km.device`.
+const KEYMINT_STARTUP: Duration = Duration::from_secs(30);
+
+fn connect_keymint(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
+    let deadline = Instant::now() + KEYMINT_STARTUP;
+    loop {
+        match RemoteKeyMint::connect(ctx.upstreams().handle(KEYMINTD)) {
+            Ok(km) => return Ok(km),
+            Err(e)
+                if matches!(e.code(), ErrorCode::Eio | ErrorCode::Ebusy)
+                    && Instant::now() < deadline
+                    && ctx.shutdown().reason().is_none() =>
+            {
+                eprintln!("identityd: still waiting for keymintd: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Build identityd with Argon2id parameters `kdf` (production:
+/// [`KdfParams::PRODUCTION`]). Nothing is served before keymintd answered
+/// `km.device`.
+pub fn build(ctx: &Context, kdf: KdfParams) -> Result<Service<Identityd>, KeyMintError> {
+    let km = connect_keymint(ctx)?;
+    let insecure = km.is_insecure();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let config = IdentityConfig {
+        kdf,
+        ..IdentityConfig::default()
+    };
+    let identity = Identity::new(
+        ctx.state().clone(),
+        Arc::new(IdentityKeys::new(km)),
+        clock,
+        Arc::clone(ctx.policy()) as Arc<dyn nexus_core::Authorizer>,
+        config,
+    );
+    let handler = Identityd::new(identity, ctx.status(insecure), ctx.audit().clone());
+    Ok(Service { handler, insecure })
+}

@@ -1,0 +1,9 @@
+//! identityd end to end: the real keymintd, identityd and keystored
+//! binaries, spawned with control channels on stdin; the test plays
+//! nexus-init (endpoint handoff), the administrator (public socket) and
+//! the apps.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod sessions;

@@ -1,0 +1,94 @@
+//! Building the service from the daemon's context: keymint over the
+//! `keymintd` endpoint, then the keystore, the vault and the trust store
+//! over the daemon's state, all authorizing through its policy engine.
+//!
+//! Invariants: nothing is served before keymintd answered `km.device`
+//! (bounded wait, then a fatal error); the trust store is opened (and so
+//! checked) before serving; quotas are read from the policy per subject.
+
+use crate::error::KeystoredError;
+use crate::handler::Keystored;
+use crate::vault_ops::VaultOps;
+use keymint::{KeyMintError, KeyOps};
+use keymintd::RemoteKeyMint;
+use keystore::{KeyStore, QuotaSource};
+use nexus_core::{Clock, Coded, ErrorCode, QuotaLimits, Subject, SystemClock};
+use nexus_daemon::{Context, Service};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use trust::TrustStore;
+
+/// The endpoint name of keymintd on the control channel.
+pub const KEYMINTD: &str = "keymintd";
+
+/// How long start-up keeps asking keymintd for `km.device`: the same
+/// bound nexus-daemon gives a required upstream.
+const KEYMINT_STARTUP: Duration = Duration::from_secs(30);
+
+/// Connect to keymintd through the daemon's upstream registry and learn
+/// the device (`km.device`). Transport failures (no endpoint yet, a
+/// restart) are retried until the start-up bound; a refusal is final.
+pub fn connect_keymint(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
+    let deadline = Instant::now() + KEYMINT_STARTUP;
+    loop {
+        match RemoteKeyMint::connect(ctx.upstreams().handle(KEYMINTD)) {
+            Ok(km) => return Ok(km),
+            Err(e)
+                if matches!(e.code(), ErrorCode::Eio | ErrorCode::Ebusy)
+                    && Instant::now() < deadline
+                    && ctx.shutdown().reason().is_none() =>
+            {
+                eprintln!("{}: still waiting for keymintd: {e}", ctx.spec().name);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The policy's `keystore_quota` per subject.
+struct PolicyQuota(Arc<policy::PolicyEngine>);
+
+impl QuotaSource for PolicyQuota {
+    fn keystore_quota(&self, subject: &Subject) -> QuotaLimits {
+        self.0.policy().keystore_quota(subject)
+    }
+}
+
+/// Build keystored for [`crate::entry::run`].
+pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
+    let km = Arc::new(connect_keymint(ctx)?);
+    let state = ctx.state().clone();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let policy = Arc::clone(ctx.policy());
+    let trust_dir = ctx
+        .config()
+        .trust_dir
+        .clone()
+        .ok_or(KeystoredError::NoTrustDir)?;
+    let trust = TrustStore::open(trust_dir, state.clone())?;
+    let keys = KeyStore::new(
+        state.clone(),
+        km.clone(),
+        Arc::clone(&clock),
+        Arc::new(PolicyQuota(Arc::clone(&policy))),
+    );
+    let vault = VaultOps::new(
+        state,
+        km.clone(),
+        Arc::clone(&policy),
+        ctx.markers().clone(),
+    );
+    let insecure = km.is_insecure();
+    let handler = Keystored {
+        keys,
+        vault,
+        trust,
+        status: ctx.status(insecure),
+        volatile: ctx.is_volatile(),
+        km,
+        policy,
+        audit: ctx.audit().clone(),
+        clock,
+    };
+    Ok(Service { handler, insecure })
+}

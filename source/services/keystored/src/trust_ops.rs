@@ -1,0 +1,208 @@
+//! The `trust.*` ops over [`trust::TrustStore`]: system roots from
+//! `--trust-dir`, installed roots and distrust entries in the state.
+//!
+//! Invariants:
+//! - Writes (add, rm, distrust) go through the store's own checks: the
+//!   policy engine's `identity.trust.write` (system-only, audited), then
+//!   the store's system-caller and `updates`-scope rules. Reads need no
+//!   capability.
+//! - `trust.add` parses what it is given into a [`TrustRoot`] (strict key
+//!   parsing: canonical, not of small order) and answers the full kid of
+//!   that key, so the caller can compare it out of band.
+//! - Every read loads the store afresh: a damaged store is `EIO`, never a
+//!   partial list.
+
+use crate::handler::{empty, Keystored};
+use base64::Engine;
+use nexus_core::{ErrorCode, Label, Subject};
+use trust::minisign::MinisignPublicKey;
+use trust::{Kid, Origin, RootEntry, Scope, TrustRoot};
+use wire::{ArgError, Args, Value, WireError};
+
+/// `not_after` of a root added without one: no expiry (the largest value
+/// a root file holds). Distrust or remove a root to end it.
+pub(crate) const NO_EXPIRY: u64 = i64::MAX.unsigned_abs();
+
+fn invalid(name: &str) -> ArgError {
+    ArgError::Invalid(name.to_owned())
+}
+
+/// A minisign public key (file text or its base64 line), or a raw 32-byte
+/// Ed25519 key in base64.
+fn parse_key(
+    text: &str,
+    label: Label,
+    scopes: &[Scope],
+    nb: u64,
+    na: u64,
+) -> Result<TrustRoot, WireError> {
+    if let Ok(pk) = MinisignPublicKey::parse(text.as_bytes()) {
+        return Ok(TrustRoot::from_minisign(&pk, label, scopes, nb, na)?);
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| invalid("public_key"))?;
+    Ok(TrustRoot::new(&raw, None, label, scopes, nb, na)?)
+}
+
+fn parse_add(a: &Args, now: u64) -> Result<TrustRoot, WireError> {
+    if a.get("root_file").is_some() {
+        a.only(&["root_file"])?;
+        return Ok(TrustRoot::parse(a.text("root_file")?.as_bytes())?);
+    }
+    a.only(&["public_key", "label", "scopes", "not_before", "not_after"])?;
+    let label: Label = a.parse("label")?;
+    let scopes = a
+        .text_list("scopes")?
+        .into_iter()
+        .map(|s| Scope::parse(s).ok_or_else(|| invalid("scopes")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let nb = a.opt_u64("not_before")?.unwrap_or(now);
+    let na = a.opt_u64("not_after")?.unwrap_or(NO_EXPIRY);
+    parse_key(a.text("public_key")?, label, &scopes, nb, na)
+}
+
+fn status(e: &RootEntry, now: u64) -> &'static str {
+    if e.distrusted {
+        "distrusted"
+    } else if now < e.root.not_before() {
+        "not-yet-valid"
+    } else if now >= e.root.not_after() {
+        "expired"
+    } else {
+        "valid"
+    }
+}
+
+fn root_value(e: &RootEntry, now: u64, with_key: bool) -> Value {
+    let scopes = e
+        .root
+        .scopes()
+        .map(|s| Value::Text(s.as_str().to_owned()))
+        .collect();
+    let mut a = Args::new()
+        .with("kid", e.root.kid().to_hex())
+        .with(
+            "source",
+            match e.origin {
+                Origin::System => "system",
+                Origin::Installed => "installed",
+            },
+        )
+        .with("scopes", Value::Array(scopes))
+        .with("label", e.root.label().as_str())
+        .with("not_before", e.root.not_before())
+        .with("not_after", e.root.not_after())
+        .with("status", status(e, now));
+    if with_key {
+        a = a.with("public_key", Value::Bytes(e.root.key().to_bytes().to_vec()));
+    }
+    a.into_value()
+}
+
+fn kid(a: &Args) -> Result<Kid, ArgError> {
+    a.only(&["kid"])?;
+    Kid::from_hex(a.text("kid")?).map_err(|_| invalid("kid"))
+}
+
+impl Keystored {
+    /// One `trust.*` op.
+    pub(crate) fn trust_op(&self, s: &Subject, op: &str, a: &Args) -> Result<Value, WireError> {
+        let now = self.clock.now_unix();
+        let authz: &dyn nexus_core::Authorizer = &*self.policy;
+        match op {
+            "trust.add" => {
+                let root = parse_add(a, now)?;
+                let kid = self.trust.add_installed(s, authz, &root)?;
+                Ok(Args::new().with("kid", kid.to_hex()).into_value())
+            }
+            "trust.list" => {
+                a.only(&[])?;
+                let snap = self.trust.load()?;
+                let roots = snap
+                    .roots()
+                    .iter()
+                    .map(|e| root_value(e, now, false))
+                    .collect();
+                Ok(Args::new().with("roots", Value::Array(roots)).into_value())
+            }
+            "trust.show" => {
+                let kid = kid(a)?;
+                let snap = self.trust.load()?;
+                let e = snap
+                    .find(&kid)
+                    .ok_or_else(|| WireError::new(ErrorCode::Enoent, "no root with this kid"))?;
+                Ok(root_value(e, now, true))
+            }
+            "trust.rm" => {
+                self.trust.remove_installed(s, authz, &kid(a)?)?;
+                Ok(empty())
+            }
+            "trust.distrust" => {
+                self.trust.distrust(s, authz, &kid(a)?)?;
+                Ok(empty())
+            }
+            other => Err(WireError::unknown_op(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nexus_core::Coded;
+
+    // A valid Ed25519 public key (RFC 8032 test 1).
+    const KEY_B64: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+    fn add(args: Args) -> Result<TrustRoot, WireError> {
+        parse_add(&args, 1000)
+    }
+
+    #[test]
+    fn raw_key_defaults_to_now_and_no_expiry() {
+        let r = add(Args::new()
+            .with("public_key", KEY_B64)
+            .with("label", "acme")
+            .with("scopes", Value::Array(vec!["packages".into()])))
+        .unwrap();
+        assert_eq!(r.not_before(), 1000);
+        assert_eq!(r.not_after(), NO_EXPIRY);
+        assert!(r.allows(Scope::Packages) && !r.allows(Scope::Updates));
+        // Its own root file parses back to the same kid.
+        let again = add(Args::new().with("root_file", r.to_toml())).unwrap();
+        assert_eq!(again.kid(), r.kid());
+    }
+
+    #[test]
+    fn test_reject_malformed_add_arguments() {
+        let base = || {
+            Args::new()
+                .with("public_key", KEY_B64)
+                .with("label", "acme")
+                .with("scopes", Value::Array(vec!["packages".into()]))
+        };
+        let cases = [
+            base().with("public_key", "not base64!"),
+            base().with("public_key", "AAAA"),
+            // The identity point: small order, refused.
+            base().with("public_key", "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            base().with("label", "bad label"),
+            base().with("scopes", Value::Array(vec!["everything".into()])),
+            base().with("scopes", Value::Array(vec![])),
+            base().with("not_before", 10u64).with("not_after", 10u64),
+            base().with("extra", 1u64),
+            base().with("root_file", "format = 1\n"),
+            Args::new().with("root_file", "format = 2\n"),
+            Args::new().with("root_file", Value::Bytes(vec![1])),
+        ];
+        for (i, args) in cases.into_iter().enumerate() {
+            let e = add(args).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::Einval, "case {i}: {e}");
+        }
+        assert_eq!(
+            kid(&Args::new().with("kid", "abc")).unwrap_err().code(),
+            ErrorCode::Einval
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The trust store over the wire: system roots from --trust-dir, adds by
+//! a system subject (the public socket maps the test's uid to
+//! system:admin), refusals for apps, rm and distrust.
+
+use crate::common::{args, field, text, Stack, ALPHA};
+use ed25519_dalek::SigningKey;
+use nexus_core::{Coded, ErrorCode};
+use trust::minisign::{MinisignKeyId, MinisignPublicKey};
+use trust::{Scope, TrustRoot};
+use wire::{Args, Client, Value};
+
+fn key(seed: u8) -> ed25519_dalek::VerifyingKey {
+    SigningKey::from_bytes(&[seed; 32]).verifying_key()
+}
+
+#[test]
+fn trust_ops_over_the_wire() {
+    let dir_root = TrustRoot::new(
+        key(1).as_bytes(),
+        None,
+        "vendor".parse().unwrap(),
+        &[Scope::Packages, Scope::Updates],
+        0,
+        4_000_000_000,
+    )
+    .unwrap();
+    let s = Stack::start();
+    std::fs::write(s.trust().join(dir_root.file_name()), dir_root.to_toml()).unwrap();
+    s.keystored.expect("keystore: ready");
+    let mut admin = Client::connect(s.run().join("keystored.sock")).unwrap();
+    let mut alpha = s.keystored.connect(ALPHA);
+
+    let roots = field(&alpha.call("trust.list", &Args::new()).unwrap(), "roots");
+    let roots = roots.as_array().unwrap();
+    assert_eq!(roots.len(), 1);
+    assert_eq!(field(&roots[0], "source"), text("system"));
+    assert_eq!(field(&roots[0], "status"), text("valid"));
+
+    // A minisign public key file, added by a system subject.
+    let pk = MinisignPublicKey::new(MinisignKeyId::from_bytes([7; 8]), key(2));
+    let add = args(&[
+        ("public_key", text(&pk.to_file_text())),
+        ("label", text("acme")),
+        ("scopes", Value::Array(vec![text("packages")])),
+    ]);
+    let kid = field(&admin.call("trust.add", &add).unwrap(), "kid");
+    assert_eq!(kid, text(&keymint::kid::ed25519_kid(&key(2)).to_hex()));
+    assert_eq!(
+        admin.call("trust.add", &add).unwrap_err().code(),
+        ErrorCode::Ealready
+    );
+    // Apps cannot write the trust store.
+    let raw = args(&[
+        ("public_key", text(&base64_of(key(3).as_bytes()))),
+        ("label", text("evil")),
+        ("scopes", Value::Array(vec![text("packages")])),
+    ]);
+    assert_eq!(
+        alpha.call("trust.add", &raw).unwrap_err().code(),
+        ErrorCode::Eperm
+    );
+    // A raw base64 key and a root file work for the admin.
+    admin.call("trust.add", &raw).unwrap();
+    let file_root = TrustRoot::new(
+        key(4).as_bytes(),
+        None,
+        "f".parse().unwrap(),
+        &[Scope::Updates],
+        0,
+        10,
+    )
+    .unwrap();
+    let k4 = field(
+        &admin
+            .call(
+                "trust.add",
+                &args(&[("root_file", text(&file_root.to_toml()))]),
+            )
+            .unwrap(),
+        "kid",
+    );
+
+    let shown = alpha
+        .call("trust.show", &args(&[("kid", kid.clone())]))
+        .unwrap();
+    assert_eq!(
+        field(&shown, "public_key"),
+        Value::Bytes(key(2).as_bytes().to_vec())
+    );
+    assert_eq!(field(&shown, "source"), text("installed"));
+    let expired = alpha.call("trust.show", &args(&[("kid", k4)])).unwrap();
+    assert_eq!(field(&expired, "status"), text("expired"));
+
+    // rm: installed only; distrust overrides.
+    let sys_kid = text(&dir_root.kid().to_hex());
+    assert_eq!(
+        admin
+            .call("trust.rm", &args(&[("kid", sys_kid.clone())]))
+            .unwrap_err()
+            .code(),
+        ErrorCode::Eperm
+    );
+    assert_eq!(
+        alpha
+            .call("trust.distrust", &args(&[("kid", sys_kid.clone())]))
+            .unwrap_err()
+            .code(),
+        ErrorCode::Eperm
+    );
+    admin
+        .call("trust.distrust", &args(&[("kid", sys_kid.clone())]))
+        .unwrap();
+    let sys = alpha
+        .call("trust.show", &args(&[("kid", sys_kid)]))
+        .unwrap();
+    assert_eq!(field(&sys, "status"), text("distrusted"));
+    admin
+        .call("trust.rm", &args(&[("kid", kid.clone())]))
+        .unwrap();
+    assert_eq!(
+        alpha
+            .call("trust.show", &args(&[("kid", kid)]))
+            .unwrap_err()
+            .code(),
+        ErrorCode::Enoent
+    );
+
+    let audit = s.audit();
+    assert!(
+        audit.contains(r#""subject":"app:com.example.alpha","capability":"identity.trust.write""#)
+    );
+    assert!(audit.contains(r#""subject":"system:admin","capability":"identity.trust.write""#));
+}
+
+fn base64_of(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
