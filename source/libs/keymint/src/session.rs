@@ -104,6 +104,11 @@ pub trait VaultKeyOps: Send + Sync {
     ) -> Result<WrappedVaultKey, KeyMintError>;
     /// Forget (zeroize) the session's key. Returns whether it was unsealed.
     fn end_session(&self, sid: SessionId) -> bool;
+    /// Forget (zeroize) every session's key; returns how many there were.
+    /// The session owner calls this when it starts, so that sessions it no
+    /// longer knows (it restarted) cannot stay unsealed with nobody able to
+    /// lock or end them.
+    fn end_all_sessions(&self) -> Result<usize, KeyMintError>;
     /// The user whose key `sid` holds, if unsealed.
     fn session_user(&self, sid: SessionId) -> Option<UserId>;
     /// Seal vault data with the session's key.
@@ -214,6 +219,14 @@ impl VaultKeyOps for KeyMint {
 
     fn end_session(&self, sid: SessionId) -> bool {
         self.sessions.lock().remove(&sid).is_some()
+    }
+
+    fn end_all_sessions(&self) -> Result<usize, KeyMintError> {
+        let mut table = self.sessions.lock();
+        let n = table.len();
+        // Dropping each entry zeroizes its key.
+        table.clear();
+        Ok(n)
     }
 
     fn session_user(&self, sid: SessionId) -> Option<UserId> {

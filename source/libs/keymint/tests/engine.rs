@@ -162,6 +162,10 @@ fn session_unseal_lock_and_rewrap() {
 
     assert!(km.end_session(sid));
     assert!(!km.end_session(sid));
+    km.unseal_session(sid, &alice, &pw1, &wrapped).unwrap();
+    assert_eq!(km.end_all_sessions().unwrap(), 1);
+    assert_eq!(km.session_user(sid), None);
+    assert_eq!(km.end_all_sessions().unwrap(), 0);
     assert_eq!(
         km.vault_unseal(sid, b"a", &sealed).unwrap_err().code(),
         ErrorCode::Elocked

@@ -43,6 +43,10 @@ impl VaultKeyOps for IdentityKeys {
         self.km.create_vault_key(user, auth)
     }
 
+    fn end_all_sessions(&self) -> Result<usize, KeyMintError> {
+        self.km.end_all_sessions()
+    }
+
     fn unseal_session(
         &self,
         sid: SessionId,

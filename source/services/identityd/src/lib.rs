@@ -73,6 +73,12 @@ fn connect_keymint(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
 /// `km.device`.
 pub fn build(ctx: &Context, kdf: KdfParams) -> Result<Service<Identityd>, KeyMintError> {
     let km = connect_keymint(ctx)?;
+    // Sessions unsealed by an earlier identityd are unknown to this one:
+    // nobody could lock or end them. Start from none (fail closed).
+    let stale = keymint::VaultKeyOps::end_all_sessions(&km)?;
+    if stale > 0 {
+        eprintln!("identityd: ended {stale} session(s) left unsealed by an earlier run");
+    }
     let insecure = km.is_insecure();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let config = IdentityConfig {

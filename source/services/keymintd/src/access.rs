@@ -57,6 +57,8 @@ pub enum Op {
     SessionUnseal,
     /// `km.session.end`
     SessionEnd,
+    /// `km.session.end_all`
+    SessionEndAll,
     /// `km.session.user`
     SessionUser,
     /// `km.vault.seal`
@@ -67,7 +69,7 @@ pub enum Op {
 
 impl Op {
     /// Every op, in table order.
-    pub const ALL: [Op; 13] = [
+    pub const ALL: [Op; 14] = [
         Op::Status,
         Op::Generate,
         Op::Sign,
@@ -78,6 +80,7 @@ impl Op {
         Op::VaultKeyRewrap,
         Op::SessionUnseal,
         Op::SessionEnd,
+        Op::SessionEndAll,
         Op::SessionUser,
         Op::VaultSeal,
         Op::VaultUnseal,
@@ -96,6 +99,7 @@ impl Op {
             Op::VaultKeyRewrap => "km.vault_key.rewrap",
             Op::SessionUnseal => "km.session.unseal",
             Op::SessionEnd => "km.session.end",
+            Op::SessionEndAll => "km.session.end_all",
             Op::SessionUser => "km.session.user",
             Op::VaultSeal => "km.vault.seal",
             Op::VaultUnseal => "km.vault.unseal",
@@ -118,9 +122,11 @@ impl Op {
             | Op::SessionUser
             | Op::VaultSeal
             | Op::VaultUnseal => caller == Caller::Keystored,
-            Op::VaultKeyCreate | Op::VaultKeyRewrap | Op::SessionUnseal | Op::SessionEnd => {
-                caller == Caller::Identityd
-            }
+            Op::VaultKeyCreate
+            | Op::VaultKeyRewrap
+            | Op::SessionUnseal
+            | Op::SessionEnd
+            | Op::SessionEndAll => caller == Caller::Identityd,
         }
     }
 }
@@ -198,7 +204,8 @@ mod tests {
                 "km.vault_key.create",
                 "km.vault_key.rewrap",
                 "km.session.unseal",
-                "km.session.end"
+                "km.session.end",
+                "km.session.end_all"
             ]
         );
     }

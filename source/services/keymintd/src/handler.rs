@@ -151,6 +151,11 @@ impl KeymintService {
                 let was = self.km.end_session(params::sid(a)?);
                 Args::new().with("was_unsealed", was)
             }
+            Op::SessionEndAll => {
+                a.only(&[])?;
+                let ended = self.km.end_all_sessions()?;
+                Args::new().with("ended", ended as u64)
+            }
             Op::SessionUser => {
                 a.only(&["sid"])?;
                 let user = self

@@ -84,6 +84,13 @@ impl Fields {
             _ => Err(malformed()),
         }
     }
+
+    fn count(&mut self, name: &str) -> Result<usize, KeyMintError> {
+        match self.take(name) {
+            Some(Value::Integer(i)) => usize::try_from(i).map_err(|_| malformed()),
+            _ => Err(malformed()),
+        }
+    }
 }
 
 impl RemoteKeyMint {
@@ -247,6 +254,11 @@ impl VaultKeyOps for RemoteKeyMint {
                 false
             }
         }
+    }
+
+    fn end_all_sessions(&self) -> Result<usize, KeyMintError> {
+        self.request("km.session.end_all", Args::new())?
+            .count("ended")
     }
 
     /// Fails closed: any failure reads as "not unsealed".
