@@ -7,12 +7,12 @@
 //! costs no memory. End of stream exactly at a frame boundary is a clean
 //! close; anywhere else it is [`FrameError::Truncated`].
 
-use zeroize::Zeroizing;
 use nexus_core::{Coded, ErrorCode};
 use rustix::net::{RecvFlags, SendFlags};
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
 
 /// Size of the length prefix.
 pub const PREFIX_LEN: usize = 4;
@@ -218,8 +218,14 @@ mod tests {
         let mut two = framed.clone();
         two.extend_from_slice(&framed);
         let mut r = &two[..];
-        assert_eq!(read_frame(&mut r, 16).unwrap().unwrap().as_slice(), &b"\xa0"[..]);
-        assert_eq!(read_frame(&mut r, 16).unwrap().unwrap().as_slice(), &b"\xa0"[..]);
+        assert_eq!(
+            read_frame(&mut r, 16).unwrap().unwrap().as_slice(),
+            &b"\xa0"[..]
+        );
+        assert_eq!(
+            read_frame(&mut r, 16).unwrap().unwrap().as_slice(),
+            &b"\xa0"[..]
+        );
         assert!(read_frame(&mut r, 16).unwrap().is_none());
     }
 

@@ -6,7 +6,6 @@
 //! documented CBOR types, and no byte after the map. Messages in
 //! [`ProtocolError`] never quote the offending input.
 
-use zeroize::Zeroizing;
 use crate::args::Args;
 use crate::error::WireError;
 use crate::{MAX_FRAME_LEN, MAX_NESTING};
@@ -14,6 +13,7 @@ use ciborium::Value;
 use nexus_core::{Coded, ErrorCode};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt;
+use zeroize::Zeroizing;
 
 /// The protocol version every request carries in `v`.
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -274,11 +274,7 @@ impl Serialize for RequestOut<'_> {
 }
 
 /// Encode a request frame body (`{v, id, op, args}`, in that order).
-pub fn encode_request(
-    id: u64,
-    op: &str,
-    args: &Args,
-) -> Result<Zeroizing<Vec<u8>>, ProtocolError> {
+pub fn encode_request(id: u64, op: &str, args: &Args) -> Result<Zeroizing<Vec<u8>>, ProtocolError> {
     if id == 0 {
         return Err(ProtocolError::ZeroId);
     }

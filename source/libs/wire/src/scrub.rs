@@ -70,7 +70,10 @@ mod tests {
     fn scrub_reaches_nested_strings() {
         let mut v = Value::Map(vec![(
             Value::Text("k".into()),
-            Value::Array(vec![Value::Bytes(vec![1, 2, 3]), Value::Tag(9, Box::new(Value::Text("s".into())))]),
+            Value::Array(vec![
+                Value::Bytes(vec![1, 2, 3]),
+                Value::Tag(9, Box::new(Value::Text("s".into()))),
+            ]),
         )]);
         scrub_value(&mut v);
         let Value::Map(m) = &v else { panic!() };

@@ -33,7 +33,9 @@ fn seeds() -> Vec<Vec<u8>> {
         .with("deep", Args::new().with("x", true).into_value());
     vec![
         encode_request(1, "echo", &Args::new()).unwrap().to_vec(),
-        encode_request(u64::MAX, "key.sign", &args).unwrap().to_vec(),
+        encode_request(u64::MAX, "key.sign", &args)
+            .unwrap()
+            .to_vec(),
         wire::encode_reply(5, Ok(&args.clone().into_value()))
             .unwrap()
             .to_vec(),
