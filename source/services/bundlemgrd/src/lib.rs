@@ -1,5 +1,6 @@
 //! bundlemgrd's logic: install, upgrade and uninstall signed application
-//! bundles. The daemon (a thin `main.rs` over this library) comes later.
+//! bundles. The daemon is a thin `main.rs` over [`build`] and
+//! [`BundleHandler`] (module `handler`: the `bundle.*` wire ops).
 //!
 //! Layout in statefs:
 //! - `state:/apps/<name>/<version>/<path…>`: the bundle's files. `<name>`
@@ -27,8 +28,10 @@
 
 #![forbid(unsafe_code)]
 
+mod handler;
 mod record;
 
+pub use handler::{build, BuildError, BundleHandler, SERVICE, SPEC};
 pub use record::InstalledBundle;
 
 use nexus_core::{Authorizer, AuthzError, Capability, Clock, Coded, ErrorCode, Label, Subject};

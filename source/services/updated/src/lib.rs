@@ -1,5 +1,6 @@
 //! updated's logic: stage signed system updates into A/B slots, commit or
-//! roll back. The daemon (a thin `main.rs` over this library) comes later.
+//! roll back. The daemon is a thin `main.rs` over [`build`] and
+//! [`UpdateHandler`] (module `handler`: the `update.*` wire ops).
 //!
 //! Layout in statefs:
 //! - `state:/update/slot-a/<path…>`, `state:/update/slot-b/<path…>`: the
@@ -26,8 +27,10 @@
 
 #![forbid(unsafe_code)]
 
+mod handler;
 mod state;
 
+pub use handler::{baseline, build, slot_name, BuildError, UpdateHandler, PRODUCT, SERVICE, SPEC};
 pub use state::{Release, Slot, UpdateStatus};
 
 use nexus_core::{Authorizer, AuthzError, Capability, Clock, Coded, ErrorCode, Label, Subject};

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond cargo, and nothing else:
+#   minisign   - interoperability tests of the trust store's signatures
+#   e2fsprogs  - mkfs.ext4 for the QEMU /state disk image
+#   cpio       - the QEMU initramfs
+#   pycose, cbor2 (PyPI) - third-party verification of attestation tokens
+# Idempotent: installed tools are left alone.
+set -euo pipefail
+
+need_apt=()
+command -v minisign >/dev/null 2>&1 || need_apt+=(minisign)
+command -v mkfs.ext4 >/dev/null 2>&1 || need_apt+=(e2fsprogs)
+command -v cpio >/dev/null 2>&1 || need_apt+=(cpio)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "install-test-deps: apt-get install ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import pycose, cbor2' >/dev/null 2>&1; then
+  echo "install-test-deps: pip install pycose cbor2"
+  python3 -m pip install -q --disable-pip-version-check pycose cbor2
+fi
+echo "install-test-deps: ok"
