@@ -26,7 +26,7 @@ use crate::format::{aad, Entries, MAGIC, VERSION};
 use crate::limits::{check, check_name, check_value, QuotaWarning, VaultLimits};
 use identity::SessionObserver;
 use keymint::{KeyMintError, VaultKeyOps};
-use nexus_core::{AppId, Authorizer, Capability, SessionId, Subject, UserId};
+use nexus_core::{AppId, Authorizer, Capability, QuotaLimits, SessionId, Subject, UserId};
 use statefs::{StateFs, StatePath};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -86,13 +86,30 @@ impl Vault {
         }
     }
 
-    /// Store `value` under `name` in the caller's namespace.
+    /// Store `value` under `name` in the caller's namespace, within the
+    /// configured per-app limits.
     pub fn put(
         &self,
         caller: &Subject,
         sid: SessionId,
         name: &str,
         value: &[u8],
+    ) -> Result<PutOutcome, VaultError> {
+        let per_app = self.limits.per_app;
+        self.put_with_app_limits(caller, sid, name, value, &per_app)
+    }
+
+    /// [`Vault::put`] with the caller's per-app limits given by the caller
+    /// (a daemon that takes them per subject from its policy). The per-user
+    /// limits stay the configured ones. One pass under the user's lock: no
+    /// separate measuring round that could race with another put.
+    pub fn put_with_app_limits(
+        &self,
+        caller: &Subject,
+        sid: SessionId,
+        name: &str,
+        value: &[u8],
+        per_app: &QuotaLimits,
     ) -> Result<PutOutcome, VaultError> {
         let app = self.authorize(caller)?;
         check_name(name).map_err(VaultError::Invalid)?;
@@ -111,12 +128,7 @@ impl Vault {
                 }
                 u.bytes += add;
             }
-            check(
-                QuotaScope::App,
-                app_after,
-                &self.limits.per_app,
-                &mut warnings,
-            )?;
+            check(QuotaScope::App, app_after, per_app, &mut warnings)?;
             check(
                 QuotaScope::User,
                 user_after,

@@ -9,11 +9,9 @@
 //! thread and denies everything else, so the vault's own check still
 //! runs (fail closed) without writing a second audit line per request.
 //!
-//! Per-app limits are the policy's `vault_quota` of the caller: the vault
-//! crate takes one fixed set of limits, so keystored measures the app's
-//! entries in the user's vault before each put and checks the caller's
-//! figures itself; the vault keeps enforcing the per-user limit. Puts are
-//! serialized so that two puts cannot both pass the check.
+//! Per-app limits are the policy's `vault_quota` of the caller, handed to
+//! the vault with each put (`put_with_app_limits`), which checks them and
+//! the per-user limits in one pass under the user's lock.
 //!
 //! Invariants: values never reach a log line, a marker or an error
 //! message; the put marker carries the app id and the entry name only,
@@ -24,8 +22,8 @@ use nexus_daemon::Markers;
 use policy::PolicyEngine;
 use statefs::StateFs;
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex, PoisonError};
-use vault::{QuotaMeasure, QuotaScope, QuotaWarning, Usage, Vault, VaultError, VaultLimits};
+use std::sync::Arc;
+use vault::{Vault, VaultLimits};
 use wire::{Args, Value, WireError};
 
 thread_local! {
@@ -93,34 +91,6 @@ pub(crate) struct VaultOps {
     vault: Vault,
     policy: Arc<PolicyEngine>,
     markers: Markers,
-    puts: Mutex<()>,
-}
-
-fn check(
-    measure: QuotaMeasure,
-    used: u64,
-    soft: u64,
-    hard: u64,
-    warnings: &mut Vec<QuotaWarning>,
-) -> Result<(), VaultError> {
-    if used > hard {
-        return Err(VaultError::Quota {
-            scope: QuotaScope::App,
-            measure,
-            would_be: used,
-            limit: hard,
-        });
-    }
-    if used > soft {
-        warnings.push(QuotaWarning {
-            scope: QuotaScope::App,
-            measure,
-            used,
-            soft_limit: soft,
-            hard_limit: hard,
-        });
-    }
-    Ok(())
 }
 
 impl VaultOps {
@@ -130,35 +100,14 @@ impl VaultOps {
         policy: Arc<PolicyEngine>,
         markers: Markers,
     ) -> VaultOps {
-        // Per-app figures are checked here, per subject; the vault's own
-        // per-app limit is set to the per-user one so it never binds first.
-        let per_user = VaultLimits::default().per_user;
-        let limits = VaultLimits {
-            per_app: per_user,
-            per_user,
-        };
+        // Per-app limits come from the policy per subject at each put; the
+        // configured per-app default only serves callers of `Vault::put`.
+        let limits = VaultLimits::default();
         VaultOps {
             vault: Vault::new(state, keys, Arc::new(Decided), limits),
             policy,
             markers,
-            puts: Mutex::new(()),
         }
-    }
-
-    /// The caller's usage in `sid`'s user's vault, and the current size of
-    /// entry `name` (if any).
-    fn usage(&self, s: &Subject, sid: SessionId, name: &str) -> Result<(Usage, u64), VaultError> {
-        let mut u = Usage::default();
-        let mut old = 0;
-        for n in self.vault.list(s, sid)? {
-            let len = (n.len() + self.vault.get(s, sid, &n)?.len()) as u64;
-            u.entries += 1;
-            u.bytes += len;
-            if n == name {
-                old = len;
-            }
-        }
-        Ok((u, old))
     }
 
     fn put(
@@ -168,33 +117,13 @@ impl VaultOps {
         name: &str,
         value: &[u8],
     ) -> Result<Value, WireError> {
-        let _one_at_a_time = self.puts.lock().unwrap_or_else(PoisonError::into_inner);
+        // The vault checks the caller's per-subject limits (from the policy)
+        // and the per-user limits in one pass under the user's lock.
         let limits: QuotaLimits = self.policy.policy().vault_quota(s);
-        let (before, old) = self.usage(s, sid, name)?;
-        let entries = before.entries + u64::from(old == 0);
-        let bytes = before.bytes.saturating_sub(old) + (name.len() + value.len()) as u64;
-        let mut warnings = Vec::new();
-        check(
-            QuotaMeasure::Entries,
-            entries,
-            limits.soft_count,
-            limits.hard_count,
-            &mut warnings,
-        )?;
-        check(
-            QuotaMeasure::Bytes,
-            bytes,
-            limits.soft_bytes,
-            limits.hard_bytes,
-            &mut warnings,
-        )?;
-        let out = self.vault.put(s, sid, name, value)?;
-        // The vault's per-app figures duplicate ours; keep its per-user ones.
-        warnings.extend(
-            out.warnings
-                .into_iter()
-                .filter(|w| w.scope == QuotaScope::User),
-        );
+        let warnings = self
+            .vault
+            .put_with_app_limits(s, sid, name, value, &limits)?
+            .warnings;
         let app = s.app_namespace();
         if let Err(e) = self.markers.line(&put_marker(&app, name)) {
             eprintln!("keystored: cannot write the put marker: {e}");
