@@ -157,6 +157,17 @@ impl Daemon {
     /// `/proc/<pid>/mem` by other processes of the same uid), since
     /// secrets pass through every daemon's memory.
     pub fn start(spec: Spec, config: Config) -> Result<Daemon, DaemonError> {
+        Daemon::start_process(spec, config, Markers::stdout())
+    }
+
+    /// [`Daemon::start`] with the daemon's own marker writer (a ready note,
+    /// a line after ready). Every process start goes through here, so every
+    /// daemon is non-dumpable and handles its signals the same way.
+    pub fn start_process(
+        spec: Spec,
+        config: Config,
+        markers: Markers,
+    ) -> Result<Daemon, DaemonError> {
         rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
             .map_err(|e| DaemonError::Setup {
                 what: "non-dumpable mode",
@@ -174,7 +185,7 @@ impl Daemon {
         } else {
             None
         };
-        let mut d = Daemon::start_with(spec, config, control, Markers::stdout())?;
+        let mut d = Daemon::start_with(spec, config, control, markers)?;
         let watcher =
             SignalWatcher::start(d.ctx.shutdown.clone()).map_err(|source| DaemonError::Setup {
                 what: "the signal handlers",
@@ -347,14 +358,35 @@ where
     E: std::error::Error + Send + Sync + 'static,
     F: FnOnce(&Context) -> Result<Service<H>, E>,
 {
-    let config = match Config::parse(&spec, std::env::args_os()) {
+    run_with(
+        spec,
+        std::env::args_os().collect(),
+        Markers::stdout(),
+        build,
+    )
+}
+
+/// [`run`] with the command line given (a daemon that took its own flags
+/// off first) and the daemon's own marker writer.
+pub fn run_with<H, E, F>(
+    spec: Spec,
+    args: Vec<std::ffi::OsString>,
+    markers: Markers,
+    build: F,
+) -> ExitCode
+where
+    H: Handler,
+    E: std::error::Error + Send + Sync + 'static,
+    F: FnOnce(&Context) -> Result<Service<H>, E>,
+{
+    let config = match Config::parse(&spec, args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    let outcome = Daemon::start(spec, config).and_then(|d| {
+    let outcome = Daemon::start_process(spec, config, markers).and_then(|d| {
         let service = build(d.context()).map_err(|e| DaemonError::Service(Box::new(e)))?;
         d.serve(service)
     });

@@ -35,7 +35,7 @@ mod upstreams;
 pub use args::{Config, StateChoice};
 pub use audit::AuditLog;
 pub use control::SERVE;
-pub use daemon::{run, Context, Daemon, Service, Spec};
+pub use daemon::{run, run_with, Context, Daemon, Service, Spec};
 pub use error::DaemonError;
 pub use markers::{ready_line, Markers};
 pub use shutdown::{Shutdown, SignalWatcher, StopReason};

@@ -27,6 +27,8 @@ pub fn ready_line(svc: &str, volatile: bool, insecure: bool) -> String {
 #[derive(Clone)]
 pub struct Markers {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
+    ready_note: Option<&'static str>,
+    after_ready: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Markers {
@@ -45,24 +47,54 @@ impl Markers {
     pub fn to_writer(out: Box<dyn Write + Send>) -> Markers {
         Markers {
             out: Arc::new(Mutex::new(out)),
+            ready_note: None,
+            after_ready: None,
         }
     }
 
-    /// Write one marker line and flush it.
-    pub fn line(&self, text: &str) -> io::Result<()> {
-        let mut clean: String = text
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
-        clean.push('\n');
+    /// Add ` (<note>)` to the ready line, after the mode suffixes (e.g.
+    /// identityd's `TEST-KDF`).
+    pub fn with_ready_note(mut self, note: &'static str) -> Markers {
+        self.ready_note = Some(note);
+        self
+    }
+
+    /// Print `line` right after the ready line, under the same lock, so no
+    /// other marker comes between them (keystored's `keystore: ready`: the
+    /// vault serves from the moment keystored does).
+    pub fn with_after_ready(mut self, line: &'static str) -> Markers {
+        self.after_ready = Some(line);
+        self
+    }
+
+    /// Write marker lines and flush them, all under one lock.
+    fn lines(&self, texts: &[&str]) -> io::Result<()> {
+        let mut clean = String::new();
+        for text in texts {
+            clean.extend(text.chars().map(|c| if c.is_control() { '?' } else { c }));
+            clean.push('\n');
+        }
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
         out.write_all(clean.as_bytes())?;
         out.flush()
     }
 
-    /// Write the ready marker of `svc`.
+    /// Write one marker line and flush it.
+    pub fn line(&self, text: &str) -> io::Result<()> {
+        self.lines(&[text])
+    }
+
+    /// Write the ready marker of `svc` (with the note and the following
+    /// line, if configured).
     pub fn ready(&self, svc: &str, volatile: bool, insecure: bool) -> io::Result<()> {
-        self.line(&ready_line(svc, volatile, insecure))
+        let mut line = ready_line(svc, volatile, insecure);
+        if let Some(note) = self.ready_note {
+            line.push_str(&format!(" ({note})"));
+        }
+        match self.after_ready {
+            Some(next) => self.lines(&[&line, next]),
+            None => self.lines(&[&line]),
+        }
     }
 }
 
@@ -110,6 +142,20 @@ mod tests {
         assert_eq!(
             text,
             "keystore: put (app=a, key=x?keymintd: ready)\nkeymintd: ready (volatile)\n"
+        );
+    }
+
+    #[test]
+    fn ready_note_and_following_line() {
+        let buf = Buf::default();
+        let m = Markers::to_writer(Box::new(buf.clone()))
+            .with_ready_note("TEST-KDF")
+            .with_after_ready("keystore: ready");
+        m.line("first").unwrap();
+        m.ready("svc", true, false).unwrap();
+        assert_eq!(
+            String::from_utf8(buf.0.lock().unwrap().clone()).unwrap(),
+            "first\nsvc: ready (volatile) (TEST-KDF)\nkeystore: ready\n"
         );
     }
 }
