@@ -30,14 +30,12 @@ pub use keys::IdentityKeys;
 
 use identity::{Identity, IdentityConfig, KdfParams};
 use keymint::{KeyMintError, KeyOps};
-use keymintd::RemoteKeyMint;
-use nexus_core::{Clock, Coded, ErrorCode, SystemClock};
+use nexus_core::{Clock, SystemClock};
 use nexus_daemon::{Context, Service, Spec};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// The endpoint name of keymintd on the control channel.
-pub const KEYMINTD: &str = "keymintd";
+pub use keymintd::KEYMINTD;
 
 /// identityd's place in the process contract.
 pub const SPEC: Spec = Spec {
@@ -48,31 +46,11 @@ pub const SPEC: Spec = Spec {
     upstreams: &[KEYMINTD],
 };
 
-/// How long start-up keeps asking keymintd for `km.device`.
-const KEYMINT_STARTUP: Duration = Duration::from_secs(30);
-
-fn connect_keymint(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
-    let deadline = Instant::now() + KEYMINT_STARTUP;
-    loop {
-        match RemoteKeyMint::connect(ctx.upstreams().handle(KEYMINTD)) {
-            Ok(km) => return Ok(km),
-            Err(e)
-                if matches!(e.code(), ErrorCode::Eio | ErrorCode::Ebusy)
-                    && Instant::now() < deadline
-                    && ctx.shutdown().reason().is_none() =>
-            {
-                eprintln!("identityd: still waiting for keymintd: {e}");
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// Build identityd with Argon2id parameters `kdf` (production:
 /// [`KdfParams::PRODUCTION`]). Nothing is served before keymintd answered
 /// `km.device`.
 pub fn build(ctx: &Context, kdf: KdfParams) -> Result<Service<Identityd>, KeyMintError> {
-    let km = connect_keymint(ctx)?;
+    let km = keymintd::connect_upstream(ctx)?;
     // Sessions unsealed by an earlier identityd are unknown to this one:
     // nobody could lock or end them. Start from none (fail closed).
     let stale = keymint::VaultKeyOps::end_all_sessions(&km)?;

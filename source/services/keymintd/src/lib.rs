@@ -26,7 +26,7 @@ pub mod params;
 mod remote;
 
 pub use handler::KeymintService;
-pub use remote::RemoteKeyMint;
+pub use remote::{connect_upstream, RemoteKeyMint, KEYMINTD};
 
 use keymint::{Entropy, KeyMint, KeyMintError, KeyOps};
 use nexus_daemon::{Context, Service, Spec};

@@ -23,7 +23,8 @@ use keymint::{
     WrappedVaultKey,
 };
 use nexus_core::{Coded, ErrorCode, SessionId, UserId};
-use nexus_daemon::{Call, UpstreamError};
+use nexus_daemon::{Call, Context, UpstreamError};
+use std::time::{Duration, Instant};
 use wire::{Args, Value};
 use zeroize::Zeroizing;
 
@@ -290,5 +291,33 @@ impl VaultKeyOps for RemoteKeyMint {
             .with("aad", Value::Bytes(aad.to_vec()))
             .with("sealed", Value::Bytes(sealed.to_vec()));
         Self::plaintext(self.request("km.vault.unseal", args)?)
+    }
+}
+
+/// The endpoint name of keymintd on a client's control channel.
+pub const KEYMINTD: &str = "keymintd";
+
+/// How long a client's start-up keeps asking keymintd for `km.device`: the
+/// same bound nexus-daemon gives a required upstream.
+const STARTUP: Duration = Duration::from_secs(30);
+
+/// Connect a daemon to keymintd through its upstream registry and learn the
+/// device (`km.device`). Transport failures (no endpoint yet, a restart)
+/// are retried until the start-up bound, each attempt itself bounded by
+/// the registry's wait; a refusal is final.
+pub fn connect_upstream(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
+    let deadline = Instant::now() + STARTUP;
+    loop {
+        match RemoteKeyMint::connect(ctx.upstreams().handle(KEYMINTD)) {
+            Ok(km) => return Ok(km),
+            Err(e)
+                if matches!(e.code(), ErrorCode::Eio | ErrorCode::Ebusy)
+                    && Instant::now() < deadline
+                    && ctx.shutdown().reason().is_none() =>
+            {
+                eprintln!("{}: still waiting for keymintd: {e}", ctx.spec().name);
+            }
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -36,7 +36,7 @@ mod vault_ops;
 
 pub use error::KeystoredError;
 pub use handler::Keystored;
-pub use setup::{build, connect_keymint, KEYMINTD};
+pub use setup::{build, KEYMINTD};
 pub use vault_ops::put_marker;
 
 use nexus_daemon::Spec;

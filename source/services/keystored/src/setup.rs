@@ -9,41 +9,15 @@
 use crate::error::KeystoredError;
 use crate::handler::Keystored;
 use crate::vault_ops::VaultOps;
-use keymint::{KeyMintError, KeyOps};
-use keymintd::RemoteKeyMint;
+use keymint::KeyOps;
 use keystore::{KeyStore, QuotaSource};
-use nexus_core::{Clock, Coded, ErrorCode, QuotaLimits, Subject, SystemClock};
+use nexus_core::{Clock, QuotaLimits, Subject, SystemClock};
 use nexus_daemon::{Context, Service};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use trust::TrustStore;
 
 /// The endpoint name of keymintd on the control channel.
-pub const KEYMINTD: &str = "keymintd";
-
-/// How long start-up keeps asking keymintd for `km.device`: the same
-/// bound nexus-daemon gives a required upstream.
-const KEYMINT_STARTUP: Duration = Duration::from_secs(30);
-
-/// Connect to keymintd through the daemon's upstream registry and learn
-/// the device (`km.device`). Transport failures (no endpoint yet, a
-/// restart) are retried until the start-up bound; a refusal is final.
-pub fn connect_keymint(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
-    let deadline = Instant::now() + KEYMINT_STARTUP;
-    loop {
-        match RemoteKeyMint::connect(ctx.upstreams().handle(KEYMINTD)) {
-            Ok(km) => return Ok(km),
-            Err(e)
-                if matches!(e.code(), ErrorCode::Eio | ErrorCode::Ebusy)
-                    && Instant::now() < deadline
-                    && ctx.shutdown().reason().is_none() =>
-            {
-                eprintln!("{}: still waiting for keymintd: {e}", ctx.spec().name);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
+pub use keymintd::KEYMINTD;
 
 /// The policy's `keystore_quota` per subject.
 struct PolicyQuota(Arc<policy::PolicyEngine>);
@@ -56,7 +30,7 @@ impl QuotaSource for PolicyQuota {
 
 /// Build keystored for [`crate::entry::run`].
 pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
-    let km = Arc::new(connect_keymint(ctx)?);
+    let km = Arc::new(keymintd::connect_upstream(ctx)?);
     let state = ctx.state().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let policy = Arc::clone(ctx.policy());
