@@ -6,12 +6,26 @@
 //! sent; retrying *after* sending happens once, and only for idempotent
 //! requests, because a lost connection says nothing about whether the
 //! service executed the request.
+//!
+//! A service being restarted (its supervisor restarts it within a fraction
+//! of a second) refuses connections for a moment. Once a client has been
+//! connected, a refused or missing socket on reconnect is retried for at
+//! most [`RECONNECT_WAIT`] before the error is reported; nothing has been
+//! sent at that point, so waiting is always safe. A client that was never
+//! connected reports a refusal at once (the service is not running).
 
 use crate::args::Args;
 use crate::client::{Client, ClientConfig};
 use crate::error::ClientError;
 use ciborium::Value;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The longest a once-connected client waits for its service to accept
+/// connections again.
+pub const RECONNECT_WAIT: Duration = Duration::from_secs(2);
 
 /// Connects on demand to the socket at a path and reconnects when the
 /// service went away.
@@ -20,6 +34,7 @@ pub struct ReconnectingClient {
     path: PathBuf,
     config: ClientConfig,
     conn: Option<Client>,
+    was_connected: bool,
 }
 
 impl ReconnectingClient {
@@ -29,6 +44,29 @@ impl ReconnectingClient {
             path: path.as_ref().to_path_buf(),
             config,
             conn: None,
+            was_connected: false,
+        }
+    }
+
+    /// Connect; after an earlier connection, wait out a restart (bounded).
+    fn connect(&self) -> Result<Client, ClientError> {
+        let deadline = Instant::now() + RECONNECT_WAIT;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match Client::connect_with(&self.path, self.config.clone()) {
+                Err(ClientError::Connect(e))
+                    if self.was_connected
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound
+                        )
+                        && Instant::now() + pause < deadline =>
+                {
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                other => return other,
+            }
         }
     }
 
@@ -37,9 +75,14 @@ impl ReconnectingClient {
         if !usable {
             self.conn = None;
         }
+        if self.conn.is_none() {
+            let client = self.connect()?;
+            self.was_connected = true;
+            self.conn = Some(client);
+        }
         match &mut self.conn {
             Some(c) => Ok(c),
-            slot @ None => Ok(slot.insert(Client::connect_with(&self.path, self.config.clone())?)),
+            None => Err(ClientError::Closed),
         }
     }
 

@@ -255,6 +255,47 @@ fn reconnecting_client_survives_a_restart() {
     second.shutdown();
 }
 
+#[test]
+fn reconnecting_client_waits_out_a_restart_but_not_a_missing_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("svc.sock");
+    let start = |path: &std::path::Path| {
+        let s = Server::new(handler, ServerConfig::default());
+        s.listen(path, PeerCredResolver::new(|u| Some(Subject::Uid(u))))
+            .unwrap();
+        s
+    };
+    // Never connected: a missing service is reported at once.
+    let mut cold = ReconnectingClient::new(dir.path().join("none.sock"), ClientConfig::default());
+    let t = std::time::Instant::now();
+    assert!(cold.call("echo", &Args::new()).is_err());
+    assert!(t.elapsed() < Duration::from_millis(500));
+
+    let first = start(&path);
+    let mut rc = ReconnectingClient::new(&path, ClientConfig::default());
+    let args = Args::new().with("msg", "x");
+    assert_eq!(rc.call("echo", &args).unwrap(), args.clone().into_value());
+    first.shutdown();
+    // The service comes back 300 ms later; the call made in between waits.
+    let restart_path = path.clone();
+    let restarter = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(300));
+        start(&restart_path)
+    });
+    assert_eq!(rc.call("echo", &args).unwrap(), args.clone().into_value());
+    restarter.join().unwrap().shutdown();
+
+    // Gone for good: the wait is bounded by RECONNECT_WAIT.
+    let t = std::time::Instant::now();
+    assert!(rc.call("echo", &args).is_err());
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(1500), "{waited:?}");
+    assert!(
+        waited < wire::RECONNECT_WAIT + Duration::from_millis(500),
+        "{waited:?}"
+    );
+}
+
 /// A server that reads one request per connection and, on the first
 /// connection only, hangs up without answering.
 fn flaky_server(listener: UnixListener, connections: usize) -> thread::JoinHandle<usize> {
