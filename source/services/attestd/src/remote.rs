@@ -239,5 +239,5 @@ impl KeyBackend for RemoteBackend {
 }
 
 #[cfg(test)]
-#[path = "remote_tests.rs"]
+#[path = "tests/remote.rs"]
 mod tests;
