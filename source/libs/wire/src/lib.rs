@@ -44,7 +44,7 @@ pub use message::{
     decode_reply, decode_request, encode_reply, encode_request, BadRequest, ProtocolError, Reply,
     Request, MAX_NAME_LEN, PROTOCOL_VERSION,
 };
-pub use reconnect::{ReconnectingClient, RECONNECT_WAIT};
+pub use reconnect::{ReconnectingClient, MAX_SENDS, RECONNECT_WAIT};
 pub use scrub::scrub_value;
 pub use server::{
     CallContext, FixedSubject, Handler, PeerCred, PeerCredResolver, Server, ServerConfig,

@@ -3,9 +3,15 @@
 //! Invariant: a request is sent at most once unless the caller declared it
 //! idempotent. Reconnecting *before* sending (the cached connection was
 //! found closed by a non-blocking check) is always safe, since nothing was
-//! sent; retrying *after* sending happens once, and only for idempotent
-//! requests, because a lost connection says nothing about whether the
-//! service executed the request.
+//! sent; resending *after* a loss happens only for idempotent requests,
+//! because a lost connection says nothing about whether the service
+//! executed the request.
+//!
+//! An idempotent request is resent after each lost connection, for at most
+//! [`RECONNECT_WAIT`] after the first loss and at most [`MAX_SENDS`] times
+//! in all. One resend is not enough: a service killed while its threads
+//! are still exiting keeps its listening socket open for a moment, so the
+//! first reconnect can land in the dying listener's queue and be reset too.
 //!
 //! A service being restarted (its supervisor restarts it within a fraction
 //! of a second) refuses connections for a moment. Once a client has been
@@ -26,6 +32,13 @@ use std::time::{Duration, Instant};
 /// The longest a once-connected client waits for its service to accept
 /// connections again.
 pub const RECONNECT_WAIT: Duration = Duration::from_secs(2);
+
+/// The most times one idempotent request is sent (the first send included).
+pub const MAX_SENDS: u32 = 5;
+
+/// The first pause between retries; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+const MAX_PAUSE: Duration = Duration::from_millis(200);
 
 /// Connects on demand to the socket at a path and reconnects when the
 /// service went away.
@@ -51,7 +64,7 @@ impl ReconnectingClient {
     /// Connect; after an earlier connection, wait out a restart (bounded).
     fn connect(&self) -> Result<Client, ClientError> {
         let deadline = Instant::now() + RECONNECT_WAIT;
-        let mut pause = Duration::from_millis(10);
+        let mut pause = FIRST_PAUSE;
         loop {
             match Client::connect_with(&self.path, self.config.clone()) {
                 Err(ClientError::Connect(e))
@@ -63,7 +76,7 @@ impl ReconnectingClient {
                         && Instant::now() + pause < deadline =>
                 {
                     thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(200));
+                    pause = (pause * 2).min(MAX_PAUSE);
                 }
                 other => return other,
             }
@@ -104,11 +117,29 @@ impl ReconnectingClient {
 
     /// Call a request that is safe to repeat (get, list, sign, verify …):
     /// if the connection is lost during the call, reconnect and send it
-    /// once more.
+    /// again, within [`RECONNECT_WAIT`] of the first loss and at most
+    /// [`MAX_SENDS`] times in all.
     pub fn call_idempotent(&mut self, op: &str, args: &Args) -> Result<Value, ClientError> {
-        match self.once(op, args) {
-            Err(e) if e.is_connection_lost() => self.once(op, args),
-            r => r,
+        let mut sends = 1;
+        let mut retry_until = None;
+        let mut pause = FIRST_PAUSE;
+        loop {
+            let result = self.once(op, args);
+            let lost = matches!(&result, Err(e) if e.is_connection_lost());
+            if !lost || sends >= MAX_SENDS {
+                return result;
+            }
+            let deadline = *retry_until.get_or_insert_with(|| Instant::now() + RECONNECT_WAIT);
+            if sends > 1 {
+                // The first resend goes at once (the usual case: the cached
+                // connection died with its server); later ones back off.
+                if Instant::now() + pause >= deadline {
+                    return result;
+                }
+                thread::sleep(pause);
+                pause = (pause * 2).min(MAX_PAUSE);
+            }
+            sends += 1;
         }
     }
 }

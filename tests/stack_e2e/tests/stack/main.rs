@@ -115,11 +115,12 @@ fn killed_keystored_is_restarted_and_clients_keep_acknowledged_writes() {
     // A public-socket client asking while keystored is down finds its
     // connection dead and the socket refusing (nothing listens until the
     // restart); having been connected, it waits (bounded) for the service
-    // to come back instead of failing. It asks once the killed process is
-    // gone: a request caught by the kill itself is "lost after sending",
-    // which the client retries only once (the keychain's documented rule).
+    // to come back instead of failing. It asks once init has reaped the
+    // killed process, so that every thread of it is gone: a request caught
+    // by the dying process is "lost after sending", a case the wire crate's
+    // own tests cover (idempotent requests are resent, bounded).
     let gone_by = Instant::now() + WAIT;
-    while procs::still_running(&old) && Instant::now() < gone_by {
+    while !procs::reaped(&old) && Instant::now() < gone_by {
         std::thread::sleep(Duration::from_millis(2));
     }
     let during = must(

@@ -58,7 +58,16 @@ pub fn children_of(ppid: u32) -> Vec<ProcInfo> {
 }
 
 /// Whether the very process `p` (same pid, same start time) still runs.
-/// A zombie counts as gone: it runs no code and holds no socket.
+/// A zombie leader counts as not running, but see [`reaped`]: its other
+/// threads may still be exiting and holding its sockets open.
 pub fn still_running(p: &ProcInfo) -> bool {
     read(p.pid).is_some_and(|now| now.start == p.start && now.state != 'Z')
+}
+
+/// Whether `p` has been reaped by its parent. Only then is every thread of
+/// it gone, and with them its open files: the leader of a killed
+/// multi-threaded process shows `Z` while the other threads still exit,
+/// and its listening socket can still accept (and then reset) connections.
+pub fn reaped(p: &ProcInfo) -> bool {
+    read(p.pid).is_none_or(|now| now.start != p.start)
 }

@@ -1,7 +1,7 @@
 //! attestd: attestation tokens and the device attestation key.
 //!
-//! Retry class: `attest` and `attest.device_key` are retried once after a
-//! lost connection (a second token for the same nonce is as good as the
+//! Retry class: `attest` and `attest.device_key` are retried after a
+//! lost connection ([`Retry::Idempotent`]) (a second token for the same nonce is as good as the
 //! first, and nothing is stored); `attest.rotate_device_key` is sent once.
 //!
 //! Custom claims travel as the CBOR map `{label: value}` with the integer

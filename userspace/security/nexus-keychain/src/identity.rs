@@ -1,7 +1,7 @@
 //! identityd: users and sessions.
 //!
-//! Retry class: `session.status` and `user.list` are retried once after a
-//! lost connection; every other op is sent once (a repeated login makes a
+//! Retry class: `session.status` and `user.list` are retried after a
+//! lost connection ([`Retry::Idempotent`]); every other op is sent once (a repeated login makes a
 //! second session; a repeated unlock or wrong password counts twice
 //! against throttling; user changes must not be replayed). Passwords are
 //! zeroized after the call and never appear in an error.

@@ -4,7 +4,7 @@
 //! `key.revoke`, `key.retire` are sent once (a second create or rotate
 //! would make another key or version); `key.list`, `key.show`,
 //! `key.sign`, `key.verify`, `key.seal`, `key.unseal`, `key.export` and
-//! `device.info` change no state and are retried once after a lost
+//! `device.info` change no state and are retried after a lost
 //! connection. Plaintext arguments are zeroized after the call.
 
 use crate::error::KeychainError;

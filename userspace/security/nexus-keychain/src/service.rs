@@ -4,8 +4,13 @@
 //!
 //! Invariants (the retry rule of wire.md §8):
 //! - A request is sent at most once unless it is [`Retry::Idempotent`];
-//!   an idempotent request is sent at most twice, the second time only
-//!   after the connection was lost during the first.
+//!   an idempotent request is sent again only after the connection was
+//!   lost during the previous send. Over a socket path that is bounded by
+//!   [`wire::RECONNECT_WAIT`] and [`wire::MAX_SENDS`] (a dying service's
+//!   listener can take and reset the first reconnect too); over handed
+//!   endpoints it is sent at most twice, the second time on the re-issued
+//!   endpoint (the supervisor re-issues only once the old process is
+//!   reaped, so that endpoint is the new server's).
 //! - Replacing a connection *before* sending (the service closed the
 //!   cached one, or the supervisor re-issued the endpoint) is always done:
 //!   nothing was sent on the old one.
@@ -74,8 +79,8 @@ impl fmt::Display for Service {
     }
 }
 
-/// Whether a request may be sent a second time after the connection was
-/// lost while it was in flight.
+/// Whether a request may be sent again after the connection was lost
+/// while it was in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
     /// Running it twice changes nothing a caller can observe beyond running

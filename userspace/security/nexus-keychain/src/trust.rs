@@ -1,8 +1,8 @@
 //! keystored's trust store ops (`trust.*`). Writes need
 //! `identity.trust.write`, which only system subjects can hold.
 //!
-//! Retry class: `trust.list` and `trust.show` are retried once after a
-//! lost connection; `trust.add`, `trust.rm` and `trust.distrust` are sent
+//! Retry class: `trust.list` and `trust.show` are retried after a
+//! lost connection ([`Retry::Idempotent`]); `trust.add`, `trust.rm` and `trust.distrust` are sent
 //! once.
 
 use crate::error::KeychainError;

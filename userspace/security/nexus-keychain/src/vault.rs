@@ -1,8 +1,8 @@
 //! The per-user vault (keystored `vault.*`), scoped to a session and the
 //! caller's app.
 //!
-//! Retry class: `vault.get` and `vault.list` are retried once after a lost
-//! connection; `vault.put` and `vault.del` are sent once (a repeated
+//! Retry class: `vault.get` and `vault.list` are retried after a lost
+//! connection ([`Retry::Idempotent`]); `vault.put` and `vault.del` are sent once (a repeated
 //! delete would turn a success into `ENOENT`, and a put is reported as it
 //! happened). Values going out are zeroized after the call; values coming
 //! back are [`SecretBytes`].

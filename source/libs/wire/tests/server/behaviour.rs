@@ -296,19 +296,27 @@ fn reconnecting_client_waits_out_a_restart_but_not_a_missing_service() {
     );
 }
 
-/// A server that reads one request per connection and, on the first
-/// connection only, hangs up without answering.
-fn flaky_server(listener: UnixListener, connections: usize) -> thread::JoinHandle<usize> {
+/// A server that serves `connections` connections, one request each; the
+/// first `drops` of them it closes without reading the request, as a
+/// listener does whose process is dying (the client sees a reset).
+fn flaky_server(
+    listener: UnixListener,
+    connections: usize,
+    drops: usize,
+) -> thread::JoinHandle<usize> {
     thread::spawn(move || {
         let mut served = 0;
         for n in 0..connections {
             let (mut s, _) = listener.accept().unwrap();
+            if n < drops {
+                // Let the request arrive unread, so the close is a reset.
+                thread::sleep(Duration::from_millis(20));
+                drop(s);
+                continue;
+            }
             let Ok(Some(body)) = read_frame(&mut s, MAX_FRAME_LEN) else {
                 continue;
             };
-            if n == 0 {
-                continue; // drop the connection, request unanswered
-            }
             let req = decode_request(&body).unwrap();
             let value = req.args().clone().into_value();
             let reply = encode_frame(&encode_reply(req.id(), Ok(&value)).unwrap(), MAX_FRAME_LEN);
@@ -326,7 +334,7 @@ fn only_idempotent_calls_are_retried_after_a_lost_connection() {
     let args = Args::new().with("msg", "again");
 
     let listener = UnixListener::bind(&path).unwrap();
-    let flaky = flaky_server(listener, 2);
+    let flaky = flaky_server(listener, 2, 1);
     let mut rc = ReconnectingClient::new(&path, ClientConfig::default());
     assert_eq!(
         rc.call_idempotent("echo", &args).unwrap(),
@@ -336,9 +344,63 @@ fn only_idempotent_calls_are_retried_after_a_lost_connection() {
     fs::remove_file(&path).unwrap();
 
     let listener = UnixListener::bind(&path).unwrap();
-    let flaky = flaky_server(listener, 1);
+    let flaky = flaky_server(listener, 1, 1);
     let mut rc = ReconnectingClient::new(&path, ClientConfig::default());
     let e = rc.call("echo", &args).unwrap_err();
     assert!(e.is_connection_lost(), "{e}");
     assert_eq!(flaky.join().unwrap(), 0);
+}
+
+#[test]
+fn idempotent_call_outlasts_a_dying_listener() {
+    // A killed service's listener can accept (queue) the first reconnect
+    // and then reset it too; the call still succeeds once the service is
+    // back.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dying.sock");
+    let args = Args::new().with("msg", "third time");
+    let listener = UnixListener::bind(&path).unwrap();
+    let flaky = flaky_server(listener, 3, 2);
+    let mut rc = ReconnectingClient::new(&path, ClientConfig::default());
+    assert_eq!(
+        rc.call_idempotent("echo", &args).unwrap(),
+        args.clone().into_value()
+    );
+    assert_eq!(flaky.join().unwrap(), 1);
+}
+
+#[test]
+fn test_reject_idempotent_resends_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("always-lost.sock");
+    let args = Args::new().with("msg", "never");
+    // A listener that resets every connection and counts them until told
+    // to stop.
+    let listener = UnixListener::bind(&path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_seen = std::sync::Arc::clone(&stop);
+    let resetter = thread::spawn(move || {
+        let mut accepted = 0u32;
+        while !stop_seen.load(std::sync::atomic::Ordering::Acquire) {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    accepted += 1;
+                    thread::sleep(Duration::from_millis(20));
+                    drop(s);
+                }
+                Err(_) => thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        accepted
+    });
+    let mut rc = ReconnectingClient::new(&path, ClientConfig::default());
+    let t = std::time::Instant::now();
+    let e = rc.call_idempotent("echo", &args).unwrap_err();
+    assert!(e.is_connection_lost(), "{e}");
+    assert!(t.elapsed() < wire::RECONNECT_WAIT + Duration::from_secs(1));
+    // Give a (wrong) further resend time to arrive before counting.
+    thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    assert_eq!(resetter.join().unwrap(), wire::MAX_SENDS);
 }
