@@ -269,7 +269,7 @@ fn reconnecting_client_waits_out_a_restart_but_not_a_missing_service() {
     let mut cold = ReconnectingClient::new(dir.path().join("none.sock"), ClientConfig::default());
     let t = std::time::Instant::now();
     assert!(cold.call("echo", &Args::new()).is_err());
-    assert!(t.elapsed() < Duration::from_millis(500));
+    assert!(t.elapsed() < Duration::from_secs(1));
 
     let first = start(&path);
     let mut rc = ReconnectingClient::new(&path, ClientConfig::default());
