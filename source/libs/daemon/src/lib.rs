@@ -16,6 +16,8 @@
 //!   re-issues an endpoint; callers wait a bounded time, never forever.
 //! - [`Markers`]: marker lines on stdout, flushed.
 //! - [`run`]: all of the above for a `main.rs`.
+//! - `testkit` (feature of the same name, tests only): the supervisor's
+//!   side of the contract, to run a real daemon binary from a test.
 //!
 //! Invariants: no fallback modes (a daemon that cannot load its policy,
 //! open its state or its audit log exits non-zero); stdout carries markers
@@ -31,6 +33,9 @@ mod error;
 mod markers;
 mod shutdown;
 mod upstreams;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use args::{Config, StateChoice};
 pub use audit::AuditLog;

@@ -4,20 +4,16 @@
 //! with the caller's subject coming from the handed-over endpoint.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nexus_core::{ErrorCode, Label, Subject};
+use nexus_core::{ErrorCode, Label};
+use nexus_daemon::testkit::{field, remote_code, Proc, WAIT};
+use std::ffi::OsString;
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use trust::minisign::MinisignSecretKey;
 use trust::{sign_artifact, Kind, Scope, TrustRoot, Version};
 use wire::{Args, Client, ClientError, Value};
 
-const WAIT: Duration = Duration::from_secs(20);
 const APP: &str = "com.example.app";
 
 fn now() -> u64 {
@@ -31,74 +27,25 @@ fn policy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../config/policy.toml")
 }
 
-struct Daemon {
-    child: Child,
-    control: UnixStream,
-    lines: Receiver<String>,
+/// Start bundlemgrd as nexus-init does (durable at `state`, else volatile).
+fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Proc {
+    let mut args: Vec<OsString> = match state {
+        Some(s) => vec!["--state".into(), s.into()],
+        None => vec!["--volatile".into()],
+    };
+    args.extend([
+        "--policy".into(),
+        policy().into(),
+        "--run".into(),
+        run.into(),
+        "--trust-dir".into(),
+        trust.into(),
+    ]);
+    Proc::spawn(Path::new(env!("CARGO_BIN_EXE_bundlemgrd")), args)
 }
 
-impl Daemon {
-    fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Daemon {
-        let (control, theirs) = UnixStream::pair().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundlemgrd"));
-        match state {
-            Some(s) => cmd.arg("--state").arg(s),
-            None => cmd.arg("--volatile"),
-        };
-        cmd.arg("--policy")
-            .arg(policy())
-            .arg("--run")
-            .arg(run)
-            .arg("--trust-dir")
-            .arg(trust)
-            .arg("--control-stdin")
-            .stdin(Stdio::from(OwnedFd::from(theirs)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                if tx.send(line.unwrap()).is_err() {
-                    break;
-                }
-            }
-        });
-        Daemon {
-            child,
-            control,
-            lines,
-        }
-    }
-
-    fn ready(&self) -> String {
-        self.lines.recv_timeout(WAIT).expect("no ready line")
-    }
-
-    fn connect(&self, subject: &str) -> Client {
-        let (mine, theirs) = UnixStream::pair().unwrap();
-        let subject: Subject = subject.parse().unwrap();
-        wire::handoff::send_endpoint(&self.control, "serve", &subject, theirs.as_fd()).unwrap();
-        let mut c = Client::from_stream(mine);
-        c.set_timeout(WAIT);
-        c
-    }
-
-    fn close(mut self) -> (ExitStatus, String) {
-        drop(self.control);
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                let mut err = String::new();
-                std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut err)
-                    .unwrap();
-                return (st, err);
-            }
-            assert!(std::time::Instant::now() < deadline, "daemon did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+fn ready(d: &Proc) -> String {
+    d.next_line(WAIT).expect("no ready line")
 }
 
 struct Env {
@@ -156,19 +103,6 @@ fn install(c: &mut Client, dir: &Path) -> Result<Value, ClientError> {
     )
 }
 
-fn code(r: Result<Value, ClientError>) -> ErrorCode {
-    r.unwrap_err().remote_code().unwrap()
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
-    &v.as_map()
-        .expect("a map")
-        .iter()
-        .find(|(k, _)| k.as_text() == Some(name))
-        .expect("the field")
-        .1
-}
-
 fn names(list: &Value) -> Vec<String> {
     field(list, "bundles")
         .as_array()
@@ -183,8 +117,8 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
     let e = env();
     let state = e.tmp.path().join("state");
     let run = e.tmp.path().join("run");
-    let d = Daemon::spawn(Some(&state), &run, &e.trust);
-    assert_eq!(d.ready(), "bundlemgrd: ready");
+    let d = spawn(Some(&state), &run, &e.trust);
+    assert_eq!(ready(&d), "bundlemgrd: ready");
     assert!(run.join("bundlemgrd.sock").exists());
 
     let mut admin = d.connect("system:admin");
@@ -204,13 +138,13 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
         names(&admin.call("bundle.list", &Args::new()).unwrap()),
         [APP]
     );
-    assert_eq!(code(install(&mut admin, &v1)), ErrorCode::Ealready);
+    assert_eq!(remote_code(install(&mut admin, &v1)), ErrorCode::Ealready);
     let d = {
-        let (st, err) = d.close();
+        let (st, err) = d.finish();
         assert_eq!(st.code(), Some(0), "{err}");
-        Daemon::spawn(Some(&state), &run, &e.trust)
+        spawn(Some(&state), &run, &e.trust)
     };
-    assert_eq!(d.ready(), "bundlemgrd: ready");
+    assert_eq!(ready(&d), "bundlemgrd: ready");
     let mut admin = d.connect("system:admin");
     assert_eq!(
         names(&admin.call("bundle.list", &Args::new()).unwrap()),
@@ -221,22 +155,22 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
         .call("bundle.uninstall", &Args::new().with("name", APP))
         .unwrap();
     assert!(names(&admin.call("bundle.list", &Args::new()).unwrap()).is_empty());
-    let (st, err) = d.close();
+    let (st, err) = d.finish();
     assert_eq!(st.code(), Some(0), "{err}");
 }
 
 #[test]
 fn test_reject_callers_without_the_capability_and_bad_arguments() {
     let e = env();
-    let d = Daemon::spawn(None, &e.tmp.path().join("run"), &e.trust);
-    assert_eq!(d.ready(), "bundlemgrd: ready (volatile)");
+    let d = spawn(None, &e.tmp.path().join("run"), &e.trust);
+    assert_eq!(ready(&d), "bundlemgrd: ready (volatile)");
     let v1 = e.bundle("1.0");
     let mut selftest = d.connect("system:selftest");
-    assert_eq!(code(install(&mut selftest, &v1)), ErrorCode::Eperm);
+    assert_eq!(remote_code(install(&mut selftest, &v1)), ErrorCode::Eperm);
     let mut app = d.connect("app:com.example.alpha");
-    assert_eq!(code(install(&mut app, &v1)), ErrorCode::Eperm);
+    assert_eq!(remote_code(install(&mut app, &v1)), ErrorCode::Eperm);
     assert_eq!(
-        code(app.call("bundle.uninstall", &Args::new().with("name", APP))),
+        remote_code(app.call("bundle.uninstall", &Args::new().with("name", APP))),
         ErrorCode::Eperm
     );
     // Reads need no capability.
@@ -244,11 +178,11 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
 
     let mut admin = d.connect("system:admin");
     assert_eq!(
-        code(admin.call("bundle.install", &Args::new().with("path", "relative/dir"))),
+        remote_code(admin.call("bundle.install", &Args::new().with("path", "relative/dir"))),
         ErrorCode::Einval
     );
     assert_eq!(
-        code(
+        remote_code(
             admin.call(
                 "bundle.install",
                 &Args::new()
@@ -259,26 +193,26 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
         ErrorCode::Einval
     );
     assert_eq!(
-        code(admin.call("bundle.frob", &Args::new())),
+        remote_code(admin.call("bundle.frob", &Args::new())),
         ErrorCode::Einval
     );
     assert_eq!(
-        code(admin.call("bundle.uninstall", &Args::new().with("name", APP))),
+        remote_code(admin.call("bundle.uninstall", &Args::new().with("name", APP))),
         ErrorCode::Enoent
     );
     // A file changed after signing: an integrity failure (EIO); a bundle
     // signed by a key the store does not hold: EPERM.
     fs::write(v1.join("bin/app"), "evil").unwrap();
-    assert_eq!(code(install(&mut admin, &v1)), ErrorCode::Eio);
+    assert_eq!(remote_code(install(&mut admin, &v1)), ErrorCode::Eio);
     let stranger = Env {
         key: MinisignSecretKey::generate().unwrap(),
         ..env()
     };
     assert_eq!(
-        code(install(&mut admin, &stranger.bundle("2.0"))),
+        remote_code(install(&mut admin, &stranger.bundle("2.0"))),
         ErrorCode::Eperm
     );
-    let (st, err) = d.close();
+    let (st, err) = d.finish();
     assert_eq!(st.code(), Some(0), "{err}");
 }
 
@@ -286,12 +220,12 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
 fn test_reject_missing_trust_dir_before_ready() {
     let e = env();
     let missing = e.tmp.path().join("no-such-trust");
-    let d = Daemon::spawn(None, &e.tmp.path().join("run"), &missing);
+    let d = spawn(None, &e.tmp.path().join("run"), &missing);
     assert!(
-        d.lines.recv_timeout(Duration::from_secs(5)).is_err(),
+        d.next_line(Duration::from_secs(5)).is_none(),
         "no marker may be printed"
     );
-    let (st, err) = d.close();
+    let (st, err) = d.finish();
     assert_eq!(st.code(), Some(1), "{err}");
     assert!(err.contains("fatal"), "{err}");
 }

@@ -4,20 +4,16 @@
 //! with the caller's subject coming from the handed-over endpoint.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nexus_core::{ErrorCode, Label, Subject};
+use nexus_core::{ErrorCode, Label};
+use nexus_daemon::testkit::{field, remote_code, Proc, WAIT};
+use std::ffi::OsString;
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use trust::minisign::MinisignSecretKey;
 use trust::{sign_artifact, Kind, Scope, TrustRoot, Version};
 use wire::{Args, Client, ClientError, Value};
 
-const WAIT: Duration = Duration::from_secs(20);
 const OS: &str = updated::PRODUCT;
 
 fn now() -> u64 {
@@ -31,74 +27,25 @@ fn policy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../config/policy.toml")
 }
 
-struct Daemon {
-    child: Child,
-    control: UnixStream,
-    lines: Receiver<String>,
+/// Start updated as nexus-init does (durable at `state`, else volatile).
+fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Proc {
+    let mut args: Vec<OsString> = match state {
+        Some(s) => vec!["--state".into(), s.into()],
+        None => vec!["--volatile".into()],
+    };
+    args.extend([
+        "--policy".into(),
+        policy().into(),
+        "--run".into(),
+        run.into(),
+        "--trust-dir".into(),
+        trust.into(),
+    ]);
+    Proc::spawn(Path::new(env!("CARGO_BIN_EXE_updated")), args)
 }
 
-impl Daemon {
-    fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Daemon {
-        let (control, theirs) = UnixStream::pair().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_updated"));
-        match state {
-            Some(s) => cmd.arg("--state").arg(s),
-            None => cmd.arg("--volatile"),
-        };
-        cmd.arg("--policy")
-            .arg(policy())
-            .arg("--run")
-            .arg(run)
-            .arg("--trust-dir")
-            .arg(trust)
-            .arg("--control-stdin")
-            .stdin(Stdio::from(OwnedFd::from(theirs)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                if tx.send(line.unwrap()).is_err() {
-                    break;
-                }
-            }
-        });
-        Daemon {
-            child,
-            control,
-            lines,
-        }
-    }
-
-    fn ready(&self) -> String {
-        self.lines.recv_timeout(WAIT).expect("no ready line")
-    }
-
-    fn connect(&self, subject: &str) -> Client {
-        let (mine, theirs) = UnixStream::pair().unwrap();
-        let subject: Subject = subject.parse().unwrap();
-        wire::handoff::send_endpoint(&self.control, "serve", &subject, theirs.as_fd()).unwrap();
-        let mut c = Client::from_stream(mine);
-        c.set_timeout(WAIT);
-        c
-    }
-
-    fn close(mut self) -> (ExitStatus, String) {
-        drop(self.control);
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                let mut err = String::new();
-                std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut err)
-                    .unwrap();
-                return (st, err);
-            }
-            assert!(std::time::Instant::now() < deadline, "daemon did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+fn ready(d: &Proc) -> String {
+    d.next_line(WAIT).expect("no ready line")
 }
 
 struct Env {
@@ -156,19 +103,6 @@ fn stage(c: &mut Client, dir: &Path) -> Result<Value, ClientError> {
     )
 }
 
-fn code(r: Result<Value, ClientError>) -> ErrorCode {
-    r.unwrap_err().remote_code().unwrap()
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
-    &v.as_map()
-        .expect("a map")
-        .iter()
-        .find(|(k, _)| k.as_text() == Some(name))
-        .expect("the field")
-        .1
-}
-
 fn text<'a>(v: &'a Value, name: &str) -> &'a str {
     field(v, name).as_text().unwrap()
 }
@@ -178,8 +112,8 @@ fn stages_commits_and_keeps_the_ab_state() {
     let e = env();
     let state = e.tmp.path().join("state");
     let run = e.tmp.path().join("run");
-    let d = Daemon::spawn(Some(&state), &run, &e.trust);
-    assert_eq!(d.ready(), "updated: ready");
+    let d = spawn(Some(&state), &run, &e.trust);
+    assert_eq!(ready(&d), "updated: ready");
     assert!(run.join("updated.sock").exists());
 
     let mut admin = d.connect("system:admin");
@@ -199,42 +133,42 @@ fn stages_commits_and_keeps_the_ab_state() {
     assert_eq!(text(&st, "pending"), "b");
     assert_eq!(text(field(&st, "versions"), "b"), "1.0");
     assert_eq!(text(field(&st, "versions"), "a"), env!("CARGO_PKG_VERSION"));
-    assert_eq!(code(stage(&mut admin, &v1)), ErrorCode::Ebusy);
+    assert_eq!(remote_code(stage(&mut admin, &v1)), ErrorCode::Ebusy);
     let committed = admin.call("update.commit", &Args::new()).unwrap();
     assert_eq!(text(&committed, "active"), "b");
     assert_eq!(text(&committed, "version"), "1.0");
 
-    let (st, err) = d.close();
+    let (st, err) = d.finish();
     assert_eq!(st.code(), Some(0), "{err}");
-    let d = Daemon::spawn(Some(&state), &run, &e.trust);
-    assert_eq!(d.ready(), "updated: ready");
+    let d = spawn(Some(&state), &run, &e.trust);
+    assert_eq!(ready(&d), "updated: ready");
     let mut admin = d.connect("system:admin");
     let st = admin.call("update.status", &Args::new()).unwrap();
     assert_eq!(text(&st, "active"), "b", "the commit survives a restart");
-    assert_eq!(code(stage(&mut admin, &v1)), ErrorCode::Ealready);
+    assert_eq!(remote_code(stage(&mut admin, &v1)), ErrorCode::Ealready);
     let v2 = e.update("2.0");
     assert_eq!(text(&stage(&mut admin, &v2).unwrap(), "slot"), "a");
     admin.call("update.rollback", &Args::new()).unwrap();
     let st = admin.call("update.status", &Args::new()).unwrap();
     assert_eq!(field(&st, "pending"), &Value::Null);
-    let (st, err) = d.close();
+    let (st, err) = d.finish();
     assert_eq!(st.code(), Some(0), "{err}");
 }
 
 #[test]
 fn test_reject_callers_without_the_capability_and_bad_arguments() {
     let e = env();
-    let d = Daemon::spawn(None, &e.tmp.path().join("run"), &e.trust);
-    assert_eq!(d.ready(), "updated: ready (volatile)");
+    let d = spawn(None, &e.tmp.path().join("run"), &e.trust);
+    assert_eq!(ready(&d), "updated: ready (volatile)");
     let v1 = e.update("1.0");
     let mut selftest = d.connect("system:selftest");
-    assert_eq!(code(stage(&mut selftest, &v1)), ErrorCode::Eperm);
+    assert_eq!(remote_code(stage(&mut selftest, &v1)), ErrorCode::Eperm);
     assert_eq!(
-        code(selftest.call("update.commit", &Args::new())),
+        remote_code(selftest.call("update.commit", &Args::new())),
         ErrorCode::Eperm
     );
     let mut app = d.connect("app:com.example.alpha");
-    assert_eq!(code(stage(&mut app, &v1)), ErrorCode::Eperm);
+    assert_eq!(remote_code(stage(&mut app, &v1)), ErrorCode::Eperm);
     // Reads need no capability.
     assert_eq!(
         text(&app.call("update.status", &Args::new()).unwrap(), "active"),
@@ -242,29 +176,29 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
     );
     let mut admin = d.connect("system:admin");
     assert_eq!(
-        code(admin.call("update.stage", &Args::new().with("path", "rel"))),
+        remote_code(admin.call("update.stage", &Args::new().with("path", "rel"))),
         ErrorCode::Einval
     );
     assert_eq!(
-        code(admin.call("update.commit", &Args::new().with("force", true))),
+        remote_code(admin.call("update.commit", &Args::new().with("force", true))),
         ErrorCode::Einval
     );
     assert_eq!(
-        code(admin.call("update.frob", &Args::new())),
+        remote_code(admin.call("update.frob", &Args::new())),
         ErrorCode::Einval
     );
     assert_eq!(
-        code(admin.call("update.rollback", &Args::new())),
+        remote_code(admin.call("update.rollback", &Args::new())),
         ErrorCode::Enoent
     );
     assert_eq!(
-        code(admin.call("update.commit", &Args::new())),
+        remote_code(admin.call("update.commit", &Args::new())),
         ErrorCode::Enoent
     );
     // Older than the running image: a downgrade, refused unless forced.
     let old = e.update("0.0.1");
-    assert_eq!(code(stage(&mut admin, &old)), ErrorCode::Eperm);
-    let (st, err) = d.close();
+    assert_eq!(remote_code(stage(&mut admin, &old)), ErrorCode::Eperm);
+    let (st, err) = d.finish();
     assert_eq!(st.code(), Some(0), "{err}");
 }
 
@@ -272,12 +206,12 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
 fn test_reject_missing_trust_dir_before_ready() {
     let e = env();
     let missing = e.tmp.path().join("no-such-trust");
-    let d = Daemon::spawn(None, &e.tmp.path().join("run"), &missing);
+    let d = spawn(None, &e.tmp.path().join("run"), &missing);
     assert!(
-        d.lines.recv_timeout(Duration::from_secs(5)).is_err(),
+        d.next_line(Duration::from_secs(5)).is_none(),
         "no marker may be printed"
     );
-    let (st, err) = d.close();
+    let (st, err) = d.finish();
     assert_eq!(st.code(), Some(1), "{err}");
     assert!(err.contains("fatal"), "{err}");
 }

@@ -6,146 +6,32 @@
 
 use crate::common::*;
 use crate::fake_keystored::{FakeKeystored, Tamper};
-use std::io::{BufRead, BufReader};
-use std::os::fd::AsFd;
+use nexus_daemon::testkit::{field, Proc};
+use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
 use wire::{Args, Client, Value};
 
-const WAIT: Duration = Duration::from_secs(30);
-
-struct Daemon {
-    child: Child,
-    control: Option<UnixStream>,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Daemon {
-    /// Start attestd with `--state <dir>/attestd --policy … --run …
-    /// --control-stdin` and hand it `keystored` (served by `fake`'s stack).
-    fn start(dir: &Path, stack: &Stack, tamper: Tamper) -> (Daemon, FakeKeystored) {
-        let uid = std::fs::metadata(dir).unwrap().uid();
-        let policy = format!("{POLICY}\n[[uid_map]]\nuid = {uid}\nsubject = \"system:admin\"\n");
-        std::fs::write(dir.join("policy.toml"), policy).unwrap();
-        let (control, theirs) = UnixStream::pair().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_attestd"))
-            .arg("--state")
-            .arg(dir.join("attestd"))
-            .arg("--policy")
-            .arg(dir.join("policy.toml"))
-            .arg("--run")
-            .arg(dir.join("run"))
-            .arg("--control-stdin")
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let (fake, keystored) = FakeKeystored::start(stack, tamper);
-        wire::handoff::send_endpoint(
-            &control,
-            "keystored",
-            &subject("system:keystored"),
-            keystored.as_fd(),
-        )
-        .unwrap();
-        (
-            Daemon {
-                child,
-                control: Some(control),
-                lines: rx,
-                seen: Vec::new(),
-            },
-            fake,
-        )
-    }
-
-    /// Wait for a stdout line equal to `want`; fail on timeout or exit.
-    fn expect_line(&mut self, want: &str) {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            match self.lines.recv_timeout(Duration::from_millis(100)) {
-                Ok(l) => {
-                    let hit = l == want;
-                    self.seen.push(l);
-                    if hit {
-                        return;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        panic!("no line {want:?}; stdout so far: {:?}", self.seen);
-    }
-
-    /// A client connection handed over as a `serve` endpoint for `subj`.
-    fn client(&self, subj: &str) -> Client {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        wire::handoff::send_endpoint(
-            self.control.as_ref().unwrap(),
-            "serve",
-            &subject(subj),
-            theirs.as_fd(),
-        )
-        .unwrap();
-        Client::from_stream(ours)
-    }
-
-    /// Close the control channel (the supervisor went away) and wait.
-    fn stop(mut self) -> (ExitStatus, Vec<String>) {
-        drop(self.control.take());
-        let status = wait_exit(&mut self.child);
-        self.seen.extend(self.lines.try_iter());
-        (status, std::mem::take(&mut self.seen))
-    }
-}
-
-fn wait_exit(child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("attestd did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v.as_map()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.as_text() == Some(name))
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("no field {name}"))
+/// Start attestd with `--state <dir>/attestd --policy … --run …
+/// --control-stdin` and hand it `keystored` (served by `fake`'s stack).
+fn start(dir: &Path, stack: &Stack, tamper: Tamper) -> (Proc, FakeKeystored) {
+    let uid = std::fs::metadata(dir).unwrap().uid();
+    let policy = format!("{POLICY}\n[[uid_map]]\nuid = {uid}\nsubject = \"system:admin\"\n");
+    std::fs::write(dir.join("policy.toml"), policy).unwrap();
+    let d = Proc::spawn(
+        Path::new(env!("CARGO_BIN_EXE_attestd")),
+        [
+            OsString::from("--state"),
+            dir.join("attestd").into(),
+            "--policy".into(),
+            dir.join("policy.toml").into(),
+            "--run".into(),
+            dir.join("run").into(),
+        ],
+    );
+    let (fake, keystored) = FakeKeystored::start(stack, tamper);
+    d.hand_stream("keystored", "system:keystored", &keystored);
+    (d, fake)
 }
 
 fn audit_file(dir: &Path) -> PathBuf {
@@ -163,8 +49,8 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
         .unwrap()
         .kid;
 
-    let (mut d, fake) = Daemon::start(dir.path(), &stack, Tamper::None);
-    d.expect_line("attestd: ready");
+    let (mut d, fake) = start(dir.path(), &stack, Tamper::None);
+    d.expect_exact("attestd: ready");
     // Ready came after the device key was created and a test token signed.
     let calls = fake.calls();
     assert!(
@@ -175,13 +61,13 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
 
     // An app over a handed-over endpoint: its subject comes from the
     // supervisor, not from anything it sends.
-    let mut alpha = d.client(ALPHA);
+    let mut alpha = d.connect(ALPHA);
     let args = Args::new()
         .with("purpose", "sign")
         .with("name", "k")
         .with("nonce", Value::Bytes(NONCE.to_vec()));
     let reply = alpha.call("attest", &args).unwrap();
-    d.expect_line(&format!("attest: ok app=com.example.alpha key={kid}"));
+    d.expect_exact(&format!("attest: ok app=com.example.alpha key={kid}"));
     let token = field(&reply, "token").as_bytes().unwrap().clone();
     let dk = alpha.call("attest.device_key", &Args::new()).unwrap();
     let device_pub = field(&dk, "public_key").as_bytes().unwrap().clone();
@@ -191,7 +77,7 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
     assert_eq!(v.attested_kid, kid);
 
     // gamma lacks identity.attest: EPERM, no marker.
-    let mut gamma = d.client(GAMMA);
+    let mut gamma = d.connect(GAMMA);
     stack.create_key(GAMMA, "sign", "k");
     let e = gamma.call("attest", &args).unwrap_err();
     assert_eq!(e.remote_code(), Some(nexus_core::ErrorCode::Eperm));
@@ -206,7 +92,8 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
     let st = admin.call("status", &Args::new()).unwrap();
     assert_eq!(field(&st, "service").as_text(), Some("attestd"));
 
-    let (status, seen) = d.stop();
+    let status = d.close_control();
+    let seen = d.stdout();
     assert!(status.success(), "{status:?}");
     assert_eq!(
         seen.iter().filter(|l| l.starts_with("attest: ok")).count(),
@@ -225,15 +112,15 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
 
     // A second start over the same keystore: same (rotated) device key, no
     // second create.
-    let (mut d, fake) = Daemon::start(dir.path(), &stack, Tamper::None);
-    d.expect_line("attestd: ready");
+    let (mut d, fake) = start(dir.path(), &stack, Tamper::None);
+    d.expect_exact("attestd: ready");
     assert!(!fake.calls().contains(&"key.create".to_owned()));
     let dk2 = d
-        .client(ALPHA)
+        .connect(ALPHA)
         .call("attest.device_key", &Args::new())
         .unwrap();
     assert_eq!(field(&dk2, "kid"), field(&rotated, "kid"));
-    let (status, _) = d.stop();
+    let status = d.close_control();
     assert!(status.success());
 }
 
@@ -243,13 +130,12 @@ fn test_reject_ready_when_the_self_test_fails_with_exit_status_1() {
     let stack = Stack::open(&dir.path().join("keystore"), POLICY);
     // keystored signs with a key other than the device key: the self-test
     // token cannot verify, so attestd must never say ready.
-    let (mut d, _fake) = Daemon::start(dir.path(), &stack, Tamper::ForeignSignature);
-    let status = wait_exit(&mut d.child);
-    d.seen.extend(d.lines.try_iter());
-    assert_eq!(status.code(), Some(1), "{:?}", d.seen);
+    let (mut d, _fake) = start(dir.path(), &stack, Tamper::ForeignSignature);
+    let status = d.wait_exit();
+    let seen = d.stdout();
+    assert_eq!(status.code(), Some(1), "{seen:?}");
     assert!(
-        !d.seen.iter().any(|l| l.starts_with("attestd: ready")),
-        "{:?}",
-        d.seen
+        !seen.iter().any(|l| l.starts_with("attestd: ready")),
+        "{seen:?}"
     );
 }

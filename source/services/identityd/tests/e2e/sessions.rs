@@ -271,11 +271,7 @@ fn users_sessions_and_the_vault_they_gate() {
         "{}",
         s.keymintd.stderr()
     );
-    for text in [
-        audit,
-        s.identityd.stderr(),
-        s.identityd.stdout.lock().unwrap().join("\n"),
-    ] {
+    for text in [audit, s.identityd.stderr(), s.identityd.stdout().join("\n")] {
         assert!(
             !text.contains("Sekr1t") && !text.contains("VALUE"),
             "{text}"

@@ -1,18 +1,14 @@
-//! The test supervisor: spawns the real keymintd binary with a control
-//! channel on stdin, hands it endpoints with wire::handoff, reads its
-//! markers.
+//! The test supervisor: the real keymintd binary run by
+//! `nexus_daemon::testkit::Proc` (a control channel on stdin, endpoints
+//! handed over with wire::handoff, markers read from stdout).
 
-use nexus_core::Subject;
-use nexus_daemon::SingleClient;
-use std::io::{BufRead, BufReader, Read};
-use std::os::fd::AsFd;
+use nexus_daemon::testkit::{Proc, WAIT};
+use nexus_daemon::{SingleClient, SERVE};
+use std::ffi::OsString;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
-use wire::handoff::send_endpoint;
+use std::process::ExitStatus;
+use std::time::Duration;
 use wire::Client;
 
 pub const KEYSTORED: &str = "system:keystored";
@@ -30,28 +26,8 @@ pub enum Mode<'a> {
 }
 
 pub struct Keymintd {
-    pub child: Child,
-    control: Option<UnixStream>,
-    lines: mpsc::Receiver<String>,
-    stderr: Option<thread::JoinHandle<String>>,
+    proc: Proc,
     pub run: tempfile::TempDir,
-}
-
-fn spawn_reader(stdout: ChildStdout) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            match line {
-                Ok(l) => {
-                    if tx.send(l).is_err() {
-                        break;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-    });
-    rx
 }
 
 impl Keymintd {
@@ -62,47 +38,32 @@ impl Keymintd {
 
     pub fn spawn_with_policy(mode: Mode<'_>, policy: &Path) -> Keymintd {
         let run = tempfile::tempdir().unwrap();
-        let (supervisor, child_end) = UnixStream::pair().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keymintd"));
-        match mode {
-            Mode::Durable(dir) => cmd.arg("--state").arg(dir),
-            Mode::Volatile => cmd.arg("--volatile"),
+        let mut args: Vec<OsString> = match mode {
+            Mode::Durable(dir) => vec!["--state".into(), dir.into()],
+            Mode::Volatile => vec!["--volatile".into()],
         };
-        cmd.arg("--policy")
-            .arg(policy)
-            .arg("--run")
-            .arg(run.path())
-            .arg("--control-stdin")
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(child_end)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let lines = spawn_reader(child.stdout.take().unwrap());
-        let mut err = child.stderr.take().unwrap();
-        let stderr = Some(thread::spawn(move || {
-            let mut buf = String::new();
-            let _ = err.read_to_string(&mut buf);
-            buf
-        }));
-        Keymintd {
-            child,
-            control: Some(supervisor),
-            lines,
-            stderr,
-            run,
-        }
+        args.extend([
+            "--policy".into(),
+            policy.into(),
+            "--run".into(),
+            run.path().into(),
+        ]);
+        let proc = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_keymintd")), args);
+        Keymintd { proc, run }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
     }
 
     /// The next marker line, if one comes within `timeout`.
     pub fn next_line(&self, timeout: Duration) -> Option<String> {
-        self.lines.recv_timeout(timeout).ok()
+        self.proc.next_line(timeout)
     }
 
     /// Wait for the ready marker and return it.
     pub fn ready(&self) -> String {
-        let line = self
-            .next_line(Duration::from_secs(20))
-            .expect("no ready marker");
+        let line = self.next_line(WAIT).expect("no ready marker");
         assert!(line.starts_with("keymintd: ready"), "unexpected: {line}");
         line
     }
@@ -110,21 +71,12 @@ impl Keymintd {
     /// Hand keymintd a `serve` endpoint whose peer is `subject`; returns
     /// our end as a client.
     pub fn connect(&self, subject: &str) -> Client {
-        Client::from_stream(self.endpoint(subject))
+        self.proc.connect(subject)
     }
 
     /// Like [`Keymintd::connect`], the raw stream.
     pub fn endpoint(&self, subject: &str) -> UnixStream {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        let subject: Subject = subject.parse().unwrap();
-        send_endpoint(
-            self.control.as_ref().unwrap(),
-            "serve",
-            &subject,
-            theirs.as_fd(),
-        )
-        .unwrap();
-        ours
+        self.proc.hand(SERVE, subject)
     }
 
     /// A shared client for RemoteKeyMint.
@@ -132,36 +84,14 @@ impl Keymintd {
         SingleClient::new("keymintd", self.connect(subject))
     }
 
-    /// Close the control channel and wait for the exit.
-    pub fn close_control(mut self) -> (ExitStatus, String) {
-        self.control.take();
-        self.wait_exit()
+    /// Close the control channel and wait for the exit; returns the status
+    /// and stderr.
+    pub fn close_control(self) -> (ExitStatus, String) {
+        self.proc.finish()
     }
 
-    /// Wait (bounded) for the process to exit; returns the status and
-    /// stderr.
-    pub fn wait_exit(mut self) -> (ExitStatus, String) {
-        let t0 = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // The reader ends when the pipe closes with the process.
-                let err = self.stderr.take().unwrap().join().unwrap();
-                return (status, err);
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "keymintd did not exit"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Keymintd {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    /// Wait for the process to exit; returns the status and stderr.
+    pub fn wait_exit(self) -> (ExitStatus, String) {
+        self.proc.wait_output()
     }
 }

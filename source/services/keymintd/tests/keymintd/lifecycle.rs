@@ -33,7 +33,7 @@ fn ready_only_once_it_serves_and_eof_exits_zero() {
 fn sigterm_exits_zero() {
     let k = Keymintd::spawn(Mode::Volatile);
     k.ready();
-    let pid = rustix::process::Pid::from_raw(i32::try_from(k.child.id()).unwrap()).unwrap();
+    let pid = rustix::process::Pid::from_raw(i32::try_from(k.pid()).unwrap()).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::Term).unwrap();
     let (status, stderr) = k.wait_exit();
     assert_eq!(status.code(), Some(0), "{stderr}");

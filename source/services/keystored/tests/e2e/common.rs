@@ -12,42 +12,25 @@
 //! first, for example by testing both packages together:
 //! `cargo test -p keymintd -p keystored`.
 //!
-//! Every wait is bounded ([`WAIT`]); processes are killed on drop.
+//! Processes are `nexus_daemon::testkit::Proc`: every wait is bounded
+//! (`testkit::WAIT`) and they are killed on drop.
 
 use keymint::{AuthSecret, VaultKeyOps};
 use keymintd::RemoteKeyMint;
-use nexus_core::{SessionId, Subject, UserId};
+use nexus_core::{SessionId, UserId};
+use nexus_daemon::testkit::sibling_bin;
+pub use nexus_daemon::testkit::Proc;
 use nexus_daemon::SingleClient;
-use std::io::{BufRead, BufReader, Read};
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
-use wire::handoff::send_endpoint;
-use wire::{Args, Client, Value};
+use wire::{Args, Value};
 
-pub const WAIT: Duration = Duration::from_secs(20);
 pub const ALPHA: &str = "app:com.example.alpha";
 pub const BETA: &str = "app:com.example.beta";
 pub const DELTA: &str = "app:com.example.delta";
 pub const ATTESTD: &str = "system:attestd";
 
 pub fn keymintd_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("KEYMINTD_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join("keymintd");
-    assert!(
-        bin.is_file(),
-        "{} not found: build it first (cargo test -p keymintd -p keystored) or set KEYMINTD_BIN",
-        bin.display()
-    );
-    bin
+    sibling_bin("keymintd", "KEYMINTD_BIN")
 }
 
 /// The test's policy: the apps with what they need (beta with a small
@@ -91,147 +74,6 @@ uid = {uid}
 subject = "system:admin"
 "#
     )
-}
-
-/// A daemon process with its control channel and output.
-pub struct Proc {
-    pub child: Child,
-    control: Option<UnixStream>,
-    lines: mpsc::Receiver<String>,
-    pub stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Proc {
-    pub fn spawn(bin: &Path, args: &[&std::ffi::OsStr]) -> Proc {
-        let (supervisor, child_end) = UnixStream::pair().unwrap();
-        let mut child = Command::new(bin)
-            .args(args)
-            .arg("--control-stdin")
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(child_end)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let all = Arc::clone(&stdout);
-        let out = child.stdout.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                all.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let mut err = child.stderr.take().unwrap();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Proc {
-            child,
-            control: Some(supervisor),
-            lines,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Wait for the next marker line starting with `prefix`; returns it.
-    pub fn expect(&self, prefix: &str) -> String {
-        let until = Instant::now() + WAIT;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if l.starts_with(prefix) => return l,
-                Ok(_) => {}
-                Err(_) => panic!(
-                    "no line {prefix:?} within {WAIT:?}; stdout {:?}; stderr {}",
-                    self.stdout.lock().unwrap(),
-                    self.stderr()
-                ),
-            }
-        }
-    }
-
-    /// The next marker line, if one comes within `t`.
-    pub fn next_line(&self, t: Duration) -> Option<String> {
-        self.lines.recv_timeout(t).ok()
-    }
-
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Wait (bounded) until stderr contains `needle`: it is read by a
-    /// thread of its own, so a line may arrive after the reply.
-    pub fn wait_stderr(&self, needle: &str) {
-        let until = Instant::now() + WAIT;
-        while !self.stderr().contains(needle) {
-            assert!(
-                Instant::now() < until,
-                "no {needle:?} in stderr: {}",
-                self.stderr()
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Hand the daemon an endpoint named `name` whose peer is `subject`;
-    /// returns our end.
-    pub fn hand(&self, name: &str, subject: &str) -> UnixStream {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        let subject: Subject = subject.parse().unwrap();
-        send_endpoint(
-            self.control.as_ref().unwrap(),
-            name,
-            &subject,
-            theirs.as_fd(),
-        )
-        .unwrap();
-        ours
-    }
-
-    /// A client connection whose peer is `subject`.
-    pub fn connect(&self, subject: &str) -> Client {
-        Client::from_stream(self.hand("serve", subject))
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Close the control channel and wait (bounded) for the exit.
-    pub fn close_control(&mut self) -> ExitStatus {
-        self.control.take();
-        let until = Instant::now() + WAIT;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(Instant::now() < until, "did not exit: {}", self.stderr());
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.kill();
-        }
-    }
 }
 
 /// keymintd + keystored over one state directory, as nexus-init runs them.
@@ -305,15 +147,7 @@ impl Stack {
 
     /// A fresh keystored → keymintd connection, as nexus-init re-issues it.
     fn wire_keymintd(keymintd: &Proc, ks: &Proc) {
-        let to_keymintd = keymintd.hand("serve", "system:keystored");
-        let subject: Subject = "system:keymintd".parse().unwrap();
-        send_endpoint(
-            ks.control.as_ref().unwrap(),
-            "keymintd",
-            &subject,
-            to_keymintd.as_fd(),
-        )
-        .unwrap();
+        ks.link("keymintd", keymintd, "system:keystored");
     }
 
     /// Kill keystored hard and start it again over the same state.

@@ -307,7 +307,7 @@ fn two_apps_are_isolated_and_every_key_op_works() {
     for text in [
         s.audit(),
         s.keystored.stderr(),
-        s.keystored.stdout.lock().unwrap().join("\n"),
+        s.keystored.stdout().join("\n"),
     ] {
         assert!(!text.contains("secret-plaintext"));
     }

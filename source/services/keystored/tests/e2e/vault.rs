@@ -121,7 +121,7 @@ fn users_and_apps_are_isolated_and_sessions_gate_access() {
     );
 
     // Markers: names only, never a value.
-    let out = s.keystored.stdout.lock().unwrap().join("\n");
+    let out = s.keystored.stdout().join("\n");
     assert!(
         out.contains("keystore: put (app=com.example.alpha, key=token)"),
         "{out}"
