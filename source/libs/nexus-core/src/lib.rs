@@ -4,7 +4,8 @@
 //! the stable error codes that cross the wire ([`ErrorCode`]), validated
 //! identifiers ([`AppId`], [`UserId`], [`Label`]), the caller identity
 //! ([`Subject`]), the authorization contract ([`Authorizer`],
-//! [`Capability`]) and an injectable [`Clock`].
+//! [`Capability`]) and an injectable [`Clock`]. Feature `testkit` (tests
+//! only) adds a recording [`Authorizer`] for other crates' tests.
 //!
 //! Invariant: a value of one of the id types has passed validation; code
 //! that holds an `AppId` never re-checks it.
@@ -17,6 +18,8 @@ mod code;
 mod ids;
 mod session;
 mod subject;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use authz::{Authorizer, AuthzError, Capability, QuotaLimits, UnknownCapability};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -3,13 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bundlemgrd::{BundleError, BundleManager};
-use nexus_core::{
-    Authorizer, AuthzError, Capability, Coded, ErrorCode, Label, ManualClock, Subject,
-};
+use nexus_core::testkit::Grants;
+use nexus_core::{Capability, Coded, ErrorCode, Label, ManualClock, Subject};
 use statefs::{StateFs, StatePath};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use trust::minisign::MinisignSecretKey;
 use trust::{
     sign_artifact, Kind, Scope, TrustError, TrustRoot, TrustStore, Version, MANIFEST_FILE,
@@ -17,35 +16,6 @@ use trust::{
 
 const NOW: u64 = 1_750_000_000;
 const APP: &str = "com.example.app";
-
-/// Grants exactly the listed pairs and records every decision.
-struct Grants {
-    allowed: Vec<(Subject, Capability)>,
-    log: Mutex<Vec<String>>,
-}
-
-impl Authorizer for Grants {
-    fn authorize(
-        &self,
-        subject: &Subject,
-        cap: Capability,
-        target: &str,
-    ) -> Result<(), AuthzError> {
-        let ok = self.allowed.iter().any(|(s, c)| s == subject && *c == cap);
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("{ok} {subject} {cap} {target}"));
-        if ok {
-            Ok(())
-        } else {
-            Err(AuthzError::Denied {
-                subject: subject.to_string(),
-                capability: cap,
-            })
-        }
-    }
-}
 
 fn subject(s: &str) -> Subject {
     s.parse().unwrap()
@@ -84,13 +54,10 @@ fn env() -> Env {
     let state = StateFs::open(&tmp.path().join("state")).unwrap();
     let store = TrustStore::open(&system_dir, state.clone()).unwrap();
     let clock = ManualClock::new(NOW);
-    let grants = Arc::new(Grants {
-        allowed: vec![
-            (subject("system:nx"), Capability::BundleInstall),
-            (subject("system:nx"), Capability::TrustWrite),
-        ],
-        log: Mutex::new(Vec::new()),
-    });
+    let grants = Arc::new(Grants::new(&[
+        ("system:nx", Capability::BundleInstall),
+        ("system:nx", Capability::TrustWrite),
+    ]));
     let mgr = BundleManager::new(
         state.clone(),
         store.clone(),
@@ -399,10 +366,10 @@ fn test_reject_caller_without_capability() {
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Eperm);
     assert_eq!(e.installed_version().as_deref(), Some("1.0.0"));
-    let log = e.grants.log.lock().unwrap();
+    let log = e.grants.log();
     assert!(log
         .iter()
-        .any(|l| l.starts_with("false app:com.other identity.bundle.install")));
+        .any(|l| l.starts_with("deny app:com.other identity.bundle.install")));
 }
 
 #[test]

@@ -2,13 +2,12 @@
 //! every rejection with its exact code, and the A/B life cycle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nexus_core::{
-    Authorizer, AuthzError, Capability, Coded, ErrorCode, Label, ManualClock, Subject,
-};
+use nexus_core::testkit::Grants;
+use nexus_core::{Capability, Coded, ErrorCode, Label, ManualClock, Subject};
 use statefs::{StateFs, StatePath};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use trust::minisign::MinisignSecretKey;
 use trust::{
     sign_artifact, Kind, Scope, TrustError, TrustRoot, TrustStore, Version, MANIFEST_FILE,
@@ -17,35 +16,6 @@ use updated::{Release, Slot, UpdateError, UpdateManager};
 
 const NOW: u64 = 1_750_000_000;
 const OS: &str = "nexus-os";
-
-/// Grants exactly the listed pairs and records every decision.
-struct Grants {
-    allowed: Vec<(Subject, Capability)>,
-    log: Mutex<Vec<String>>,
-}
-
-impl Authorizer for Grants {
-    fn authorize(
-        &self,
-        subject: &Subject,
-        cap: Capability,
-        target: &str,
-    ) -> Result<(), AuthzError> {
-        let ok = self.allowed.iter().any(|(s, c)| s == subject && *c == cap);
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("{ok} {subject} {cap} {target}"));
-        if ok {
-            Ok(())
-        } else {
-            Err(AuthzError::Denied {
-                subject: subject.to_string(),
-                capability: cap,
-            })
-        }
-    }
-}
 
 fn subject(s: &str) -> Subject {
     s.parse().unwrap()
@@ -88,15 +58,12 @@ fn env() -> Env {
     let state = StateFs::open(&tmp.path().join("state")).unwrap();
     let store = TrustStore::open(&system_dir, state.clone()).unwrap();
     let clock = ManualClock::new(NOW);
-    let grants = Arc::new(Grants {
-        allowed: vec![
-            (updater(), Capability::UpdateStage),
-            (subject("system:nx"), Capability::TrustWrite),
-            // A misconfigured grant: the library must still refuse this app.
-            (subject("app:com.evil"), Capability::UpdateStage),
-        ],
-        log: Mutex::new(Vec::new()),
-    });
+    let grants = Arc::new(Grants::new(&[
+        ("system:updater", Capability::UpdateStage),
+        ("system:nx", Capability::TrustWrite),
+        // A misconfigured grant: the library must still refuse this app.
+        ("app:com.evil", Capability::UpdateStage),
+    ]));
     let mgr = UpdateManager::new(
         state.clone(),
         store.clone(),

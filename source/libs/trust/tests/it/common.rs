@@ -1,58 +1,16 @@
 //! Shared fixtures for the trust integration tests: a system root
 //! directory, a state directory, keys and signed artifacts.
 
-use nexus_core::{Authorizer, AuthzError, Capability, Label, Subject};
+use nexus_core::{Label, Subject};
 use statefs::StateFs;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use trust::minisign::MinisignSecretKey;
 use trust::{sign_artifact, Kind, Scope, TrustRoot, TrustStore, Version};
 
 pub const NOW: u64 = 1_750_000_000;
 
-/// Grants exactly the listed (subject, capability) pairs and records every
-/// decision, like the policy engine does.
-#[derive(Default)]
-pub struct Grants {
-    allowed: Vec<(Subject, Capability)>,
-    pub log: Mutex<Vec<String>>,
-}
-
-impl Grants {
-    pub fn new(allowed: &[(&str, Capability)]) -> Self {
-        Grants {
-            allowed: allowed
-                .iter()
-                .map(|(s, c)| (s.parse().unwrap(), *c))
-                .collect(),
-            log: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-impl Authorizer for Grants {
-    fn authorize(
-        &self,
-        subject: &Subject,
-        cap: Capability,
-        target: &str,
-    ) -> Result<(), AuthzError> {
-        let ok = self.allowed.iter().any(|(s, c)| s == subject && *c == cap);
-        self.log.lock().unwrap().push(format!(
-            "{} {subject} {cap} {target}",
-            if ok { "allow" } else { "deny" }
-        ));
-        if ok {
-            Ok(())
-        } else {
-            Err(AuthzError::Denied {
-                subject: subject.to_string(),
-                capability: cap,
-            })
-        }
-    }
-}
+pub use nexus_core::testkit::Grants;
 
 pub fn subject(s: &str) -> Subject {
     s.parse().unwrap()

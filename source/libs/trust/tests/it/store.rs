@@ -251,11 +251,7 @@ fn test_reject_writes_without_capability() {
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Eperm);
     assert!(store.load().unwrap().roots().is_empty());
-    assert_eq!(
-        nobody.log.lock().unwrap().len(),
-        3,
-        "every decision is asked for"
-    );
+    assert_eq!(nobody.log().len(), 3, "every decision is asked for");
 }
 
 #[test]
