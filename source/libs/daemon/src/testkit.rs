@@ -9,7 +9,7 @@
 //!
 //! A failure here is a test failure: functions panic with what went wrong
 //! (and the daemon's output) instead of returning errors.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::panic)]
 
 use nexus_core::{ErrorCode, Subject};
 use std::ffi::OsStr;
@@ -44,7 +44,7 @@ impl Proc {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let (supervisor, child_end) = UnixStream::pair().unwrap();
+        let (supervisor, child_end) = must(UnixStream::pair(), "socketpair");
         let mut child = Command::new(bin)
             .args(args)
             .arg("--control-stdin")
@@ -56,7 +56,9 @@ impl Proc {
         let (tx, lines) = mpsc::channel();
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let all = Arc::clone(&stdout);
-        let out = child.stdout.take().unwrap();
+        let Some(out) = child.stdout.take() else {
+            panic!("no stdout pipe");
+        };
         let stdout_reader = thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
@@ -66,7 +68,9 @@ impl Proc {
         });
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&stderr);
-        let mut err = child.stderr.take().unwrap();
+        let Some(mut err) = child.stderr.take() else {
+            panic!("no stderr pipe");
+        };
         let stderr_reader = thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err.read(&mut buf) {
@@ -93,16 +97,16 @@ impl Proc {
 
     /// Wait for the next stdout line that starts with `prefix`, skipping
     /// others; returns it.
-    pub fn expect(&self, prefix: &str) -> String {
-        self.expect_where(prefix, |l| l.starts_with(prefix))
+    pub fn wait_for(&self, prefix: &str) -> String {
+        self.wait_where(prefix, |l| l.starts_with(prefix))
     }
 
     /// Wait for a stdout line equal to `line`, skipping others.
-    pub fn expect_exact(&self, line: &str) {
-        self.expect_where(line, |l| l == line);
+    pub fn wait_for_exact(&self, line: &str) {
+        self.wait_where(line, |l| l == line);
     }
 
-    fn expect_where(&self, what: &str, hit: impl Fn(&str) -> bool) -> String {
+    fn wait_where(&self, what: &str, hit: impl Fn(&str) -> bool) -> String {
         let until = Instant::now() + WAIT;
         loop {
             let left = until.saturating_duration_since(Instant::now());
@@ -150,7 +154,7 @@ impl Proc {
     /// Hand the daemon an endpoint named `name` whose peer is `subject`;
     /// returns our end.
     pub fn hand(&self, name: &str, subject: &str) -> UnixStream {
-        let (ours, theirs) = UnixStream::pair().unwrap();
+        let (ours, theirs) = must(UnixStream::pair(), "socketpair");
         self.hand_stream(name, subject, &theirs);
         ours
     }
@@ -158,9 +162,14 @@ impl Proc {
     /// Hand the daemon `stream` as an endpoint named `name` whose peer is
     /// `subject`.
     pub fn hand_stream(&self, name: &str, subject: &str, stream: &UnixStream) {
-        let subject: Subject = subject.parse().unwrap();
-        let control = self.control.as_ref().expect("the control channel is open");
-        send_endpoint(control, name, &subject, stream.as_fd()).unwrap();
+        let subject: Subject = must(subject.parse(), "subject");
+        let Some(control) = self.control.as_ref() else {
+            panic!("the control channel is closed");
+        };
+        must(
+            send_endpoint(control, name, &subject, stream.as_fd()),
+            "hand over an endpoint",
+        );
     }
 
     /// A client connection (a `serve` endpoint) whose peer is `subject`.
@@ -195,7 +204,7 @@ impl Proc {
     pub fn wait_exit(&mut self) -> ExitStatus {
         let until = Instant::now() + WAIT;
         let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
+            if let Some(s) = must(self.child.try_wait(), "wait") {
                 break s;
             }
             assert!(Instant::now() < until, "did not exit: {}", self.stderr());
@@ -231,6 +240,14 @@ impl Drop for Proc {
     }
 }
 
+/// The value, or the test fails with `what` and the error.
+fn must<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -243,8 +260,11 @@ pub fn sibling_bin(name: &str, var: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(var) {
         return PathBuf::from(p);
     }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join(name);
+    let exe = must(std::env::current_exe(), "current_exe");
+    let Some(dir) = exe.parent().and_then(Path::parent) else {
+        panic!("{} has no target directory", exe.display());
+    };
+    let bin = dir.join(name);
     assert!(
         bin.is_file(),
         "{} not found: build it first (test its package together with this one) or set {var}",
@@ -255,9 +275,10 @@ pub fn sibling_bin(name: &str, var: &str) -> PathBuf {
 
 /// The field `name` of a reply map.
 pub fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v.as_map()
-        .expect("a map")
-        .iter()
+    let Some(map) = v.as_map() else {
+        panic!("not a map: {v:?}");
+    };
+    map.iter()
         .find(|(k, _)| k.as_text() == Some(name))
         .map(|(_, v)| v)
         .unwrap_or_else(|| panic!("no field {name} in {v:?}"))

@@ -50,7 +50,7 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
         .kid;
 
     let (mut d, fake) = start(dir.path(), &stack, Tamper::None);
-    d.expect_exact("attestd: ready");
+    d.wait_for_exact("attestd: ready");
     // Ready came after the device key was created and a test token signed.
     let calls = fake.calls();
     assert!(
@@ -67,7 +67,7 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
         .with("name", "k")
         .with("nonce", Value::Bytes(NONCE.to_vec()));
     let reply = alpha.call("attest", &args).unwrap();
-    d.expect_exact(&format!("attest: ok app=com.example.alpha key={kid}"));
+    d.wait_for_exact(&format!("attest: ok app=com.example.alpha key={kid}"));
     let token = field(&reply, "token").as_bytes().unwrap().clone();
     let dk = alpha.call("attest.device_key", &Args::new()).unwrap();
     let device_pub = field(&dk, "public_key").as_bytes().unwrap().clone();
@@ -113,7 +113,7 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
     // A second start over the same keystore: same (rotated) device key, no
     // second create.
     let (mut d, fake) = start(dir.path(), &stack, Tamper::None);
-    d.expect_exact("attestd: ready");
+    d.wait_for_exact("attestd: ready");
     assert!(!fake.calls().contains(&"key.create".to_owned()));
     let dk2 = d
         .connect(ALPHA)

@@ -73,7 +73,7 @@ impl Stack {
             a
         };
         let keymintd = Proc::spawn(&sibling_bin("keymintd", "KEYMINTD_BIN"), with("run", &[]));
-        keymintd.expect("keymintd: ready");
+        keymintd.wait_for("keymintd: ready");
         let identityd = Proc::spawn(
             Path::new(env!("CARGO_BIN_EXE_identityd")),
             with("run", extra),
@@ -83,8 +83,8 @@ impl Stack {
         let ks_args = with("run", &["--trust-dir", trust.to_str().unwrap()]);
         let keystored = Proc::spawn(&sibling_bin("keystored", "KEYSTORED_BIN"), &ks_args);
         keystored.link("keymintd", &keymintd, "system:keystored");
-        let ready = identityd.expect("identityd: ready");
-        keystored.expect("keystore: ready");
+        let ready = identityd.wait_for("identityd: ready");
+        keystored.wait_for("keystore: ready");
         (
             Stack {
                 keymintd,

@@ -108,7 +108,7 @@ impl Stack {
         let args = Self::args(p);
         let args: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
         let keymintd = Proc::spawn(&keymintd_bin(), &args[..6]);
-        keymintd.expect("keymintd: ready");
+        keymintd.wait_for("keymintd: ready");
         let identityd = RemoteKeyMint::connect(SingleClient::new(
             "keymintd",
             keymintd.connect("system:identityd"),

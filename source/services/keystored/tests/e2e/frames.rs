@@ -43,7 +43,7 @@ fn expect_einval(r: Option<wire::Reply>, msg: &str) {
 #[test]
 fn test_reject_malformed_frames_while_serving_others() {
     let s = Stack::start();
-    s.keystored.expect("keystore: ready");
+    s.keystored.wait_for("keystore: ready");
     let mut good = s.keystored.connect(ALPHA);
     good.call("status", &Args::new()).unwrap();
 

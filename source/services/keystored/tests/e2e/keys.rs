@@ -13,7 +13,7 @@ fn code(r: Result<Value, wire::ClientError>) -> ErrorCode {
 #[test]
 fn ready_markers_status_and_device_info() {
     let s = Stack::start();
-    let ready = s.keystored.expect("keystored: ready");
+    let ready = s.keystored.wait_for("keystored: ready");
     assert_eq!(
         ready,
         nexus_daemon::ready_line("keystored", false, keymint::INSECURE_BUILD)
@@ -70,7 +70,7 @@ fn with(mut base: Vec<(&'static str, Value)>, more: &[(&'static str, Value)]) ->
 #[test]
 fn two_apps_are_isolated_and_every_key_op_works() {
     let s = Stack::start();
-    s.keystored.expect("keystore: ready");
+    s.keystored.wait_for("keystore: ready");
     let mut alpha = s.keystored.connect(ALPHA);
     let mut beta = s.keystored.connect(BETA);
 
@@ -316,7 +316,7 @@ fn two_apps_are_isolated_and_every_key_op_works() {
 #[test]
 fn test_reject_bad_arguments_with_einval() {
     let s = Stack::start();
-    s.keystored.expect("keystored: ready");
+    s.keystored.wait_for("keystored: ready");
     let mut alpha = s.keystored.connect(ALPHA);
     for (op, a) in [
         (

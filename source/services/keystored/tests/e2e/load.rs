@@ -12,7 +12,7 @@ const ROUNDS: usize = 4;
 #[test]
 fn thirty_two_concurrent_clients_mixed_ops_without_errors() {
     let s = Stack::start();
-    s.keystored.expect("keystore: ready");
+    s.keystored.wait_for("keystore: ready");
     let alice = s.login("alice", 0x11, 0xa1);
     let bob = s.login("bob", 0x22, 0xb0);
     let t0 = Instant::now();

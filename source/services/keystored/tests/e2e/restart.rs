@@ -10,7 +10,7 @@ use wire::{Args, ClientConfig, ReconnectingClient, Value};
 #[test]
 fn restart_keeps_acknowledged_writes_and_clients_recover() {
     let mut s = Stack::start();
-    s.keystored.expect("keystore: ready");
+    s.keystored.wait_for("keystore: ready");
     let alice = s.login("alice", 0x11, 0xa1);
     let sid = text(&alice.to_string());
     let mut alpha = s.keystored.connect(ALPHA);
@@ -43,7 +43,7 @@ fn restart_keeps_acknowledged_writes_and_clients_recover() {
     let t0 = Instant::now();
     let old = s.restart_keystored();
     old.wait_stderr("keystored: serving");
-    s.keystored.expect("keystore: ready");
+    s.keystored.wait_for("keystore: ready");
     let restart = t0.elapsed();
     eprintln!("keystored restart to ready: {restart:?}");
 
@@ -80,7 +80,7 @@ fn restart_keeps_acknowledged_writes_and_clients_recover() {
 #[test]
 fn control_channel_eof_stops_keystored_cleanly() {
     let mut s = Stack::start();
-    s.keystored.expect("keystore: ready");
+    s.keystored.wait_for("keystore: ready");
     let status = s.keystored.close_control();
     assert_eq!(status.code(), Some(0), "{}", s.keystored.stderr());
     assert!(!s.run().join("keystored.sock").exists());

@@ -26,7 +26,7 @@ fn trust_ops_over_the_wire() {
     .unwrap();
     let s = Stack::start();
     std::fs::write(s.trust().join(dir_root.file_name()), dir_root.to_toml()).unwrap();
-    s.keystored.expect("keystore: ready");
+    s.keystored.wait_for("keystore: ready");
     let mut admin = Client::connect(s.run().join("keystored.sock")).unwrap();
     let mut alpha = s.keystored.connect(ALPHA);
 

@@ -37,7 +37,7 @@ fn names(c: &mut wire::Client, s: SessionId) -> Value {
 #[test]
 fn users_and_apps_are_isolated_and_sessions_gate_access() {
     let s = Stack::start();
-    s.keystored.expect("keystore: ready");
+    s.keystored.wait_for("keystore: ready");
     let alice = s.login("alice", 0x11, 0xa1);
     let bob = s.login("bob", 0x22, 0xb0);
     let mut alpha = s.keystored.connect(ALPHA);
@@ -148,7 +148,7 @@ fn users_and_apps_are_isolated_and_sessions_gate_access() {
 #[test]
 fn per_subject_vault_quota_comes_from_the_policy() {
     let s = Stack::start();
-    s.keystored.expect("keystore: ready");
+    s.keystored.wait_for("keystore: ready");
     let alice = s.login("alice", 0x11, 0xa1);
     let mut beta = s.keystored.connect(BETA);
     let mut alpha = s.keystored.connect(ALPHA);
