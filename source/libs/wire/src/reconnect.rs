@@ -61,9 +61,9 @@ impl ReconnectingClient {
         }
     }
 
-    /// Connect; after an earlier connection, wait out a restart (bounded).
-    fn connect(&self) -> Result<Client, ClientError> {
-        let deadline = Instant::now() + RECONNECT_WAIT;
+    /// Connect; after an earlier connection, wait out a restart until
+    /// `deadline` at the latest.
+    fn connect(&self, deadline: Instant) -> Result<Client, ClientError> {
         let mut pause = FIRST_PAUSE;
         loop {
             match Client::connect_with(&self.path, self.config.clone()) {
@@ -83,13 +83,13 @@ impl ReconnectingClient {
         }
     }
 
-    fn client(&mut self) -> Result<&mut Client, ClientError> {
+    fn client(&mut self, deadline: Instant) -> Result<&mut Client, ClientError> {
         let usable = self.conn.as_ref().is_some_and(Client::is_usable);
         if !usable {
             self.conn = None;
         }
         if self.conn.is_none() {
-            let client = self.connect()?;
+            let client = self.connect(deadline)?;
             self.was_connected = true;
             self.conn = Some(client);
         }
@@ -99,8 +99,8 @@ impl ReconnectingClient {
         }
     }
 
-    fn once(&mut self, op: &str, args: &Args) -> Result<Value, ClientError> {
-        let result = self.client()?.call(op, args);
+    fn once(&mut self, op: &str, args: &Args, deadline: Instant) -> Result<Value, ClientError> {
+        let result = self.client(deadline)?.call(op, args);
         if let Err(e) = &result {
             if e.is_connection_lost() || self.conn.as_ref().is_some_and(|c| !c.is_usable()) {
                 self.conn = None;
@@ -112,7 +112,7 @@ impl ReconnectingClient {
     /// Call a request that must not run twice (create, rotate, put …).
     /// A connection lost after sending is reported, not retried.
     pub fn call(&mut self, op: &str, args: &Args) -> Result<Value, ClientError> {
-        self.once(op, args)
+        self.once(op, args, Instant::now() + RECONNECT_WAIT)
     }
 
     /// Call a request that is safe to repeat (get, list, sign, verify …):
@@ -121,16 +121,19 @@ impl ReconnectingClient {
     /// [`MAX_SENDS`] times in all.
     pub fn call_idempotent(&mut self, op: &str, args: &Args) -> Result<Value, ClientError> {
         let mut sends = 1;
-        let mut retry_until = None;
+        let mut deadline = Instant::now() + RECONNECT_WAIT;
         let mut pause = FIRST_PAUSE;
         loop {
-            let result = self.once(op, args);
+            let result = self.once(op, args, deadline);
             let lost = matches!(&result, Err(e) if e.is_connection_lost());
             if !lost || sends >= MAX_SENDS {
                 return result;
             }
-            let deadline = *retry_until.get_or_insert_with(|| Instant::now() + RECONNECT_WAIT);
-            if sends > 1 {
+            if sends == 1 {
+                // Every resend, and every wait to reconnect for one, falls
+                // within RECONNECT_WAIT of the first loss.
+                deadline = Instant::now() + RECONNECT_WAIT;
+            } else {
                 // The first resend goes at once (the usual case: the cached
                 // connection died with its server); later ones back off.
                 if Instant::now() + pause >= deadline {

@@ -4,9 +4,10 @@
 use crate::common::*;
 use attestd::AttestdHandler;
 use nexus_core::ErrorCode;
+use nexus_daemon::testkit::{field, remote_code};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
-use wire::{Args, Client, ClientError, Server, ServerConfig, Value};
+use wire::{Args, Client, Server, ServerConfig, Value};
 
 struct Served {
     server: Server,
@@ -49,21 +50,6 @@ impl Drop for Served {
     fn drop(&mut self) {
         self.server.shutdown();
     }
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v.as_map()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.as_text() == Some(name))
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("no field {name}"))
-}
-
-fn code(r: Result<Value, ClientError>) -> ErrorCode {
-    r.expect_err("expected an error")
-        .remote_code()
-        .expect("a remote error")
 }
 
 fn attest_args(nonce: &[u8]) -> Args {
@@ -112,7 +98,7 @@ fn attest_reply_and_marker_follow_the_contract() {
 
     // Failures print no marker.
     assert_eq!(
-        code(c.call("attest", &attest_args(b"short"))),
+        remote_code(c.call("attest", &attest_args(b"short"))),
         ErrorCode::Einval
     );
     assert_eq!(s.markers().len(), 1);
@@ -209,7 +195,7 @@ fn test_reject_bad_attest_requests_with_exact_codes() {
         ),
     ];
     for (args, want) in cases {
-        assert_eq!(code(c.call("attest", &args)), want, "{args:?}");
+        assert_eq!(remote_code(c.call("attest", &args)), want, "{args:?}");
     }
     assert!(s.markers().is_empty());
     // The own app, named explicitly, is fine.
@@ -228,7 +214,7 @@ fn device_key_rotation_and_status_ops() {
     let mut admin = s.client(ADMIN);
     let before = app.call("attest.device_key", &Args::new()).unwrap();
     assert_eq!(
-        code(app.call("attest.rotate_device_key", &Args::new())),
+        remote_code(app.call("attest.rotate_device_key", &Args::new())),
         ErrorCode::Eperm
     );
     let rotated = admin
@@ -239,7 +225,7 @@ fn device_key_rotation_and_status_ops() {
     let after = app.call("attest.device_key", &Args::new()).unwrap();
     assert_eq!(after, rotated);
     assert_eq!(
-        code(admin.call("attest.rotate_device_key", &Args::new().with("x", 1u64))),
+        remote_code(admin.call("attest.rotate_device_key", &Args::new().with("x", 1u64))),
         ErrorCode::Einval
     );
 
@@ -252,7 +238,7 @@ fn device_key_rotation_and_status_ops() {
         Some(env!("CARGO_PKG_VERSION"))
     );
     assert_eq!(
-        code(app.call("attest.nope", &Args::new())),
+        remote_code(app.call("attest.nope", &Args::new())),
         ErrorCode::Einval
     );
 }
