@@ -43,8 +43,10 @@ impl Coded for BadSignature {
 pub fn parse_public_key(bytes: &[u8]) -> Result<VerifyingKey, PublicKeyError> {
     let arr: [u8; PUBLIC_KEY_LENGTH] = bytes.try_into().map_err(|_| PublicKeyError::Length)?;
     let key = VerifyingKey::from_bytes(&arr).map_err(|_| PublicKeyError::NonCanonical)?;
-    // from_bytes accepts some non-canonical y encodings; re-encoding exposes them.
-    if key.to_bytes() != arr {
+    // from_bytes accepts non-canonical y encodings (y >= p) and keeps the
+    // caller's bytes: `VerifyingKey::to_bytes` returns them unchanged, so
+    // only a re-compression of the decoded point shows the canonical form.
+    if key.to_edwards().compress().to_bytes() != arr {
         return Err(PublicKeyError::NonCanonical);
     }
     if key.is_weak() {
@@ -68,6 +70,36 @@ pub fn verify(key: &VerifyingKey, msg: &[u8], sig: &Signature) -> Result<(), Bad
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `y + p` as 32 little-endian bytes (sign bit clear), for y < 19.
+    fn y_plus_p(y: u8) -> [u8; 32] {
+        let mut b = [0xffu8; 32];
+        b[0] = 0xed + y;
+        b[31] = 0x7f;
+        b
+    }
+
+    #[test]
+    fn test_reject_non_canonical_y_encodings_that_decode() {
+        // y = 3 + p decodes to a valid point (the one with y = 3), so
+        // from_bytes accepts it; only its canonical encoding may pass.
+        let nc = y_plus_p(3);
+        let decoded = VerifyingKey::from_bytes(&nc).expect("y = 3 is on the curve");
+        assert_eq!(decoded.to_bytes(), nc, "dalek hands the input back");
+        assert_eq!(parse_public_key(&nc), Err(PublicKeyError::NonCanonical));
+        // Every y + p that decodes at all is refused, canonical twin or not.
+        for y in 0..19u8 {
+            let nc = y_plus_p(y);
+            if VerifyingKey::from_bytes(&nc).is_ok() {
+                assert!(parse_public_key(&nc).is_err(), "y = {y} + p");
+            }
+        }
+        // The canonical encoding of the same point is accepted (it is not
+        // of small order).
+        let mut canonical = [0u8; 32];
+        canonical[0] = 3;
+        assert!(parse_public_key(&canonical).is_ok());
+    }
 
     #[test]
     fn test_reject_weak_and_malformed_keys() {
