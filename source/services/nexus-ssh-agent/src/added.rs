@@ -59,15 +59,17 @@ impl Agent {
                     "ADD_IDENTITY refused: the maximum-signatures constraint is for XMSS keys only"
                         .to_owned()
                 }
-                Unsupported::Extension(name) => format!(
-                    "ADD_IDENTITY refused: constraint {name} is not enforced by this agent"
-                ),
+                Unsupported::Extension(name) => {
+                    format!("ADD_IDENTITY refused: constraint {name} is not enforced by this agent")
+                }
             });
             return Response::Failure;
         }
         if c.confirm && self.config.confirm.is_none() {
-            log("ADD_IDENTITY refused: confirmation (ssh-add -c) asked for, but no \
-                 confirmation helper is configured (--confirm-helper)");
+            log(
+                "ADD_IDENTITY refused: confirmation (ssh-add -c) asked for, but no \
+                 confirmation helper is configured (--confirm-helper)",
+            );
             return Response::Failure;
         }
         let Ok(name) = key_name(add.comment, &add.public) else {
@@ -84,7 +86,9 @@ impl Agent {
                     ));
                     return Response::Failure;
                 }
-                log(&format!("key imported into the keystore as {purpose}/{name}"));
+                log(&format!(
+                    "key imported into the keystore as {purpose}/{name}"
+                ));
             }
             Err(ImportError::Keychain(e)) if e.remote_code() == Some(ErrorCode::Ealready) => {
                 let same = self
@@ -99,8 +103,10 @@ impl Agent {
                 log(&format!("key already in the keystore as {purpose}/{name}"));
             }
             Err(ImportError::Unavailable) => {
-                log("ADD_IDENTITY refused: this keystore cannot import keys yet (key.import); \
-                     create a key in the keystore instead: nx ssh add-key NAME");
+                log(
+                    "ADD_IDENTITY refused: this keystore cannot import keys yet (key.import); \
+                     create a key in the keystore instead: nx ssh add-key NAME",
+                );
                 return Response::Failure;
             }
             Err(e) => {

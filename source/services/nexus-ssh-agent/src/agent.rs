@@ -233,7 +233,10 @@ impl Agent {
             .collect();
         for blob in ended {
             if let Some(l) = st.listed.get(&blob) {
-                log(&format!("{}: lifetime ended; removed from the agent", l.comment));
+                log(&format!(
+                    "{}: lifetime ended; removed from the agent",
+                    l.comment
+                ));
             }
             st.rules.remove(&blob);
             st.hidden.insert(blob);
@@ -271,13 +274,19 @@ impl Agent {
             return Response::Failure;
         };
         if rules.confirm && !self.confirmed(&key) {
-            log(&format!("SIGN_REQUEST with {} refused: not confirmed", key.comment));
+            log(&format!(
+                "SIGN_REQUEST with {} refused: not confirmed",
+                key.comment
+            ));
             return Response::Failure;
         }
         let signed = match self.backend.sign(&key.purpose, &key.name, data) {
             Ok(s) => s,
             Err(e) => {
-                log(&format!("SIGN_REQUEST with {} failed: key.sign: {e}", key.comment));
+                log(&format!(
+                    "SIGN_REQUEST with {} failed: key.sign: {e}",
+                    key.comment
+                ));
                 return Response::Failure;
             }
         };
@@ -303,7 +312,11 @@ impl Agent {
                 "signed with {} for host {} ({})",
                 key.comment,
                 b.host,
-                if b.forwarding { "forwarded" } else { "authentication" }
+                if b.forwarding {
+                    "forwarded"
+                } else {
+                    "authentication"
+                }
             ));
         }
         Response::Signature(out)
@@ -362,7 +375,11 @@ impl Agent {
             let line = format!(
                 "session bound to host {} ({})",
                 b.host,
-                if b.forwarding { "forwarding" } else { "authentication" }
+                if b.forwarding {
+                    "forwarding"
+                } else {
+                    "authentication"
+                }
             );
             bind::record(&mut conn.bindings, b).map(|()| line)
         }) {

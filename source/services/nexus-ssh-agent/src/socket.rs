@@ -115,7 +115,11 @@ impl AgentSocket {
         let euid = rustix::process::geteuid().as_raw();
         if !meta.file_type().is_socket() || meta.uid() != euid || meta.mode() & 0o777 != 0o600 {
             let _ = fs::remove_file(path);
-            return Err(SocketError::Unsafe(path.into(), meta.uid(), meta.mode() & 0o7777));
+            return Err(SocketError::Unsafe(
+                path.into(),
+                meta.uid(),
+                meta.mode() & 0o7777,
+            ));
         }
         rustix::net::listen(&fd, 128).map_err(sys)?;
         Ok(AgentSocket {

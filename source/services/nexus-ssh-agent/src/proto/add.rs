@@ -93,8 +93,8 @@ pub(super) fn parse<'a>(c: &mut Cursor<'a>, constrained: bool) -> Result<Request
     both.copy_from_slice(pair);
     // Checks that the public half of the private part is the one derived
     // from the seed.
-    let keypair = Ed25519Keypair::from_bytes(&both)
-        .map_err(|_| ParseError::Malformed("Ed25519 key pair"))?;
+    let keypair =
+        Ed25519Keypair::from_bytes(&both).map_err(|_| ParseError::Malformed("Ed25519 key pair"))?;
     if keypair.public.0 != public {
         return Err(ParseError::Malformed("Ed25519 key pair"));
     }

@@ -157,9 +157,7 @@ pub fn parse_request(body: &[u8]) -> Result<Request<'_>, ParseError> {
             key_blob: c.string()?,
         },
         msg::REMOVE_ALL_IDENTITIES => Request::RemoveAll,
-        msg::ADD_SMARTCARD_KEY
-        | msg::REMOVE_SMARTCARD_KEY
-        | msg::ADD_SMARTCARD_KEY_CONSTRAINED => {
+        msg::ADD_SMARTCARD_KEY | msg::REMOVE_SMARTCARD_KEY | msg::ADD_SMARTCARD_KEY_CONSTRAINED => {
             c.rest();
             Request::Smartcard
         }
