@@ -172,3 +172,38 @@ fn test_reject_usage_errors() {
     let (mut child, _) = spawn(&["--run", "/r", "--purpose", "../x"], Stdio::null());
     assert_eq!(wait_exit(&mut child), 2, "a purpose is a label");
 }
+
+/// `systemd-analyze verify` of the shipped user unit, with `ExecStart`
+/// pointing at the binary cargo built (verify checks that it exists):
+/// no error and no warning. An unknown key in a copy is reported, so the
+/// check would see a broken unit.
+#[test]
+fn the_systemd_user_unit_verifies() {
+    let unit_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../config/systemd/user/nexus-ssh-agent.service");
+    let text = std::fs::read_to_string(&unit_path).unwrap();
+    assert!(text.contains("ExecStart=/usr/local/bin/nexus-ssh-agent --run /run/nexus"));
+    let dir = tempfile::tempdir().unwrap();
+    let verify = |body: &str| {
+        let unit = dir.path().join("nexus-ssh-agent.service");
+        std::fs::write(&unit, body).unwrap();
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&unit)
+            .output()
+            .expect("systemd-analyze (Debian's systemd; run scripts/install-test-deps.sh)");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ours = text.replace("/usr/local/bin/nexus-ssh-agent", BIN);
+    let (ok, err) = verify(&ours);
+    assert!(ok && err.trim().is_empty(), "systemd-analyze: {err}");
+    let broken = ours.replace("[Service]\n", "[Service]\nNoSuchKey=1\n");
+    let (_, err) = verify(&broken);
+    assert!(
+        err.contains("NoSuchKey"),
+        "a broken unit went unnoticed: {err}"
+    );
+}
