@@ -97,7 +97,7 @@ fn serve(cli: &Cli) -> Result<StopReason, String> {
     }
     let agent = Arc::new(Agent::new(Box::new(KeychainBackend::new(&cli.run)), config));
     let listener = socket
-        .listener
+        .listener()
         .try_clone()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     thread::Builder::new()
