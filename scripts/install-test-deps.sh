@@ -3,6 +3,10 @@
 #   minisign   - interoperability tests of the trust store's signatures
 #   e2fsprogs  - mkfs.ext4 for the QEMU /state disk image
 #   cpio       - the QEMU initramfs
+#   openssh-client, openssh-server, git - interoperability tests of
+#                the SSH agent (ssh, ssh-add, ssh-keygen -Y, ssh-agent, an
+#                unprivileged sshd, git commit -S / verify-commit)
+#   systemd    - systemd-analyze verify of the shipped systemd units
 #   pycose, cbor2 (PyPI) - third-party verification of attestation tokens
 # Idempotent: installed tools are left alone.
 set -euo pipefail
@@ -11,6 +15,10 @@ need_apt=()
 command -v minisign >/dev/null 2>&1 || need_apt+=(minisign)
 command -v mkfs.ext4 >/dev/null 2>&1 || need_apt+=(e2fsprogs)
 command -v cpio >/dev/null 2>&1 || need_apt+=(cpio)
+command -v ssh-add >/dev/null 2>&1 || need_apt+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "install-test-deps: apt-get install ${need_apt[*]}"
   apt-get update -qq

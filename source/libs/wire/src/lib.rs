@@ -47,8 +47,8 @@ pub use message::{
 pub use reconnect::{ReconnectingClient, MAX_SENDS, RECONNECT_WAIT};
 pub use scrub::scrub_value;
 pub use server::{
-    CallContext, FixedSubject, Handler, PeerCred, PeerCredResolver, Server, ServerConfig,
-    ServerError, ShutdownHandle, SubjectResolver,
+    bind_socket, BoundSocket, CallContext, FixedSubject, Handler, PeerCred, PeerCredResolver,
+    Server, ServerConfig, ServerError, ShutdownHandle, SubjectResolver,
 };
 
 pub use nexus_core::{ErrorCode, Subject};

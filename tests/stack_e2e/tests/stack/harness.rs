@@ -130,6 +130,11 @@ impl Stack {
     /// shipped one, which maps uid 0 to `system:admin`; run as another uid,
     /// a copy with that uid also mapped to `system:admin` is used instead.
     pub fn start() -> Stack {
+        Stack::start_with(&repo().join("config/init.toml"))
+    }
+
+    /// [`Stack::start`] with another manifest.
+    pub fn start_with(manifest: &Path) -> Stack {
         let bins = bin_dir();
         let repo = repo();
         let dir = must(tempfile::tempdir(), "temporary directory");
@@ -147,7 +152,7 @@ impl Stack {
         let mut child = must(
             Command::new(bins.join("nexus-init"))
                 .arg("--config")
-                .arg(repo.join("config/init.toml"))
+                .arg(manifest)
                 .arg("--state")
                 .arg(dir.path().join("state"))
                 .arg("--policy")

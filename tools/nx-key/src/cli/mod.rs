@@ -5,9 +5,11 @@
 
 mod key;
 mod other;
+mod ssh;
 
 pub use key::{KeyCmd, TrustCmd};
 pub use other::{ArtifactArgs, AttestCmd, AttestSub, BundleCmd, UpdateCmd};
+pub use ssh::SshCmd;
 
 use clap::{Args, Parser, Subcommand};
 use nexus_core::{SessionId, UserId};
@@ -65,6 +67,10 @@ pub enum Command {
     Status,
     /// Measure the running services: sign rate, vault and attest latency.
     Bench(BenchArgs),
+    /// Keys for the SSH agent (nexus-ssh-agent): create, list as
+    /// authorized_keys lines.
+    #[command(subcommand)]
+    Ssh(SshCmd),
 }
 
 /// A session id argument.

@@ -6,5 +6,6 @@ pub mod attest;
 pub mod bench;
 pub mod identity;
 pub mod key;
+pub mod ssh;
 pub mod status;
 pub mod trust;

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 const BACKLOG: i32 = 128;
 
 /// A bound, listening socket and the lock that makes it ours.
-pub(crate) struct Bound {
+pub struct Bound {
     pub(crate) listener: UnixListener,
     path: PathBuf,
     dev: u64,
@@ -80,8 +80,10 @@ fn clear_stale(path: &Path) -> Result<(), ServerError> {
     }
 }
 
-/// Bind and listen on `path` with permissions `mode`.
-pub(crate) fn bind(path: &Path, mode: u32) -> Result<Bound, ServerError> {
+/// Bind and listen on `path` with permissions `mode`, keeping the
+/// invariants above (also for sockets served by something other than
+/// [`super::Server`], such as the SSH agent's).
+pub fn bind(path: &Path, mode: u32) -> Result<Bound, ServerError> {
     let lock = take_lock(path)?;
     clear_stale(path)?;
     let bind_err = |e: rustix::io::Errno| ServerError::Bind(e.into());
@@ -113,9 +115,14 @@ pub(crate) fn bind(path: &Path, mode: u32) -> Result<Bound, ServerError> {
 }
 
 impl Bound {
+    /// The listening socket.
+    pub fn listener(&self) -> &UnixListener {
+        &self.listener
+    }
+
     /// Remove the socket file if it is still ours. The lock is released
     /// when `self` drops, after the removal.
-    pub(crate) fn remove_socket_file(&self) {
+    pub fn remove_socket_file(&self) {
         if let Ok(m) = fs::symlink_metadata(&self.path) {
             if m.dev() == self.dev && m.ino() == self.ino {
                 let _ = fs::remove_file(&self.path);

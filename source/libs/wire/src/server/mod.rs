@@ -17,6 +17,7 @@ mod conn;
 mod listen;
 mod subject;
 
+pub use listen::{bind as bind_socket, Bound as BoundSocket};
 pub use subject::{CallContext, FixedSubject, PeerCred, PeerCredResolver, SubjectResolver};
 
 use crate::error::WireError;
