@@ -2,7 +2,8 @@
 //!
 //! Everything here is small, dependency-light and used by every other crate:
 //! the stable error codes that cross the wire ([`ErrorCode`]), validated
-//! identifiers ([`AppId`], [`UserId`], [`Label`]), the caller identity
+//! identifiers ([`AppId`], [`UserId`], [`Label`], [`SessionId`], key ids
+//! [`Kid`]), the caller identity
 //! ([`Subject`]), the authorization contract ([`Authorizer`],
 //! [`Capability`]) and an injectable [`Clock`]. Feature `testkit` (tests
 //! only) adds a recording [`Authorizer`] for other crates' tests.
@@ -16,6 +17,7 @@ mod authz;
 mod clock;
 mod code;
 mod ids;
+mod kid;
 mod session;
 mod subject;
 #[cfg(feature = "testkit")]
@@ -25,6 +27,7 @@ pub use authz::{Authorizer, AuthzError, Capability, QuotaLimits, UnknownCapabili
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{Coded, ErrorCode, UnknownErrorCode};
 pub use ids::{AppId, IdError, Label, UserId, LABEL_MAX_LEN};
+pub use kid::{Kid, KidParseError};
 pub use session::{SessionId, SessionIdParseError};
 pub use subject::{Subject, SubjectParseError};
 
