@@ -4,7 +4,8 @@
 //! the stable error codes that cross the wire ([`ErrorCode`]), validated
 //! identifiers ([`AppId`], [`UserId`], [`Label`], [`SessionId`], key ids
 //! [`Kid`]), the caller identity
-//! ([`Subject`]), the authorization contract ([`Authorizer`],
+//! ([`Subject`]), the custom claims an attestation carries
+//! ([`CustomClaims`]), the authorization contract ([`Authorizer`],
 //! [`Capability`]) and an injectable [`Clock`]. Feature `testkit` (tests
 //! only) adds a recording [`Authorizer`] for other crates' tests.
 //!
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod authz;
+mod claims;
 mod clock;
 mod code;
 mod ids;
@@ -24,6 +26,10 @@ mod subject;
 pub mod testkit;
 
 pub use authz::{Authorizer, AuthzError, Capability, QuotaLimits, UnknownCapability};
+pub use claims::{
+    ClaimError, CustomClaims, CustomValue, CUSTOM_CLAIM_LABEL_MAX, MAX_CUSTOM_CLAIMS,
+    MAX_CUSTOM_VALUE_LEN,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{Coded, ErrorCode, UnknownErrorCode};
 pub use ids::{AppId, IdError, Label, UserId, LABEL_MAX_LEN};

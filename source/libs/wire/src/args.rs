@@ -137,6 +137,11 @@ impl Args {
         self.entries.iter().map(|(k, _)| k.as_str())
     }
 
+    /// The arguments in order: `(name, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     /// The raw value of an argument, if present.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.entries.iter().find(|(k, _)| k == name).map(|(_, v)| v)

@@ -21,8 +21,9 @@ pub const PROTOCOL_VERSION: u64 = 1;
 /// The longest op or argument name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 
-/// Whether `s` is a valid op or argument name.
-pub(crate) fn valid_name(s: &str) -> bool {
+/// Whether `s` is a valid op or argument name: 1..=[`MAX_NAME_LEN`]
+/// bytes of `[A-Za-z0-9._-]`.
+pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_NAME_LEN
         && s.bytes()
