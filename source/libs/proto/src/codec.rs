@@ -91,7 +91,15 @@ pub fn serve<O: Op>(
     req: &Request,
     f: impl FnOnce(O::Args) -> Result<O::Reply, WireError>,
 ) -> Result<Value, WireError> {
-    let args = decode_args::<O>(req.args())?;
+    answer::<O>(req.args(), f)
+}
+
+/// [`serve`] for arguments already taken out of their request.
+pub fn answer<O: Op>(
+    args: &Args,
+    f: impl FnOnce(O::Args) -> Result<O::Reply, WireError>,
+) -> Result<Value, WireError> {
+    let args = decode_args::<O>(args)?;
     let reply = f(args)?;
     encode_reply::<O>(&reply)
 }

@@ -35,7 +35,7 @@ pub mod schema;
 mod types;
 
 pub use codec::{
-    decode_args, decode_reply, encode_args, encode_reply, serve, EncodeError, ReplyError,
+    answer, decode_args, decode_reply, encode_args, encode_reply, serve, EncodeError, ReplyError,
 };
 pub use schema::{FieldInfo, Kind, Op, OpInfo, Service, Shape, WireField};
 pub use types::{

@@ -105,9 +105,8 @@ ops! {
                 slot: Slot,
                 /// Its version.
                 version: String,
-                /// The kid of the root that verified it (`null`: none was
-                /// needed).
-                signer_kid: Option<Kid>,
+                /// The kid of the root that verified it.
+                signer_kid: Kid,
             }
         ]
 
