@@ -169,10 +169,15 @@ impl UpdateHandler {
             r.name,
             r.version
         );
+        // A staged release was verified, so it has a signer; only the
+        // factory image has none.
+        let signer_kid = r.signer.ok_or_else(|| {
+            WireError::new(nexus_core::ErrorCode::Eio, "staged update has no signer")
+        })?;
         Ok(UpdateStageReply {
             slot,
             version: r.version.as_str().to_owned(),
-            signer_kid: r.signer,
+            signer_kid,
         })
     }
 
