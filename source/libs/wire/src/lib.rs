@@ -35,6 +35,7 @@ mod message;
 mod reconnect;
 mod scrub;
 mod server;
+mod wiping;
 
 pub use args::{ArgError, Args};
 pub use ciborium::Value;
