@@ -14,6 +14,7 @@ use std::str::FromStr;
 
 /// Why an argument could not be read. Every variant is `EINVAL`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ArgError {
     /// A required argument is absent.
     #[error("missing argument `{0}`")]

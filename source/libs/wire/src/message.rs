@@ -34,6 +34,7 @@ pub fn valid_name(s: &str) -> bool {
 
 /// Why a frame body is not a valid message. Every variant is `EINVAL`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// The body is not one well-formed CBOR item.
     #[error("frame is not valid CBOR")]
