@@ -183,6 +183,17 @@ impl<'de> de::Deserializer<'de> for ArgsDe<'de> {
     }
 }
 
+/// `deserialize_*` methods that all read one kind of CBOR value.
+macro_rules! by_kind {
+    ($($kind:ident: $($method:ident)+;)+) => {
+        $($(
+            fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+                self.$kind(v)
+            }
+        )+)+
+    };
+}
+
 /// One CBOR value.
 struct ValueDe<'de> {
     v: &'de Value,
@@ -266,29 +277,11 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
         }
     }
 
-    fn deserialize_i8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.int(v)
-    }
-    fn deserialize_i16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.int(v)
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.int(v)
-    }
-    fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.int(v)
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.uint(v)
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.uint(v)
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.uint(v)
-    }
-    fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.uint(v)
+    by_kind! {
+        int: deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64;
+        uint: deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64;
+        text: deserialize_char deserialize_str deserialize_string deserialize_identifier;
+        bytes: deserialize_bytes deserialize_byte_buf;
     }
 
     fn deserialize_f32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
@@ -299,26 +292,6 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
             Value::Float(f) => v.visit_f64(*f),
             _ => Err(DeError::wrong("a number")),
         }
-    }
-
-    fn deserialize_char<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.text(v)
-    }
-    fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.text(v)
-    }
-    fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.text(v)
-    }
-    fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.text(v)
-    }
-
-    fn deserialize_bytes<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.bytes(v)
-    }
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        self.bytes(v)
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {

@@ -233,26 +233,11 @@ fn fields_mut<'a, const N: usize>(
 /// Split a message map into the values of `fields` (in that order),
 /// refusing non-text keys, unknown keys and duplicates.
 pub(crate) fn fields<const N: usize>(
-    map: Vec<(Value, Value)>,
+    mut map: Vec<(Value, Value)>,
     names: [&'static str; N],
 ) -> Result<[Option<Value>; N], ProtocolError> {
-    let mut out: [Option<Value>; N] = std::array::from_fn(|_| None);
-    for (k, v) in map {
-        let Value::Text(k) = k else {
-            return Err(ProtocolError::NonTextKey);
-        };
-        let i = names
-            .iter()
-            .position(|n| *n == k)
-            .ok_or(ProtocolError::UnknownField)?;
-        let (Some(slot), Some(name)) = (out.get_mut(i), names.get(i)) else {
-            return Err(ProtocolError::UnknownField);
-        };
-        if slot.replace(v).is_some() {
-            return Err(ProtocolError::DuplicateField(name));
-        }
-    }
-    Ok(out)
+    let found = fields_mut(&mut map, names)?;
+    Ok(found.map(|v| v.map(|v| std::mem::replace(v, Value::Null))))
 }
 
 fn uint(v: Option<&Value>, name: &'static str) -> Result<u64, ProtocolError> {

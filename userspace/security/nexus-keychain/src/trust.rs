@@ -8,28 +8,13 @@
 use crate::error::KeychainError;
 use crate::keychain::Keychain;
 use crate::service::Retry;
-use nexus_core::{Kid, Label};
-use nexus_proto::{self as proto, Empty, KidArgs, RootInfo, RootSource, RootStatus, TrustAddForm};
+use nexus_core::Kid;
+use nexus_proto::{self as proto, Empty, KidArgs, RootInfo, RootSource, RootStatus};
 
-/// What to add to the trust store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrustAdd {
-    /// A public key with its metadata.
-    Key {
-        /// A minisign public key file's text, or a base64 key.
-        public_key: String,
-        /// A label for people.
-        label: Label,
-        /// Scope names (`packages`, `updates`).
-        scopes: Vec<String>,
-        /// Start of validity (seconds since the Unix epoch), if not now.
-        not_before: Option<u64>,
-        /// End of validity, if not the service's default.
-        not_after: Option<u64>,
-    },
-    /// A complete root file's text (it carries its own metadata).
-    RootFile(String),
-}
+/// What to add to the trust store: a public key with its metadata
+/// (`Key { public_key, label, scopes, not_before, not_after }`), or a
+/// complete root file's text (`RootFile`), which carries its own.
+pub use nexus_proto::TrustAddForm as TrustAdd;
 
 /// One trust root as the store reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,27 +52,6 @@ impl From<RootInfo> for TrustRootInfo {
     }
 }
 
-impl From<&TrustAdd> for TrustAddForm {
-    fn from(add: &TrustAdd) -> TrustAddForm {
-        match add {
-            TrustAdd::Key {
-                public_key,
-                label,
-                scopes,
-                not_before,
-                not_after,
-            } => TrustAddForm::Key {
-                public_key: public_key.clone(),
-                label: label.clone(),
-                scopes: scopes.clone(),
-                not_before: *not_before,
-                not_after: *not_after,
-            },
-            TrustAdd::RootFile(text) => TrustAddForm::RootFile(text.clone()),
-        }
-    }
-}
-
 fn kid_args(kid: &Kid) -> KidArgs {
     KidArgs { kid: *kid }
 }
@@ -95,7 +59,7 @@ fn kid_args(kid: &Kid) -> KidArgs {
 impl Keychain {
     /// `trust.add`: install a root; returns its kid (check it out of band).
     pub fn trust_add(&self, add: &TrustAdd) -> Result<Kid, KeychainError> {
-        let args = TrustAddForm::from(add).into();
+        let args = add.clone().into();
         let r = self
             .keystored
             .call_op::<proto::TrustAdd>(&args, Retry::Once)?;
