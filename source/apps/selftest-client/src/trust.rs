@@ -19,10 +19,10 @@ use crate::keys::{label, SignKey, PURPOSE};
 use crate::report::{at, check, refused, StepError};
 use nexus_core::{ErrorCode, Label};
 use nexus_keychain::{Keychain, Retry, ServiceClient, TrustAdd};
+use nexus_proto::{self as proto, ArtifactArgs, Empty};
 use std::fs;
 use trust::minisign::MinisignSecretKey;
 use trust::{Kind, Scope, Version};
-use wire::{Args, Value};
 
 /// The name of the throw-away bundle.
 const BUNDLE: &str = "org.nexus.selftest";
@@ -52,10 +52,12 @@ fn publish(
     Ok(())
 }
 
-fn path_arg(dir: &std::path::Path) -> Result<Value, StepError> {
-    dir.to_str()
-        .map(|s| Value::Text(s.to_owned()))
-        .ok_or_else(|| StepError::Check("temporary path is not UTF-8".into()))
+fn path_args(dir: &std::path::Path) -> Result<ArtifactArgs, StepError> {
+    let path = dir
+        .to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| StepError::Check("temporary path is not UTF-8".into()))?;
+    Ok(ArtifactArgs { path, force: None })
 }
 
 /// Run the denial checks.
@@ -90,38 +92,34 @@ pub fn trust(
         .map_err(local("temporary directory"))?;
     let bundle_dir = tmp.path().join("bundle");
     publish(&bundle_dir, Kind::Bundle, BUNDLE, &key)?;
-    let install = Args::new().with("path", path_arg(&bundle_dir)?);
+    let install = path_args(&bundle_dir)?;
     refused(
         "bundle.install",
         ErrorCode::Eperm,
-        bundles.call_map("bundle.install", &install, Retry::Once),
+        bundles.call_op::<proto::BundleInstall>(&install, Retry::Once),
     )?;
-    let mut listed = bundles
-        .call_map("bundle.list", &Args::new(), Retry::Idempotent)
+    let listed = bundles
+        .call_op::<proto::BundleList>(&Empty {}, Retry::Idempotent)
         .map_err(at("bundle.list"))?;
-    let mut names = Vec::new();
-    for b in listed.maps("bundles").map_err(at("bundle.list"))? {
-        names.push(b.text("name").map_err(at("bundle.list"))?);
-    }
-    check(names.iter().all(|n| n != BUNDLE), || {
-        "a refused bundle is installed".into()
-    })?;
+    check(
+        listed.bundles.iter().all(|b| b.name.as_str() != BUNDLE),
+        || "a refused bundle is installed".into(),
+    )?;
 
     let update_dir = tmp.path().join("update");
     publish(&update_dir, Kind::Update, updated_product(), &key)?;
-    let stage = Args::new().with("path", path_arg(&update_dir)?);
+    let stage = path_args(&update_dir)?;
     refused(
         "update.stage",
         ErrorCode::Eperm,
-        updates.call_map("update.stage", &stage, Retry::Once),
+        updates.call_op::<proto::UpdateStage>(&stage, Retry::Once),
     )?;
     let st = updates
-        .call_map("update.status", &Args::new(), Retry::Idempotent)
+        .call_op::<proto::UpdateStatus>(&Empty {}, Retry::Idempotent)
         .map_err(at("update.status"))?;
-    check(
-        matches!(st.get("pending"), None | Some(Value::Null)),
-        || "an update is pending after a refused stage".into(),
-    )?;
+    check(st.pending.is_none(), || {
+        "an update is pending after a refused stage".into()
+    })?;
 
     // 3. The capability matrix on keys: no export for the selftest.
     refused(

@@ -29,7 +29,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wire::{Args, Handler, PeerCredResolver, Server, ServerConfig, Value};
+use wire::{Args, Handler, PeerCredResolver, Server, ServerConfig};
 
 /// How long startup keeps asking a required upstream for `status`.
 const UPSTREAM_STARTUP: Duration = Duration::from_secs(30);
@@ -103,13 +103,13 @@ impl Context {
 
     /// The `status` reply every service gives:
     /// `{service, volatile, insecure, version}`.
-    pub fn status(&self, insecure: bool) -> Value {
-        Args::new()
-            .with("service", self.spec.name)
-            .with("volatile", self.is_volatile())
-            .with("insecure", insecure)
-            .with("version", self.spec.version)
-            .into_value()
+    pub fn status(&self, insecure: bool) -> nexus_proto::StatusReply {
+        nexus_proto::StatusReply {
+            service: self.spec.name.to_owned(),
+            volatile: self.is_volatile(),
+            insecure,
+            version: self.spec.version.to_owned(),
+        }
     }
 }
 

@@ -103,10 +103,10 @@ fn endpoints_before_ready_are_served_and_eof_stops_cleanly() {
     thread::sleep(Duration::from_millis(100));
     assert_eq!(out.text(), "", "ready before serving");
     assert!(!d.context().is_volatile());
-    let status = Args::from_value(d.context().status(false)).unwrap();
-    assert_eq!(status.text("service").unwrap(), "testd");
-    assert_eq!(status.text("version").unwrap(), "9.9.9");
-    assert!(!status.bool("volatile").unwrap());
+    let status = d.context().status(false);
+    assert_eq!(status.service, "testd");
+    assert_eq!(status.version, "9.9.9");
+    assert!(!status.volatile);
 
     let daemon = thread::spawn(move || {
         d.serve(Service {

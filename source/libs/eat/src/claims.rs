@@ -1,13 +1,14 @@
 //! The claims a token carries, as types that hold the profile's invariants
 //! from construction: a [`Nonce`] is 8..=64 bytes, a [`Ueid`] is a RAND
-//! UEID, [`SwVersion`] and the custom claims are bounded, app ids and
+//! UEID, [`SwVersion`] and the custom claims ([`CustomClaims`], defined in
+//! `nexus_core` because they are also an `attest` argument) are bounded, app ids and
 //! software names are validated `nexus_core` identifiers. Nothing here is
 //! secret: the attested and device keys are public keys.
 
-use crate::{EatError, MAX_CUSTOM_CLAIMS, MAX_CUSTOM_VALUE_LEN, NONCE_MAX_LEN, NONCE_MIN_LEN};
+use crate::{EatError, NONCE_MAX_LEN, NONCE_MIN_LEN};
 use ed25519_dalek::VerifyingKey;
 use nexus_core::{AppId, Label};
-use std::collections::BTreeMap;
+pub use nexus_core::{CustomClaims, CustomValue};
 
 /// A verifier-chosen freshness value, 8..=64 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,84 +97,6 @@ impl SwVersion {
     /// The version string.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// The value of a custom claim. Text has no control characters and text or
-/// bytes are at most [`MAX_CUSTOM_VALUE_LEN`] bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CustomValue {
-    /// A signed integer.
-    Int(i64),
-    /// A boolean.
-    Bool(bool),
-    /// UTF-8 text without control characters.
-    Text(String),
-    /// Opaque bytes.
-    Bytes(Vec<u8>),
-}
-
-impl CustomValue {
-    fn check(&self) -> Result<(), EatError> {
-        let ok = match self {
-            CustomValue::Int(_) | CustomValue::Bool(_) => true,
-            CustomValue::Text(t) => {
-                t.len() <= MAX_CUSTOM_VALUE_LEN && !t.chars().any(char::is_control)
-            }
-            CustomValue::Bytes(b) => b.len() <= MAX_CUSTOM_VALUE_LEN,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(EatError::CustomClaim)
-        }
-    }
-}
-
-/// Caller-supplied claims at private labels ≤ [`crate::label::CUSTOM_MAX`]
-/// (-65538; -65537 is the stub claim), at most [`MAX_CUSTOM_CLAIMS`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CustomClaims(BTreeMap<i64, CustomValue>);
-
-impl CustomClaims {
-    /// No custom claims.
-    pub fn new() -> Self {
-        CustomClaims::default()
-    }
-
-    /// Add a claim. Refused (`EINVAL`) if the label is outside the custom
-    /// range or already used, the value is out of bounds, or the set is
-    /// full.
-    pub fn insert(&mut self, label: i64, value: CustomValue) -> Result<(), EatError> {
-        if label > crate::label::CUSTOM_MAX
-            || self.0.contains_key(&label)
-            || self.0.len() >= MAX_CUSTOM_CLAIMS
-        {
-            return Err(EatError::CustomClaim);
-        }
-        value.check()?;
-        self.0.insert(label, value);
-        Ok(())
-    }
-
-    /// The claim at `label`, if any.
-    pub fn get(&self, label: i64) -> Option<&CustomValue> {
-        self.0.get(&label)
-    }
-
-    /// All claims, by label.
-    pub fn iter(&self) -> impl Iterator<Item = (i64, &CustomValue)> {
-        self.0.iter().map(|(l, v)| (*l, v))
-    }
-
-    /// How many claims.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

@@ -81,6 +81,12 @@ pub enum EatError {
     Encoding,
 }
 
+impl From<nexus_core::ClaimError> for EatError {
+    fn from(_: nexus_core::ClaimError) -> EatError {
+        EatError::CustomClaim
+    }
+}
+
 impl Coded for EatError {
     fn code(&self) -> ErrorCode {
         match self {

@@ -55,7 +55,7 @@ pub mod label {
     /// Private claim: the token comes from a software stub, not hardware.
     pub const STUB: i64 = -65537;
     /// Custom claims use labels at or below this one.
-    pub const CUSTOM_MAX: i64 = -65538;
+    pub const CUSTOM_MAX: i64 = nexus_core::CUSTOM_CLAIM_LABEL_MAX;
 
     /// COSE header `alg`.
     pub const HDR_ALG: i64 = 1;
@@ -86,9 +86,9 @@ pub const NONCE_MIN_LEN: usize = 8;
 /// Longest accepted nonce, in bytes (RFC 9711 §4.1).
 pub const NONCE_MAX_LEN: usize = 64;
 /// Most custom claims in one token.
-pub const MAX_CUSTOM_CLAIMS: usize = 16;
+pub const MAX_CUSTOM_CLAIMS: usize = nexus_core::MAX_CUSTOM_CLAIMS;
 /// Longest custom claim text or byte string, in bytes.
-pub const MAX_CUSTOM_VALUE_LEN: usize = 256;
+pub const MAX_CUSTOM_VALUE_LEN: usize = nexus_core::MAX_CUSTOM_VALUE_LEN;
 /// Longest token accepted or produced, in bytes. The largest valid token
 /// (every field at its maximum) is under 4.9 KiB; see the test
 /// `largest_token_fits`.

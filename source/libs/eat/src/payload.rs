@@ -53,26 +53,24 @@ fn cose_key(key: &VerifyingKey) -> Value {
     ])
 }
 
-impl CustomValue {
-    fn to_value(&self) -> Value {
-        match self {
-            CustomValue::Int(i) => int(*i),
-            CustomValue::Bool(b) => Value::Bool(*b),
-            CustomValue::Text(t) => text(t),
-            CustomValue::Bytes(b) => Value::Bytes(b.clone()),
-        }
+fn custom_to_value(v: &CustomValue) -> Value {
+    match v {
+        CustomValue::Int(i) => int(*i),
+        CustomValue::Bool(b) => Value::Bool(*b),
+        CustomValue::Text(t) => text(t),
+        CustomValue::Bytes(b) => Value::Bytes(b.clone()),
     }
+}
 
-    fn from_value(v: Value) -> Result<Self, EatError> {
-        match v {
-            Value::Integer(_) => as_i64(&v)
-                .map(CustomValue::Int)
-                .ok_or(EatError::CustomClaim),
-            Value::Bool(b) => Ok(CustomValue::Bool(b)),
-            Value::Text(t) => Ok(CustomValue::Text(t)),
-            Value::Bytes(b) => Ok(CustomValue::Bytes(b)),
-            _ => Err(EatError::CustomClaim),
-        }
+fn custom_from_value(v: Value) -> Result<CustomValue, EatError> {
+    match v {
+        Value::Integer(_) => as_i64(&v)
+            .map(CustomValue::Int)
+            .ok_or(EatError::CustomClaim),
+        Value::Bool(b) => Ok(CustomValue::Bool(b)),
+        Value::Text(t) => Ok(CustomValue::Text(t)),
+        Value::Bytes(b) => Ok(CustomValue::Bytes(b)),
+        _ => Err(EatError::CustomClaim),
     }
 }
 
@@ -97,7 +95,7 @@ pub(crate) fn to_value(c: &Claims) -> Value {
         ),
         (int(STUB), text(STUB_VALUE)),
     ];
-    entries.extend(c.custom.iter().map(|(l, v)| (int(l), v.to_value())));
+    entries.extend(c.custom.iter().map(|(l, v)| (int(l), custom_to_value(v))));
     Value::Map(entries)
 }
 
@@ -235,7 +233,7 @@ pub(crate) fn from_value(v: Value) -> Result<Claims, EatError> {
                 }
                 put(&mut stub, (), STUB)?;
             }
-            l if l <= CUSTOM_MAX => custom.insert(l, CustomValue::from_value(v)?)?,
+            l if l <= CUSTOM_MAX => custom.insert(l, custom_from_value(v)?)?,
             other => return Err(EatError::UnknownClaim(other)),
         }
     }

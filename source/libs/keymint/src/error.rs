@@ -24,13 +24,17 @@ pub enum KeyMintError {
     #[error("session is locked or not unsealed")]
     Locked,
     /// keymint runs in another process (keymintd) and the call failed
-    /// there or on the way: the code only, so no remote text (and no
-    /// secret) is carried along.
-    #[error("remote keymint failed: {code}")]
+    /// there or on the way. The message is keymintd's own (keymint's
+    /// messages name what failed, never with which bytes, and the wire
+    /// contract keeps secrets out of every error message) or says how the
+    /// call failed to reach it.
+    #[error("{msg}")]
     Remote {
         /// The stable code keymintd answered, or `EIO`/`EBUSY` when it
         /// could not be reached.
         code: ErrorCode,
+        /// What keymintd said, or why it could not be asked.
+        msg: String,
     },
 }
 
@@ -41,7 +45,7 @@ impl Coded for KeyMintError {
             KeyMintError::Entropy | KeyMintError::Integrity => ErrorCode::Eio,
             KeyMintError::Invalid(_) => ErrorCode::Einval,
             KeyMintError::Locked => ErrorCode::Elocked,
-            KeyMintError::Remote { code } => *code,
+            KeyMintError::Remote { code, .. } => *code,
         }
     }
 }

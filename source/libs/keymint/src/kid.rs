@@ -5,64 +5,12 @@
 //! `{1: 1 (OKP), -1: 6 (Ed25519), -2: x}`; map keys sorted by their encoded
 //! bytes gives the order 1 (0x01), -1 (0x20), -2 (0x21), -3 (0x22). The same
 //! kid names a key in the keystore, in attestation tokens and in the trust
-//! store.
+//! store. The [`Kid`] type itself lives in `nexus_core` (re-exported
+//! here), so that code which only carries kids needs no crypto.
 
 use ed25519_dalek::VerifyingKey;
+pub use nexus_core::{Kid, KidParseError};
 use sha2::{Digest, Sha256};
-use std::fmt;
-use std::str::FromStr;
-
-/// A 32-byte RFC 9679 thumbprint, shown as 64 lowercase hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Kid([u8; 32]);
-
-/// A string that is not 64 hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a kid is 64 hex digits")]
-pub struct KidParseError;
-
-impl Kid {
-    /// Wrap raw thumbprint bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Kid(bytes)
-    }
-
-    /// The raw thumbprint.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Lowercase hex.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-
-    /// Parse 64 hex digits (either case).
-    pub fn from_hex(s: &str) -> Result<Self, KidParseError> {
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|_| KidParseError)?;
-        Ok(Kid(out))
-    }
-}
-
-impl fmt::Display for Kid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Debug for Kid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Kid({})", self.to_hex())
-    }
-}
-
-impl FromStr for Kid {
-    type Err = KidParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Kid::from_hex(s)
-    }
-}
 
 /// COSE key type OKP.
 const KTY_OKP: u8 = 1;
@@ -88,7 +36,7 @@ pub fn ed25519_thumbprint_input(x: &[u8; 32]) -> Vec<u8> {
 
 /// The kid of an Ed25519 public key.
 pub fn ed25519_kid(key: &VerifyingKey) -> Kid {
-    Kid(Sha256::digest(ed25519_thumbprint_input(key.as_bytes())).into())
+    Kid::from_bytes(Sha256::digest(ed25519_thumbprint_input(key.as_bytes())).into())
 }
 
 /// The kid of an EC2 key with 32-byte coordinates (P-256: crv 1). Kept for
@@ -98,7 +46,7 @@ pub fn ec2_kid(crv: u8, x: &[u8; 32], y: &[u8; 32]) -> Kid {
     push_bstr32(&mut out, x);
     out.push(0x22);
     push_bstr32(&mut out, y);
-    Kid(Sha256::digest(out).into())
+    Kid::from_bytes(Sha256::digest(out).into())
 }
 
 #[cfg(test)]
@@ -129,14 +77,5 @@ mod tests {
         let enc = ed25519_thumbprint_input(&x);
         assert_eq!(&enc[..8], &[0xa3, 0x01, 0x01, 0x20, 0x06, 0x21, 0x58, 0x20]);
         assert_eq!(&enc[8..], &x);
-    }
-
-    #[test]
-    fn hex_round_trip_and_test_reject_bad_hex() {
-        let k = Kid::from_bytes([0xab; 32]);
-        assert_eq!(Kid::from_hex(&k.to_hex()), Ok(k));
-        assert_eq!(Kid::from_hex(&k.to_hex().to_uppercase()), Ok(k));
-        assert_eq!(Kid::from_hex("ab"), Err(KidParseError));
-        assert_eq!(Kid::from_hex(&"zz".repeat(32)), Err(KidParseError));
     }
 }

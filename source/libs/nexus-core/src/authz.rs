@@ -113,6 +113,7 @@ impl FromStr for Capability {
 
 /// Why an operation was not authorized.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthzError {
     /// The policy denies it.
     #[error("{subject} lacks {capability}")]

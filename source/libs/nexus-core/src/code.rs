@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 /// A stable, wire-visible error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// The caller is not allowed to do this, or authentication failed.
     Eperm,

@@ -13,6 +13,7 @@ pub const LABEL_MAX_LEN: usize = 64;
 
 /// Why a string is not a valid identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdError {
     /// The string is empty.
     #[error("identifier is empty")]

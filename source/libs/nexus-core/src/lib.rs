@@ -2,8 +2,10 @@
 //!
 //! Everything here is small, dependency-light and used by every other crate:
 //! the stable error codes that cross the wire ([`ErrorCode`]), validated
-//! identifiers ([`AppId`], [`UserId`], [`Label`]), the caller identity
-//! ([`Subject`]), the authorization contract ([`Authorizer`],
+//! identifiers ([`AppId`], [`UserId`], [`Label`], [`SessionId`], key ids
+//! [`Kid`]), the caller identity
+//! ([`Subject`]), the custom claims an attestation carries
+//! ([`CustomClaims`]), the authorization contract ([`Authorizer`],
 //! [`Capability`]) and an injectable [`Clock`]. Feature `testkit` (tests
 //! only) adds a recording [`Authorizer`] for other crates' tests.
 //!
@@ -13,18 +15,25 @@
 #![forbid(unsafe_code)]
 
 mod authz;
+mod claims;
 mod clock;
 mod code;
 mod ids;
+mod kid;
 mod session;
 mod subject;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use authz::{Authorizer, AuthzError, Capability, QuotaLimits, UnknownCapability};
+pub use claims::{
+    ClaimError, CustomClaims, CustomValue, CUSTOM_CLAIM_LABEL_MAX, MAX_CUSTOM_CLAIMS,
+    MAX_CUSTOM_VALUE_LEN,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{Coded, ErrorCode, UnknownErrorCode};
 pub use ids::{AppId, IdError, Label, UserId, LABEL_MAX_LEN};
+pub use kid::{Kid, KidParseError};
 pub use session::{SessionId, SessionIdParseError};
 pub use subject::{Subject, SubjectParseError};
 

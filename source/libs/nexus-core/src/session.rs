@@ -3,6 +3,7 @@
 //! A session id selects a session; it never grants anything by itself: the
 //! caller's subject still comes from its channel.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
@@ -57,6 +58,20 @@ impl FromStr for SessionId {
             out[i] = u8::from_str_radix(hex, 16).map_err(|_| SessionIdParseError)?;
         }
         Ok(SessionId(out))
+    }
+}
+
+/// On the wire a session id is its hex text.
+impl Serialize for SessionId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -52,6 +52,7 @@ impl fmt::Display for Subject {
 
 /// A string that is not `system:<name>`, `app:<id>` or `uid:<n>`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SubjectParseError {
     /// No known `kind:` prefix.
     #[error("subject must be system:<name>, app:<id> or uid:<n>")]

@@ -14,6 +14,7 @@ use std::str::FromStr;
 
 /// Why an argument could not be read. Every variant is `EINVAL`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ArgError {
     /// A required argument is absent.
     #[error("missing argument `{0}`")]
@@ -46,10 +47,18 @@ impl Coded for ArgError {
 
 /// The arguments of a request: names to CBOR values, in the order given.
 /// Their strings are wiped when the arguments are dropped (they may carry
-/// secrets).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// secrets), and `Debug` shows the names only.
+#[derive(Clone, Default, PartialEq)]
 pub struct Args {
     entries: Vec<(String, Value)>,
+}
+
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Args")
+            .field(&self.names().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Drop for Args {
@@ -94,21 +103,40 @@ impl Args {
     }
 
     /// Build from a CBOR value, which must be a map with valid, distinct
-    /// text keys.
-    pub fn from_value(value: Value) -> Result<Args, ArgError> {
+    /// text keys. A value refused is wiped before the error is returned.
+    pub fn from_value(mut value: Value) -> Result<Args, ArgError> {
+        Args::take_from(&mut value)
+    }
+
+    /// [`Args::from_value`] over a value in place: the entries are moved
+    /// out if accepted; if refused, the value is wiped.
+    fn take_from(value: &mut Value) -> Result<Args, ArgError> {
+        let names_ok = match &*value {
+            Value::Map(pairs) => pairs.iter().enumerate().all(|(i, (k, _))| {
+                k.as_text().is_some_and(|k| {
+                    valid_name(k)
+                        && !pairs
+                            .iter()
+                            .take(i)
+                            .any(|(seen, _)| seen.as_text() == Some(k))
+                })
+            }),
+            _ => false,
+        };
+        if !names_ok {
+            crate::scrub::scrub_value(value);
+            return Err(ArgError::BadName);
+        }
         let Value::Map(pairs) = value else {
             return Err(ArgError::BadName);
         };
-        let mut entries: Vec<(String, Value)> = Vec::with_capacity(pairs.len());
-        for (k, v) in pairs {
-            let Value::Text(k) = k else {
-                return Err(ArgError::BadName);
-            };
-            if !valid_name(&k) || entries.iter().any(|(seen, _)| *seen == k) {
-                return Err(ArgError::BadName);
-            }
-            entries.push((k, v));
-        }
+        let entries = std::mem::take(pairs)
+            .into_iter()
+            .filter_map(|(k, v)| match k {
+                Value::Text(k) => Some((k, v)),
+                _ => None,
+            })
+            .collect();
         Ok(Args { entries })
     }
 
@@ -135,6 +163,11 @@ impl Args {
     /// The names, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// The arguments in order: `(name, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// The raw value of an argument, if present.
@@ -317,6 +350,22 @@ mod tests {
         assert_eq!(a.text_list("scopes").unwrap(), ["packages", "updates"]);
         let again = Args::from_value(a.clone().into_value()).unwrap();
         assert_eq!(again, a);
+    }
+
+    #[test]
+    fn test_reject_malformed_maps_and_wipe_them() {
+        let secret = || Value::Text("hunter2".into());
+        for mut bad in [
+            Value::Map(vec![("pw".into(), secret()), ("pw".into(), secret())]),
+            Value::Map(vec![("pw".into(), secret()), ("a b".into(), secret())]),
+            Value::Map(vec![("pw".into(), secret()), (1u64.into(), secret())]),
+            Value::Array(vec![secret()]),
+        ] {
+            assert_eq!(Args::take_from(&mut bad), Err(ArgError::BadName));
+            assert!(!format!("{bad:?}").contains("hunter2"), "{bad:?}");
+        }
+        let a = Args::new().with("password", "hunter2");
+        assert_eq!(format!("{a:?}"), r#"Args(["password"])"#);
     }
 
     #[test]

@@ -81,6 +81,7 @@ impl<E: Coded + fmt::Display> From<E> for WireError {
 /// What a client call can fail with: an error reply from the service
 /// ([`ClientError::Remote`]) or a failure of the transport.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The service answered with an error.
     #[error("{code}: {msg}")]

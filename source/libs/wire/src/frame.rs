@@ -19,6 +19,7 @@ pub const PREFIX_LEN: usize = 4;
 
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// The length prefix announces more than the limit.
     #[error("frame of {len} bytes exceeds the limit of {max} bytes")]

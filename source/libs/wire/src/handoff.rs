@@ -59,6 +59,7 @@ pub struct Endpoint {
 
 /// Why an endpoint could not be passed or received.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HandoffError {
     /// The control channel failed.
     #[error("control channel error: {0}")]

@@ -35,14 +35,15 @@ mod message;
 mod reconnect;
 mod scrub;
 mod server;
+mod wiping;
 
 pub use args::{ArgError, Args};
 pub use ciborium::Value;
 pub use client::{Client, ClientConfig};
 pub use error::{ClientError, WireError, MAX_ERROR_MSG_LEN};
 pub use message::{
-    decode_reply, decode_request, encode_reply, encode_request, BadRequest, ProtocolError, Reply,
-    Request, MAX_NAME_LEN, PROTOCOL_VERSION,
+    decode_reply, decode_request, encode_reply, encode_request, valid_name, BadRequest,
+    ProtocolError, Reply, Request, MAX_NAME_LEN, PROTOCOL_VERSION,
 };
 pub use reconnect::{ReconnectingClient, MAX_SENDS, RECONNECT_WAIT};
 pub use scrub::scrub_value;

@@ -8,6 +8,8 @@
 
 use crate::args::Args;
 use crate::error::WireError;
+use crate::scrub::scrub_value;
+use crate::wiping::WipingValue;
 use crate::{MAX_FRAME_LEN, MAX_NESTING};
 use ciborium::Value;
 use nexus_core::{Coded, ErrorCode};
@@ -21,8 +23,9 @@ pub const PROTOCOL_VERSION: u64 = 1;
 /// The longest op or argument name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 
-/// Whether `s` is a valid op or argument name.
-pub(crate) fn valid_name(s: &str) -> bool {
+/// Whether `s` is a valid op or argument name: 1..=[`MAX_NAME_LEN`]
+/// bytes of `[A-Za-z0-9._-]`.
+pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_NAME_LEN
         && s.bytes()
@@ -31,6 +34,7 @@ pub(crate) fn valid_name(s: &str) -> bool {
 
 /// Why a frame body is not a valid message. Every variant is `EINVAL`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// The body is not one well-formed CBOR item.
     #[error("frame is not valid CBOR")]
@@ -115,8 +119,9 @@ impl Coded for BadRequest {
     }
 }
 
-/// A parsed request.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed request. Its `Debug` shows the id, the op and the argument
+/// names, never their values (they may be passwords or auth secrets).
+#[derive(Clone, PartialEq)]
 pub struct Request {
     id: u64,
     op: String,
@@ -155,8 +160,9 @@ impl Request {
     }
 }
 
-/// A parsed reply.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed reply. Its `Debug` shows the id and the error, never an `ok`
+/// value (it may be a plaintext or a vault value).
+#[derive(Clone, PartialEq)]
 pub struct Reply {
     /// The id of the request answered (0: the request was unreadable).
     pub id: u64,
@@ -164,9 +170,34 @@ pub struct Reply {
     pub outcome: Result<Value, WireError>,
 }
 
+/// Decode one CBOR item; whether bytes follow it. A body that fails to
+/// decode leaves no unwiped partial value behind (see [`crate::wiping`]).
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("op", &self.op)
+            .field("args", &self.args)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let outcome: Result<&str, &WireError> = match &self.outcome {
+            Ok(_) => Ok("<value not shown>"),
+            Err(e) => Err(e),
+        };
+        f.debug_struct("Reply")
+            .field("id", &self.id)
+            .field("outcome", &outcome)
+            .finish()
+    }
+}
+
 pub(crate) fn decode_value(body: &[u8]) -> Result<(Value, bool), ProtocolError> {
     let mut rest = body;
-    let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_NESTING)
+    let WipingValue(value) = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_NESTING)
         .map_err(|e| match e {
             ciborium::de::Error::RecursionLimitExceeded => ProtocolError::TooDeep,
             _ => ProtocolError::BadCbor,
@@ -174,20 +205,20 @@ pub(crate) fn decode_value(body: &[u8]) -> Result<(Value, bool), ProtocolError> 
     Ok((value, !rest.is_empty()))
 }
 
-/// Split a message map into the values of `fields` (in that order),
-/// refusing non-text keys, unknown keys and duplicates.
-pub(crate) fn fields<const N: usize>(
-    map: Vec<(Value, Value)>,
+/// Like [`fields`], but borrowing the values in place (so that whatever
+/// is not taken can be wiped by the caller).
+fn fields_mut<'a, const N: usize>(
+    map: &'a mut [(Value, Value)],
     names: [&'static str; N],
-) -> Result<[Option<Value>; N], ProtocolError> {
-    let mut out: [Option<Value>; N] = std::array::from_fn(|_| None);
-    for (k, v) in map {
+) -> Result<[Option<&'a mut Value>; N], ProtocolError> {
+    let mut out: [Option<&'a mut Value>; N] = std::array::from_fn(|_| None);
+    for (k, v) in map.iter_mut() {
         let Value::Text(k) = k else {
             return Err(ProtocolError::NonTextKey);
         };
         let i = names
             .iter()
-            .position(|n| *n == k)
+            .position(|n| *n == k.as_str())
             .ok_or(ProtocolError::UnknownField)?;
         let (Some(slot), Some(name)) = (out.get_mut(i), names.get(i)) else {
             return Err(ProtocolError::UnknownField);
@@ -199,7 +230,17 @@ pub(crate) fn fields<const N: usize>(
     Ok(out)
 }
 
-fn uint(v: Option<Value>, name: &'static str) -> Result<u64, ProtocolError> {
+/// Split a message map into the values of `fields` (in that order),
+/// refusing non-text keys, unknown keys and duplicates.
+pub(crate) fn fields<const N: usize>(
+    mut map: Vec<(Value, Value)>,
+    names: [&'static str; N],
+) -> Result<[Option<Value>; N], ProtocolError> {
+    let found = fields_mut(&mut map, names)?;
+    Ok(found.map(|v| v.map(|v| std::mem::replace(v, Value::Null))))
+}
+
+fn uint(v: Option<&Value>, name: &'static str) -> Result<u64, ProtocolError> {
     let v = v.ok_or(ProtocolError::MissingField(name))?;
     v.as_integer()
         .and_then(|i| u64::try_from(i).ok())
@@ -219,35 +260,52 @@ fn readable_id(map: &[(Value, Value)]) -> u64 {
     }
 }
 
-/// Parse a request frame body.
+/// Parse a request frame body. Whatever a failed parse decoded (it may
+/// hold a password) is wiped before the error is returned; so is the
+/// envelope of a successful one.
 pub fn decode_request(body: &[u8]) -> Result<Request, BadRequest> {
+    let (mut value, trailing) = decode_value(body).map_err(|error| BadRequest { id: 0, error })?;
+    parse_request(&mut value, trailing)
+}
+
+/// The request in a decoded body; `value` is wiped afterwards, whatever
+/// the outcome (its `args` were moved out if it was accepted).
+fn parse_request(value: &mut Value, trailing: bool) -> Result<Request, BadRequest> {
+    let parsed = request_of(value, trailing);
+    scrub_value(value);
+    parsed
+}
+
+/// The request in `value`; its `args` are moved out only once everything
+/// else checked out.
+fn request_of(value: &mut Value, trailing: bool) -> Result<Request, BadRequest> {
     let bad = |id, error| BadRequest { id, error };
-    let (value, trailing) = decode_value(body).map_err(|e| bad(0, e))?;
     let Value::Map(map) = value else {
         return Err(bad(0, ProtocolError::NotMap));
     };
-    let id = readable_id(&map);
+    let id = readable_id(map);
     if trailing {
         return Err(bad(id, ProtocolError::TrailingBytes));
     }
-    let [v, rid, op, args] = fields(map, ["v", "id", "op", "args"]).map_err(|e| bad(id, e))?;
-    let version = uint(v, "v").map_err(|e| bad(id, e))?;
+    let [v, rid, op, args] = fields_mut(map, ["v", "id", "op", "args"]).map_err(|e| bad(id, e))?;
+    let version = uint(v.as_deref(), "v").map_err(|e| bad(id, e))?;
     if version != PROTOCOL_VERSION {
         return Err(bad(id, ProtocolError::UnsupportedVersion));
     }
-    let rid = uint(rid, "id").map_err(|e| bad(id, e))?;
+    let rid = uint(rid.as_deref(), "id").map_err(|e| bad(id, e))?;
     let op = match op.ok_or(ProtocolError::MissingField("op")) {
-        Ok(Value::Text(op)) => op,
+        Ok(Value::Text(op)) => op.clone(),
         Ok(_) => return Err(bad(id, ProtocolError::WrongType("op"))),
         Err(e) => return Err(bad(id, e)),
     };
     let args = match args {
-        Some(v @ Value::Map(_)) => {
-            Args::from_value(v).map_err(|_| bad(id, ProtocolError::BadArgName))?
-        }
+        Some(v @ Value::Map(_)) => std::mem::replace(v, Value::Null),
         Some(_) => return Err(bad(id, ProtocolError::WrongType("args"))),
         None => return Err(bad(id, ProtocolError::MissingField("args"))),
     };
+    // `Args::from_value` wipes what it refuses; a refused `Request` drops
+    // (and so wipes) its `Args`.
+    let args = Args::from_value(args).map_err(|_| bad(id, ProtocolError::BadArgName))?;
     Request::new(rid, &op, args).map_err(|e| bad(id, e))
 }
 
@@ -318,21 +376,34 @@ pub fn encode_reply(
     to_body(&ReplyOut(id, outcome))
 }
 
-/// Parse a reply frame body.
+/// Parse a reply frame body. A reply that fails to parse (it may hold a
+/// plaintext) is wiped before the error is returned.
 pub fn decode_reply(body: &[u8]) -> Result<Reply, ProtocolError> {
-    let (value, trailing) = decode_value(body)?;
+    let (mut value, trailing) = decode_value(body)?;
+    parse_reply(&mut value, trailing)
+}
+
+/// The reply in a decoded body; `value` is wiped afterwards, whatever the
+/// outcome (its `ok` value was moved out if it was accepted).
+fn parse_reply(value: &mut Value, trailing: bool) -> Result<Reply, ProtocolError> {
+    let parsed = reply_of(value, trailing);
+    scrub_value(value);
+    parsed
+}
+
+fn reply_of(value: &mut Value, trailing: bool) -> Result<Reply, ProtocolError> {
     if trailing {
         return Err(ProtocolError::TrailingBytes);
     }
     let Value::Map(map) = value else {
         return Err(ProtocolError::NotMap);
     };
-    let [id, ok, err] = fields(map, ["id", "ok", "err"])?;
-    let id = uint(id, "id")?;
+    let [id, ok, err] = fields_mut(map, ["id", "ok", "err"])?;
+    let id = uint(id.as_deref(), "id")?;
     let outcome = match (ok, err) {
-        (Some(v), None) => Ok(v),
+        (Some(v), None) => Ok(std::mem::replace(v, Value::Null)),
         (None, Some(Value::Map(e))) => {
-            let [code, msg] = fields(e, ["code", "msg"])?;
+            let [code, msg] = fields_mut(e, ["code", "msg"])?;
             let code = match code.ok_or(ProtocolError::MissingField("code"))? {
                 Value::Text(c) => c
                     .parse::<ErrorCode>()
@@ -340,7 +411,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, ProtocolError> {
                 _ => return Err(ProtocolError::WrongType("code")),
             };
             let msg = match msg.ok_or(ProtocolError::MissingField("msg"))? {
-                Value::Text(m) => m,
+                Value::Text(m) => m.clone(),
                 _ => return Err(ProtocolError::WrongType("msg")),
             };
             Err(WireError::new(code, msg))
@@ -350,3 +421,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, ProtocolError> {
     };
     Ok(Reply { id, outcome })
 }
+
+#[cfg(test)]
+#[path = "tests/message.rs"]
+mod tests;

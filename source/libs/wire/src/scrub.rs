@@ -6,7 +6,12 @@
 //! zeroizing buffer, encoding goes through [`SecretBuf`], which wipes each
 //! buffer it outgrows, and [`scrub_value`] wipes the byte and text strings
 //! of a decoded CBOR value (request arguments are scrubbed when dropped;
-//! the server scrubs each reply value once it is sent).
+//! the server scrubs each reply value once it is sent). A request or reply
+//! that fails to parse is wiped on every path: CBOR that fails to decode
+//! leaves no partial value unwiped (`wiping`), and a decoded message
+//! refused for its envelope or its argument names is scrubbed before the
+//! error is returned. `Args`, `Request` and `Reply` never print a value
+//! in their `Debug`.
 
 use ciborium::Value;
 use std::io;

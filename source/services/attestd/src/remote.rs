@@ -10,9 +10,9 @@
 //! the endpoint nexus-init handed it); keystored applies its namespace rule
 //! and the policy to every call.
 //!
-//! Invariants: every reply is parsed at this edge. Fields are read with
-//! their documented types; the key a reply describes must be the key asked
-//! about; public keys are parsed strictly and must match the stated kid;
+//! Invariants: every request and reply is one of `nexus-proto`'s typed
+//! ops, parsed at this edge with its documented types; the key a reply
+//! describes must be the key asked about; public keys are parsed strictly and must match the stated kid;
 //! a signature must come with a 64-byte value. Anything else is `EIO`
 //! ([`AttestError::BadUpstream`]) — attestd never builds a token from an
 //! answer it could not check.
@@ -26,7 +26,10 @@ use keymint::kid::Kid;
 use keystore::KeyName;
 use nexus_core::{Coded, ErrorCode};
 use nexus_daemon::Call;
-use wire::{Args, Value};
+use nexus_proto::{
+    self as proto, Alg, Bytes, DeviceInfo, Empty, KeyArgs, KeyCreate, KeyCreateArgs, KeyInfo,
+    KeyRotate, KeyShow, KeyShowArgs, KeySign, KeySignArgs, KeyState, Op, VersionState,
+};
 
 /// The key backend over keystored.
 pub struct RemoteBackend {
@@ -42,35 +45,17 @@ impl std::fmt::Debug for RemoteBackend {
     }
 }
 
-const ALG_ED25519: &str = "Ed25519";
-
-fn bad(what: &'static str) -> impl Fn(wire::ArgError) -> AttestError {
-    move |_| AttestError::BadUpstream(what)
-}
-
-fn reply_map(v: Value, what: &'static str) -> Result<Args, AttestError> {
-    Args::from_value(v).map_err(bad(what))
-}
-
-fn kid_field(a: &Args, what: &'static str) -> Result<Kid, AttestError> {
-    Kid::from_hex(a.text("kid").map_err(bad(what))?).map_err(|_| AttestError::BadUpstream(what))
-}
-
 /// The primary version of the key a `key-info` reply describes, checked
 /// against the key that was asked about.
 fn primary_of(
-    info: Value,
+    info: KeyInfo,
     key: &KeyName,
 ) -> Result<(ed25519_dalek::VerifyingKey, Kid, u32), AttestError> {
-    const WHAT: &str = "malformed key.show reply";
-    let info = reply_map(info, WHAT)?;
-    let same = info.text("app").map_err(bad(WHAT))? == key.app.as_str()
-        && info.text("purpose").map_err(bad(WHAT))? == key.purpose.as_str()
-        && info.text("name").map_err(bad(WHAT))? == key.name.as_str();
+    let same = info.app == key.app && info.purpose == key.purpose && info.name == key.name;
     if !same {
         return Err(AttestError::BadUpstream("key.show described another key"));
     }
-    if info.text("alg").map_err(bad(WHAT))? != ALG_ED25519 {
+    if info.alg != Alg::Ed25519 {
         return Err(AttestError::NotSigningKey {
             key: key.to_string(),
         });
@@ -78,39 +63,27 @@ fn primary_of(
     let revoked = || AttestError::Revoked {
         key: key.to_string(),
     };
-    match info.text("state").map_err(bad(WHAT))? {
-        "active" => {}
-        "revoked" => return Err(revoked()),
-        _ => return Err(AttestError::BadUpstream(WHAT)),
+    if info.state == KeyState::Revoked {
+        return Err(revoked());
     }
-    let primary = info.u32("primary").map_err(bad(WHAT))?;
-    let versions = info
-        .get("versions")
-        .and_then(Value::as_array)
-        .ok_or(AttestError::BadUpstream(WHAT))?;
-    let mut found = None;
-    for v in versions {
-        let v = reply_map(v.clone(), WHAT)?;
-        if v.u32("version").map_err(bad(WHAT))? == primary {
-            found = Some(v);
-            break;
-        }
+    let v = info
+        .versions
+        .into_iter()
+        .find(|v| v.version == info.primary)
+        .ok_or(AttestError::BadUpstream(
+            "key.show lacks the primary version",
+        ))?;
+    if v.state != VersionState::Active {
+        return Err(revoked());
     }
-    let v = found.ok_or(AttestError::BadUpstream(
-        "key.show lacks the primary version",
-    ))?;
-    match v.text("state").map_err(bad(WHAT))? {
-        "active" => {}
-        "retired" | "revoked" => return Err(revoked()),
-        _ => return Err(AttestError::BadUpstream(WHAT)),
-    }
-    let kid = kid_field(&v, WHAT)?;
+    const WHAT: &str = "malformed key.show reply";
+    let kid = v.kid.ok_or(AttestError::BadUpstream(WHAT))?;
     let public = checked_public(
-        v.bytes("public_key").map_err(bad(WHAT))?,
+        &v.public_key.ok_or(AttestError::BadUpstream(WHAT))?,
         &kid,
         "key.show public key is weak or does not match its kid",
     )?;
-    Ok((public, kid, primary))
+    Ok((public, kid, info.primary))
 }
 
 impl RemoteBackend {
@@ -122,19 +95,30 @@ impl RemoteBackend {
         })
     }
 
+    /// Call `O` on keystored; a reply of the wrong shape is `what`.
+    fn call<O: Op>(
+        &self,
+        args: &O::Args,
+        idempotent: bool,
+        what: &'static str,
+    ) -> Result<O::Reply, AttestError> {
+        let args = proto::encode_args::<O>(args).map_err(|_| AttestError::BadUpstream(what))?;
+        let ok = self.up.call(O::NAME, &args, idempotent)?;
+        proto::decode_reply::<O>(ok).map_err(|_| AttestError::BadUpstream(what))
+    }
+
     fn show(
         &self,
         key: &KeyName,
         with_app: bool,
     ) -> Result<(ed25519_dalek::VerifyingKey, Kid, u32), AttestError> {
-        let mut args = Args::new()
-            .with("purpose", key.purpose.as_str())
-            .with("name", key.name.as_str());
-        if with_app {
-            args = args.with("app", key.app.as_str());
-        }
-        let reply = self.up.call("key.show", &args, true)?;
-        primary_of(reply, key)
+        let args = KeyShowArgs {
+            purpose: key.purpose.clone(),
+            name: key.name.clone(),
+            app: with_app.then(|| key.app.clone()),
+        };
+        let info = self.call::<KeyShow>(&args, true, "malformed key.show reply")?;
+        primary_of(info, key)
     }
 
     fn device_primary(&self) -> Result<DeviceKey, AttestError> {
@@ -152,16 +136,18 @@ impl KeyBackend for RemoteBackend {
     fn ensure_device_key(&self) -> Result<DeviceKey, AttestError> {
         match self.device_primary() {
             Err(e) if e.code() == ErrorCode::Enoent => {
-                let args = Args::new()
-                    .with("purpose", self.device.purpose.as_str())
-                    .with("name", self.device.name.as_str())
-                    .with("alg", ALG_ED25519);
-                match self.up.call("key.create", &args, false) {
+                let args = KeyCreateArgs {
+                    purpose: self.device.purpose.clone(),
+                    name: self.device.name.clone(),
+                    alg: Alg::Ed25519,
+                };
+                match self.call::<KeyCreate>(&args, false, "malformed key.create reply") {
                     Ok(_) => {}
                     // Provisioned concurrently (or the create landed and
                     // its reply was lost): the key is there either way.
-                    Err(e) if e.remote_code() == Some(ErrorCode::Ealready) => {}
-                    Err(e) => return Err(e.into()),
+                    Err(AttestError::Upstream(e))
+                        if e.remote_code() == Some(ErrorCode::Ealready) => {}
+                    Err(e) => return Err(e),
                 }
                 self.device_primary()
             }
@@ -175,41 +161,41 @@ impl KeyBackend for RemoteBackend {
 
     fn rotate_device_key(&self) -> Result<DeviceKey, AttestError> {
         const WHAT: &str = "malformed key.rotate reply";
-        let args = Args::new()
-            .with("purpose", self.device.purpose.as_str())
-            .with("name", self.device.name.as_str());
-        let r = reply_map(self.up.call("key.rotate", &args, false)?, WHAT)?;
-        let version = r.u32("version").map_err(bad(WHAT))?;
-        let kid = kid_field(&r, WHAT)?;
+        let args = KeyArgs {
+            purpose: self.device.purpose.clone(),
+            name: self.device.name.clone(),
+        };
+        let r = self.call::<KeyRotate>(&args, false, WHAT)?;
+        let kid = r.kid.ok_or(AttestError::BadUpstream(WHAT))?;
         let public = checked_public(
-            r.bytes("public_key").map_err(bad(WHAT))?,
+            &r.public_key.ok_or(AttestError::BadUpstream(WHAT))?,
             &kid,
             "key.rotate public key is weak or does not match its kid",
         )?;
         Ok(DeviceKey {
             public,
             kid,
-            version,
+            version: r.version,
         })
     }
 
     fn sign_with_device_key(&self, msg: &[u8]) -> Result<DeviceSignature, AttestError> {
-        const WHAT: &str = "malformed key.sign reply";
-        let args = Args::new()
-            .with("purpose", self.device.purpose.as_str())
-            .with("name", self.device.name.as_str())
-            .with("msg", Value::Bytes(msg.to_vec()));
+        let args = KeySignArgs {
+            purpose: self.device.purpose.clone(),
+            name: self.device.name.clone(),
+            msg: Bytes::from(msg),
+        };
         // Ed25519 signing is deterministic: sending it twice is harmless.
-        let r = reply_map(self.up.call("key.sign", &args, true)?, WHAT)?;
+        let r = self.call::<KeySign>(&args, true, "malformed key.sign reply")?;
         let signature: [u8; 64] = r
-            .bytes("sig")
-            .map_err(bad(WHAT))?
+            .sig
+            .into_vec()
             .try_into()
             .map_err(|_| AttestError::BadUpstream("key.sign signature is not 64 bytes"))?;
         Ok(DeviceSignature {
             signature,
-            kid: kid_field(&r, WHAT)?,
-            version: r.u32("version").map_err(bad(WHAT))?,
+            kid: r.kid,
+            version: r.version,
         })
     }
 
@@ -223,17 +209,16 @@ impl KeyBackend for RemoteBackend {
     }
 
     fn info(&self) -> Result<BackendInfo, AttestError> {
-        const WHAT: &str = "malformed device.info reply";
-        let r = reply_map(self.up.call("device.info", &Args::new(), true)?, WHAT)?;
+        let r = self.call::<DeviceInfo>(&Empty {}, true, "malformed device.info reply")?;
         let device_id: [u8; 32] = r
-            .bytes("device_id")
-            .map_err(bad(WHAT))?
+            .device_id
+            .into_vec()
             .try_into()
             .map_err(|_| AttestError::BadUpstream("device.info device_id is not 32 bytes"))?;
         Ok(BackendInfo {
             device_id,
-            volatile: r.bool("volatile").map_err(bad(WHAT))?,
-            insecure: r.bool("insecure").map_err(bad(WHAT))?,
+            volatile: r.volatile,
+            insecure: r.insecure,
         })
     }
 }

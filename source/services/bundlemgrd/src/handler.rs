@@ -16,10 +16,14 @@
 use crate::{BundleError, BundleManager, InstalledBundle};
 use nexus_core::{Authorizer, Clock, Label, SystemClock};
 use nexus_daemon::{Context, Service, Spec};
+use nexus_proto::{
+    self as proto, ArtifactArgs, BundleInfo, BundleInstall, BundleInstallReply, BundleList,
+    BundleListReply, BundleUninstall, Empty, Op, Status, StatusReply,
+};
 use std::path::Path;
 use std::sync::Arc;
 use trust::TrustStore;
-use wire::{ArgError, Args, CallContext, Handler, Request, Value, WireError};
+use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 
 /// The service name: markers, socket, audit log.
 pub const SERVICE: &str = "bundlemgrd";
@@ -37,7 +41,7 @@ pub const SPEC: Spec = Spec {
 /// Answers `bundle.install`, `bundle.uninstall`, `bundle.list`, `status`.
 pub struct BundleHandler {
     mgr: BundleManager,
-    status: Value,
+    status: StatusReply,
 }
 
 impl std::fmt::Debug for BundleHandler {
@@ -92,32 +96,31 @@ fn wire_err(e: &BundleError) -> WireError {
 }
 
 /// The `path` argument: an absolute directory path.
-pub(crate) fn artifact_path(args: &Args) -> Result<&Path, WireError> {
-    let p = Path::new(args.text("path")?);
+pub(crate) fn artifact_path(path: &str) -> Result<&Path, WireError> {
+    let p = Path::new(path);
     if !p.is_absolute() {
         return Err(ArgError::Invalid("path".into()).into());
     }
     Ok(p)
 }
 
-fn installed_reply(b: &InstalledBundle) -> Value {
-    Args::new()
-        .with("name", b.name.as_str())
-        .with("version", b.version.as_str())
-        .with("signer_kid", b.signer.to_hex())
-        .into_value()
+fn installed_reply(b: &InstalledBundle) -> BundleInstallReply {
+    BundleInstallReply {
+        name: b.name.clone(),
+        version: b.version.as_str().to_owned(),
+        signer_kid: b.signer,
+    }
 }
 
 impl BundleHandler {
     /// A handler over `mgr`; `status` is the reply to `status`.
-    pub fn new(mgr: BundleManager, status: Value) -> Self {
+    pub fn new(mgr: BundleManager, status: StatusReply) -> Self {
         BundleHandler { mgr, status }
     }
 
-    fn install(&self, ctx: &CallContext, args: &Args) -> Result<Value, WireError> {
-        args.only(&["path", "force"])?;
-        let path = artifact_path(args)?;
-        let force = args.opt_bool("force")?.unwrap_or(false);
+    fn install(&self, ctx: &CallContext, a: ArtifactArgs) -> Result<BundleInstallReply, WireError> {
+        let path = artifact_path(&a.path)?;
+        let force = a.force.unwrap_or(false);
         let b = self
             .mgr
             .install(ctx.subject(), path, force)
@@ -132,12 +135,10 @@ impl BundleHandler {
         Ok(installed_reply(&b))
     }
 
-    fn uninstall(&self, ctx: &CallContext, args: &Args) -> Result<Value, WireError> {
-        args.only(&["name"])?;
-        let name: Label = args.parse("name")?;
+    fn uninstall(&self, ctx: &CallContext, name: &Label) -> Result<Empty, WireError> {
         let b = self
             .mgr
-            .uninstall(ctx.subject(), &name)
+            .uninstall(ctx.subject(), name)
             .map_err(|e| wire_err(&e))?;
         eprintln!(
             "{SERVICE}: {} uninstalled {} {}",
@@ -145,40 +146,33 @@ impl BundleHandler {
             b.name,
             b.version
         );
-        Ok(Args::new().into_value())
+        Ok(Empty {})
     }
 
-    fn list(&self, args: &Args) -> Result<Value, WireError> {
-        args.only(&[])?;
+    fn list(&self) -> Result<BundleListReply, WireError> {
         let bundles = self
             .mgr
             .list()
             .map_err(|e| wire_err(&e))?
             .iter()
-            .map(|b| {
-                Args::new()
-                    .with("name", b.name.as_str())
-                    .with("version", b.version.as_str())
-                    .into_value()
+            .map(|b| BundleInfo {
+                name: b.name.clone(),
+                version: b.version.as_str().to_owned(),
             })
-            .collect::<Vec<Value>>();
-        Ok(Args::new()
-            .with("bundles", Value::Array(bundles))
-            .into_value())
+            .collect();
+        Ok(BundleListReply { bundles })
     }
 }
 
 impl Handler for BundleHandler {
     fn handle(&self, ctx: &CallContext, req: &Request) -> Result<Value, WireError> {
-        let args = req.args();
         match req.op() {
-            "bundle.install" => self.install(ctx, args),
-            "bundle.uninstall" => self.uninstall(ctx, args),
-            "bundle.list" => self.list(args),
-            "status" => {
-                args.only(&[])?;
-                Ok(self.status.clone())
+            BundleInstall::NAME => proto::serve::<BundleInstall>(req, |a| self.install(ctx, a)),
+            BundleUninstall::NAME => {
+                proto::serve::<BundleUninstall>(req, |a| self.uninstall(ctx, &a.name))
             }
+            BundleList::NAME => proto::serve::<BundleList>(req, |_| self.list()),
+            Status::NAME => proto::serve::<Status>(req, |_| Ok(self.status.clone())),
             other => Err(WireError::unknown_op(other)),
         }
     }

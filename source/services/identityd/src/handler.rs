@@ -2,20 +2,26 @@
 //! [`identity::Identity`].
 //!
 //! Invariants: the caller is the channel's subject (admin ops are
-//! authorized by the policy engine with it); password arguments become
-//! zeroizing [`Password`]s at once and are never echoed; every password
+//! authorized by the policy engine with it); arguments are decoded into
+//! the ops' `nexus-proto` types, passwords into zeroizing `SecretText`s
+//! that become [`Password`]s, never echoed; every password
 //! check (login, unlock, password change) is written to the audit log as
 //! an allow or a deny naming the user only.
 
-use identity::{Identity, IdentityError, Password, Session, SessionState};
+use identity::{Identity, IdentityError, Password, Session};
 use nexus_core::{Coded, ErrorCode, SessionId, Subject, UserId};
 use nexus_daemon::AuditLog;
-use wire::{Args, CallContext, Handler, Request, Value, WireError};
+use nexus_proto::{
+    self as proto, Empty, Op, SecretText, SessionLock, SessionLogin, SessionLoginReply,
+    SessionLogout, SessionState, SessionStatus, SessionStatusReply, SessionUnlock, StateReply,
+    Status, StatusReply, UserCreate, UserDelete, UserList, UserListReply, UserPasswd,
+};
+use wire::{CallContext, Handler, Request, Value, WireError};
 
 /// identityd's service state.
 pub struct Identityd {
     identity: Identity,
-    status: Value,
+    status: StatusReply,
     audit: AuditLog,
 }
 
@@ -25,20 +31,20 @@ impl std::fmt::Debug for Identityd {
     }
 }
 
-fn state(s: SessionState) -> &'static str {
+fn state(s: identity::SessionState) -> SessionState {
     match s {
-        SessionState::Active => "active",
-        SessionState::Locked => "locked",
+        identity::SessionState::Active => SessionState::Active,
+        identity::SessionState::Locked => SessionState::Locked,
     }
 }
 
-fn password(a: &Args, name: &str) -> Result<Password, WireError> {
-    Ok(Password::new(a.text(name)?.as_bytes()))
+fn password(p: &SecretText) -> Password {
+    Password::new(p.expose().as_bytes())
 }
 
 impl Identityd {
     /// Serve `identity`; `status` is the reply to `status`.
-    pub fn new(identity: Identity, status: Value, audit: AuditLog) -> Identityd {
+    pub fn new(identity: Identity, status: StatusReply, audit: AuditLog) -> Identityd {
         Identityd {
             identity,
             status,
@@ -72,8 +78,7 @@ impl Identityd {
         Ok(r?)
     }
 
-    fn session_of(&self, a: &Args, s: &Subject, op: &str) -> Result<Session, WireError> {
-        let sid: SessionId = a.parse("sid")?;
+    fn session_of(&self, sid: SessionId, s: &Subject, op: &str) -> Result<Session, WireError> {
         let r = self.identity.session(sid);
         if r.is_err() {
             eprintln!("identityd: {op} from {s}: no such session");
@@ -81,81 +86,66 @@ impl Identityd {
         Ok(r?)
     }
 
-    fn dispatch(&self, s: &Subject, op: &str, a: &Args) -> Result<Value, WireError> {
-        let empty = || Value::Map(Vec::new());
+    fn dispatch(&self, s: &Subject, req: &Request) -> Result<Value, WireError> {
+        let op = req.op();
         match op {
-            "status" => {
-                a.only(&[])?;
-                Ok(self.status.clone())
-            }
-            "user.create" => {
-                a.only(&["user", "password"])?;
-                let user: UserId = a.parse("user")?;
+            Status::NAME => proto::serve::<Status>(req, |_| Ok(self.status.clone())),
+            UserCreate::NAME => proto::serve::<UserCreate>(req, |a| {
                 self.identity
-                    .create_user(s, &user, &password(a, "password")?)?;
-                Ok(empty())
-            }
-            "user.delete" => {
-                a.only(&["user"])?;
-                self.identity.delete_user(s, &a.parse("user")?)?;
-                Ok(empty())
-            }
-            "user.list" => {
-                a.only(&[])?;
-                let users = self
-                    .identity
-                    .list_users(s)?
-                    .into_iter()
-                    .map(|u| Value::Text(u.as_str().to_owned()))
-                    .collect();
-                Ok(Args::new().with("users", Value::Array(users)).into_value())
-            }
-            "user.passwd" => {
-                a.only(&["user", "old", "new"])?;
-                let user: UserId = a.parse("user")?;
-                let (old, new) = (password(a, "old")?, password(a, "new")?);
-                let r = self.identity.change_password(&user, &old, &new);
-                self.audited(s, op, &user, r)?;
-                Ok(empty())
-            }
-            "session.login" => {
-                a.only(&["user", "password"])?;
-                let user: UserId = a.parse("user")?;
-                let r = self.identity.login(&user, &password(a, "password")?);
-                let session = self.audited(s, op, &user, r)?;
-                Ok(Args::new()
-                    .with("sid", session.sid.to_string())
-                    .with("user", session.user.as_str())
-                    .with("state", state(session.state))
-                    .into_value())
-            }
-            "session.lock" => {
-                a.only(&["sid"])?;
-                let sid = self.session_of(a, s, op)?.sid;
+                    .create_user(s, &a.user, &password(&a.password))?;
+                Ok(Empty {})
+            }),
+            UserDelete::NAME => proto::serve::<UserDelete>(req, |a| {
+                self.identity.delete_user(s, &a.user)?;
+                Ok(Empty {})
+            }),
+            UserList::NAME => proto::serve::<UserList>(req, |_| {
+                Ok(UserListReply {
+                    users: self.identity.list_users(s)?,
+                })
+            }),
+            UserPasswd::NAME => proto::serve::<UserPasswd>(req, |a| {
+                let (old, new) = (password(&a.old), password(&a.new));
+                let r = self.identity.change_password(&a.user, &old, &new);
+                self.audited(s, op, &a.user, r)?;
+                Ok(Empty {})
+            }),
+            SessionLogin::NAME => proto::serve::<SessionLogin>(req, |a| {
+                let r = self.identity.login(&a.user, &password(&a.password));
+                let session = self.audited(s, op, &a.user, r)?;
+                Ok(SessionLoginReply {
+                    sid: session.sid,
+                    user: session.user,
+                    state: state(session.state),
+                })
+            }),
+            SessionLock::NAME => proto::serve::<SessionLock>(req, |a| {
+                let sid = self.session_of(a.sid, s, op)?.sid;
                 let session = self.identity.lock(sid)?;
-                Ok(Args::new().with("state", state(session.state)).into_value())
-            }
-            "session.unlock" => {
-                a.only(&["sid", "password"])?;
-                let current = self.session_of(a, s, op)?;
-                let r = self.identity.unlock(current.sid, &password(a, "password")?);
+                Ok(StateReply {
+                    state: state(session.state),
+                })
+            }),
+            SessionUnlock::NAME => proto::serve::<SessionUnlock>(req, |a| {
+                let current = self.session_of(a.sid, s, op)?;
+                let r = self.identity.unlock(current.sid, &password(&a.password));
                 let session = self.audited(s, op, &current.user, r)?;
-                Ok(Args::new().with("state", state(session.state)).into_value())
-            }
-            "session.logout" => {
-                a.only(&["sid"])?;
-                let sid = self.session_of(a, s, op)?.sid;
+                Ok(StateReply {
+                    state: state(session.state),
+                })
+            }),
+            SessionLogout::NAME => proto::serve::<SessionLogout>(req, |a| {
+                let sid = self.session_of(a.sid, s, op)?.sid;
                 self.identity.logout(sid)?;
-                Ok(empty())
-            }
-            "session.status" => {
-                a.only(&["sid"])?;
-                let session = self.session_of(a, s, op)?;
-                Ok(Args::new()
-                    .with("user", session.user.as_str())
-                    .with("state", state(session.state))
-                    .into_value())
-            }
+                Ok(Empty {})
+            }),
+            SessionStatus::NAME => proto::serve::<SessionStatus>(req, |a| {
+                let session = self.session_of(a.sid, s, op)?;
+                Ok(SessionStatusReply {
+                    user: session.user,
+                    state: state(session.state),
+                })
+            }),
             other => Err(WireError::unknown_op(other)),
         }
     }
@@ -163,6 +153,6 @@ impl Identityd {
 
 impl Handler for Identityd {
     fn handle(&self, ctx: &CallContext, req: &Request) -> Result<Value, WireError> {
-        self.dispatch(ctx.subject(), req.op(), req.args())
+        self.dispatch(ctx.subject(), req)
     }
 }

@@ -17,7 +17,7 @@
 
 use identity::SessionKeys;
 use keymint::{AuthSecret, KeyMintError, VaultKeyOps, WrappedVaultKey};
-use keymintd::RemoteKeyMint;
+use keymint_client::RemoteKeyMint;
 use nexus_core::{SessionId, UserId};
 use zeroize::Zeroizing;
 

@@ -2,7 +2,7 @@
 //! (docs/architecture/services.md, section identityd).
 //!
 //! It runs the [`identity::Identity`] service over the daemon's state, with
-//! keymint in another process ([`keymintd::RemoteKeyMint`], wrapped in
+//! keymint in another process ([`keymint_client::RemoteKeyMint`], wrapped in
 //! [`IdentityKeys`]) holding every vault key: identityd derives a user's
 //! auth secret from the password (Argon2id), and keymintd wraps, rewraps
 //! and unseals the vault key with it.
@@ -35,7 +35,7 @@ use nexus_daemon::{Context, Service, Spec};
 use std::sync::Arc;
 
 /// The endpoint name of keymintd on the control channel.
-pub use keymintd::KEYMINTD;
+pub use keymint_client::KEYMINTD;
 
 /// identityd's place in the process contract.
 pub const SPEC: Spec = Spec {
@@ -50,7 +50,7 @@ pub const SPEC: Spec = Spec {
 /// [`KdfParams::PRODUCTION`]). Nothing is served before keymintd answered
 /// `km.device`.
 pub fn build(ctx: &Context, kdf: KdfParams) -> Result<Service<Identityd>, KeyMintError> {
-    let km = keymintd::connect_upstream(ctx)?;
+    let km = keymint_client::connect_upstream(ctx)?;
     // Sessions unsealed by an earlier identityd are unknown to this one:
     // nobody could lock or end them. Start from none (fail closed).
     let stale = keymint::VaultKeyOps::end_all_sessions(&km)?;

@@ -8,12 +8,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use keymint::{Algorithm, Entropy, KeyIdentity, KeyMint, KeyOps};
-use keymintd::{KeymintService, RemoteKeyMint};
+use keymint_client::RemoteKeyMint;
+use keymintd::KeymintService;
 use nexus_core::{AppId, Label, Subject};
 use nexus_daemon::SingleClient;
 use statefs::StateFs;
 use std::os::unix::net::UnixStream;
-use wire::{Client, Server, ServerConfig, Value};
+use wire::{Client, Server, ServerConfig};
 
 fn ident(alg: Algorithm) -> KeyIdentity {
     KeyIdentity {
@@ -29,7 +30,17 @@ fn bench(c: &mut Criterion) {
     let local = KeyMint::open(&StateFs::volatile(), Entropy::os()).unwrap();
     let served = KeyMint::open(&StateFs::volatile(), Entropy::os()).unwrap();
     let server = Server::new(
-        KeymintService::new(served, false, Value::Null, None),
+        KeymintService::new(
+            served,
+            false,
+            nexus_proto::StatusReply {
+                service: "keymintd".into(),
+                volatile: true,
+                insecure: false,
+                version: "bench".into(),
+            },
+            None,
+        ),
         ServerConfig::default(),
     );
     let (ours, theirs) = UnixStream::pair().unwrap();

@@ -170,6 +170,31 @@ mod tests {
         }
     }
 
+    /// The table is the protocol's: each op's callers here are the ones
+    /// `nexus-proto` (and so services.md) documents, and every keymintd
+    /// op of the protocol is in the table.
+    #[test]
+    fn the_table_is_the_protocols() {
+        for op in Op::ALL.into_iter().filter(|op| *op != Op::Status) {
+            let info = nexus_proto::ops::find(op.name()).unwrap();
+            assert_eq!(info.service, Some(nexus_proto::Service::Keymintd));
+            let callers: Vec<&str> = [
+                (Caller::Keystored, "keystored"),
+                (Caller::Identityd, "identityd"),
+            ]
+            .into_iter()
+            .filter(|(c, _)| op.allows(*c))
+            .map(|(_, name)| name)
+            .collect();
+            assert_eq!(info.callers, callers, "{}", op.name());
+        }
+        for info in nexus_proto::ops::all() {
+            if info.service == Some(nexus_proto::Service::Keymintd) {
+                assert!(Op::parse(info.name).is_some(), "{}", info.name);
+            }
+        }
+    }
+
     #[test]
     fn each_caller_has_exactly_its_own_ops() {
         let keystored: Vec<_> = Op::ALL

@@ -5,21 +5,31 @@
 //! - The caller check ([`crate::access`]) runs before anything else; every
 //!   refusal is `EPERM`, written to the audit log and to stderr with the
 //!   subject and op name only.
-//! - Arguments are parsed with `wire::Args` into validated types; any
-//!   surplus argument is `EINVAL`. No argument value ever reaches a log
-//!   line or an error message.
-//! - Auth secrets live in zeroizing [`keymint::AuthSecret`]s; a plaintext
-//!   from `km.unseal`/`km.vault.unseal` leaves keymint's zeroizing buffer
-//!   only to become the reply.
+//! - Arguments are decoded into the op's `nexus-proto` types (validated:
+//!   `AppId`, `Label`, `UserId`, `SessionId`, the algorithm, a non-zero
+//!   version); any surplus argument is `EINVAL`. No argument value ever
+//!   reaches a log line or an error message.
+//! - Auth secrets arrive in zeroizing `Secret`s and become
+//!   [`keymint::AuthSecret`]s (exactly 32 bytes, else `argument `X` is
+//!   invalid`); a plaintext from `km.unseal`/`km.vault.unseal` leaves
+//!   keymint's zeroizing buffer only to become the reply's `Secret`.
 //! - No op returns private key material: only wrapped blobs, public keys,
 //!   signatures and ciphertexts (and plaintexts the caller sealed).
 
 use crate::access::{Caller, Op};
-use crate::params;
-use keymint::{KeyMint, KeyOps, VaultKeyOps, WrappedKey, WrappedVaultKey};
+use keymint::{AuthSecret, KeyMint, KeyOps, VaultKeyOps, WrappedKey, WrappedVaultKey};
+use keymint_client::ident_from_wire;
 use nexus_core::{ErrorCode, Subject};
 use nexus_daemon::AuditLog;
-use wire::{Args, CallContext, Handler, Request, Value, WireError};
+use nexus_proto::{
+    self as proto, Bytes, Empty, KmDevice, KmDeviceReply, KmGenerate, KmGenerateReply, KmSeal,
+    KmSessionEnd, KmSessionEndAll, KmSessionEndAllReply, KmSessionEndReply, KmSessionUnseal,
+    KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmUnseal, KmVaultKeyCreate,
+    KmVaultKeyRewrap, KmVaultSeal, KmVaultUnseal, PlaintextReply, SealedReply, Secret, Status,
+    StatusReply, WrappedReply,
+};
+use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
+use zeroize::Zeroize;
 
 /// The target written in keymintd's audit records.
 const AUDIT_TARGET: &str = "keymintd";
@@ -28,7 +38,7 @@ const AUDIT_TARGET: &str = "keymintd";
 pub struct KeymintService {
     km: KeyMint,
     insecure: bool,
-    status: Value,
+    status: StatusReply,
     audit: Option<AuditLog>,
 }
 
@@ -40,14 +50,29 @@ impl std::fmt::Debug for KeymintService {
     }
 }
 
-fn bytes(v: impl Into<Vec<u8>>) -> Value {
-    Value::Bytes(v.into())
+/// A 32-byte auth secret argument, copied only into zeroizing storage.
+fn auth(secret: &Secret, name: &str) -> Result<AuthSecret, ArgError> {
+    let mut arr: [u8; 32] = secret
+        .expose()
+        .try_into()
+        .map_err(|_| ArgError::Invalid(name.to_owned()))?;
+    let out = AuthSecret::from_bytes(arr);
+    arr.zeroize();
+    Ok(out)
+}
+
+fn wrapped(b: Bytes) -> WrappedKey {
+    WrappedKey::from_bytes(b.into_vec())
+}
+
+fn vault_key(b: Bytes) -> WrappedVaultKey {
+    WrappedVaultKey::from_bytes(b.into_vec())
 }
 
 impl KeymintService {
     /// Serve `km`. `status` is the reply to `status`; `insecure` is
     /// reported by `km.device`; refusals are recorded in `audit`.
-    pub fn new(km: KeyMint, insecure: bool, status: Value, audit: Option<AuditLog>) -> Self {
+    pub fn new(km: KeyMint, insecure: bool, status: StatusReply, audit: Option<AuditLog>) -> Self {
         KeymintService {
             km,
             insecure,
@@ -66,120 +91,86 @@ impl KeymintService {
         WireError::new(ErrorCode::Eperm, msg)
     }
 
-    fn wrapped(args: &Args) -> Result<WrappedKey, WireError> {
-        Ok(WrappedKey::from_bytes(args.bytes("wrapped")?.to_vec()))
-    }
-
-    fn vault_key(args: &Args) -> Result<WrappedVaultKey, WireError> {
-        Ok(WrappedVaultKey::from_bytes(args.bytes("wrapped")?.to_vec()))
-    }
-
-    fn dispatch(&self, op: Op, a: &Args) -> Result<Value, WireError> {
-        let reply = match op {
-            Op::Status => {
-                a.only(&[])?;
-                return Ok(self.status.clone());
-            }
-            Op::Device => {
-                a.only(&[])?;
-                Args::new()
-                    .with("device_id", bytes(self.km.device_id()))
-                    .with("insecure", self.insecure)
-            }
-            Op::Generate => {
-                a.only(&["ident"])?;
-                let g = self.km.generate(&params::ident(a)?)?;
-                let public = g
-                    .public
-                    .map_or(Value::Null, |pk| bytes(pk.to_bytes().to_vec()));
-                Args::new()
-                    .with("wrapped", bytes(g.wrapped.as_bytes()))
-                    .with("public", public)
-            }
-            Op::Sign => {
-                a.only(&["ident", "wrapped", "msg"])?;
-                let id = params::ident(a)?;
-                let sig = self.km.sign(&id, &Self::wrapped(a)?, a.bytes("msg")?)?;
-                Args::new().with("sig", bytes(sig.to_bytes().to_vec()))
-            }
-            Op::Seal => {
-                a.only(&["ident", "wrapped", "aad", "pt"])?;
-                let id = params::ident(a)?;
-                let wrapped = Self::wrapped(a)?;
-                let sealed = self
-                    .km
-                    .seal(&id, &wrapped, a.bytes("aad")?, a.bytes("pt")?)?;
-                Args::new().with("sealed", bytes(sealed))
-            }
-            Op::Unseal => {
-                a.only(&["ident", "wrapped", "aad", "sealed"])?;
-                let id = params::ident(a)?;
-                let wrapped = Self::wrapped(a)?;
-                let mut pt = self
-                    .km
-                    .unseal(&id, &wrapped, a.bytes("aad")?, a.bytes("sealed")?)?;
-                Args::new().with("pt", bytes(std::mem::take(&mut *pt)))
-            }
-            Op::VaultKeyCreate => {
-                a.only(&["user", "auth"])?;
-                let user = params::user(a)?;
-                let auth = params::auth(a, "auth")?;
-                let wrapped = self.km.create_vault_key(&user, &auth)?;
-                Args::new().with("wrapped", bytes(wrapped.as_bytes()))
-            }
-            Op::VaultKeyRewrap => {
-                a.only(&["user", "old", "new", "wrapped"])?;
-                let user = params::user(a)?;
-                let old = params::auth(a, "old")?;
-                let new = params::auth(a, "new")?;
-                let wrapped = self
-                    .km
-                    .rewrap_vault_key(&user, &old, &new, &Self::vault_key(a)?)?;
-                Args::new().with("wrapped", bytes(wrapped.as_bytes()))
-            }
-            Op::SessionUnseal => {
-                a.only(&["sid", "user", "auth", "wrapped"])?;
-                let sid = params::sid(a)?;
-                let user = params::user(a)?;
-                let auth = params::auth(a, "auth")?;
-                self.km
-                    .unseal_session(sid, &user, &auth, &Self::vault_key(a)?)?;
-                Args::new()
-            }
-            Op::SessionEnd => {
-                a.only(&["sid"])?;
-                let was = self.km.end_session(params::sid(a)?);
-                Args::new().with("was_unsealed", was)
-            }
-            Op::SessionEndAll => {
-                a.only(&[])?;
-                let ended = self.km.end_all_sessions()?;
-                Args::new().with("ended", ended as u64)
-            }
-            Op::SessionUser => {
-                a.only(&["sid"])?;
-                let user = self
-                    .km
-                    .session_user(params::sid(a)?)
-                    .map_or(Value::Null, |u| Value::Text(u.as_str().to_owned()));
-                Args::new().with("user", user)
-            }
-            Op::VaultSeal => {
-                a.only(&["sid", "aad", "pt"])?;
-                let sid = params::sid(a)?;
-                let sealed = self.km.vault_seal(sid, a.bytes("aad")?, a.bytes("pt")?)?;
-                Args::new().with("sealed", bytes(sealed))
-            }
-            Op::VaultUnseal => {
-                a.only(&["sid", "aad", "sealed"])?;
-                let sid = params::sid(a)?;
-                let mut pt = self
-                    .km
-                    .vault_unseal(sid, a.bytes("aad")?, a.bytes("sealed")?)?;
-                Args::new().with("pt", bytes(std::mem::take(&mut *pt)))
-            }
-        };
-        Ok(reply.into_value())
+    fn dispatch(&self, op: Op, req: &Request) -> Result<Value, WireError> {
+        let km = &self.km;
+        match op {
+            Op::Status => proto::serve::<Status>(req, |_| Ok(self.status.clone())),
+            Op::Device => proto::serve::<KmDevice>(req, |_| {
+                Ok(KmDeviceReply {
+                    device_id: Bytes(km.device_id().to_vec()),
+                    insecure: self.insecure,
+                })
+            }),
+            Op::Generate => proto::serve::<KmGenerate>(req, |a| {
+                let g = km.generate(&ident_from_wire(a.ident))?;
+                Ok(KmGenerateReply {
+                    wrapped: Bytes(g.wrapped.as_bytes().to_vec()),
+                    public: g.public.map(|pk| Bytes(pk.to_bytes().to_vec())),
+                })
+            }),
+            Op::Sign => proto::serve::<KmSign>(req, |a| {
+                let sig = km.sign(&ident_from_wire(a.ident), &wrapped(a.wrapped), &a.msg)?;
+                Ok(KmSignReply {
+                    sig: Bytes(sig.to_bytes().to_vec()),
+                })
+            }),
+            Op::Seal => proto::serve::<KmSeal>(req, |a| {
+                let id = ident_from_wire(a.ident);
+                let sealed = km.seal(&id, &wrapped(a.wrapped), &a.aad, a.pt.expose())?;
+                Ok(SealedReply {
+                    sealed: Bytes(sealed),
+                })
+            }),
+            Op::Unseal => proto::serve::<KmUnseal>(req, |a| {
+                let id = ident_from_wire(a.ident);
+                let pt = km.unseal(&id, &wrapped(a.wrapped), &a.aad, &a.sealed)?;
+                Ok(PlaintextReply { pt: pt.into() })
+            }),
+            Op::VaultKeyCreate => proto::serve::<KmVaultKeyCreate>(req, |a| {
+                let auth = auth(&a.auth, "auth")?;
+                let w = km.create_vault_key(&a.user, &auth)?;
+                Ok(WrappedReply {
+                    wrapped: Bytes(w.as_bytes().to_vec()),
+                })
+            }),
+            Op::VaultKeyRewrap => proto::serve::<KmVaultKeyRewrap>(req, |a| {
+                let (old, new) = (auth(&a.old, "old")?, auth(&a.new, "new")?);
+                let w = km.rewrap_vault_key(&a.user, &old, &new, &vault_key(a.wrapped))?;
+                Ok(WrappedReply {
+                    wrapped: Bytes(w.as_bytes().to_vec()),
+                })
+            }),
+            Op::SessionUnseal => proto::serve::<KmSessionUnseal>(req, |a| {
+                let auth = auth(&a.auth, "auth")?;
+                km.unseal_session(a.sid, &a.user, &auth, &vault_key(a.wrapped))?;
+                Ok(Empty {})
+            }),
+            Op::SessionEnd => proto::serve::<KmSessionEnd>(req, |a| {
+                Ok(KmSessionEndReply {
+                    was_unsealed: km.end_session(a.sid),
+                })
+            }),
+            Op::SessionEndAll => proto::serve::<KmSessionEndAll>(req, |_| {
+                Ok(KmSessionEndAllReply {
+                    ended: km.end_all_sessions()? as u64,
+                })
+            }),
+            Op::SessionUser => proto::serve::<KmSessionUser>(req, |a| {
+                Ok(KmSessionUserReply {
+                    user: km.session_user(a.sid),
+                })
+            }),
+            Op::VaultSeal => proto::serve::<KmVaultSeal>(req, |a| {
+                let sealed = km.vault_seal(a.sid, &a.aad, a.pt.expose())?;
+                Ok(SealedReply {
+                    sealed: Bytes(sealed),
+                })
+            }),
+            Op::VaultUnseal => proto::serve::<KmVaultUnseal>(req, |a| {
+                let pt = km.vault_unseal(a.sid, &a.aad, &a.sealed)?;
+                Ok(PlaintextReply { pt: pt.into() })
+            }),
+        }
     }
 }
 
@@ -205,6 +196,6 @@ impl Handler for KeymintService {
                 "this operation is not available to the caller",
             ));
         }
-        self.dispatch(op, req.args())
+        self.dispatch(op, req)
     }
 }

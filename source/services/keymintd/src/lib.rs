@@ -11,8 +11,9 @@
 //!
 //! - [`build`]: the service for [`nexus_daemon::run`] (see `main.rs`).
 //! - [`KeymintService`]: the request handler.
-//! - [`RemoteKeyMint`]: the client keystored and identityd use, which
-//!   implements [`keymint::KeyOps`] and [`keymint::VaultKeyOps`].
+//!
+//! Its client, `RemoteKeyMint`, lives in the `keymint-client` library, so
+//! that the services calling keymintd do not depend on this crate.
 //!
 //! Invariants: no op returns private key bytes; secrets are never logged;
 //! a build with the `insecure-deterministic` feature says INSECURE in its
@@ -22,11 +23,8 @@
 
 pub mod access;
 mod handler;
-pub mod params;
-mod remote;
 
 pub use handler::KeymintService;
-pub use remote::{connect_upstream, RemoteKeyMint, KEYMINTD};
 
 use keymint::{Entropy, KeyMint, KeyMintError, KeyOps};
 use nexus_daemon::{Context, Service, Spec};

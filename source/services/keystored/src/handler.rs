@@ -8,14 +8,15 @@
 
 use crate::vault_ops::VaultOps;
 use keymint::KeyOps;
-use keymintd::RemoteKeyMint;
+use keymint_client::RemoteKeyMint;
 use keystore::KeyStore;
 use nexus_core::{Clock, ErrorCode, Subject};
 use nexus_daemon::AuditLog;
+use nexus_proto::{self as proto, Bytes, DeviceInfo, DeviceInfoReply, Op, Status, StatusReply};
 use policy::PolicyEngine;
 use std::sync::Arc;
 use trust::TrustStore;
-use wire::{Args, CallContext, Handler, Request, Value, WireError};
+use wire::{CallContext, Handler, Request, Value, WireError};
 
 /// keystored's service state.
 pub struct Keystored {
@@ -25,7 +26,7 @@ pub struct Keystored {
     pub(crate) km: Arc<RemoteKeyMint>,
     pub(crate) policy: Arc<PolicyEngine>,
     pub(crate) audit: AuditLog,
-    pub(crate) status: Value,
+    pub(crate) status: StatusReply,
     pub(crate) volatile: bool,
     pub(crate) clock: Arc<dyn Clock>,
 }
@@ -61,8 +62,7 @@ impl Keystored {
             })
     }
 
-    fn device_info(&self, s: &Subject, a: &Args) -> Result<Value, WireError> {
-        a.only(&[])?;
+    fn device_info(&self, s: &Subject) -> Result<DeviceInfoReply, WireError> {
         if !s.is_system() {
             self.record(s, "device.info", "device", false, "system_only")?;
             return Err(WireError::new(
@@ -71,40 +71,24 @@ impl Keystored {
             ));
         }
         self.record(s, "device.info", "device", true, "system")?;
-        Ok(Args::new()
-            .with("device_id", Value::Bytes(self.km.device_id().to_vec()))
-            .with("insecure", self.km.is_insecure())
-            .with("volatile", self.volatile)
-            .into_value())
+        Ok(DeviceInfoReply {
+            device_id: Bytes(self.km.device_id().to_vec()),
+            insecure: self.km.is_insecure(),
+            volatile: self.volatile,
+        })
     }
 }
 
 impl Handler for Keystored {
     fn handle(&self, ctx: &CallContext, req: &Request) -> Result<Value, WireError> {
         let s = ctx.subject();
-        let a = req.args();
         match req.op() {
-            "status" => {
-                a.only(&[])?;
-                Ok(self.status.clone())
-            }
-            "device.info" => self.device_info(s, a),
-            op if op.starts_with("key.") => self.key_op(s, op, a),
-            op if op.starts_with("vault.") => self.vault.handle(s, op, a),
-            op if op.starts_with("trust.") => self.trust_op(s, op, a),
+            Status::NAME => proto::serve::<Status>(req, |_| Ok(self.status.clone())),
+            DeviceInfo::NAME => proto::serve::<DeviceInfo>(req, |_| self.device_info(s)),
+            op if op.starts_with("key.") => self.key_op(s, req),
+            op if op.starts_with("vault.") => self.vault.handle(s, req),
+            op if op.starts_with("trust.") => self.trust_op(s, req),
             op => Err(WireError::unknown_op(op)),
         }
     }
-}
-
-/// `{}`.
-pub(crate) fn empty() -> Value {
-    Value::Map(Vec::new())
-}
-
-/// An optional unsigned argument that must fit in 32 bits.
-pub(crate) fn opt_u32(a: &Args, name: &str) -> Result<Option<u32>, wire::ArgError> {
-    a.opt_u64(name)?
-        .map(|v| u32::try_from(v).map_err(|_| wire::ArgError::Invalid(name.to_owned())))
-        .transpose()
 }

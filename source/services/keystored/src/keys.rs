@@ -13,81 +13,63 @@
 //!   plaintexts the caller sealed; never key material (export gives the
 //!   device-bound wrapped blob only).
 
-use crate::handler::{empty, opt_u32, Keystored};
-use keymint::Algorithm;
-use keystore::{
-    KeyInfo, KeyName, KeySelector, KeyState, KeystoreError, Outcome, RevokeScope, VersionState,
-};
+use crate::handler::Keystored;
+use keymint_client::{alg_from_wire, alg_to_wire};
+use keystore::{KeyInfo, KeyName, KeySelector, KeystoreError, Outcome, RevokeScope};
 use nexus_core::{AppId, Authorizer, Coded, ErrorCode, Label, Subject};
-use wire::{ArgError, Args, Value, WireError};
+use nexus_proto::{
+    self as proto, Bytes, Empty, KeyArgs, KeyCreate, KeyCreateArgs, KeyCreateReply, KeyExport,
+    KeyExportReply, KeyList, KeyListReply, KeyRetire, KeyRevoke, KeyRotate, KeySeal, KeySealReply,
+    KeyShow, KeySign, KeySignReply, KeyUnseal, KeyUnsealReply, KeyVerify, KeyVerifyArgs,
+    KeyVerifyReply, KeyVersionInfo, Op,
+};
+use wire::{Request, Value, WireError};
 
-fn bytes(b: impl Into<Vec<u8>>) -> Value {
-    Value::Bytes(b.into())
-}
-
-fn key_state(s: KeyState) -> &'static str {
+fn key_state(s: keystore::KeyState) -> proto::KeyState {
     match s {
-        KeyState::Active => "active",
-        KeyState::Revoked => "revoked",
+        keystore::KeyState::Active => proto::KeyState::Active,
+        keystore::KeyState::Revoked => proto::KeyState::Revoked,
     }
 }
 
-fn version_state(s: VersionState) -> &'static str {
+fn version_state(s: keystore::VersionState) -> proto::VersionState {
     match s {
-        VersionState::Active => "active",
-        VersionState::Retired => "retired",
-        VersionState::Revoked => "revoked",
+        keystore::VersionState::Active => proto::VersionState::Active,
+        keystore::VersionState::Retired => proto::VersionState::Retired,
+        keystore::VersionState::Revoked => proto::VersionState::Revoked,
     }
 }
 
 /// `key-info` as documented in services.md. `rotated` is the time of the
 /// last rotation, or the creation time if the key was never rotated.
-pub(crate) fn info_value(info: &KeyInfo) -> Value {
-    let versions = info
-        .versions
-        .iter()
-        .map(|v| {
-            Args::new()
-                .with("version", u64::from(v.version))
-                .with("state", version_state(v.state))
-                .with("created", v.created)
-                .with("kid", v.kid.map_or(Value::Null, |k| k.to_hex().into()))
-                .with(
-                    "public_key",
-                    v.public.map_or(Value::Null, |p| bytes(p.to_vec())),
-                )
-                .into_value()
-        })
-        .collect();
-    Args::new()
-        .with("app", info.name.app.as_str())
-        .with("purpose", info.name.purpose.as_str())
-        .with("name", info.name.name.as_str())
-        .with("alg", info.alg.as_str())
-        .with("state", key_state(info.state))
-        .with("primary", u64::from(info.primary))
-        .with("min_version", u64::from(info.min_version))
-        .with("created", info.created)
-        .with("rotated", info.rotated.unwrap_or(info.created))
-        .with("versions", Value::Array(versions))
-        .into_value()
-}
-
-fn label(a: &Args, name: &str) -> Result<Label, ArgError> {
-    a.parse(name)
+pub(crate) fn info_reply(info: &KeyInfo) -> proto::KeyInfo {
+    proto::KeyInfo {
+        app: info.name.app.clone(),
+        purpose: info.name.purpose.clone(),
+        name: info.name.name.clone(),
+        alg: alg_to_wire(info.alg),
+        state: key_state(info.state),
+        primary: info.primary,
+        min_version: info.min_version,
+        created: info.created,
+        rotated: info.rotated.unwrap_or(info.created),
+        versions: info
+            .versions
+            .iter()
+            .map(|v| KeyVersionInfo {
+                version: v.version,
+                state: version_state(v.state),
+                created: v.created,
+                kid: v.kid,
+                public_key: v.public.map(|p| Bytes(p.to_vec())),
+            })
+            .collect(),
+    }
 }
 
 /// `(own app, purpose, name)`: the key a private op acts on.
-fn own_key(s: &Subject, a: &Args) -> Result<KeyName, ArgError> {
-    Ok(KeyName::new(
-        s.app_namespace(),
-        label(a, "purpose")?,
-        label(a, "name")?,
-    ))
-}
-
-fn alg(a: &Args) -> Result<Algorithm, ArgError> {
-    Algorithm::parse(a.text("alg")?).ok_or_else(|| ArgError::Invalid("alg".to_owned()))
+fn own_key(s: &Subject, purpose: Label, name: Label) -> KeyName {
+    KeyName::new(s.app_namespace(), purpose, name)
 }
 
 impl Keystored {
@@ -97,9 +79,9 @@ impl Keystored {
 
     /// The app whose public metadata a read names (default: the caller's
     /// own), after the namespace decision.
-    fn readable_app(&self, s: &Subject, op: &str, a: &Args) -> Result<AppId, WireError> {
+    fn readable_app(&self, s: &Subject, op: &str, app: Option<AppId>) -> Result<AppId, WireError> {
         let own = s.app_namespace();
-        let app = match a.opt_parse::<AppId>("app")? {
+        let app = match app {
             None => return Ok(own),
             Some(app) if app == own => return Ok(own),
             Some(app) => app,
@@ -117,49 +99,54 @@ impl Keystored {
 
     /// The reply to create and rotate; soft-quota warnings also go to
     /// stderr (figures and names only).
-    fn created(&self, s: &Subject, out: Outcome<KeyInfo>) -> Value {
+    fn created(&self, s: &Subject, out: Outcome<KeyInfo>) -> KeyCreateReply {
         let info = out.value;
         let v = info.version(info.primary);
-        let warnings: Vec<Value> = out
+        let warnings = out
             .warnings
             .iter()
             .map(|w| {
                 eprintln!("keystored: warning for {s}: {w}");
-                Value::Text(w.to_string())
+                w.to_string()
             })
             .collect();
-        Args::new()
-            .with("version", u64::from(info.primary))
-            .with(
-                "kid",
-                v.and_then(|v| v.kid)
-                    .map_or(Value::Null, |k| k.to_hex().into()),
-            )
-            .with(
-                "public_key",
-                v.and_then(|v| v.public)
-                    .map_or(Value::Null, |p| bytes(p.to_vec())),
-            )
-            .with("warnings", Value::Array(warnings))
-            .into_value()
+        KeyCreateReply {
+            version: info.primary,
+            kid: v.and_then(|v| v.kid),
+            public_key: v.and_then(|v| v.public).map(|p| Bytes(p.to_vec())),
+            warnings,
+        }
+    }
+
+    fn create(&self, s: &Subject, a: KeyCreateArgs) -> Result<KeyCreateReply, WireError> {
+        let key = own_key(s, a.purpose, a.name);
+        let out = self
+            .keys
+            .create(s, self.authz(), &key, alg_from_wire(a.alg))?;
+        Ok(self.created(s, out))
+    }
+
+    fn rotate(&self, s: &Subject, a: KeyArgs) -> Result<KeyCreateReply, WireError> {
+        let out = self
+            .keys
+            .rotate(s, self.authz(), &own_key(s, a.purpose, a.name))?;
+        Ok(self.created(s, out))
     }
 
     /// `key.verify`: with `version`, that version; without, every active
     /// version (primary first) until one verifies. A signature that no
     /// version accepts is `EPERM`.
-    fn verify(&self, s: &Subject, a: &Args) -> Result<Value, WireError> {
-        a.only(&["purpose", "name", "msg", "sig", "version", "app"])?;
-        let app = self.readable_app(s, "key.verify", a)?;
-        let key = KeyName::new(app, label(a, "purpose")?, label(a, "name")?);
-        let (msg, sig) = (a.bytes("msg")?, a.bytes("sig")?);
+    fn verify(&self, s: &Subject, a: KeyVerifyArgs) -> Result<KeyVerifyReply, WireError> {
+        let app = self.readable_app(s, KeyVerify::NAME, a.app)?;
+        let key = KeyName::new(app, a.purpose, a.name);
         let info = self.keys.describe(s, &key)?;
-        let mut candidates: Vec<u32> = match opt_u32(a, "version")? {
+        let mut candidates: Vec<u32> = match a.version {
             Some(v) => vec![v],
             None => {
                 let mut active: Vec<u32> = info
                     .versions
                     .iter()
-                    .filter(|v| v.state == VersionState::Active)
+                    .filter(|v| v.state == keystore::VersionState::Active)
                     .map(|v| v.version)
                     .collect();
                 active.sort_by_key(|v| (*v != info.primary, std::cmp::Reverse(*v)));
@@ -172,17 +159,19 @@ impl Keystored {
         }
         let mut last = None;
         for v in candidates {
-            match self.keys.verify(s, &key, KeySelector::Version(v), msg, sig) {
+            match self
+                .keys
+                .verify(s, &key, KeySelector::Version(v), &a.msg, &a.sig)
+            {
                 Ok(v) => {
-                    let kid = info
-                        .version(v)
-                        .and_then(|x| x.kid)
-                        .map_or(Value::Null, |k| k.to_hex().into());
-                    return Ok(Args::new()
-                        .with("valid", true)
-                        .with("version", u64::from(v))
-                        .with("kid", kid)
-                        .into_value());
+                    let kid = info.version(v).and_then(|x| x.kid).ok_or_else(|| {
+                        WireError::new(ErrorCode::Eio, "a verifying key version has no kid")
+                    })?;
+                    return Ok(KeyVerifyReply {
+                        valid: true,
+                        version: v,
+                        kid,
+                    });
                 }
                 Err(e) if e.code() == ErrorCode::Eperm => last = Some(e),
                 Err(e) => return Err(e.into()),
@@ -191,100 +180,79 @@ impl Keystored {
         Err(last.unwrap_or(KeystoreError::BadSignature).into())
     }
 
-    fn list(&self, s: &Subject, a: &Args) -> Result<Value, WireError> {
-        a.only(&["app"])?;
-        let app = self.readable_app(s, "key.list", a)?;
+    fn list(&self, s: &Subject, app: Option<AppId>) -> Result<KeyListReply, WireError> {
+        let app = self.readable_app(s, KeyList::NAME, app)?;
         let mut keys = Vec::new();
         for name in self.keys.list(s, &app)? {
-            keys.push(info_value(&self.keys.describe(s, &name)?));
+            keys.push(info_reply(&self.keys.describe(s, &name)?));
         }
-        Ok(Args::new().with("keys", Value::Array(keys)).into_value())
+        Ok(KeyListReply { keys })
     }
 
     /// One `key.*` op.
-    pub(crate) fn key_op(&self, s: &Subject, op: &str, a: &Args) -> Result<Value, WireError> {
-        const KEY: [&str; 2] = ["purpose", "name"];
-        match op {
-            "key.create" => {
-                a.only(&["purpose", "name", "alg"])?;
-                let key = own_key(s, a)?;
-                let out = self.keys.create(s, self.authz(), &key, alg(a)?)?;
-                Ok(self.created(s, out))
-            }
-            "key.rotate" => {
-                a.only(&KEY)?;
-                let out = self.keys.rotate(s, self.authz(), &own_key(s, a)?)?;
-                Ok(self.created(s, out))
-            }
-            "key.revoke" => {
-                a.only(&["purpose", "name", "version"])?;
-                let scope = opt_u32(a, "version")?.map_or(RevokeScope::Key, RevokeScope::Version);
-                self.keys.revoke(s, self.authz(), &own_key(s, a)?, scope)?;
-                Ok(empty())
-            }
-            "key.retire" => {
-                a.only(&["purpose", "name", "min_version"])?;
-                let min = a.u32("min_version")?;
-                self.keys.retire(s, self.authz(), &own_key(s, a)?, min)?;
-                Ok(empty())
-            }
-            "key.list" => self.list(s, a),
-            "key.show" => {
-                a.only(&["purpose", "name", "app"])?;
-                let app = self.readable_app(s, op, a)?;
-                let key = KeyName::new(app, label(a, "purpose")?, label(a, "name")?);
-                Ok(info_value(&self.keys.describe(s, &key)?))
-            }
-            "key.sign" => {
-                a.only(&["purpose", "name", "msg"])?;
-                let out = self
-                    .keys
-                    .sign(s, self.authz(), &own_key(s, a)?, a.bytes("msg")?)?;
-                Ok(Args::new()
-                    .with("sig", bytes(out.signature.to_vec()))
-                    .with("kid", out.kid.to_hex())
-                    .with("version", u64::from(out.version))
-                    .into_value())
-            }
-            "key.verify" => self.verify(s, a),
-            "key.seal" => {
-                a.only(&["purpose", "name", "pt", "aad"])?;
-                let aad = a.opt_bytes("aad")?.unwrap_or_default();
-                let out = self
-                    .keys
-                    .seal(s, self.authz(), &own_key(s, a)?, aad, a.bytes("pt")?)?;
-                Ok(Args::new()
-                    .with("sealed", bytes(out.sealed))
-                    .with("version", u64::from(out.version))
-                    .into_value())
-            }
-            "key.unseal" => {
-                a.only(&["purpose", "name", "sealed", "aad"])?;
-                let aad = a.opt_bytes("aad")?.unwrap_or_default();
-                let mut out =
-                    self.keys
-                        .unseal(s, self.authz(), &own_key(s, a)?, aad, a.bytes("sealed")?)?;
-                Ok(Args::new()
-                    .with("pt", bytes(std::mem::take(&mut *out.plaintext)))
-                    .with("version", u64::from(out.version))
-                    .into_value())
-            }
-            "key.export" => {
-                a.only(&["purpose", "name", "version"])?;
-                let key = own_key(s, a)?;
-                let out =
-                    self.keys
-                        .export_wrapped(s, self.authz(), &key, opt_u32(a, "version")?)?;
+    pub(crate) fn key_op(&self, s: &Subject, req: &Request) -> Result<Value, WireError> {
+        let authz = self.authz();
+        match req.op() {
+            KeyCreate::NAME => proto::serve::<KeyCreate>(req, |a| self.create(s, a)),
+            KeyRotate::NAME => proto::serve::<KeyRotate>(req, |a| self.rotate(s, a)),
+            KeyRevoke::NAME => proto::serve::<KeyRevoke>(req, |a| {
+                let scope = a.version.map_or(RevokeScope::Key, RevokeScope::Version);
+                let key = own_key(s, a.purpose, a.name);
+                self.keys.revoke(s, authz, &key, scope)?;
+                Ok(Empty {})
+            }),
+            KeyRetire::NAME => proto::serve::<KeyRetire>(req, |a| {
+                let key = own_key(s, a.purpose, a.name);
+                self.keys.retire(s, authz, &key, a.min_version)?;
+                Ok(Empty {})
+            }),
+            KeyList::NAME => proto::serve::<KeyList>(req, |a| self.list(s, a.app)),
+            KeyShow::NAME => proto::serve::<KeyShow>(req, |a| {
+                let app = self.readable_app(s, KeyShow::NAME, a.app)?;
+                let key = KeyName::new(app, a.purpose, a.name);
+                Ok(info_reply(&self.keys.describe(s, &key)?))
+            }),
+            KeySign::NAME => proto::serve::<KeySign>(req, |a| {
+                let key = own_key(s, a.purpose, a.name);
+                let out = self.keys.sign(s, authz, &key, &a.msg)?;
+                Ok(KeySignReply {
+                    sig: Bytes(out.signature.to_vec()),
+                    kid: out.kid,
+                    version: out.version,
+                })
+            }),
+            KeyVerify::NAME => proto::serve::<KeyVerify>(req, |a| self.verify(s, a)),
+            KeySeal::NAME => proto::serve::<KeySeal>(req, |a| {
+                let key = own_key(s, a.purpose, a.name);
+                let aad = a.aad.unwrap_or_default();
+                let out = self.keys.seal(s, authz, &key, &aad, a.pt.expose())?;
+                Ok(KeySealReply {
+                    sealed: Bytes(out.sealed),
+                    version: out.version,
+                })
+            }),
+            KeyUnseal::NAME => proto::serve::<KeyUnseal>(req, |a| {
+                let key = own_key(s, a.purpose, a.name);
+                let aad = a.aad.unwrap_or_default();
+                let out = self.keys.unseal(s, authz, &key, &aad, &a.sealed)?;
+                Ok(KeyUnsealReply {
+                    pt: out.plaintext.into(),
+                    version: out.version,
+                })
+            }),
+            KeyExport::NAME => proto::serve::<KeyExport>(req, |a| {
+                let key = own_key(s, a.purpose, a.name);
+                let out = self.keys.export_wrapped(s, authz, &key, a.version)?;
                 let id = out.identity;
-                Ok(Args::new()
-                    .with("blob", bytes(out.wrapped.as_bytes().to_vec()))
-                    .with("app", id.app.as_str())
-                    .with("purpose", id.purpose.as_str())
-                    .with("name", id.name.as_str())
-                    .with("version", u64::from(id.version))
-                    .with("alg", id.alg.as_str())
-                    .into_value())
-            }
+                Ok(KeyExportReply {
+                    blob: Bytes(out.wrapped.as_bytes().to_vec()),
+                    app: id.app,
+                    purpose: id.purpose,
+                    name: id.name,
+                    version: id.version,
+                    alg: alg_to_wire(id.alg),
+                })
+            }),
             other => Err(WireError::unknown_op(other)),
         }
     }

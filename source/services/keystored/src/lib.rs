@@ -2,7 +2,9 @@
 //! over the wire (docs/architecture/services.md, section keystored).
 //!
 //! - `key.*`: [`keystore::KeyStore`] over the daemon's state, with keymint
-//!   in another process ([`keymintd::RemoteKeyMint`]) as its `KeyOps`.
+//!   in another process ([`keymint_client::RemoteKeyMint`], from the
+//!   `keymint-client` library) as its `KeyOps`; every op is decoded and
+//!   answered with the typed `nexus-proto` schema.
 //! - `vault.*`: [`vault::Vault`], with the same remote keymint as its
 //!   `VaultKeyOps`; per-app limits come from the policy's `vault_quota`.
 //! - `trust.*`: [`trust::TrustStore`] over `--trust-dir` (system roots) and

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use trust::TrustStore;
 
 /// The endpoint name of keymintd on the control channel.
-pub use keymintd::KEYMINTD;
+pub use keymint_client::KEYMINTD;
 
 /// The policy's `keystore_quota` per subject.
 struct PolicyQuota(Arc<policy::PolicyEngine>);
@@ -30,7 +30,7 @@ impl QuotaSource for PolicyQuota {
 
 /// Build keystored for [`crate::entry::run`].
 pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
-    let km = Arc::new(keymintd::connect_upstream(ctx)?);
+    let km = Arc::new(keymint_client::connect_upstream(ctx)?);
     let state = ctx.state().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let policy = Arc::clone(ctx.policy());

@@ -12,12 +12,16 @@
 //! - Every read loads the store afresh: a damaged store is `EIO`, never a
 //!   partial list.
 
-use crate::handler::{empty, Keystored};
+use crate::handler::Keystored;
 use base64::Engine;
 use nexus_core::{ErrorCode, Label, Subject};
+use nexus_proto::{
+    self as proto, Bytes, Empty, KidReply, Op, RootInfo, RootSource, RootStatus, TrustAdd,
+    TrustAddArgs, TrustAddForm, TrustDistrust, TrustList, TrustListReply, TrustRm, TrustShow,
+};
 use trust::minisign::MinisignPublicKey;
-use trust::{Kid, Origin, RootEntry, Scope, TrustRoot};
-use wire::{ArgError, Args, Value, WireError};
+use trust::{Origin, RootEntry, Scope, TrustRoot};
+use wire::{ArgError, Request, Value, WireError};
 
 /// `not_after` of a root added without one: no expiry (the largest value
 /// a root file holds). Distrust or remove a root to end it.
@@ -45,103 +49,90 @@ fn parse_key(
     Ok(TrustRoot::new(&raw, None, label, scopes, nb, na)?)
 }
 
-fn parse_add(a: &Args, now: u64) -> Result<TrustRoot, WireError> {
-    if a.get("root_file").is_some() {
-        a.only(&["root_file"])?;
-        return Ok(TrustRoot::parse(a.text("root_file")?.as_bytes())?);
+fn parse_add(a: TrustAddArgs, now: u64) -> Result<TrustRoot, WireError> {
+    match a.form()? {
+        TrustAddForm::RootFile(text) => Ok(TrustRoot::parse(text.as_bytes())?),
+        TrustAddForm::Key {
+            public_key,
+            label,
+            scopes,
+            not_before,
+            not_after,
+        } => {
+            let scopes = scopes
+                .iter()
+                .map(|s| Scope::parse(s).ok_or_else(|| invalid("scopes")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let nb = not_before.unwrap_or(now);
+            let na = not_after.unwrap_or(NO_EXPIRY);
+            parse_key(&public_key, label, &scopes, nb, na)
+        }
     }
-    a.only(&["public_key", "label", "scopes", "not_before", "not_after"])?;
-    let label: Label = a.parse("label")?;
-    let scopes = a
-        .text_list("scopes")?
-        .into_iter()
-        .map(|s| Scope::parse(s).ok_or_else(|| invalid("scopes")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let nb = a.opt_u64("not_before")?.unwrap_or(now);
-    let na = a.opt_u64("not_after")?.unwrap_or(NO_EXPIRY);
-    parse_key(a.text("public_key")?, label, &scopes, nb, na)
 }
 
-fn status(e: &RootEntry, now: u64) -> &'static str {
+fn status(e: &RootEntry, now: u64) -> RootStatus {
     if e.distrusted {
-        "distrusted"
+        RootStatus::Distrusted
     } else if now < e.root.not_before() {
-        "not-yet-valid"
+        RootStatus::NotYetValid
     } else if now >= e.root.not_after() {
-        "expired"
+        RootStatus::Expired
     } else {
-        "valid"
+        RootStatus::Valid
     }
 }
 
-fn root_value(e: &RootEntry, now: u64, with_key: bool) -> Value {
-    let scopes = e
-        .root
-        .scopes()
-        .map(|s| Value::Text(s.as_str().to_owned()))
-        .collect();
-    let mut a = Args::new()
-        .with("kid", e.root.kid().to_hex())
-        .with(
-            "source",
-            match e.origin {
-                Origin::System => "system",
-                Origin::Installed => "installed",
-            },
-        )
-        .with("scopes", Value::Array(scopes))
-        .with("label", e.root.label().as_str())
-        .with("not_before", e.root.not_before())
-        .with("not_after", e.root.not_after())
-        .with("status", status(e, now));
-    if with_key {
-        a = a.with("public_key", Value::Bytes(e.root.key().to_bytes().to_vec()));
+fn root_info(e: &RootEntry, now: u64, with_key: bool) -> RootInfo {
+    RootInfo {
+        kid: e.root.kid(),
+        source: match e.origin {
+            Origin::System => RootSource::System,
+            Origin::Installed => RootSource::Installed,
+        },
+        scopes: e.root.scopes().map(|s| s.as_str().to_owned()).collect(),
+        label: e.root.label().as_str().to_owned(),
+        not_before: e.root.not_before(),
+        not_after: e.root.not_after(),
+        status: status(e, now),
+        public_key: with_key.then(|| Bytes(e.root.key().to_bytes().to_vec())),
     }
-    a.into_value()
-}
-
-fn kid(a: &Args) -> Result<Kid, ArgError> {
-    a.only(&["kid"])?;
-    Kid::from_hex(a.text("kid")?).map_err(|_| invalid("kid"))
 }
 
 impl Keystored {
     /// One `trust.*` op.
-    pub(crate) fn trust_op(&self, s: &Subject, op: &str, a: &Args) -> Result<Value, WireError> {
+    pub(crate) fn trust_op(&self, s: &Subject, req: &Request) -> Result<Value, WireError> {
         let now = self.clock.now_unix();
         let authz: &dyn nexus_core::Authorizer = &*self.policy;
-        match op {
-            "trust.add" => {
+        match req.op() {
+            TrustAdd::NAME => proto::serve::<TrustAdd>(req, |a| {
                 let root = parse_add(a, now)?;
                 let kid = self.trust.add_installed(s, authz, &root)?;
-                Ok(Args::new().with("kid", kid.to_hex()).into_value())
-            }
-            "trust.list" => {
-                a.only(&[])?;
+                Ok(KidReply { kid })
+            }),
+            TrustList::NAME => proto::serve::<TrustList>(req, |_| {
                 let snap = self.trust.load()?;
                 let roots = snap
                     .roots()
                     .iter()
-                    .map(|e| root_value(e, now, false))
+                    .map(|e| root_info(e, now, false))
                     .collect();
-                Ok(Args::new().with("roots", Value::Array(roots)).into_value())
-            }
-            "trust.show" => {
-                let kid = kid(a)?;
+                Ok(TrustListReply { roots })
+            }),
+            TrustShow::NAME => proto::serve::<TrustShow>(req, |a| {
                 let snap = self.trust.load()?;
                 let e = snap
-                    .find(&kid)
+                    .find(&a.kid)
                     .ok_or_else(|| WireError::new(ErrorCode::Enoent, "no root with this kid"))?;
-                Ok(root_value(e, now, true))
-            }
-            "trust.rm" => {
-                self.trust.remove_installed(s, authz, &kid(a)?)?;
-                Ok(empty())
-            }
-            "trust.distrust" => {
-                self.trust.distrust(s, authz, &kid(a)?)?;
-                Ok(empty())
-            }
+                Ok(root_info(e, now, true))
+            }),
+            TrustRm::NAME => proto::serve::<TrustRm>(req, |a| {
+                self.trust.remove_installed(s, authz, &a.kid)?;
+                Ok(Empty {})
+            }),
+            TrustDistrust::NAME => proto::serve::<TrustDistrust>(req, |a| {
+                self.trust.distrust(s, authz, &a.kid)?;
+                Ok(Empty {})
+            }),
             other => Err(WireError::unknown_op(other)),
         }
     }
@@ -151,12 +142,13 @@ impl Keystored {
 mod tests {
     use super::*;
     use nexus_core::Coded;
+    use wire::Args;
 
     // A valid Ed25519 public key (RFC 8032 test 1).
     const KEY_B64: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
     fn add(args: Args) -> Result<TrustRoot, WireError> {
-        parse_add(&args, 1000)
+        parse_add(proto::decode_args::<TrustAdd>(&args)?, 1000)
     }
 
     #[test]
@@ -201,7 +193,9 @@ mod tests {
             assert_eq!(e.code(), ErrorCode::Einval, "case {i}: {e}");
         }
         assert_eq!(
-            kid(&Args::new().with("kid", "abc")).unwrap_err().code(),
+            proto::decode_args::<TrustShow>(&Args::new().with("kid", "abc"))
+                .unwrap_err()
+                .code(),
             ErrorCode::Einval
         );
     }

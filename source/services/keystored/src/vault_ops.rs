@@ -19,12 +19,16 @@
 
 use nexus_core::{AppId, Authorizer, AuthzError, Capability, QuotaLimits, SessionId, Subject};
 use nexus_daemon::Markers;
+use nexus_proto::{
+    self as proto, Empty, Op, Secret, VaultDel, VaultGet, VaultGetReply, VaultList, VaultListReply,
+    VaultPut, WarningsReply,
+};
 use policy::PolicyEngine;
 use statefs::StateFs;
 use std::cell::RefCell;
 use std::sync::Arc;
 use vault::{Vault, VaultLimits};
-use wire::{Args, Value, WireError};
+use wire::{Request, Value, WireError};
 
 thread_local! {
     /// The decision made for the request this thread is serving.
@@ -96,7 +100,7 @@ pub(crate) struct VaultOps {
 impl VaultOps {
     pub(crate) fn new(
         state: StateFs,
-        keys: Arc<keymintd::RemoteKeyMint>,
+        keys: Arc<keymint_client::RemoteKeyMint>,
         policy: Arc<PolicyEngine>,
         markers: Markers,
     ) -> VaultOps {
@@ -116,7 +120,7 @@ impl VaultOps {
         sid: SessionId,
         name: &str,
         value: &[u8],
-    ) -> Result<Value, WireError> {
+    ) -> Result<WarningsReply, WireError> {
         // The vault checks the caller's per-subject limits (from the policy)
         // and the per-user limits in one pass under the user's lock.
         let limits: QuotaLimits = self.policy.policy().vault_quota(s);
@@ -128,60 +132,58 @@ impl VaultOps {
         if let Err(e) = self.markers.line(&put_marker(&app, name)) {
             eprintln!("keystored: cannot write the put marker: {e}");
         }
-        let texts = warnings
+        let warnings = warnings
             .iter()
             .map(|w| {
                 eprintln!("keystored: vault warning for {s}: {w}");
-                Value::Text(w.to_string())
+                w.to_string()
             })
             .collect();
-        Ok(Args::new()
-            .with("warnings", Value::Array(texts))
-            .into_value())
+        Ok(WarningsReply { warnings })
     }
 
-    /// One `vault.*` op.
-    pub(crate) fn handle(&self, s: &Subject, op: &str, a: &Args) -> Result<Value, WireError> {
-        let allowed: &[&str] = match op {
-            "vault.put" => &["sid", "name", "value"],
-            "vault.get" | "vault.del" => &["sid", "name"],
-            "vault.list" => &["sid"],
-            other => return Err(WireError::unknown_op(other)),
-        };
-        a.only(allowed)?;
-        let sid: SessionId = a.parse("sid")?;
-        let name = match op {
-            "vault.list" => "",
-            _ => a.text("name")?,
-        };
-        let value = match op {
-            "vault.put" => a.bytes("value")?,
-            _ => &[],
-        };
+    /// Authorize the request (one audited decision) and run `f` under
+    /// that decision.
+    fn decided<T>(
+        &self,
+        s: &Subject,
+        f: impl FnOnce() -> Result<T, WireError>,
+    ) -> Result<T, WireError> {
         let target = format!("vault:{}", s.app_namespace());
         self.policy.authorize(s, Capability::VaultUse, &target)?;
         let _decision = Decision::enter(s, Capability::VaultUse, target);
-        match op {
-            "vault.put" => self.put(s, sid, name, value),
-            "vault.get" => {
-                let mut v = self.vault.get(s, sid, name)?;
-                Ok(Args::new()
-                    .with("value", Value::Bytes(std::mem::take(&mut *v)))
-                    .into_value())
-            }
-            "vault.del" => {
-                self.vault.delete(s, sid, name)?;
-                Ok(Value::Map(Vec::new()))
-            }
-            _ => {
-                let names = self
-                    .vault
-                    .list(s, sid)?
-                    .into_iter()
-                    .map(Value::Text)
-                    .collect();
-                Ok(Args::new().with("names", Value::Array(names)).into_value())
-            }
+        f()
+    }
+
+    /// One `vault.*` op. The arguments are decoded (and refused) before
+    /// the capability is asked for.
+    pub(crate) fn handle(&self, s: &Subject, req: &Request) -> Result<Value, WireError> {
+        match req.op() {
+            VaultPut::NAME => proto::serve::<VaultPut>(req, |a| {
+                self.decided(s, || self.put(s, a.sid, &a.name, a.value.expose()))
+            }),
+            VaultGet::NAME => proto::serve::<VaultGet>(req, |a| {
+                self.decided(s, || {
+                    let value = self.vault.get(s, a.sid, &a.name)?;
+                    Ok(VaultGetReply {
+                        value: Secret::from(value),
+                    })
+                })
+            }),
+            VaultDel::NAME => proto::serve::<VaultDel>(req, |a| {
+                self.decided(s, || {
+                    self.vault.delete(s, a.sid, &a.name)?;
+                    Ok(Empty {})
+                })
+            }),
+            VaultList::NAME => proto::serve::<VaultList>(req, |a| {
+                self.decided(s, || {
+                    Ok(VaultListReply {
+                        names: self.vault.list(s, a.sid)?,
+                    })
+                })
+            }),
+            other => Err(WireError::unknown_op(other)),
         }
     }
 }

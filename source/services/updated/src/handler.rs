@@ -22,10 +22,15 @@
 use crate::{Release, Slot, UpdateError, UpdateManager};
 use nexus_core::{Authorizer, Clock, Label, SystemClock};
 use nexus_daemon::{Context, Service, Spec};
+use nexus_proto::{
+    self as proto, ArtifactArgs, Empty, Op, SlotVersions, Status, StatusReply, UpdateCommit,
+    UpdateCommitReply, UpdateRollback, UpdateStage, UpdateStageReply, UpdateStatus,
+    UpdateStatusReply,
+};
 use std::path::Path;
 use std::sync::Arc;
 use trust::{TrustStore, Version};
-use wire::{ArgError, Args, CallContext, Handler, Request, Value, WireError};
+use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 
 /// The service name: markers, socket, audit log.
 pub const SERVICE: &str = "updated";
@@ -47,7 +52,7 @@ pub const SPEC: Spec = Spec {
 /// `update.status`, `status`.
 pub struct UpdateHandler {
     mgr: UpdateManager,
-    status: Value,
+    status: StatusReply,
 }
 
 impl std::fmt::Debug for UpdateHandler {
@@ -118,9 +123,13 @@ pub fn build(ctx: &Context) -> Result<Service<UpdateHandler>, BuildError> {
 
 /// The slot's name on the wire.
 pub fn slot_name(slot: Slot) -> &'static str {
+    wire_slot(slot).as_str()
+}
+
+fn wire_slot(slot: Slot) -> proto::Slot {
     match slot {
-        Slot::A => "a",
-        Slot::B => "b",
+        Slot::A => proto::Slot::A,
+        Slot::B => proto::Slot::B,
     }
 }
 
@@ -128,8 +137,8 @@ fn wire_err(e: &UpdateError) -> WireError {
     WireError::from_coded(e)
 }
 
-fn artifact_path(args: &Args) -> Result<&Path, WireError> {
-    let p = Path::new(args.text("path")?);
+fn artifact_path(path: &str) -> Result<&Path, WireError> {
+    let p = Path::new(path);
     if !p.is_absolute() {
         return Err(ArgError::Invalid("path".into()).into());
     }
@@ -138,14 +147,13 @@ fn artifact_path(args: &Args) -> Result<&Path, WireError> {
 
 impl UpdateHandler {
     /// A handler over `mgr`; `status` is the reply to `status`.
-    pub fn new(mgr: UpdateManager, status: Value) -> Self {
+    pub fn new(mgr: UpdateManager, status: StatusReply) -> Self {
         UpdateHandler { mgr, status }
     }
 
-    fn stage(&self, ctx: &CallContext, args: &Args) -> Result<Value, WireError> {
-        args.only(&["path", "force"])?;
-        let path = artifact_path(args)?;
-        let force = args.opt_bool("force")?.unwrap_or(false);
+    fn stage(&self, ctx: &CallContext, a: ArtifactArgs) -> Result<UpdateStageReply, WireError> {
+        let path = artifact_path(&a.path)?;
+        let force = a.force.unwrap_or(false);
         let r = self
             .mgr
             .stage(ctx.subject(), path, force)
@@ -153,7 +161,7 @@ impl UpdateHandler {
         let st = self.mgr.status().map_err(|e| wire_err(&e))?;
         let slot = st
             .pending
-            .map(|(s, _)| slot_name(s))
+            .map(|(s, _)| wire_slot(s))
             .ok_or_else(|| WireError::new(nexus_core::ErrorCode::Eio, "staged update vanished"))?;
         eprintln!(
             "{SERVICE}: {} staged {} {} into slot {slot}",
@@ -161,16 +169,19 @@ impl UpdateHandler {
             r.name,
             r.version
         );
-        let signer = r.signer.map_or(Value::Null, |k| Value::Text(k.to_hex()));
-        Ok(Args::new()
-            .with("slot", slot)
-            .with("version", r.version.as_str())
-            .with("signer_kid", signer)
-            .into_value())
+        // A staged release was verified, so it has a signer; only the
+        // factory image has none.
+        let signer_kid = r.signer.ok_or_else(|| {
+            WireError::new(nexus_core::ErrorCode::Eio, "staged update has no signer")
+        })?;
+        Ok(UpdateStageReply {
+            slot,
+            version: r.version.as_str().to_owned(),
+            signer_kid,
+        })
     }
 
-    fn commit(&self, ctx: &CallContext, args: &Args) -> Result<Value, WireError> {
-        args.only(&[])?;
+    fn commit(&self, ctx: &CallContext) -> Result<UpdateCommitReply, WireError> {
         let r = self.mgr.commit(ctx.subject()).map_err(|e| wire_err(&e))?;
         let st = self.mgr.status().map_err(|e| wire_err(&e))?;
         eprintln!(
@@ -179,14 +190,13 @@ impl UpdateHandler {
             r.name,
             r.version
         );
-        Ok(Args::new()
-            .with("active", slot_name(st.active_slot))
-            .with("version", r.version.as_str())
-            .into_value())
+        Ok(UpdateCommitReply {
+            active: wire_slot(st.active_slot),
+            version: r.version.as_str().to_owned(),
+        })
     }
 
-    fn rollback(&self, ctx: &CallContext, args: &Args) -> Result<Value, WireError> {
-        args.only(&[])?;
+    fn rollback(&self, ctx: &CallContext) -> Result<Empty, WireError> {
         let r = self.mgr.rollback(ctx.subject()).map_err(|e| wire_err(&e))?;
         eprintln!(
             "{SERVICE}: {} rolled back {} {}",
@@ -194,46 +204,35 @@ impl UpdateHandler {
             r.name,
             r.version
         );
-        Ok(Args::new().into_value())
+        Ok(Empty {})
     }
 
-    fn update_status(&self, args: &Args) -> Result<Value, WireError> {
-        args.only(&[])?;
+    fn update_status(&self) -> Result<UpdateStatusReply, WireError> {
         let st = self.mgr.status().map_err(|e| wire_err(&e))?;
         let mut versions = vec![(
-            Value::Text(slot_name(st.active_slot).into()),
-            Value::Text(st.active.version.as_str().into()),
+            wire_slot(st.active_slot),
+            st.active.version.as_str().to_owned(),
         )];
-        let pending = match &st.pending {
-            Some((slot, r)) => {
-                versions.push((
-                    Value::Text(slot_name(*slot).into()),
-                    Value::Text(r.version.as_str().into()),
-                ));
-                Value::Text(slot_name(*slot).into())
-            }
-            None => Value::Null,
-        };
-        Ok(Args::new()
-            .with("active", slot_name(st.active_slot))
-            .with("pending", pending)
-            .with("versions", Value::Map(versions))
-            .into_value())
+        let pending = st.pending.as_ref().map(|(slot, r)| {
+            versions.push((wire_slot(*slot), r.version.as_str().to_owned()));
+            wire_slot(*slot)
+        });
+        Ok(UpdateStatusReply {
+            active: wire_slot(st.active_slot),
+            pending,
+            versions: SlotVersions(versions),
+        })
     }
 }
 
 impl Handler for UpdateHandler {
     fn handle(&self, ctx: &CallContext, req: &Request) -> Result<Value, WireError> {
-        let args = req.args();
         match req.op() {
-            "update.stage" => self.stage(ctx, args),
-            "update.commit" => self.commit(ctx, args),
-            "update.rollback" => self.rollback(ctx, args),
-            "update.status" => self.update_status(args),
-            "status" => {
-                args.only(&[])?;
-                Ok(self.status.clone())
-            }
+            UpdateStage::NAME => proto::serve::<UpdateStage>(req, |a| self.stage(ctx, a)),
+            UpdateCommit::NAME => proto::serve::<UpdateCommit>(req, |_| self.commit(ctx)),
+            UpdateRollback::NAME => proto::serve::<UpdateRollback>(req, |_| self.rollback(ctx)),
+            UpdateStatus::NAME => proto::serve::<UpdateStatus>(req, |_| self.update_status()),
+            Status::NAME => proto::serve::<Status>(req, |_| Ok(self.status.clone())),
             other => Err(WireError::unknown_op(other)),
         }
     }

@@ -21,6 +21,16 @@ pub struct ProcInfo {
     pub state: char,
 }
 
+impl ProcInfo {
+    /// Whether `other` is this very process: same pid, parent, start time
+    /// and binary. The state letter is not compared: it changes from one
+    /// sample to the next (`S` while waiting, `R` while on a CPU).
+    pub fn same_process(&self, other: &ProcInfo) -> bool {
+        (self.pid, self.ppid, self.start, &self.argv0)
+            == (other.pid, other.ppid, other.start, &other.argv0)
+    }
+}
+
 /// `/proc/<pid>`, if such a process exists.
 pub fn read(pid: u32) -> Option<ProcInfo> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -11,12 +11,12 @@ use crate::ctx::Ctx;
 use crate::error::NxError;
 use crate::io::read_file;
 use keymint::kid::ed25519_kid;
-use nexus_keychain::{ReplyMap, Retry, Service, ServiceClient};
+use nexus_keychain::{Retry, Service, ServiceClient};
+use nexus_proto::{self as proto, ArtifactArgs as PathArgs, BundleNameArgs, Empty, Op};
 use serde_json::{json, Map, Value as Json};
 use std::path::Path;
 use trust::minisign::MinisignSecretKey;
 use trust::{Kind, Version};
-use wire::{Args, Value};
 
 /// Sign `a.dir` as an artifact of `kind`.
 pub fn sign(ctx: &mut Ctx<'_>, kind: Kind, a: &ArtifactArgs) -> Result<(), NxError> {
@@ -68,51 +68,15 @@ fn absolute(dir: &Path) -> Result<String, NxError> {
         .ok_or_else(|| NxError::usage("the artifact path is not UTF-8"))
 }
 
-fn path_args(dir: &Path, force: bool) -> Result<Args, NxError> {
-    let mut args = Args::new().with("path", absolute(dir)?);
-    if force {
-        args = args.with("force", true);
-    }
-    Ok(args)
+fn path_args(dir: &Path, force: bool) -> Result<PathArgs, NxError> {
+    Ok(PathArgs {
+        path: absolute(dir)?,
+        force: force.then_some(true),
+    })
 }
 
-/// CBOR to JSON for values the contract leaves open (byte strings as
-/// base64 text, non-text map keys as their JSON text).
-pub fn cbor_json(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Integer(i) => i64::try_from(*i)
-            .map(Json::from)
-            .or_else(|_| u64::try_from(*i).map(Json::from))
-            .unwrap_or(Json::Null),
-        Value::Text(t) => Json::String(t.clone()),
-        Value::Bytes(b) => Json::String(crate::ctx::b64(b)),
-        Value::Array(items) => Json::Array(items.iter().map(cbor_json).collect()),
-        Value::Map(pairs) => Json::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Value::Text(t) => t.clone(),
-                        other => cbor_json(other).to_string(),
-                    };
-                    (key, cbor_json(v))
-                })
-                .collect::<Map<String, Json>>(),
-        ),
-        Value::Tag(_, inner) => cbor_json(inner),
-        _ => Json::Null,
-    }
-}
-
-fn call(
-    c: &ServiceClient,
-    op: &'static str,
-    args: &Args,
-    retry: Retry,
-) -> Result<ReplyMap, NxError> {
-    Ok(c.call_map(op, args, retry)?)
+fn call<O: Op>(c: &ServiceClient, args: &O::Args, retry: Retry) -> Result<O::Reply, NxError> {
+    Ok(c.call_op::<O>(args, retry)?)
 }
 
 /// Run one `nx bundle` command.
@@ -121,29 +85,25 @@ pub fn bundle(ctx: &mut Ctx<'_>, cmd: BundleCmd) -> Result<(), NxError> {
     match cmd {
         BundleCmd::Sign(a) => sign(ctx, Kind::Bundle, &a),
         BundleCmd::Install { dir, force } => {
-            let r = call(&c, "bundle.install", &path_args(&dir, force)?, Retry::Once)?;
-            let (name, version, kid) = (r.text("name")?, r.text("version")?, r.kid("signer_kid")?);
+            let r = call::<proto::BundleInstall>(&c, &path_args(&dir, force)?, Retry::Once)?;
+            let (name, version, kid) = (r.name.as_str(), r.version, r.signer_kid);
             let j = json!({ "name": name, "version": version, "signer_kid": kid.to_hex() });
             ctx.emit(j, &format!("installed {name} {version} (signed by {kid})"))
         }
         BundleCmd::Uninstall { name } => {
-            call(
-                &c,
-                "bundle.uninstall",
-                &Args::new().with("name", name.as_str()),
-                Retry::Once,
-            )?;
+            let args = BundleNameArgs { name: name.clone() };
+            call::<proto::BundleUninstall>(&c, &args, Retry::Once)?;
             ctx.emit(
                 json!({ "uninstalled": name.as_str() }),
                 &format!("uninstalled {name}"),
             )
         }
         BundleCmd::List => {
-            let mut r = call(&c, "bundle.list", &Args::new(), Retry::Idempotent)?;
+            let r = call::<proto::BundleList>(&c, &Empty {}, Retry::Idempotent)?;
             let mut out = Vec::new();
             let mut text = Vec::new();
-            for b in r.maps("bundles")? {
-                let (name, version) = (b.text("name")?, b.text("version")?);
+            for b in r.bundles {
+                let (name, version) = (b.name.as_str(), b.version);
                 text.push(format!("{name} {version}"));
                 out.push(json!({ "name": name, "version": version }));
             }
@@ -158,8 +118,8 @@ pub fn update(ctx: &mut Ctx<'_>, cmd: UpdateCmd) -> Result<(), NxError> {
     match cmd {
         UpdateCmd::Sign(a) => sign(ctx, Kind::Update, &a),
         UpdateCmd::Stage { dir, force } => {
-            let r = call(&c, "update.stage", &path_args(&dir, force)?, Retry::Once)?;
-            let (slot, version, kid) = (r.text("slot")?, r.text("version")?, r.kid("signer_kid")?);
+            let r = call::<proto::UpdateStage>(&c, &path_args(&dir, force)?, Retry::Once)?;
+            let (slot, version, kid) = (r.slot.as_str(), r.version, r.signer_kid);
             let j = json!({ "slot": slot, "version": version, "signer_kid": kid.to_hex() });
             ctx.emit(
                 j,
@@ -167,23 +127,29 @@ pub fn update(ctx: &mut Ctx<'_>, cmd: UpdateCmd) -> Result<(), NxError> {
             )
         }
         UpdateCmd::Commit => {
-            let r = call(&c, "update.commit", &Args::new(), Retry::Once)?;
-            let (active, version) = (r.text("active")?, r.text("version")?);
+            let r = call::<proto::UpdateCommit>(&c, &Empty {}, Retry::Once)?;
+            let (active, version) = (r.active.as_str(), r.version);
             let j = json!({ "active": active, "version": version });
             ctx.emit(j, &format!("active slot {active} ({version})"))
         }
         UpdateCmd::Rollback => {
-            call(&c, "update.rollback", &Args::new(), Retry::Once)?;
+            call::<proto::UpdateRollback>(&c, &Empty {}, Retry::Once)?;
             ctx.emit(json!({ "rolled_back": true }), "rolled back")
         }
         UpdateCmd::Status => {
-            let mut r = call(&c, "update.status", &Args::new(), Retry::Idempotent)?;
-            let active = r.text("active")?;
-            let pending = r.opt_text("pending")?;
-            let versions = cbor_json(&r.value("versions")?);
+            let r = call::<proto::UpdateStatus>(&c, &Empty {}, Retry::Idempotent)?;
+            let active = r.active.as_str();
+            let pending = r.pending.map(|s| s.as_str());
+            let versions: Map<String, Json> = r
+                .versions
+                .0
+                .into_iter()
+                .map(|(slot, v)| (slot.as_str().to_owned(), Json::String(v)))
+                .collect();
+            let versions = Json::Object(versions);
             let human = format!(
                 "active {active}\npending {}\nversions {versions}",
-                pending.as_deref().unwrap_or("-")
+                pending.unwrap_or("-")
             );
             ctx.emit(
                 json!({ "active": active, "pending": pending, "versions": versions }),

@@ -5,17 +5,15 @@
 //! first, and nothing is stored); `attest.rotate_device_key` is sent once.
 //!
 //! Custom claims travel as the CBOR map `{label: value}` with the integer
-//! labels and values of `eat::CustomClaims`, which already enforces the
+//! labels and values of [`CustomClaims`], which already enforces the
 //! profile's bounds (labels ≤ -65538, at most 16, values ≤ 256 bytes).
 
 use crate::error::KeychainError;
 use crate::keychain::Keychain;
-use crate::reply::ReplyMap;
 use crate::service::Retry;
-use eat::{CustomClaims, CustomValue};
-use keymint::kid::Kid;
-use nexus_core::Label;
-use wire::{Args, Value};
+use nexus_core::{CustomClaims, Kid, Label};
+use nexus_proto::{self as proto, AttestArgs, Bytes, DeviceKeyReply, Empty};
+use wire::Value;
 
 /// A token from `attest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,32 +35,22 @@ pub struct DeviceKey {
     pub version: u64,
 }
 
-impl DeviceKey {
-    fn read(mut r: ReplyMap) -> Result<DeviceKey, KeychainError> {
-        Ok(DeviceKey {
-            public_key: r.bytes("public_key")?,
-            kid: r.kid("kid")?,
-            version: r.u64("version")?,
-        })
+impl From<DeviceKeyReply> for DeviceKey {
+    fn from(r: DeviceKeyReply) -> DeviceKey {
+        DeviceKey {
+            public_key: r.public_key.into_vec(),
+            kid: r.kid,
+            version: u64::from(r.version),
+        }
     }
 }
 
-/// The CBOR form of custom claims sent to attestd.
+/// The CBOR form of custom claims sent to attestd: the map of integer
+/// labels to values.
 pub fn claims_value(claims: &CustomClaims) -> Value {
-    Value::Map(
-        claims
-            .iter()
-            .map(|(label, v)| {
-                let value = match v {
-                    CustomValue::Int(i) => Value::Integer((*i).into()),
-                    CustomValue::Bool(b) => Value::Bool(*b),
-                    CustomValue::Text(t) => Value::Text(t.clone()),
-                    CustomValue::Bytes(b) => Value::Bytes(b.clone()),
-                };
-                (Value::Integer(label.into()), value)
-            })
-            .collect(),
-    )
+    // Encoding a map of integers, booleans, text and bytes cannot fail;
+    // should it ever, the empty map says "no claims" rather than panic.
+    Value::serialized(claims).unwrap_or_else(|_| Value::Map(Vec::new()))
 }
 
 impl Keychain {
@@ -76,35 +64,35 @@ impl Keychain {
         nonce: &[u8],
         claims: &CustomClaims,
     ) -> Result<Token, KeychainError> {
-        let mut args = Args::new()
-            .with("purpose", purpose.as_str())
-            .with("name", name.as_str())
-            .with("nonce", Value::Bytes(nonce.to_vec()));
-        if !claims.is_empty() {
-            args = args.with("claims", claims_value(claims));
-        }
-        let mut r = self.attestd.call_map("attest", &args, Retry::Idempotent)?;
+        let args = AttestArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            nonce: Bytes::from(nonce),
+            claims: (!claims.is_empty()).then(|| claims.clone()),
+            app: None,
+        };
+        let r = self
+            .attestd
+            .call_op::<proto::Attest>(&args, Retry::Idempotent)?;
         Ok(Token {
-            token: r.bytes("token")?,
-            device_kid: r.kid("device_kid")?,
+            token: r.token.into_vec(),
+            device_kid: r.device_kid,
         })
     }
 
     /// `attest.device_key`: the public key tokens are signed with.
     pub fn device_key(&self) -> Result<DeviceKey, KeychainError> {
-        DeviceKey::read(self.attestd.call_map(
-            "attest.device_key",
-            &Args::new(),
-            Retry::Idempotent,
-        )?)
+        let r = self
+            .attestd
+            .call_op::<proto::AttestDeviceKey>(&Empty {}, Retry::Idempotent)?;
+        Ok(r.into())
     }
 
     /// `attest.rotate_device_key` (system callers only).
     pub fn rotate_device_key(&self) -> Result<DeviceKey, KeychainError> {
-        DeviceKey::read(self.attestd.call_map(
-            "attest.rotate_device_key",
-            &Args::new(),
-            Retry::Once,
-        )?)
+        let r = self
+            .attestd
+            .call_op::<proto::AttestRotateDeviceKey>(&Empty {}, Retry::Once)?;
+        Ok(r.into())
     }
 }

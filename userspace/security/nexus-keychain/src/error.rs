@@ -13,6 +13,7 @@ use wire::ClientError;
 
 /// What a keychain call can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeychainError {
     /// The service answered with an error: its stable code and message.
     #[error("{code}: {msg}")]

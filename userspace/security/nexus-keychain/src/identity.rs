@@ -3,23 +3,19 @@
 //! Retry class: `session.status` and `user.list` are retried after a
 //! lost connection ([`Retry::Idempotent`]); every other op is sent once (a repeated login makes a
 //! second session; a repeated unlock or wrong password counts twice
-//! against throttling; user changes must not be replayed). Passwords are
-//! zeroized after the call and never appear in an error.
+//! against throttling; user changes must not be replayed). Passwords
+//! travel in zeroizing `SecretText`s, the encoded request is wiped after
+//! the call, and they never appear in an error.
 
 use crate::error::KeychainError;
 use crate::keychain::Keychain;
-use crate::reply::ReplyMap;
-use crate::secret::scrub;
-use crate::service::Retry;
-use crate::types::word_enum;
+use crate::service::{Retry, Service};
 use nexus_core::{SessionId, UserId};
+use nexus_proto::{
+    self as proto, Empty, SecretText, SessionArgs, SessionState, SessionUnlockArgs, UserArgs,
+    UserPasswdArgs, UserPasswordArgs,
+};
 use std::fmt;
-use wire::{Args, Value};
-
-word_enum!(
-    /// A session's state.
-    SessionState { /** Unlocked: the vault can be used. */ Active = "active", /** Locked: vault calls fail with `ELOCKED`. */ Locked = "locked" }
-);
 
 /// A session just opened by `login`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,20 +37,26 @@ pub struct SessionStatus {
     pub state: SessionState,
 }
 
-fn sid_args(sid: &SessionId) -> Args {
-    Args::new().with("sid", sid.to_string())
+fn sid_args(sid: &SessionId) -> SessionArgs {
+    SessionArgs { sid: *sid }
 }
 
-fn password(p: &str) -> Value {
-    Value::Text(p.to_owned())
+fn user_password(user: &UserId, pw: &str) -> UserPasswordArgs {
+    UserPasswordArgs {
+        user: user.clone(),
+        password: SecretText::copy_from(pw),
+    }
 }
 
-fn state_is(r: &ReplyMap, want: SessionState) -> Result<(), KeychainError> {
-    let got = SessionState::read(r, "state")?;
+fn state_is(op: &'static str, got: SessionState, want: SessionState) -> Result<(), KeychainError> {
     if got == want {
         Ok(())
     } else {
-        Err(r.bad("state", "is not the state the op promises"))
+        Err(KeychainError::BadReply {
+            service: Service::Identityd,
+            op,
+            detail: "`state` is not the state the op promises".into(),
+        })
     }
 }
 
@@ -68,16 +70,13 @@ impl Keychain {
     /// `session.login`: open a session for `user`. A wrong password or an
     /// unknown user is `EPERM`; throttled is `EAGAIN`.
     pub fn login(&self, user: &UserId, pw: &str) -> Result<Session, KeychainError> {
-        let args = Args::new()
-            .with("user", user.as_str())
-            .with("password", password(pw));
-        let result = self.identityd.call_map("session.login", &args, Retry::Once);
-        scrub(args);
-        let r = result?;
+        let r = self
+            .identityd
+            .call_op::<proto::SessionLogin>(&user_password(user, pw), Retry::Once)?;
         Ok(Session {
-            sid: r.parse("sid")?,
-            user: r.parse("user")?,
-            state: SessionState::read(&r, "state")?,
+            sid: r.sid,
+            user: r.user,
+            state: r.state,
         })
     }
 
@@ -85,24 +84,26 @@ impl Keychain {
     pub fn lock(&self, sid: &SessionId) -> Result<(), KeychainError> {
         let r = self
             .identityd
-            .call_map("session.lock", &sid_args(sid), Retry::Once)?;
-        state_is(&r, SessionState::Locked)
+            .call_op::<proto::SessionLock>(&sid_args(sid), Retry::Once)?;
+        state_is("session.lock", r.state, SessionState::Locked)
     }
 
     /// `session.unlock` with the session user's password.
     pub fn unlock(&self, sid: &SessionId, pw: &str) -> Result<(), KeychainError> {
-        let args = sid_args(sid).with("password", password(pw));
-        let result = self
+        let args = SessionUnlockArgs {
+            sid: *sid,
+            password: SecretText::copy_from(pw),
+        };
+        let r = self
             .identityd
-            .call_map("session.unlock", &args, Retry::Once);
-        scrub(args);
-        state_is(&result?, SessionState::Active)
+            .call_op::<proto::SessionUnlock>(&args, Retry::Once)?;
+        state_is("session.unlock", r.state, SessionState::Active)
     }
 
     /// `session.logout`.
     pub fn logout(&self, sid: &SessionId) -> Result<(), KeychainError> {
         self.identityd
-            .call_map("session.logout", &sid_args(sid), Retry::Once)?;
+            .call_op::<proto::SessionLogout>(&sid_args(sid), Retry::Once)?;
         Ok(())
     }
 
@@ -110,29 +111,26 @@ impl Keychain {
     pub fn session_status(&self, sid: &SessionId) -> Result<SessionStatus, KeychainError> {
         let r = self
             .identityd
-            .call_map("session.status", &sid_args(sid), Retry::Idempotent)?;
+            .call_op::<proto::SessionStatus>(&sid_args(sid), Retry::Idempotent)?;
         Ok(SessionStatus {
-            user: r.parse("user")?,
-            state: SessionState::read(&r, "state")?,
+            user: r.user,
+            state: r.state,
         })
     }
 
     /// `user.create` (needs `identity.user.admin`).
     pub fn user_create(&self, user: &UserId, pw: &str) -> Result<(), KeychainError> {
-        let args = Args::new()
-            .with("user", user.as_str())
-            .with("password", password(pw));
-        let result = self.identityd.call_map("user.create", &args, Retry::Once);
-        scrub(args);
-        result.map(drop)
+        self.identityd
+            .call_op::<proto::UserCreate>(&user_password(user, pw), Retry::Once)
+            .map(drop)
     }
 
     /// `user.delete` (needs `identity.user.admin`); the user's vault goes
     /// with it.
     pub fn user_delete(&self, user: &UserId) -> Result<(), KeychainError> {
-        let args = Args::new().with("user", user.as_str());
+        let args = UserArgs { user: user.clone() };
         self.identityd
-            .call_map("user.delete", &args, Retry::Once)
+            .call_op::<proto::UserDelete>(&args, Retry::Once)
             .map(drop)
     }
 
@@ -140,24 +138,19 @@ impl Keychain {
     pub fn user_list(&self) -> Result<Vec<UserId>, KeychainError> {
         let r = self
             .identityd
-            .call_map("user.list", &Args::new(), Retry::Idempotent)?;
-        r.text_list("users")?
-            .into_iter()
-            .map(|u| {
-                u.parse()
-                    .map_err(|_| r.bad("users", "holds an invalid user id"))
-            })
-            .collect()
+            .call_op::<proto::UserList>(&Empty {}, Retry::Idempotent)?;
+        Ok(r.users)
     }
 
     /// `user.passwd`: change `user`'s password; the old one proves it.
     pub fn user_passwd(&self, user: &UserId, old: &str, new: &str) -> Result<(), KeychainError> {
-        let args = Args::new()
-            .with("user", user.as_str())
-            .with("old", password(old))
-            .with("new", password(new));
-        let result = self.identityd.call_map("user.passwd", &args, Retry::Once);
-        scrub(args);
-        result.map(drop)
+        let args = UserPasswdArgs {
+            user: user.clone(),
+            old: SecretText::copy_from(old),
+            new: SecretText::copy_from(new),
+        };
+        self.identityd
+            .call_op::<proto::UserPasswd>(&args, Retry::Once)
+            .map(drop)
     }
 }

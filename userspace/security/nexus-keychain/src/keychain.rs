@@ -13,7 +13,6 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use wire::Args;
 
 /// Typed access to keys, the vault, sessions and attestation.
 ///
@@ -144,6 +143,6 @@ impl Keychain {
 
 /// `status {}` of any service client.
 pub fn status_of(client: &ServiceClient) -> Result<ServiceStatus, KeychainError> {
-    let r = client.call_map("status", &Args::new(), Retry::Idempotent)?;
-    ServiceStatus::read(&r)
+    let r = client.call_op::<nexus_proto::Status>(&nexus_proto::Empty {}, Retry::Idempotent)?;
+    Ok(r.into())
 }

@@ -5,26 +5,32 @@
 //! would make another key or version); `key.list`, `key.show`,
 //! `key.sign`, `key.verify`, `key.seal`, `key.unseal`, `key.export` and
 //! `device.info` change no state and are retried after a lost
-//! connection. Plaintext arguments are zeroized after the call.
+//! connection. Plaintext arguments travel in zeroizing `Secret`s and the
+//! encoded request is wiped after the call.
 
 use crate::error::KeychainError;
 use crate::keychain::Keychain;
-use crate::secret::scrub;
+use crate::secret::SecretBytes;
 use crate::service::Retry;
 use crate::types::{
     CreatedKey, DeviceInfo, KeyAlg, KeyInfo, Sealed, Signed, Unsealed, Verified, WrappedExport,
 };
 use nexus_core::{AppId, Label};
-use wire::{Args, Value};
+use nexus_proto::{
+    self as proto, Bytes, Empty, KeyArgs, KeyCreateArgs, KeyListArgs, KeyRetireArgs, KeySealArgs,
+    KeyShowArgs, KeySignArgs, KeyUnsealArgs, KeyVerifyArgs, KeyVersionArgs, Secret,
+};
 
-fn key_args(purpose: &Label, name: &Label) -> Args {
-    Args::new()
-        .with("purpose", purpose.as_str())
-        .with("name", name.as_str())
+fn key_args(purpose: &Label, name: &Label) -> KeyArgs {
+    KeyArgs {
+        purpose: purpose.clone(),
+        name: name.clone(),
+    }
 }
 
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
+/// A version number the caller asks for, as the wire carries it (1..=2^32−1).
+fn version_arg(v: u64) -> Result<u32, KeychainError> {
+    u32::try_from(v).map_err(|_| KeychainError::Invalid("a key version fits in 32 bits".into()))
 }
 
 impl Keychain {
@@ -35,14 +41,24 @@ impl Keychain {
         name: &Label,
         alg: KeyAlg,
     ) -> Result<CreatedKey, KeychainError> {
-        let args = key_args(purpose, name).with("alg", alg.as_str());
-        CreatedKey::read(self.keystored.call_map("key.create", &args, Retry::Once)?)
+        let args = KeyCreateArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            alg: alg.into(),
+        };
+        let r = self
+            .keystored
+            .call_op::<proto::KeyCreate>(&args, Retry::Once)?;
+        Ok(r.into())
     }
 
     /// `key.rotate`: add a version and make it primary.
     pub fn rotate(&self, purpose: &Label, name: &Label) -> Result<CreatedKey, KeychainError> {
         let args = key_args(purpose, name);
-        CreatedKey::read(self.keystored.call_map("key.rotate", &args, Retry::Once)?)
+        let r = self
+            .keystored
+            .call_op::<proto::KeyRotate>(&args, Retry::Once)?;
+        Ok(r.into())
     }
 
     /// `key.revoke`: revoke the key, or one version of it.
@@ -52,11 +68,13 @@ impl Keychain {
         name: &Label,
         version: Option<u64>,
     ) -> Result<(), KeychainError> {
-        let mut args = key_args(purpose, name);
-        if let Some(v) = version {
-            args = args.with("version", v);
-        }
-        self.keystored.call_map("key.revoke", &args, Retry::Once)?;
+        let args = KeyVersionArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            version: version.map(version_arg).transpose()?,
+        };
+        self.keystored
+            .call_op::<proto::KeyRevoke>(&args, Retry::Once)?;
         Ok(())
     }
 
@@ -67,21 +85,23 @@ impl Keychain {
         name: &Label,
         min_version: u64,
     ) -> Result<(), KeychainError> {
-        let args = key_args(purpose, name).with("min_version", min_version);
-        self.keystored.call_map("key.retire", &args, Retry::Once)?;
+        let args = KeyRetireArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            min_version: version_arg(min_version)?,
+        };
+        self.keystored
+            .call_op::<proto::KeyRetire>(&args, Retry::Once)?;
         Ok(())
     }
 
     /// `key.list`: the caller's keys, or (system callers) another app's.
     pub fn list_keys(&self, app: Option<&AppId>) -> Result<Vec<KeyInfo>, KeychainError> {
-        let mut args = Args::new();
-        if let Some(a) = app {
-            args = args.with("app", a.as_str());
-        }
-        let mut r = self
+        let args = KeyListArgs { app: app.cloned() };
+        let r = self
             .keystored
-            .call_map("key.list", &args, Retry::Idempotent)?;
-        r.maps("keys")?.into_iter().map(KeyInfo::read).collect()
+            .call_op::<proto::KeyList>(&args, Retry::Idempotent)?;
+        Ok(r.keys.into_iter().map(KeyInfo::from).collect())
     }
 
     /// `key.show`: one key's metadata.
@@ -91,26 +111,31 @@ impl Keychain {
         name: &Label,
         app: Option<&AppId>,
     ) -> Result<KeyInfo, KeychainError> {
-        let mut args = key_args(purpose, name);
-        if let Some(a) = app {
-            args = args.with("app", a.as_str());
-        }
-        KeyInfo::read(
-            self.keystored
-                .call_map("key.show", &args, Retry::Idempotent)?,
-        )
+        let args = KeyShowArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            app: app.cloned(),
+        };
+        let r = self
+            .keystored
+            .call_op::<proto::KeyShow>(&args, Retry::Idempotent)?;
+        Ok(r.into())
     }
 
     /// `key.sign`: sign `msg` with the primary version.
     pub fn sign(&self, purpose: &Label, name: &Label, msg: &[u8]) -> Result<Signed, KeychainError> {
-        let args = key_args(purpose, name).with("msg", bytes(msg));
-        let mut r = self
+        let args = KeySignArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            msg: Bytes::from(msg),
+        };
+        let r = self
             .keystored
-            .call_map("key.sign", &args, Retry::Idempotent)?;
+            .call_op::<proto::KeySign>(&args, Retry::Idempotent)?;
         Ok(Signed {
-            sig: r.bytes("sig")?,
-            kid: r.kid("kid")?,
-            version: r.u64("version")?,
+            sig: r.sig.into_vec(),
+            kid: r.kid,
+            version: u64::from(r.version),
         })
     }
 
@@ -126,24 +151,27 @@ impl Keychain {
         version: Option<u64>,
         app: Option<&AppId>,
     ) -> Result<Verified, KeychainError> {
-        let mut args = key_args(purpose, name)
-            .with("msg", bytes(msg))
-            .with("sig", bytes(sig));
-        if let Some(v) = version {
-            args = args.with("version", v);
-        }
-        if let Some(a) = app {
-            args = args.with("app", a.as_str());
-        }
+        let args = KeyVerifyArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            msg: Bytes::from(msg),
+            sig: Bytes::from(sig),
+            version: version.map(version_arg).transpose()?,
+            app: app.cloned(),
+        };
         let r = self
             .keystored
-            .call_map("key.verify", &args, Retry::Idempotent)?;
-        if !r.bool("valid")? {
-            return Err(r.bad("valid", "is false in a success reply"));
+            .call_op::<proto::KeyVerify>(&args, Retry::Idempotent)?;
+        if !r.valid {
+            return Err(KeychainError::BadReply {
+                service: self.keystored.service(),
+                op: "key.verify",
+                detail: "`valid` is false in a success reply".into(),
+            });
         }
         Ok(Verified {
-            version: r.u64("version")?,
-            kid: r.kid("kid")?,
+            version: u64::from(r.version),
+            kid: r.kid,
         })
     }
 
@@ -156,18 +184,18 @@ impl Keychain {
         plaintext: &[u8],
         aad: Option<&[u8]>,
     ) -> Result<Sealed, KeychainError> {
-        let mut args = key_args(purpose, name).with("pt", bytes(plaintext));
-        if let Some(a) = aad {
-            args = args.with("aad", bytes(a));
-        }
-        let result = self
+        let args = KeySealArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            pt: Secret::copy_from(plaintext),
+            aad: aad.map(Bytes::from),
+        };
+        let r = self
             .keystored
-            .call_map("key.seal", &args, Retry::Idempotent);
-        scrub(args);
-        let mut r = result?;
+            .call_op::<proto::KeySeal>(&args, Retry::Idempotent)?;
         Ok(Sealed {
-            sealed: r.bytes("sealed")?,
-            version: r.u64("version")?,
+            sealed: r.sealed.into_vec(),
+            version: u64::from(r.version),
         })
     }
 
@@ -180,16 +208,18 @@ impl Keychain {
         sealed: &[u8],
         aad: Option<&[u8]>,
     ) -> Result<Unsealed, KeychainError> {
-        let mut args = key_args(purpose, name).with("sealed", bytes(sealed));
-        if let Some(a) = aad {
-            args = args.with("aad", bytes(a));
-        }
-        let mut r = self
+        let args = KeyUnsealArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            sealed: Bytes::from(sealed),
+            aad: aad.map(Bytes::from),
+        };
+        let r = self
             .keystored
-            .call_map("key.unseal", &args, Retry::Idempotent)?;
+            .call_op::<proto::KeyUnseal>(&args, Retry::Idempotent)?;
         Ok(Unsealed {
-            plaintext: r.secret("pt")?,
-            version: r.u64("version")?,
+            plaintext: SecretBytes::from(r.pt),
+            version: u64::from(r.version),
         })
     }
 
@@ -201,32 +231,33 @@ impl Keychain {
         name: &Label,
         version: Option<u64>,
     ) -> Result<WrappedExport, KeychainError> {
-        let mut args = key_args(purpose, name);
-        if let Some(v) = version {
-            args = args.with("version", v);
-        }
-        let mut r = self
+        let args = KeyVersionArgs {
+            purpose: purpose.clone(),
+            name: name.clone(),
+            version: version.map(version_arg).transpose()?,
+        };
+        let r = self
             .keystored
-            .call_map("key.export", &args, Retry::Idempotent)?;
+            .call_op::<proto::KeyExport>(&args, Retry::Idempotent)?;
         Ok(WrappedExport {
-            blob: r.bytes("blob")?,
-            app: r.parse("app")?,
-            purpose: r.parse("purpose")?,
-            name: r.parse("name")?,
-            version: r.u64("version")?,
-            alg: r.parse("alg")?,
+            blob: r.blob.into_vec(),
+            app: r.app,
+            purpose: r.purpose,
+            name: r.name,
+            version: u64::from(r.version),
+            alg: r.alg.into(),
         })
     }
 
     /// `device.info` (system callers only).
     pub fn device_info(&self) -> Result<DeviceInfo, KeychainError> {
-        let mut r = self
+        let r = self
             .keystored
-            .call_map("device.info", &Args::new(), Retry::Idempotent)?;
+            .call_op::<proto::DeviceInfo>(&Empty {}, Retry::Idempotent)?;
         Ok(DeviceInfo {
-            device_id: r.bytes("device_id")?,
-            insecure: r.bool("insecure")?,
-            volatile: r.bool("volatile")?,
+            device_id: r.device_id.into_vec(),
+            insecure: r.insecure,
+            volatile: r.volatile,
         })
     }
 }

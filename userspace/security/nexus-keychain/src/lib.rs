@@ -3,7 +3,9 @@
 //!
 //! A [`Keychain`] holds one client each for keystored, identityd and
 //! attestd, speaking the wire protocol (docs/architecture/wire.md) and the
-//! ops of docs/architecture/services.md. Build it from:
+//! ops of docs/architecture/services.md, through their typed definitions
+//! in `nexus-proto` ([`ServiceClient::call_op`]). It needs no crypto crate:
+//! kids and custom claims are `nexus-core` types. Build it from:
 //! - the endpoints the supervisor hands over (an app started by nexus-init):
 //!   [`Keychain::from_control_channel`] over `std::io::stdin()`, or
 //!   [`Keychain::from_streams`] / [`Keychain::from_feed`] with endpoints
@@ -32,7 +34,6 @@ mod feed;
 mod identity;
 mod keychain;
 mod keys;
-mod reply;
 mod secret;
 mod service;
 mod trust;
@@ -45,17 +46,15 @@ pub mod testkit;
 pub use attest::{claims_value, DeviceKey, Token};
 pub use error::KeychainError;
 pub use feed::EndpointFeed;
-pub use identity::{Session, SessionState, SessionStatus};
+pub use identity::{Session, SessionStatus};
 pub use keychain::{status_of, Keychain};
-pub use reply::ReplyMap;
 pub use secret::SecretBytes;
 pub use service::{LinkConfig, Retry, Service, ServiceClient};
-pub use trust::{RootSource, RootStatus, TrustAdd, TrustRootInfo};
+pub use trust::{TrustAdd, TrustRootInfo};
 pub use types::{
-    CreatedKey, DeviceInfo, KeyAlg, KeyInfo, KeyState, KeyVersion, Sealed, ServiceStatus, Signed,
-    UnknownAlg, Unsealed, Verified, VersionState, WrappedExport,
+    CreatedKey, DeviceInfo, KeyAlg, KeyInfo, KeyVersion, Sealed, ServiceStatus, Signed, UnknownAlg,
+    Unsealed, Verified, WrappedExport,
 };
 
-pub use eat::{CustomClaims, CustomValue};
-pub use keymint::kid::Kid;
-pub use nexus_core::{AppId, ErrorCode, Label, SessionId, UserId};
+pub use nexus_core::{AppId, CustomClaims, CustomValue, ErrorCode, Kid, Label, SessionId, UserId};
+pub use nexus_proto::{KeyState, RootSource, RootStatus, SessionState, VersionState};

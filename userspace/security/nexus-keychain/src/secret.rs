@@ -1,14 +1,14 @@
 //! Secret bytes handed back to the caller (vault values, unsealed
-//! plaintexts), and the scrubbing of secret arguments after a call.
+//! plaintexts). (Secret arguments going out travel in `nexus-proto`'s
+//! zeroizing types; the encoded request wipes itself when dropped.)
 //!
 //! Invariants: [`SecretBytes`] has no `Debug`, no `Clone`, no `Display`;
 //! it is zeroized on drop and compared in constant time. The bytes are
-//! moved out of the decoded reply without a copy, so the only plaintext
-//! left behind is in the wire layer's own receive buffer.
+//! moved out of the decoded reply's zeroizing field without a copy; the
+//! reply's CBOR value is wiped once decoded.
 
 use subtle::ConstantTimeEq;
-use wire::{Args, Value};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// Secret bytes: a vault value or an unsealed plaintext.
 pub struct SecretBytes(Zeroizing<Vec<u8>>);
@@ -41,22 +41,10 @@ impl SecretBytes {
     }
 }
 
-/// Zeroize every byte string and text string among `args`' values (the
-/// copies of a password, a plaintext or a vault value made to build a
-/// request), then drop them.
-pub(crate) fn scrub(args: Args) {
-    let mut v = args.into_value();
-    scrub_value(&mut v);
-}
-
-fn scrub_value(v: &mut Value) {
-    match v {
-        Value::Bytes(b) => b.zeroize(),
-        Value::Text(t) => t.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(scrub_value),
-        Value::Map(pairs) => pairs.iter_mut().for_each(|(_, v)| scrub_value(v)),
-        Value::Tag(_, inner) => scrub_value(inner),
-        _ => {}
+/// A secret from a decoded reply, moved without a copy.
+impl From<nexus_proto::Secret> for SecretBytes {
+    fn from(s: nexus_proto::Secret) -> SecretBytes {
+        SecretBytes(s.into_zeroizing())
     }
 }
 
@@ -72,19 +60,5 @@ mod tests {
         assert!(!s.ct_eq(b"hunter"));
         assert_eq!(s.len(), 7);
         assert!(!s.is_empty());
-    }
-
-    #[test]
-    fn scrub_clears_nested_secrets() {
-        let mut v = Value::Map(vec![
-            ("pt".into(), Value::Bytes(vec![1, 2, 3])),
-            ("pw".into(), Value::Text("secret".into())),
-            ("a".into(), Value::Array(vec![Value::Bytes(vec![9])])),
-        ]);
-        scrub_value(&mut v);
-        let Value::Map(pairs) = v else { panic!() };
-        assert_eq!(pairs[0].1, Value::Bytes(vec![]));
-        assert_eq!(pairs[1].1, Value::Text(String::new()));
-        assert_eq!(pairs[2].1, Value::Array(vec![Value::Bytes(vec![])]));
     }
 }

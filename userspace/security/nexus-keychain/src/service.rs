@@ -19,7 +19,7 @@
 
 use crate::error::KeychainError;
 use crate::feed::EndpointFeed;
-use crate::reply::ReplyMap;
+use nexus_proto::Op;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -166,15 +166,20 @@ impl ServiceClient {
         self.service
     }
 
-    /// Call `op` and read its `ok` value as a map.
-    pub fn call_map(
-        &self,
-        op: &'static str,
-        args: &Args,
-        retry: Retry,
-    ) -> Result<ReplyMap, KeychainError> {
-        let v = self.call(op, args, retry)?;
-        ReplyMap::new(self.service, op, v)
+    /// Call the typed op `O` (one of `nexus_proto`'s) and read its typed
+    /// reply. The encoded request, which may hold a password or a
+    /// plaintext, is wiped once the call returns; a reply of the wrong
+    /// shape is [`KeychainError::BadReply`].
+    pub fn call_op<O: Op>(&self, args: &O::Args, retry: Retry) -> Result<O::Reply, KeychainError> {
+        let wire_args = nexus_proto::encode_args::<O>(args)
+            .map_err(|e| KeychainError::Invalid(e.to_string()))?;
+        let ok = self.call(O::NAME, &wire_args, retry)?;
+        drop(wire_args);
+        nexus_proto::decode_reply::<O>(ok).map_err(|e| KeychainError::BadReply {
+            service: self.service,
+            op: O::NAME,
+            detail: e.detail,
+        })
     }
 
     /// Call `op` with `args`.

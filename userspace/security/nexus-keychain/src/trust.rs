@@ -7,47 +7,14 @@
 
 use crate::error::KeychainError;
 use crate::keychain::Keychain;
-use crate::reply::ReplyMap;
 use crate::service::Retry;
-use crate::types::word_enum;
-use keymint::kid::Kid;
-use nexus_core::Label;
-use std::fmt;
-use wire::{Args, Value};
+use nexus_core::Kid;
+use nexus_proto::{self as proto, Empty, KidArgs, RootInfo, RootSource, RootStatus};
 
-word_enum!(
-    /// Where a root comes from (decided by its location, never its content).
-    RootSource { /** Shipped read-only with the image. */ System = "system", /** Installed at run time. */ Installed = "installed" }
-);
-word_enum!(
-    /// Whether a root vouches for anything now.
-    RootStatus {
-        /** Inside its validity window and not distrusted. */ Valid = "valid",
-        /** Past `not_after`. */ Expired = "expired",
-        /** Before `not_before`. */ NotYetValid = "not-yet-valid",
-        /** Named by a distrust entry: verifies nothing. */ Distrusted = "distrusted",
-    }
-);
-
-/// What to add to the trust store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrustAdd {
-    /// A public key with its metadata.
-    Key {
-        /// A minisign public key file's text, or a base64 key.
-        public_key: String,
-        /// A label for people.
-        label: Label,
-        /// Scope names (`packages`, `updates`).
-        scopes: Vec<String>,
-        /// Start of validity (seconds since the Unix epoch), if not now.
-        not_before: Option<u64>,
-        /// End of validity, if not the service's default.
-        not_after: Option<u64>,
-    },
-    /// A complete root file's text (it carries its own metadata).
-    RootFile(String),
-}
+/// What to add to the trust store: a public key with its metadata
+/// (`Key { public_key, label, scopes, not_before, not_after }`), or a
+/// complete root file's text (`RootFile`), which carries its own.
+pub use nexus_proto::TrustAddForm as TrustAdd;
 
 /// One trust root as the store reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,83 +37,56 @@ pub struct TrustRootInfo {
     pub public_key: Option<Vec<u8>>,
 }
 
-impl TrustRootInfo {
-    fn read(mut r: ReplyMap) -> Result<TrustRootInfo, KeychainError> {
-        Ok(TrustRootInfo {
-            kid: r.kid("kid")?,
-            source: RootSource::read(&r, "source")?,
-            scopes: r.text_list("scopes")?,
-            label: r.text("label")?,
-            not_before: r.u64("not_before")?,
-            not_after: r.u64("not_after")?,
-            status: RootStatus::read(&r, "status")?,
-            public_key: r.opt_bytes("public_key")?,
-        })
+impl From<RootInfo> for TrustRootInfo {
+    fn from(r: RootInfo) -> TrustRootInfo {
+        TrustRootInfo {
+            kid: r.kid,
+            source: r.source,
+            scopes: r.scopes,
+            label: r.label,
+            not_before: r.not_before,
+            not_after: r.not_after,
+            status: r.status,
+            public_key: r.public_key.map(proto::Bytes::into_vec),
+        }
     }
 }
 
-fn kid_args(kid: &Kid) -> Args {
-    Args::new().with("kid", kid.to_hex())
+fn kid_args(kid: &Kid) -> KidArgs {
+    KidArgs { kid: *kid }
 }
 
 impl Keychain {
     /// `trust.add`: install a root; returns its kid (check it out of band).
     pub fn trust_add(&self, add: &TrustAdd) -> Result<Kid, KeychainError> {
-        let args = match add {
-            TrustAdd::Key {
-                public_key,
-                label,
-                scopes,
-                not_before,
-                not_after,
-            } => {
-                let mut a = Args::new()
-                    .with("public_key", public_key.as_str())
-                    .with("label", label.as_str())
-                    .with(
-                        "scopes",
-                        Value::Array(scopes.iter().map(|s| Value::Text(s.clone())).collect()),
-                    );
-                if let Some(t) = not_before {
-                    a = a.with("not_before", *t);
-                }
-                if let Some(t) = not_after {
-                    a = a.with("not_after", *t);
-                }
-                a
-            }
-            TrustAdd::RootFile(text) => Args::new().with("root_file", text.as_str()),
-        };
-        self.keystored
-            .call_map("trust.add", &args, Retry::Once)?
-            .kid("kid")
+        let args = add.clone().into();
+        let r = self
+            .keystored
+            .call_op::<proto::TrustAdd>(&args, Retry::Once)?;
+        Ok(r.kid)
     }
 
     /// `trust.list`: every root, system first.
     pub fn trust_list(&self) -> Result<Vec<TrustRootInfo>, KeychainError> {
-        let mut r = self
+        let r = self
             .keystored
-            .call_map("trust.list", &Args::new(), Retry::Idempotent)?;
-        r.maps("roots")?
-            .into_iter()
-            .map(TrustRootInfo::read)
-            .collect()
+            .call_op::<proto::TrustList>(&Empty {}, Retry::Idempotent)?;
+        Ok(r.roots.into_iter().map(TrustRootInfo::from).collect())
     }
 
     /// `trust.show`: one root, with its public key.
     pub fn trust_show(&self, kid: &Kid) -> Result<TrustRootInfo, KeychainError> {
-        TrustRootInfo::read(self.keystored.call_map(
-            "trust.show",
-            &kid_args(kid),
-            Retry::Idempotent,
-        )?)
+        let r = self
+            .keystored
+            .call_op::<proto::TrustShow>(&kid_args(kid), Retry::Idempotent)?;
+        Ok(r.into())
     }
 
     /// `trust.rm`: remove an installed root (a system root is `EPERM`:
     /// distrust it instead).
     pub fn trust_rm(&self, kid: &Kid) -> Result<(), KeychainError> {
         self.keystored
-            .call_map("trust.rm", &kid_args(kid), Retry::Once)
+            .call_op::<proto::TrustRm>(&kid_args(kid), Retry::Once)
             .map(drop)
     }
 
@@ -154,7 +94,7 @@ impl Keychain {
     /// anything.
     pub fn trust_distrust(&self, kid: &Kid) -> Result<(), KeychainError> {
         self.keystored
-            .call_map("trust.distrust", &kid_args(kid), Retry::Once)
+            .call_op::<proto::TrustDistrust>(&kid_args(kid), Retry::Once)
             .map(drop)
     }
 }

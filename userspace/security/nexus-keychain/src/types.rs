@@ -1,15 +1,14 @@
-//! The typed replies of keystored's key and device ops, parsed from the
-//! `ok` maps of docs/architecture/services.md.
+//! The typed results of keystored's key and device ops, built from the
+//! `nexus-proto` replies of docs/architecture/services.md.
 //!
 //! Invariant: every value here was checked against the contract when the
-//! reply was read (kids are 64 hex digits, labels and app ids are valid,
-//! states are the documented words); nothing is passed through unchecked.
+//! reply was decoded (kids are 64 hex digits, labels and app ids are
+//! valid, states are the documented words); nothing is passed through
+//! unchecked.
 
-use crate::error::KeychainError;
-use crate::reply::ReplyMap;
 use crate::secret::SecretBytes;
-use keymint::kid::Kid;
-use nexus_core::{AppId, Label};
+use nexus_core::{AppId, Kid, Label};
+use nexus_proto::{Alg, KeyState, VersionState};
 use std::fmt;
 use std::str::FromStr;
 
@@ -28,6 +27,24 @@ impl KeyAlg {
         match self {
             KeyAlg::Ed25519 => "Ed25519",
             KeyAlg::XChaCha20Poly1305 => "XChaCha20-Poly1305",
+        }
+    }
+}
+
+impl From<Alg> for KeyAlg {
+    fn from(a: Alg) -> KeyAlg {
+        match a {
+            Alg::Ed25519 => KeyAlg::Ed25519,
+            Alg::XChaCha20Poly1305 => KeyAlg::XChaCha20Poly1305,
+        }
+    }
+}
+
+impl From<KeyAlg> for Alg {
+    fn from(a: KeyAlg) -> Alg {
+        match a {
+            KeyAlg::Ed25519 => Alg::Ed25519,
+            KeyAlg::XChaCha20Poly1305 => Alg::XChaCha20Poly1305,
         }
     }
 }
@@ -54,48 +71,6 @@ impl FromStr for KeyAlg {
     }
 }
 
-macro_rules! word_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($(#[$vdoc])* $variant),+ }
-
-        impl $name {
-            /// The word on the wire.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $word),+ }
-            }
-
-            pub(crate) fn read(r: &ReplyMap, field: &str) -> Result<$name, KeychainError> {
-                match r.text(field)?.as_str() {
-                    $($word => Ok($name::$variant),)+
-                    _ => Err(r.bad(field, "is not a known state")),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-pub(crate) use word_enum;
-
-word_enum!(
-    /// A key's state.
-    KeyState { /** Usable. */ Active = "active", /** Every use fails with `EKEYREVOKED`. */ Revoked = "revoked" }
-);
-word_enum!(
-    /// A key version's state.
-    VersionState {
-        /** Usable. */ Active = "active",
-        /** Below the key's minimum version. */ Retired = "retired",
-        /** Revoked. */ Revoked = "revoked",
-    }
-);
-
 /// A key or version just made by `key.create` or `key.rotate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedKey {
@@ -109,17 +84,14 @@ pub struct CreatedKey {
     pub warnings: Vec<String>,
 }
 
-impl CreatedKey {
-    pub(crate) fn read(mut r: ReplyMap) -> Result<CreatedKey, KeychainError> {
-        Ok(CreatedKey {
-            version: r.u64("version")?,
-            kid: r.opt_kid("kid")?,
-            public_key: r.opt_bytes("public_key")?,
-            warnings: match r.get("warnings") {
-                Some(_) => r.text_list("warnings")?,
-                None => Vec::new(),
-            },
-        })
+impl From<nexus_proto::KeyCreateReply> for CreatedKey {
+    fn from(r: nexus_proto::KeyCreateReply) -> CreatedKey {
+        CreatedKey {
+            version: u64::from(r.version),
+            kid: r.kid,
+            public_key: r.public_key.map(nexus_proto::Bytes::into_vec),
+            warnings: r.warnings,
+        }
     }
 }
 
@@ -163,30 +135,30 @@ pub struct KeyInfo {
     pub versions: Vec<KeyVersion>,
 }
 
-impl KeyInfo {
-    pub(crate) fn read(mut r: ReplyMap) -> Result<KeyInfo, KeychainError> {
-        let mut versions = Vec::new();
-        for mut v in r.maps("versions")? {
-            versions.push(KeyVersion {
-                version: v.u64("version")?,
-                state: VersionState::read(&v, "state")?,
-                created: v.u64("created")?,
-                kid: v.opt_kid("kid")?,
-                public_key: v.opt_bytes("public_key")?,
-            });
+impl From<nexus_proto::KeyInfo> for KeyInfo {
+    fn from(r: nexus_proto::KeyInfo) -> KeyInfo {
+        KeyInfo {
+            app: r.app,
+            purpose: r.purpose,
+            name: r.name,
+            alg: r.alg.into(),
+            state: r.state,
+            primary: u64::from(r.primary),
+            min_version: u64::from(r.min_version),
+            created: r.created,
+            rotated: r.rotated,
+            versions: r
+                .versions
+                .into_iter()
+                .map(|v| KeyVersion {
+                    version: u64::from(v.version),
+                    state: v.state,
+                    created: v.created,
+                    kid: v.kid,
+                    public_key: v.public_key.map(nexus_proto::Bytes::into_vec),
+                })
+                .collect(),
         }
-        Ok(KeyInfo {
-            app: r.parse("app")?,
-            purpose: r.parse("purpose")?,
-            name: r.parse("name")?,
-            alg: r.parse("alg")?,
-            state: KeyState::read(&r, "state")?,
-            primary: r.u64("primary")?,
-            min_version: r.u64("min_version")?,
-            created: r.u64("created")?,
-            rotated: r.u64("rotated")?,
-            versions,
-        })
     }
 }
 
@@ -268,13 +240,13 @@ pub struct ServiceStatus {
     pub version: String,
 }
 
-impl ServiceStatus {
-    pub(crate) fn read(r: &ReplyMap) -> Result<ServiceStatus, KeychainError> {
-        Ok(ServiceStatus {
-            service: r.text("service")?,
-            volatile: r.bool("volatile")?,
-            insecure: r.bool("insecure")?,
-            version: r.text("version")?,
-        })
+impl From<nexus_proto::StatusReply> for ServiceStatus {
+    fn from(r: nexus_proto::StatusReply) -> ServiceStatus {
+        ServiceStatus {
+            service: r.service,
+            volatile: r.volatile,
+            insecure: r.insecure,
+            version: r.version,
+        }
     }
 }

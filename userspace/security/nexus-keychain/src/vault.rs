@@ -9,13 +9,16 @@
 
 use crate::error::KeychainError;
 use crate::keychain::Keychain;
-use crate::secret::{scrub, SecretBytes};
+use crate::secret::SecretBytes;
 use crate::service::Retry;
 use nexus_core::SessionId;
-use wire::{Args, Value};
+use nexus_proto::{self as proto, Secret, VaultListArgs, VaultNameArgs, VaultPutArgs};
 
-fn vault_args(sid: &SessionId) -> Args {
-    Args::new().with("sid", sid.to_string())
+fn name_args(sid: &SessionId, name: &str) -> VaultNameArgs {
+    VaultNameArgs {
+        sid: *sid,
+        name: name.to_owned(),
+    }
 }
 
 impl Keychain {
@@ -26,31 +29,29 @@ impl Keychain {
         name: &str,
         value: &[u8],
     ) -> Result<Vec<String>, KeychainError> {
-        let args = vault_args(sid)
-            .with("name", Value::Text(name.to_owned()))
-            .with("value", Value::Bytes(value.to_vec()));
-        let result = self.keystored.call_map("vault.put", &args, Retry::Once);
-        scrub(args);
-        let r = result?;
-        match r.get("warnings") {
-            Some(_) => r.text_list("warnings"),
-            None => Ok(Vec::new()),
-        }
+        let args = VaultPutArgs {
+            sid: *sid,
+            name: name.to_owned(),
+            value: Secret::copy_from(value),
+        };
+        let r = self
+            .keystored
+            .call_op::<proto::VaultPut>(&args, Retry::Once)?;
+        Ok(r.warnings)
     }
 
     /// `vault.get`: the value under `name`.
     pub fn get(&self, sid: &SessionId, name: &str) -> Result<SecretBytes, KeychainError> {
-        let args = vault_args(sid).with("name", Value::Text(name.to_owned()));
-        let mut r = self
+        let r = self
             .keystored
-            .call_map("vault.get", &args, Retry::Idempotent)?;
-        r.secret("value")
+            .call_op::<proto::VaultGet>(&name_args(sid, name), Retry::Idempotent)?;
+        Ok(SecretBytes::from(r.value))
     }
 
     /// `vault.del`: remove `name`.
     pub fn del(&self, sid: &SessionId, name: &str) -> Result<(), KeychainError> {
-        let args = vault_args(sid).with("name", Value::Text(name.to_owned()));
-        self.keystored.call_map("vault.del", &args, Retry::Once)?;
+        self.keystored
+            .call_op::<proto::VaultDel>(&name_args(sid, name), Retry::Once)?;
         Ok(())
     }
 
@@ -59,7 +60,7 @@ impl Keychain {
     pub fn list(&self, sid: &SessionId) -> Result<Vec<String>, KeychainError> {
         let r = self
             .keystored
-            .call_map("vault.list", &vault_args(sid), Retry::Idempotent)?;
-        r.text_list("names")
+            .call_op::<proto::VaultList>(&VaultListArgs { sid: *sid }, Retry::Idempotent)?;
+        Ok(r.names)
     }
 }

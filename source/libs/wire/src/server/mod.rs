@@ -85,6 +85,7 @@ impl Default for ServerConfig {
 
 /// Why a server could not start serving a socket or a connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
     /// Another live server owns the socket path.
     #[error("another server is serving {0}")]

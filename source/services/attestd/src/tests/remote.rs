@@ -5,6 +5,7 @@ use super::*;
 use ed25519_dalek::SigningKey;
 use keymint::kid::ed25519_kid;
 use nexus_daemon::UpstreamError;
+use wire::{Args, Value};
 
 /// Answers every call with one canned value.
 struct Canned(Value);
@@ -46,7 +47,7 @@ fn info(edit: impl FnOnce(&mut Entries)) -> Value {
         .with("primary", 1u64)
         .with("min_version", 1u64)
         .with("created", 1u64)
-        .with("rotated", Value::Null)
+        .with("rotated", 1u64)
         .with(
             "versions",
             Value::Array(vec![version(

@@ -1,7 +1,6 @@
 //! A stand-in for keystored's wire face: the ops attestd uses
 //! (`key.show`, `key.create`, `key.rotate`, `key.sign`, `device.info`,
-//! and every service's `status`) as
-//! docs/architecture/services.md specifies them, served by a real
+//! and every service's `status`) with their `nexus-proto` types, served by a real
 //! `wire::Server` over a real in-process keystore, acting for the
 //! connection's subject. A `Tamper` setting makes it answer the way a
 //! broken or hostile keystored might, to show attestd refuses.
@@ -9,10 +8,14 @@
 use crate::common::*;
 use keymint::{Algorithm, KeyOps};
 use keystore::{KeyInfo, KeyName};
-use nexus_core::{AppId, ErrorCode, Label, Subject};
+use nexus_core::{AppId, ErrorCode, Kid, Label, Subject};
+use nexus_proto::{
+    self as proto, Alg, Bytes, DeviceInfo, DeviceInfoReply, KeyCreate, KeyCreateReply, KeyRotate,
+    KeyShow, KeySign, KeySignReply, KeyVersionInfo, Op, Status, StatusReply,
+};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
-use wire::{Args, CallContext, Request, Server, ServerConfig, Value, WireError};
+use wire::{CallContext, Request, Server, ServerConfig, Value, WireError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tamper {
@@ -38,62 +41,73 @@ fn weak_key() -> [u8; 32] {
     k
 }
 
-fn key_info(info: &KeyInfo, tamper: Tamper) -> Value {
-    let versions: Vec<Value> = info
+fn key_state(s: keystore::KeyState) -> proto::KeyState {
+    match s {
+        keystore::KeyState::Active => proto::KeyState::Active,
+        keystore::KeyState::Revoked => proto::KeyState::Revoked,
+    }
+}
+
+fn version_state(s: keystore::VersionState) -> proto::VersionState {
+    match s {
+        keystore::VersionState::Active => proto::VersionState::Active,
+        keystore::VersionState::Retired => proto::VersionState::Retired,
+        keystore::VersionState::Revoked => proto::VersionState::Revoked,
+    }
+}
+
+fn alg(a: Algorithm) -> Alg {
+    match a {
+        Algorithm::Ed25519 => Alg::Ed25519,
+        Algorithm::XChaCha20Poly1305 => Alg::XChaCha20Poly1305,
+    }
+}
+
+fn key_info(info: &KeyInfo, tamper: Tamper) -> proto::KeyInfo {
+    let versions = info
         .versions
         .iter()
         .map(|v| {
-            let state = match v.state {
-                keystore::VersionState::Active => "active",
-                keystore::VersionState::Retired => "retired",
-                keystore::VersionState::Revoked => "revoked",
-            };
-            let mut public = v.public.map(|p| p.to_vec());
-            let mut kid = v.kid.map(|k| k.to_hex());
+            let mut public_key = v.public.map(|p| Bytes(p.to_vec()));
+            let mut kid = v.kid;
             // Tampering applies to app keys only: the device key stays
             // intact so that attestd starts.
             if !info.name.app.is_system() {
                 match tamper {
                     Tamper::WeakAttestedKey => {
-                        public = Some(weak_key().to_vec());
-                        kid = Some(keymint::kid::Kid::from_bytes(sha_kid(&weak_key())).to_hex());
+                        public_key = Some(Bytes(weak_key().to_vec()));
+                        kid = Some(Kid::from_bytes(sha_kid(&weak_key())));
                     }
-                    Tamper::WrongKid => kid = Some("00".repeat(32)),
+                    Tamper::WrongKid => kid = Some(Kid::from_bytes([0; 32])),
                     _ => {}
                 }
             }
-            Args::new()
-                .with("version", u64::from(v.version))
-                .with("state", state)
-                .with("created", v.created)
-                .with("kid", kid.map_or(Value::Null, Value::from))
-                .with("public_key", public.map_or(Value::Null, Value::from))
-                .into_value()
+            KeyVersionInfo {
+                version: v.version,
+                state: version_state(v.state),
+                created: v.created,
+                kid,
+                public_key,
+            }
         })
         .collect();
     let app = if tamper == Tamper::OtherKey && !info.name.app.is_system() {
-        "com.example.other".to_owned()
+        AppId::new("com.example.other").unwrap()
     } else {
-        info.name.app.to_string()
+        info.name.app.clone()
     };
-    Args::new()
-        .with("app", app)
-        .with("purpose", info.name.purpose.as_str())
-        .with("name", info.name.name.as_str())
-        .with("alg", info.alg.as_str())
-        .with(
-            "state",
-            match info.state {
-                keystore::KeyState::Active => "active",
-                keystore::KeyState::Revoked => "revoked",
-            },
-        )
-        .with("primary", u64::from(info.primary))
-        .with("min_version", u64::from(info.min_version))
-        .with("created", info.created)
-        .with("rotated", info.rotated.map_or(Value::Null, Value::from))
-        .with("versions", Value::Array(versions))
-        .into_value()
+    proto::KeyInfo {
+        app,
+        purpose: info.name.purpose.clone(),
+        name: info.name.name.clone(),
+        alg: alg(info.alg),
+        state: key_state(info.state),
+        primary: info.primary,
+        min_version: info.min_version,
+        created: info.created,
+        rotated: info.rotated.unwrap_or(info.created),
+        versions,
+    }
 }
 
 /// The RFC 9679 thumbprint of raw bytes, even of a key dalek refuses.
@@ -102,26 +116,22 @@ fn sha_kid(x: &[u8; 32]) -> [u8; 32] {
     sha2::Sha256::digest(keymint::kid::ed25519_thumbprint_input(x)).into()
 }
 
-fn created_reply(info: &KeyInfo) -> Value {
+fn created_reply(info: &KeyInfo) -> KeyCreateReply {
     let v = info.version(info.primary).unwrap();
-    Args::new()
-        .with("version", u64::from(v.version))
-        .with("kid", v.kid.unwrap().to_hex())
-        .with("public_key", v.public.unwrap().to_vec())
-        .with("warnings", Value::Array(vec![]))
-        .into_value()
+    KeyCreateReply {
+        version: v.version,
+        kid: v.kid,
+        public_key: v.public.map(|p| Bytes(p.to_vec())),
+        warnings: vec![],
+    }
 }
 
-fn key_of(subject: &Subject, args: &Args) -> Result<KeyName, WireError> {
-    let app = match args.opt_parse::<AppId>("app")? {
-        Some(a) => a,
-        None => subject.app_namespace(),
-    };
-    Ok(KeyName::new(
-        app,
-        args.parse::<Label>("purpose")?,
-        args.parse::<Label>("name")?,
-    ))
+fn key_of(subject: &Subject, app: Option<AppId>, purpose: Label, name: Label) -> KeyName {
+    KeyName::new(
+        app.unwrap_or_else(|| subject.app_namespace()),
+        purpose,
+        name,
+    )
 }
 
 impl FakeKeystored {
@@ -136,62 +146,57 @@ impl FakeKeystored {
         let handler = move |ctx: &CallContext, req: &Request| -> Result<Value, WireError> {
             log.lock().unwrap().push(req.op().to_owned());
             let s = ctx.subject();
-            let a = req.args();
             match req.op() {
-                "key.show" => {
-                    a.only(&["purpose", "name", "app"])?;
-                    let info = store.describe(s, &key_of(s, a)?)?;
+                KeyShow::NAME => proto::serve::<KeyShow>(req, |a| {
+                    let info = store.describe(s, &key_of(s, a.app, a.purpose, a.name))?;
                     Ok(key_info(&info, tamper))
-                }
-                "key.create" => {
-                    a.only(&["purpose", "name", "alg"])?;
-                    let alg = Algorithm::parse(a.text("alg")?)
+                }),
+                KeyCreate::NAME => proto::serve::<KeyCreate>(req, |a| {
+                    let alg = Algorithm::parse(a.alg.as_str())
                         .ok_or_else(|| WireError::new(ErrorCode::Einval, "bad alg"))?;
-                    let out = store.create(s, &*authz, &key_of(s, a)?, alg)?;
+                    let key = key_of(s, None, a.purpose, a.name);
+                    let out = store.create(s, &*authz, &key, alg)?;
                     Ok(created_reply(&out.value))
-                }
-                "key.rotate" => {
-                    a.only(&["purpose", "name"])?;
-                    let out = store.rotate(s, &*authz, &key_of(s, a)?)?;
+                }),
+                KeyRotate::NAME => proto::serve::<KeyRotate>(req, |a| {
+                    let out = store.rotate(s, &*authz, &key_of(s, None, a.purpose, a.name))?;
                     Ok(created_reply(&out.value))
-                }
-                "key.sign" => {
-                    a.only(&["purpose", "name", "msg"])?;
-                    let out = store.sign(s, &*authz, &key_of(s, a)?, a.bytes("msg")?)?;
+                }),
+                KeySign::NAME => proto::serve::<KeySign>(req, |a| {
+                    let key = key_of(s, None, a.purpose, a.name);
+                    let out = store.sign(s, &*authz, &key, &a.msg)?;
                     let sig = if tamper == Tamper::ForeignSignature {
                         use ed25519_dalek::Signer;
                         ed25519_dalek::SigningKey::from_bytes(&[3; 32])
-                            .sign(a.bytes("msg")?)
+                            .sign(&a.msg)
                             .to_bytes()
                     } else {
                         out.signature
                     };
-                    Ok(Args::new()
-                        .with("sig", sig.to_vec())
-                        .with("kid", out.kid.to_hex())
-                        .with("version", u64::from(out.version))
-                        .into_value())
-                }
-                "device.info" => {
-                    a.only(&[])?;
+                    Ok(KeySignReply {
+                        sig: Bytes(sig.to_vec()),
+                        kid: out.kid,
+                        version: out.version,
+                    })
+                }),
+                DeviceInfo::NAME => proto::serve::<DeviceInfo>(req, |_| {
                     if !s.is_system() {
                         return Err(WireError::new(ErrorCode::Eperm, "system subjects only"));
                     }
-                    Ok(Args::new()
-                        .with("device_id", km.device_id().to_vec())
-                        .with("insecure", km.is_insecure())
-                        .with("volatile", store.is_volatile())
-                        .into_value())
-                }
-                "status" => {
-                    a.only(&[])?;
-                    Ok(Args::new()
-                        .with("service", "keystored")
-                        .with("volatile", store.is_volatile())
-                        .with("insecure", km.is_insecure())
-                        .with("version", "0.1.0")
-                        .into_value())
-                }
+                    Ok(DeviceInfoReply {
+                        device_id: Bytes(km.device_id().to_vec()),
+                        insecure: km.is_insecure(),
+                        volatile: store.is_volatile(),
+                    })
+                }),
+                Status::NAME => proto::serve::<Status>(req, |_| {
+                    Ok(StatusReply {
+                        service: "keystored".into(),
+                        volatile: store.is_volatile(),
+                        insecure: km.is_insecure(),
+                        version: "0.1.0".into(),
+                    })
+                }),
                 other => Err(WireError::unknown_op(other)),
             }
         };

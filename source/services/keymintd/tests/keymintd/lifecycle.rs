@@ -3,7 +3,7 @@
 
 use crate::common::{Keymintd, Mode, KEYSTORED};
 use keymint::{Algorithm, KeyIdentity, KeyOps};
-use keymintd::RemoteKeyMint;
+use keymint_client::RemoteKeyMint;
 use nexus_core::{AppId, Label};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};

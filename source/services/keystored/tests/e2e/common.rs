@@ -16,7 +16,7 @@
 //! (`testkit::WAIT`) and they are killed on drop.
 
 use keymint::{AuthSecret, VaultKeyOps};
-use keymintd::RemoteKeyMint;
+use keymint_client::RemoteKeyMint;
 use nexus_core::{SessionId, UserId};
 use nexus_daemon::testkit::sibling_bin;
 pub use nexus_daemon::testkit::Proc;

@@ -357,3 +357,49 @@ fn test_reject_bad_arguments_with_einval() {
     // Still usable after every refusal.
     alpha.call("status", &Args::new()).unwrap();
 }
+
+/// keymintd's refusal keeps its meaning through keystored: unsealing
+/// with the wrong AAD, or a tampered blob, is `EIO` "authentication
+/// failed" (docs/identity/keystore.md), opaque about which check failed
+/// and without any input echoed, never a bare "remote keymint failed".
+#[test]
+fn test_reject_wrong_aad_says_authentication_failed_across_both_daemons() {
+    let s = Stack::start();
+    s.keystored.wait_for("keystored: ready");
+    let mut alpha = s.keystored.connect(ALPHA);
+    alpha
+        .call(
+            "key.create",
+            &with(key("data", "d1"), &[("alg", text("XChaCha20-Poly1305"))]),
+        )
+        .unwrap();
+    let sealed = alpha
+        .call(
+            "key.seal",
+            &with(
+                key("data", "d1"),
+                &[("pt", bytes(b"secret-plaintext")), ("aad", bytes(b"ctx-A"))],
+            ),
+        )
+        .unwrap();
+    let blob = field(&sealed, "sealed").into_bytes().unwrap();
+    let mut tampered = blob.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    for (sealed, aad) in [(blob, b"ctx-B"), (tampered, b"ctx-A")] {
+        let e = alpha
+            .call(
+                "key.unseal",
+                &with(
+                    key("data", "d1"),
+                    &[("sealed", Value::Bytes(sealed)), ("aad", bytes(aad))],
+                ),
+            )
+            .unwrap_err();
+        let wire::ClientError::Remote { code, msg } = e else {
+            panic!("not a remote error: {e}")
+        };
+        assert_eq!(code, ErrorCode::Eio);
+        assert_eq!(msg, "authentication failed");
+    }
+}

@@ -1,6 +1,7 @@
-//! A fake that speaks every op of docs/architecture/services.md: it checks
-//! each request's arguments (names, CBOR types, required/optional) the way
-//! a daemon does and answers with a reply of the documented shape.
+//! A fake that speaks every op of docs/architecture/services.md: it
+//! decodes each request's arguments with the op's `nexus-proto` types, as
+//! a daemon does (names, CBOR types, required/optional, validation), and
+//! answers with the op's typed reply.
 //!
 //! Behaviour is canned and small, but enough to tell success from each
 //! documented error: the vault is a real map (put then get returns the
@@ -10,7 +11,18 @@
 //! locked (`ELOCKED`), [`SYSTEM_KID`] is a system root (`trust.rm` is
 //! `EPERM`).
 
+use nexus_core::{AppId, Kid, Label, SessionId};
+use nexus_proto::{
+    self as proto, Alg, BundleInfo, BundleInstallReply, BundleListReply, Bytes, DeviceInfoReply,
+    DeviceKeyReply, Empty, KeyCreateReply, KeyExportReply, KeyListReply, KeySealReply,
+    KeySignReply, KeyState, KeyUnsealReply, KeyVerifyReply, KeyVersionInfo, KidReply, RootInfo,
+    RootSource, RootStatus, SessionLoginReply, SessionState, SessionStatusReply, Slot,
+    SlotVersions, StateReply, StatusReply, TrustAddForm, TrustListReply, UpdateCommitReply,
+    UpdateStageReply, UpdateStatusReply, UserListReply, VaultGetReply, VaultListReply,
+    VersionState, WarningsReply,
+};
 use std::collections::BTreeMap;
+use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 use wire::{ArgError, Args, ErrorCode, Value, WireError};
 
@@ -62,87 +74,83 @@ fn err(code: ErrorCode, msg: &str) -> WireError {
     WireError::new(code, msg)
 }
 
-fn map(pairs: Vec<(&str, Value)>) -> Value {
-    Value::Map(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
+/// One of the constants above as its type (they are all valid).
+fn parsed<T: FromStr>(text: &str) -> Result<T, WireError> {
+    text.parse()
+        .map_err(|_| err(ErrorCode::Eio, "the fake's own constant does not parse"))
 }
 
-fn empty() -> Value {
-    Value::Map(Vec::new())
+fn kid(text: &str) -> Result<Kid, WireError> {
+    parsed(text)
 }
 
-fn check(a: &Args, allowed: &[&str]) -> Result<(), ArgError> {
-    a.only(allowed)
+fn key_info(purpose: Label, name: Label, app: AppId) -> Result<proto::KeyInfo, WireError> {
+    let version = |version, state, created| -> Result<KeyVersionInfo, WireError> {
+        Ok(KeyVersionInfo {
+            version,
+            state,
+            created,
+            kid: Some(kid(KID)?),
+            public_key: Some(Bytes(PUBLIC_KEY.to_vec())),
+        })
+    };
+    Ok(proto::KeyInfo {
+        app,
+        purpose,
+        name,
+        alg: Alg::Ed25519,
+        state: KeyState::Active,
+        primary: 2,
+        min_version: 1,
+        created: 1_700_000_000,
+        rotated: 1_700_000_100,
+        versions: vec![
+            version(1, VersionState::Retired, 1_700_000_000)?,
+            version(2, VersionState::Active, 1_700_000_100)?,
+        ],
+    })
 }
 
-fn key_info(purpose: &str, name: &str, app: &str) -> Value {
-    map(vec![
-        ("app", app.into()),
-        ("purpose", purpose.into()),
-        ("name", name.into()),
-        ("alg", "Ed25519".into()),
-        ("state", "active".into()),
-        ("primary", 2u64.into()),
-        ("min_version", 1u64.into()),
-        ("created", 1_700_000_000u64.into()),
-        ("rotated", 1_700_000_100u64.into()),
-        (
-            "versions",
-            Value::Array(vec![
-                map(vec![
-                    ("version", 1u64.into()),
-                    ("state", "retired".into()),
-                    ("created", 1_700_000_000u64.into()),
-                    ("kid", KID.into()),
-                    ("public_key", Value::Bytes(PUBLIC_KEY.to_vec())),
-                ]),
-                map(vec![
-                    ("version", 2u64.into()),
-                    ("state", "active".into()),
-                    ("created", 1_700_000_100u64.into()),
-                    ("kid", KID.into()),
-                    ("public_key", Value::Bytes(PUBLIC_KEY.to_vec())),
-                ]),
-            ]),
-        ),
-    ])
+fn created(version: u32, ed25519: bool) -> Result<KeyCreateReply, WireError> {
+    Ok(KeyCreateReply {
+        version,
+        kid: if ed25519 { Some(kid(KID)?) } else { None },
+        public_key: ed25519.then(|| Bytes(PUBLIC_KEY.to_vec())),
+        warnings: vec![],
+    })
 }
 
-fn created(version: u64, ed25519: bool) -> Value {
-    let mut pairs = vec![("version", version.into())];
-    if ed25519 {
-        pairs.push(("kid", KID.into()));
-        pairs.push(("public_key", Value::Bytes(PUBLIC_KEY.to_vec())));
-    } else {
-        pairs.push(("kid", Value::Null));
-        pairs.push(("public_key", Value::Null));
+fn root(kid_text: &str, source: RootSource, with_key: bool) -> Result<RootInfo, WireError> {
+    Ok(RootInfo {
+        kid: kid(kid_text)?,
+        source,
+        scopes: vec!["packages".into()],
+        label: "publisher".into(),
+        not_before: 0,
+        not_after: 4_102_444_800,
+        status: RootStatus::Valid,
+        public_key: with_key.then(|| Bytes(PUBLIC_KEY.to_vec())),
+    })
+}
+
+fn device_key() -> Result<DeviceKeyReply, WireError> {
+    Ok(DeviceKeyReply {
+        public_key: Bytes(PUBLIC_KEY.to_vec()),
+        kid: kid(DEVICE_KID)?,
+        version: 1,
+    })
+}
+
+fn default_app() -> Result<AppId, WireError> {
+    parsed("com.example.alpha")
+}
+
+/// `missing` names nothing.
+fn named(name: &str, what: &str) -> Result<(), WireError> {
+    match name {
+        "missing" => Err(err(ErrorCode::Enoent, &format!("no such {what}"))),
+        _ => Ok(()),
     }
-    pairs.push(("warnings", Value::Array(vec![])));
-    map(pairs)
-}
-
-fn root(kid: &str, source: &str, with_key: bool) -> Value {
-    let mut pairs = vec![
-        ("kid", kid.into()),
-        ("source", source.into()),
-        ("scopes", Value::Array(vec!["packages".into()])),
-        ("label", "publisher".into()),
-        ("not_before", 0u64.into()),
-        ("not_after", 4_102_444_800u64.into()),
-        ("status", "valid".into()),
-    ];
-    if with_key {
-        pairs.push(("public_key", Value::Bytes(PUBLIC_KEY.to_vec())));
-    }
-    map(pairs)
-}
-
-fn status(service: &str) -> Value {
-    map(vec![
-        ("service", service.into()),
-        ("volatile", true.into()),
-        ("insecure", false.into()),
-        ("version", "0.1.0".into()),
-    ])
 }
 
 /// The state behind the fake: the vault's entries.
@@ -161,394 +169,303 @@ impl Contract {
         }
     }
 
-    fn session(&self, a: &Args) -> Result<(), WireError> {
-        match a.text("sid")? {
+    fn session(sid: &SessionId) -> Result<(), WireError> {
+        let sid = sid.to_string();
+        match sid.as_str() {
             SID => Ok(()),
             LOCKED_SID => Err(err(ErrorCode::Elocked, "the session is locked")),
             _ => Err(err(ErrorCode::Elocked, "no such session")),
         }
     }
 
-    fn named(a: &Args, what: &str) -> Result<(), WireError> {
-        match a.text("name")? {
-            "missing" => Err(err(ErrorCode::Enoent, &format!("no such {what}"))),
-            _ => Ok(()),
-        }
-    }
-
-    /// Answer one request.
+    /// Answer one request: its arguments are decoded with the op's
+    /// `nexus-proto` types, exactly as a daemon decodes them.
     pub fn answer(&self, op: &str, a: &Args) -> Result<Value, WireError> {
+        use proto::answer;
         let mut vault = self.vault.lock().unwrap_or_else(PoisonError::into_inner);
-        const KEY: [&str; 2] = ["purpose", "name"];
         match op {
-            "status" => {
-                check(a, &[])?;
-                Ok(status(&self.service))
-            }
-            "key.create" => {
-                check(a, &["purpose", "name", "alg"])?;
-                a.text("purpose")?;
-                let ed = match a.text("alg")? {
-                    "Ed25519" => true,
-                    "XChaCha20-Poly1305" => false,
-                    _ => return Err(ArgError::Invalid("alg".into()).into()),
-                };
-                if a.text("name")? == "exists" {
+            "status" => answer::<proto::Status>(a, |_| {
+                Ok(StatusReply {
+                    service: self.service.clone(),
+                    volatile: true,
+                    insecure: false,
+                    version: "0.1.0".into(),
+                })
+            }),
+            "key.create" => answer::<proto::KeyCreate>(a, |a| {
+                if a.name.as_str() == "exists" {
                     return Err(err(ErrorCode::Ealready, "the key exists"));
                 }
-                Ok(created(1, ed))
-            }
-            "key.rotate" => {
-                check(a, &KEY)?;
-                a.text("purpose")?;
-                Self::named(a, "key")?;
-                Ok(created(3, true))
-            }
-            "key.revoke" => {
-                check(a, &["purpose", "name", "version"])?;
-                a.text("purpose")?;
-                a.opt_u64("version")?;
-                Self::named(a, "key")?;
-                Ok(empty())
-            }
-            "key.retire" => {
-                check(a, &["purpose", "name", "min_version"])?;
-                a.text("purpose")?;
-                a.u64("min_version")?;
-                Self::named(a, "key")?;
-                Ok(empty())
-            }
-            "key.list" => {
-                check(a, &["app"])?;
-                let app = a.opt_text("app")?.unwrap_or("com.example.alpha");
-                Ok(map(vec![(
-                    "keys",
-                    Value::Array(vec![key_info("signing", "k1", app)]),
-                )]))
-            }
-            "key.show" => {
-                check(a, &["purpose", "name", "app"])?;
-                Self::named(a, "key")?;
-                let app = a.opt_text("app")?.unwrap_or("com.example.alpha");
-                Ok(key_info(a.text("purpose")?, a.text("name")?, app))
-            }
-            "key.sign" => {
-                check(a, &["purpose", "name", "msg"])?;
-                a.text("purpose")?;
-                a.bytes("msg")?;
-                Self::named(a, "key")?;
-                Ok(map(vec![
-                    ("sig", Value::Bytes(FAKE_SIG.to_vec())),
-                    ("kid", KID.into()),
-                    ("version", 2u64.into()),
-                ]))
-            }
-            "key.verify" => {
-                check(a, &["purpose", "name", "msg", "sig", "version", "app"])?;
-                a.text("purpose")?;
-                a.bytes("msg")?;
-                a.opt_u64("version")?;
-                a.opt_text("app")?;
-                Self::named(a, "key")?;
-                if a.bytes("sig")? != FAKE_SIG {
+                created(1, a.alg == Alg::Ed25519)
+            }),
+            "key.rotate" => answer::<proto::KeyRotate>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                created(3, true)
+            }),
+            "key.revoke" => answer::<proto::KeyRevoke>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                Ok(Empty {})
+            }),
+            "key.retire" => answer::<proto::KeyRetire>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                Ok(Empty {})
+            }),
+            "key.list" => answer::<proto::KeyList>(a, |a| {
+                let app = a.app.map_or_else(default_app, Ok)?;
+                Ok(KeyListReply {
+                    keys: vec![key_info(parsed("signing")?, parsed("k1")?, app)?],
+                })
+            }),
+            "key.show" => answer::<proto::KeyShow>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                let app = a.app.map_or_else(default_app, Ok)?;
+                key_info(a.purpose, a.name, app)
+            }),
+            "key.sign" => answer::<proto::KeySign>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                Ok(KeySignReply {
+                    sig: Bytes(FAKE_SIG.to_vec()),
+                    kid: kid(KID)?,
+                    version: 2,
+                })
+            }),
+            "key.verify" => answer::<proto::KeyVerify>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                if a.sig.as_slice() != FAKE_SIG {
                     return Err(err(ErrorCode::Eperm, "signature does not verify"));
                 }
-                Ok(map(vec![
-                    ("valid", true.into()),
-                    ("version", 2u64.into()),
-                    ("kid", KID.into()),
-                ]))
-            }
-            "key.seal" => {
-                check(a, &["purpose", "name", "pt", "aad"])?;
-                a.text("purpose")?;
-                a.opt_bytes("aad")?;
-                Self::named(a, "key")?;
+                Ok(KeyVerifyReply {
+                    valid: true,
+                    version: 2,
+                    kid: kid(KID)?,
+                })
+            }),
+            "key.seal" => answer::<proto::KeySeal>(a, |a| {
+                named(a.name.as_str(), "key")?;
                 let mut sealed = SEAL_PREFIX.to_vec();
-                sealed.extend_from_slice(a.bytes("pt")?);
-                Ok(map(vec![
-                    ("sealed", Value::Bytes(sealed)),
-                    ("version", 2u64.into()),
-                ]))
-            }
-            "key.unseal" => {
-                check(a, &["purpose", "name", "sealed", "aad"])?;
-                a.text("purpose")?;
-                a.opt_bytes("aad")?;
-                Self::named(a, "key")?;
+                sealed.extend_from_slice(a.pt.expose());
+                Ok(KeySealReply {
+                    sealed: Bytes(sealed),
+                    version: 2,
+                })
+            }),
+            "key.unseal" => answer::<proto::KeyUnseal>(a, |a| {
+                named(a.name.as_str(), "key")?;
                 let pt = a
-                    .bytes("sealed")?
+                    .sealed
                     .strip_prefix(SEAL_PREFIX)
                     .ok_or_else(|| err(ErrorCode::Eio, "cannot unseal"))?;
-                Ok(map(vec![
-                    ("pt", Value::Bytes(pt.to_vec())),
-                    ("version", 2u64.into()),
-                ]))
-            }
-            "key.export" => {
-                check(a, &["purpose", "name", "version"])?;
-                a.opt_u64("version")?;
-                Self::named(a, "key")?;
-                Ok(map(vec![
-                    ("blob", Value::Bytes(b"wrapped-blob".to_vec())),
-                    ("app", "com.example.alpha".into()),
-                    ("purpose", a.text("purpose")?.into()),
-                    ("name", a.text("name")?.into()),
-                    ("version", 2u64.into()),
-                    ("alg", "Ed25519".into()),
-                ]))
-            }
-            "device.info" => {
-                check(a, &[])?;
-                Ok(map(vec![
-                    ("device_id", Value::Bytes(vec![9; 32])),
-                    ("insecure", false.into()),
-                    ("volatile", true.into()),
-                ]))
-            }
-            "vault.put" => {
-                check(a, &["sid", "name", "value"])?;
-                self.session(a)?;
-                let value = a.bytes("value")?.to_vec();
-                vault.insert(a.text("name")?.to_owned(), value);
-                Ok(map(vec![("warnings", Value::Array(vec![]))]))
-            }
-            "vault.get" => {
-                check(a, &["sid", "name"])?;
-                self.session(a)?;
+                Ok(KeyUnsealReply {
+                    pt: proto::Secret::copy_from(pt),
+                    version: 2,
+                })
+            }),
+            "key.export" => answer::<proto::KeyExport>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                Ok(KeyExportReply {
+                    blob: Bytes(b"wrapped-blob".to_vec()),
+                    app: default_app()?,
+                    purpose: a.purpose,
+                    name: a.name,
+                    version: 2,
+                    alg: Alg::Ed25519,
+                })
+            }),
+            "device.info" => answer::<proto::DeviceInfo>(a, |_| {
+                Ok(DeviceInfoReply {
+                    device_id: Bytes(vec![9; 32]),
+                    insecure: false,
+                    volatile: true,
+                })
+            }),
+            "vault.put" => answer::<proto::VaultPut>(a, |a| {
+                Self::session(&a.sid)?;
+                vault.insert(a.name, a.value.expose().to_vec());
+                Ok(WarningsReply { warnings: vec![] })
+            }),
+            "vault.get" => answer::<proto::VaultGet>(a, |a| {
+                Self::session(&a.sid)?;
                 let v = vault
-                    .get(a.text("name")?)
+                    .get(&a.name)
                     .ok_or_else(|| err(ErrorCode::Enoent, "no such entry"))?;
-                Ok(map(vec![("value", Value::Bytes(v.clone()))]))
-            }
-            "vault.del" => {
-                check(a, &["sid", "name"])?;
-                self.session(a)?;
+                Ok(VaultGetReply {
+                    value: proto::Secret::copy_from(v),
+                })
+            }),
+            "vault.del" => answer::<proto::VaultDel>(a, |a| {
+                Self::session(&a.sid)?;
                 vault
-                    .remove(a.text("name")?)
+                    .remove(&a.name)
                     .ok_or_else(|| err(ErrorCode::Enoent, "no such entry"))?;
-                Ok(empty())
-            }
-            "vault.list" => {
-                check(a, &["sid"])?;
-                self.session(a)?;
-                let names = vault.keys().map(|k| Value::Text(k.clone())).collect();
-                Ok(map(vec![("names", Value::Array(names))]))
-            }
+                Ok(Empty {})
+            }),
+            "vault.list" => answer::<proto::VaultList>(a, |a| {
+                Self::session(&a.sid)?;
+                Ok(VaultListReply {
+                    names: vault.keys().cloned().collect(),
+                })
+            }),
             _ => self.answer_more(op, a),
         }
     }
 
     fn answer_more(&self, op: &str, a: &Args) -> Result<Value, WireError> {
+        use proto::answer;
         match op {
-            "trust.add" => {
-                if a.get("root_file").is_some() {
-                    check(a, &["root_file"])?;
-                    a.text("root_file")?;
-                } else {
-                    check(
-                        a,
-                        &["public_key", "label", "scopes", "not_before", "not_after"],
-                    )?;
-                    a.text("public_key")?;
-                    a.text("label")?;
-                    a.text_list("scopes")?;
-                    a.opt_u64("not_before")?;
-                    a.opt_u64("not_after")?;
-                }
-                let text = a
-                    .opt_text("root_file")?
-                    .map_or_else(|| a.text("public_key"), Ok)?;
-                let kid = kid_of(text).unwrap_or_else(|| ADDED_KID.to_owned());
-                Ok(map(vec![("kid", kid.into())]))
-            }
-            "trust.list" => {
-                check(a, &[])?;
-                Ok(map(vec![(
-                    "roots",
-                    Value::Array(vec![
-                        root(SYSTEM_KID, "system", false),
-                        root(ADDED_KID, "installed", false),
-                    ]),
-                )]))
-            }
-            "trust.show" | "trust.rm" | "trust.distrust" => {
-                check(a, &["kid"])?;
-                let kid = a.text("kid")?;
-                if kid.len() != 64 {
-                    return Err(ArgError::Invalid("kid".into()).into());
-                }
-                match (op, kid) {
-                    ("trust.rm", SYSTEM_KID) => Err(err(
-                        ErrorCode::Eperm,
-                        "a system root cannot be removed: distrust it instead",
-                    )),
-                    (_, SYSTEM_KID | ADDED_KID) if op == "trust.show" => {
-                        let source = if kid == SYSTEM_KID {
-                            "system"
-                        } else {
-                            "installed"
-                        };
-                        Ok(root(kid, source, true))
-                    }
-                    (_, SYSTEM_KID | ADDED_KID) => Ok(empty()),
+            "trust.add" => answer::<proto::TrustAdd>(a, |a| {
+                let text = match a.form()? {
+                    TrustAddForm::RootFile(text) => text,
+                    TrustAddForm::Key { public_key, .. } => public_key,
+                };
+                let kid = kid_of(&text).unwrap_or_else(|| ADDED_KID.to_owned());
+                Ok(KidReply {
+                    kid: self::kid(&kid)?,
+                })
+            }),
+            "trust.list" => answer::<proto::TrustList>(a, |_| {
+                Ok(TrustListReply {
+                    roots: vec![
+                        root(SYSTEM_KID, RootSource::System, false)?,
+                        root(ADDED_KID, RootSource::Installed, false)?,
+                    ],
+                })
+            }),
+            "trust.show" => answer::<proto::TrustShow>(a, |a| match a.kid.to_hex().as_str() {
+                SYSTEM_KID => root(SYSTEM_KID, RootSource::System, true),
+                ADDED_KID => root(ADDED_KID, RootSource::Installed, true),
+                _ => Err(err(ErrorCode::Enoent, "no such root")),
+            }),
+            "trust.rm" => answer::<proto::TrustRm>(a, |a| match a.kid.to_hex().as_str() {
+                SYSTEM_KID => Err(err(
+                    ErrorCode::Eperm,
+                    "a system root cannot be removed: distrust it instead",
+                )),
+                ADDED_KID => Ok(Empty {}),
+                _ => Err(err(ErrorCode::Enoent, "no such root")),
+            }),
+            "trust.distrust" => {
+                answer::<proto::TrustDistrust>(a, |a| match a.kid.to_hex().as_str() {
+                    SYSTEM_KID | ADDED_KID => Ok(Empty {}),
                     _ => Err(err(ErrorCode::Enoent, "no such root")),
-                }
+                })
             }
-            "user.create" => {
-                check(a, &["user", "password"])?;
-                a.text("password")?;
-                if a.text("user")? == "exists" {
+            "user.create" => answer::<proto::UserCreate>(a, |a| {
+                if a.user.as_str() == "exists" {
                     return Err(err(ErrorCode::Ealready, "the user exists"));
                 }
-                Ok(empty())
-            }
-            "user.delete" => {
-                check(a, &["user"])?;
-                a.text("user")?;
-                Ok(empty())
-            }
-            "user.list" => {
-                check(a, &[])?;
-                Ok(map(vec![(
-                    "users",
-                    Value::Array(vec!["alice".into(), "bob".into()]),
-                )]))
-            }
-            "user.passwd" => {
-                check(a, &["user", "old", "new"])?;
-                a.text("user")?;
-                a.text("new")?;
-                if a.text("old")? != PASSWORD {
+                Ok(Empty {})
+            }),
+            "user.delete" => answer::<proto::UserDelete>(a, |_| Ok(Empty {})),
+            "user.list" => answer::<proto::UserList>(a, |_| {
+                Ok(UserListReply {
+                    users: vec![parsed("alice")?, parsed("bob")?],
+                })
+            }),
+            "user.passwd" => answer::<proto::UserPasswd>(a, |a| {
+                if a.old.expose() != PASSWORD {
                     return Err(err(ErrorCode::Eperm, "wrong user or password"));
                 }
-                Ok(empty())
-            }
-            "session.login" => {
-                check(a, &["user", "password"])?;
-                let user = a.text("user")?;
-                if a.text("password")? != PASSWORD {
+                Ok(Empty {})
+            }),
+            "session.login" => answer::<proto::SessionLogin>(a, |a| {
+                if a.password.expose() != PASSWORD {
                     return Err(err(ErrorCode::Eperm, "wrong user or password"));
                 }
-                Ok(map(vec![
-                    ("sid", SID.into()),
-                    ("user", user.into()),
-                    ("state", "active".into()),
-                ]))
-            }
-            "session.lock" => {
-                check(a, &["sid"])?;
-                a.text("sid")?;
-                Ok(map(vec![("state", "locked".into())]))
-            }
-            "session.unlock" => {
-                check(a, &["sid", "password"])?;
-                a.text("sid")?;
-                if a.text("password")? != PASSWORD {
+                Ok(SessionLoginReply {
+                    sid: parsed(SID)?,
+                    user: a.user,
+                    state: SessionState::Active,
+                })
+            }),
+            "session.lock" => answer::<proto::SessionLock>(a, |_| {
+                Ok(StateReply {
+                    state: SessionState::Locked,
+                })
+            }),
+            "session.unlock" => answer::<proto::SessionUnlock>(a, |a| {
+                if a.password.expose() != PASSWORD {
                     return Err(err(ErrorCode::Eperm, "wrong user or password"));
                 }
-                Ok(map(vec![("state", "active".into())]))
-            }
-            "session.logout" => {
-                check(a, &["sid"])?;
-                a.text("sid")?;
-                Ok(empty())
-            }
-            "session.status" => {
-                check(a, &["sid"])?;
-                let state = if a.text("sid")? == LOCKED_SID {
-                    "locked"
+                Ok(StateReply {
+                    state: SessionState::Active,
+                })
+            }),
+            "session.logout" => answer::<proto::SessionLogout>(a, |_| Ok(Empty {})),
+            "session.status" => answer::<proto::SessionStatus>(a, |a| {
+                let state = if a.sid.to_string() == LOCKED_SID {
+                    SessionState::Locked
                 } else {
-                    "active"
+                    SessionState::Active
                 };
-                Ok(map(vec![("user", "alice".into()), ("state", state.into())]))
-            }
+                Ok(SessionStatusReply {
+                    user: parsed("alice")?,
+                    state,
+                })
+            }),
             _ => self.answer_rest(op, a),
         }
     }
 
     fn answer_rest(&self, op: &str, a: &Args) -> Result<Value, WireError> {
-        let device_key = || {
-            map(vec![
-                ("public_key", Value::Bytes(PUBLIC_KEY.to_vec())),
-                ("kid", DEVICE_KID.into()),
-                ("version", 1u64.into()),
-            ])
-        };
+        use proto::answer;
         match op {
-            "attest" => {
-                check(a, &["purpose", "name", "nonce", "claims"])?;
-                a.text("purpose")?;
-                Self::named(a, "key")?;
-                let n = a.bytes("nonce")?.len();
-                if !(8..=64).contains(&n) {
+            "attest" => answer::<proto::Attest>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                if !(8..=64).contains(&a.nonce.len()) {
                     return Err(ArgError::Invalid("nonce".into()).into());
                 }
-                match a.get("claims") {
-                    None | Some(Value::Map(_)) => {}
-                    Some(_) => return Err(ArgError::Invalid("claims".into()).into()),
-                }
-                Ok(map(vec![
-                    ("token", Value::Bytes(TOKEN.to_vec())),
-                    ("device_kid", DEVICE_KID.into()),
-                ]))
+                Ok(proto::AttestReply {
+                    token: Bytes(TOKEN.to_vec()),
+                    device_kid: kid(DEVICE_KID)?,
+                })
+            }),
+            "attest.device_key" => answer::<proto::AttestDeviceKey>(a, |_| device_key()),
+            "attest.rotate_device_key" => {
+                answer::<proto::AttestRotateDeviceKey>(a, |_| device_key())
             }
-            "attest.device_key" | "attest.rotate_device_key" => {
-                check(a, &[])?;
-                Ok(device_key())
-            }
-            "bundle.install" | "update.stage" => {
-                check(a, &["path", "force"])?;
-                a.text("path")?;
-                a.opt_bool("force")?;
-                let first = if op == "bundle.install" {
-                    ("name", "com.example.app")
-                } else {
-                    ("slot", "b")
-                };
-                Ok(map(vec![
-                    (first.0, first.1.into()),
-                    ("version", "1.2.0".into()),
-                    ("signer_kid", ADDED_KID.into()),
-                ]))
-            }
-            "bundle.uninstall" => {
-                check(a, &["name"])?;
-                Self::named(a, "bundle")?;
-                Ok(empty())
-            }
-            "bundle.list" => {
-                check(a, &[])?;
-                Ok(map(vec![(
-                    "bundles",
-                    Value::Array(vec![map(vec![
-                        ("name", "com.example.app".into()),
-                        ("version", "1.2.0".into()),
-                    ])]),
-                )]))
-            }
-            "update.commit" => {
-                check(a, &[])?;
-                Ok(map(vec![
-                    ("active", "b".into()),
-                    ("version", "1.2.0".into()),
-                ]))
-            }
-            "update.rollback" => {
-                check(a, &[])?;
-                Ok(empty())
-            }
-            "update.status" => {
-                check(a, &[])?;
-                Ok(map(vec![
-                    ("active", "a".into()),
-                    ("pending", "b".into()),
-                    (
-                        "versions",
-                        map(vec![("a", "1.1.0".into()), ("b", "1.2.0".into())]),
-                    ),
-                ]))
-            }
+            "bundle.install" => answer::<proto::BundleInstall>(a, |_| {
+                Ok(BundleInstallReply {
+                    name: parsed("com.example.app")?,
+                    version: "1.2.0".into(),
+                    signer_kid: kid(ADDED_KID)?,
+                })
+            }),
+            "update.stage" => answer::<proto::UpdateStage>(a, |_| {
+                Ok(UpdateStageReply {
+                    slot: Slot::B,
+                    version: "1.2.0".into(),
+                    signer_kid: kid(ADDED_KID)?,
+                })
+            }),
+            "bundle.uninstall" => answer::<proto::BundleUninstall>(a, |a| {
+                named(a.name.as_str(), "bundle")?;
+                Ok(Empty {})
+            }),
+            "bundle.list" => answer::<proto::BundleList>(a, |_| {
+                Ok(BundleListReply {
+                    bundles: vec![BundleInfo {
+                        name: parsed("com.example.app")?,
+                        version: "1.2.0".into(),
+                    }],
+                })
+            }),
+            "update.commit" => answer::<proto::UpdateCommit>(a, |_| {
+                Ok(UpdateCommitReply {
+                    active: Slot::B,
+                    version: "1.2.0".into(),
+                })
+            }),
+            "update.rollback" => answer::<proto::UpdateRollback>(a, |_| Ok(Empty {})),
+            "update.status" => answer::<proto::UpdateStatus>(a, |_| {
+                Ok(UpdateStatusReply {
+                    active: Slot::A,
+                    pending: Some(Slot::B),
+                    versions: SlotVersions(vec![
+                        (Slot::A, "1.1.0".into()),
+                        (Slot::B, "1.2.0".into()),
+                    ]),
+                })
+            }),
             other => Err(WireError::unknown_op(other)),
         }
     }

@@ -1,0 +1,295 @@
+//! [`RemoteKeyMint`]: the `km.*` ops of `nexus-proto` through a
+//! [`Call`] (an upstream endpoint from nexus-init, or one wire client).
+
+use crate::convert::ident_to_wire;
+use ed25519_dalek::Signature;
+use keymint::{
+    Algorithm, AuthSecret, GeneratedKey, KeyIdentity, KeyMintError, KeyOps, VaultKeyOps,
+    WrappedKey, WrappedVaultKey,
+};
+use nexus_core::{Coded, ErrorCode, SessionId, UserId};
+use nexus_daemon::{Call, Context, UpstreamError};
+use nexus_proto::{
+    self as proto, Bytes, Empty, KeyIdent, KmDevice, KmGenerate, KmGenerateArgs, KmSeal,
+    KmSealArgs, KmSessionEnd, KmSessionEndAll, KmSessionUnseal, KmSessionUnsealArgs, KmSessionUser,
+    KmSign, KmSignArgs, KmUnseal, KmUnsealArgs, KmVaultKeyCreate, KmVaultKeyCreateArgs,
+    KmVaultKeyRewrap, KmVaultKeyRewrapArgs, KmVaultSeal, KmVaultSealArgs, KmVaultUnseal,
+    KmVaultUnsealArgs, Op, Secret, SidArgs,
+};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// keymint in another process.
+pub struct RemoteKeyMint {
+    call: Box<dyn Call>,
+    device_id: [u8; 32],
+    insecure: bool,
+}
+
+impl std::fmt::Debug for RemoteKeyMint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteKeyMint")
+            .field("insecure", &self.insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+fn malformed(what: &str) -> KeyMintError {
+    KeyMintError::Remote {
+        code: ErrorCode::Eio,
+        msg: format!("keymintd sent a malformed reply: {what}"),
+    }
+}
+
+fn from_upstream(e: UpstreamError) -> KeyMintError {
+    match e {
+        UpstreamError::Remote {
+            code: ErrorCode::Elocked,
+            ..
+        } => KeyMintError::Locked,
+        // keymintd's own words: secret-free by the wire contract.
+        UpstreamError::Remote { code, msg, .. } => KeyMintError::Remote { code, msg },
+        other => KeyMintError::Remote {
+            code: other.code(),
+            msg: other.to_string(),
+        },
+    }
+}
+
+fn secret(a: &AuthSecret) -> Secret {
+    Secret::copy_from(a.expose_secret())
+}
+
+impl RemoteKeyMint {
+    /// Connect through `call` and learn the device id and mode
+    /// (`km.device`), which [`KeyOps::device_id`] and
+    /// [`KeyOps::is_insecure`] then report without a round trip.
+    pub fn connect(call: impl Call + 'static) -> Result<RemoteKeyMint, KeyMintError> {
+        let mut r = RemoteKeyMint {
+            call: Box::new(call),
+            device_id: [0; 32],
+            insecure: false,
+        };
+        let d = r.request::<KmDevice>(&Empty {})?;
+        r.device_id = d
+            .device_id
+            .into_vec()
+            .try_into()
+            .map_err(|_| malformed("device_id is not 32 bytes"))?;
+        r.insecure = d.insecure;
+        Ok(r)
+    }
+
+    /// Send `O` with `args` and read its typed reply. The encoded request
+    /// (which may hold an auth secret or a plaintext) is wiped when it is
+    /// dropped, here, once sent.
+    fn request<O: Op>(&self, args: &O::Args) -> Result<O::Reply, KeyMintError> {
+        let wire_args = proto::encode_args::<O>(args).map_err(|e| KeyMintError::Remote {
+            code: e.code(),
+            msg: e.to_string(),
+        })?;
+        let ok = self
+            .call
+            .call(O::NAME, &wire_args, true)
+            .map_err(from_upstream)?;
+        drop(wire_args);
+        proto::decode_reply::<O>(ok).map_err(|e| malformed(&e.detail))
+    }
+
+    fn ident(id: &KeyIdentity) -> Result<KeyIdent, KeyMintError> {
+        ident_to_wire(id).ok_or(KeyMintError::Invalid("key version 0"))
+    }
+}
+
+impl KeyOps for RemoteKeyMint {
+    fn generate(&self, id: &KeyIdentity) -> Result<GeneratedKey, KeyMintError> {
+        let g = self.request::<KmGenerate>(&KmGenerateArgs {
+            ident: Self::ident(id)?,
+        })?;
+        let public = match (g.public, id.alg) {
+            (Some(pk), Algorithm::Ed25519) => Some(
+                keymint::ed25519::parse_public_key(&pk)
+                    .map_err(|_| malformed("public is not a valid Ed25519 key"))?,
+            ),
+            (None, Algorithm::XChaCha20Poly1305) => None,
+            _ => return Err(malformed("public does not fit the algorithm")),
+        };
+        Ok(GeneratedKey {
+            wrapped: WrappedKey::from_bytes(g.wrapped.into_vec()),
+            public,
+        })
+    }
+
+    fn sign(
+        &self,
+        id: &KeyIdentity,
+        blob: &WrappedKey,
+        msg: &[u8],
+    ) -> Result<Signature, KeyMintError> {
+        let r = self.request::<KmSign>(&KmSignArgs {
+            ident: Self::ident(id)?,
+            wrapped: Bytes::from(blob.as_bytes()),
+            msg: Bytes::from(msg),
+        })?;
+        Signature::from_slice(&r.sig).map_err(|_| malformed("sig is not 64 bytes"))
+    }
+
+    fn seal(
+        &self,
+        id: &KeyIdentity,
+        blob: &WrappedKey,
+        aad: &[u8],
+        pt: &[u8],
+    ) -> Result<Vec<u8>, KeyMintError> {
+        let r = self.request::<KmSeal>(&KmSealArgs {
+            ident: Self::ident(id)?,
+            wrapped: Bytes::from(blob.as_bytes()),
+            aad: Bytes::from(aad),
+            pt: Secret::copy_from(pt),
+        })?;
+        Ok(r.sealed.into_vec())
+    }
+
+    fn unseal(
+        &self,
+        id: &KeyIdentity,
+        blob: &WrappedKey,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeyMintError> {
+        let r = self.request::<KmUnseal>(&KmUnsealArgs {
+            ident: Self::ident(id)?,
+            wrapped: Bytes::from(blob.as_bytes()),
+            aad: Bytes::from(aad),
+            sealed: Bytes::from(sealed),
+        })?;
+        Ok(r.pt.into_zeroizing())
+    }
+
+    fn device_id(&self) -> [u8; 32] {
+        self.device_id
+    }
+
+    fn is_insecure(&self) -> bool {
+        self.insecure
+    }
+}
+
+impl VaultKeyOps for RemoteKeyMint {
+    fn create_vault_key(
+        &self,
+        user: &UserId,
+        auth: &AuthSecret,
+    ) -> Result<WrappedVaultKey, KeyMintError> {
+        let r = self.request::<KmVaultKeyCreate>(&KmVaultKeyCreateArgs {
+            user: user.clone(),
+            auth: secret(auth),
+        })?;
+        Ok(WrappedVaultKey::from_bytes(r.wrapped.into_vec()))
+    }
+
+    fn unseal_session(
+        &self,
+        sid: SessionId,
+        user: &UserId,
+        auth: &AuthSecret,
+        wrapped: &WrappedVaultKey,
+    ) -> Result<(), KeyMintError> {
+        self.request::<KmSessionUnseal>(&KmSessionUnsealArgs {
+            sid,
+            user: user.clone(),
+            auth: secret(auth),
+            wrapped: Bytes::from(wrapped.as_bytes()),
+        })
+        .map(drop)
+    }
+
+    fn rewrap_vault_key(
+        &self,
+        user: &UserId,
+        old: &AuthSecret,
+        new: &AuthSecret,
+        wrapped: &WrappedVaultKey,
+    ) -> Result<WrappedVaultKey, KeyMintError> {
+        let r = self.request::<KmVaultKeyRewrap>(&KmVaultKeyRewrapArgs {
+            user: user.clone(),
+            old: secret(old),
+            new: secret(new),
+            wrapped: Bytes::from(wrapped.as_bytes()),
+        })?;
+        Ok(WrappedVaultKey::from_bytes(r.wrapped.into_vec()))
+    }
+
+    /// An unreachable keymintd is reported as "was not unsealed": if it
+    /// died, its session table (in memory only) died with it.
+    fn end_session(&self, sid: SessionId) -> bool {
+        match self.request::<KmSessionEnd>(&SidArgs { sid }) {
+            Ok(r) => r.was_unsealed,
+            Err(e) => {
+                eprintln!("keymint: ending a session failed: {e}");
+                false
+            }
+        }
+    }
+
+    fn end_all_sessions(&self) -> Result<usize, KeyMintError> {
+        let r = self.request::<KmSessionEndAll>(&Empty {})?;
+        usize::try_from(r.ended).map_err(|_| malformed("ended is out of range"))
+    }
+
+    /// Fails closed: any failure reads as "not unsealed".
+    fn session_user(&self, sid: SessionId) -> Option<UserId> {
+        self.request::<KmSessionUser>(&SidArgs { sid }).ok()?.user
+    }
+
+    fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {
+        let r = self.request::<KmVaultSeal>(&KmVaultSealArgs {
+            sid,
+            aad: Bytes::from(aad),
+            pt: Secret::copy_from(pt),
+        })?;
+        Ok(r.sealed.into_vec())
+    }
+
+    fn vault_unseal(
+        &self,
+        sid: SessionId,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeyMintError> {
+        let r = self.request::<KmVaultUnseal>(&KmVaultUnsealArgs {
+            sid,
+            aad: Bytes::from(aad),
+            sealed: Bytes::from(sealed),
+        })?;
+        Ok(r.pt.into_zeroizing())
+    }
+}
+
+/// The endpoint name of keymintd on a client's control channel.
+pub const KEYMINTD: &str = "keymintd";
+
+/// How long a client's start-up keeps asking keymintd for `km.device`: the
+/// same bound nexus-daemon gives a required upstream.
+const STARTUP: Duration = Duration::from_secs(30);
+
+/// Connect a daemon to keymintd through its upstream registry and learn the
+/// device (`km.device`). Transport failures (no endpoint yet, a restart)
+/// are retried until the start-up bound, each attempt itself bounded by
+/// the registry's wait; a refusal is final.
+pub fn connect_upstream(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
+    let deadline = Instant::now() + STARTUP;
+    loop {
+        match RemoteKeyMint::connect(ctx.upstreams().handle(KEYMINTD)) {
+            Ok(km) => return Ok(km),
+            Err(e)
+                if matches!(e.code(), ErrorCode::Eio | ErrorCode::Ebusy)
+                    && Instant::now() < deadline
+                    && ctx.shutdown().reason().is_none() =>
+            {
+                eprintln!("{}: still waiting for keymintd: {e}", ctx.spec().name);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The client against a scripted keymintd: keymintd's words reach the
+//! caller, `ELOCKED` stays distinct, malformed replies are `EIO`, and the
+//! requests carry the documented arguments.
+
+use crate::RemoteKeyMint;
+use keymint::{Algorithm, KeyIdentity, KeyMintError, KeyOps, VaultKeyOps, WrappedKey};
+use nexus_core::{AppId, Coded, ErrorCode, Label, SessionId, Subject};
+use nexus_daemon::SingleClient;
+use std::os::unix::net::UnixStream;
+use wire::{Args, CallContext, Client, Request, Server, ServerConfig, Value, WireError};
+
+fn device() -> Value {
+    Value::Map(vec![
+        ("device_id".into(), Value::Bytes(vec![7; 32])),
+        ("insecure".into(), false.into()),
+    ])
+}
+
+/// A keymintd answering `km.device` and, for every other op, `answer`.
+fn scripted(
+    answer: impl Fn(&str, &Args) -> Result<Value, WireError> + Send + Sync + 'static,
+) -> (Server, RemoteKeyMint) {
+    let server = Server::new(
+        move |_: &CallContext, req: &Request| match req.op() {
+            "km.device" => Ok(device()),
+            op => answer(op, req.args()),
+        },
+        ServerConfig::default(),
+    );
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let subject: Subject = "system:keystored".parse().unwrap();
+    server.add_connection(theirs, subject).unwrap();
+    let km =
+        RemoteKeyMint::connect(SingleClient::new("keymintd", Client::from_stream(ours))).unwrap();
+    (server, km)
+}
+
+fn ident(alg: Algorithm) -> KeyIdentity {
+    KeyIdentity {
+        app: AppId::new("com.example.alpha").unwrap(),
+        purpose: Label::new("p").unwrap(),
+        name: Label::new("n").unwrap(),
+        version: 1,
+        alg,
+    }
+}
+
+#[test]
+fn keymintds_message_reaches_the_caller() {
+    let (_s, km) = scripted(|_, _| Err(WireError::new(ErrorCode::Eio, "authentication failed")));
+    assert_eq!(km.device_id(), [7; 32]);
+    let e = km
+        .unseal(
+            &ident(Algorithm::XChaCha20Poly1305),
+            &WrappedKey::from_bytes(vec![1]),
+            b"aad",
+            b"sealed",
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eio);
+    assert_eq!(e.to_string(), "authentication failed");
+}
+
+#[test]
+fn test_reject_locked_stays_locked() {
+    let (_s, km) = scripted(|_, _| Err(WireError::new(ErrorCode::Elocked, "locked")));
+    let sid = SessionId::from_bytes([1; 16]);
+    let e = km.vault_seal(sid, b"aad", b"pt").unwrap_err();
+    assert!(matches!(e, KeyMintError::Locked), "{e}");
+    assert_eq!(km.session_user(sid), None);
+    assert!(!km.end_session(sid));
+}
+
+#[test]
+fn test_reject_malformed_replies_as_eio() {
+    let (_s, km) = scripted(|op, _| match op {
+        "km.sign" => Ok(Value::Map(vec![("sig".into(), Value::Bytes(vec![0; 63]))])),
+        "km.seal" => Ok(Value::Map(vec![("sealed".into(), "text".into())])),
+        // A public key on a data key does not fit the algorithm.
+        _ => Ok(Value::Map(vec![
+            ("wrapped".into(), Value::Bytes(vec![1])),
+            ("public".into(), Value::Bytes(vec![9; 32])),
+        ])),
+    });
+    let blob = WrappedKey::from_bytes(vec![1]);
+    let sign = km
+        .sign(&ident(Algorithm::Ed25519), &blob, b"m")
+        .unwrap_err();
+    assert_eq!(sign.code(), ErrorCode::Eio);
+    let seal = km
+        .seal(
+            &ident(Algorithm::XChaCha20Poly1305),
+            &blob,
+            b"a",
+            b"secret-pt",
+        )
+        .unwrap_err();
+    assert_eq!(seal.code(), ErrorCode::Eio);
+    assert!(seal.to_string().contains("`sealed`"), "{seal}");
+    assert!(!seal.to_string().contains("secret-pt"));
+    let gen = km
+        .generate(&ident(Algorithm::XChaCha20Poly1305))
+        .unwrap_err();
+    assert_eq!(gen.code(), ErrorCode::Eio);
+}
+
+#[test]
+fn requests_carry_the_documented_arguments() {
+    let (_s, km) = scripted(|op, a| {
+        assert_eq!(op, "km.seal");
+        let names: Vec<&str> = a.names().collect();
+        assert_eq!(names, ["ident", "wrapped", "aad", "pt"]);
+        assert_eq!(a.get("pt"), Some(&Value::Bytes(b"plain".to_vec())));
+        let Some(Value::Map(ident)) = a.get("ident") else {
+            panic!("ident is not a map")
+        };
+        assert_eq!(ident.len(), 5);
+        Ok(Value::Map(vec![("sealed".into(), Value::Bytes(vec![5]))]))
+    });
+    let sealed = km
+        .seal(
+            &ident(Algorithm::XChaCha20Poly1305),
+            &WrappedKey::from_bytes(vec![1]),
+            b"a",
+            b"plain",
+        )
+        .unwrap();
+    assert_eq!(sealed, vec![5]);
+}

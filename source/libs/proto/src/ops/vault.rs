@@ -1,0 +1,41 @@
+//! keystored's vault ops (`vault.*`), scoped to the session `sid` (which
+//! picks the user) and the caller's app. Values are [`Secret`]s.
+
+use super::status::Empty;
+use crate::schema::{ops, wire_map};
+use crate::types::Secret;
+use nexus_core::SessionId;
+
+wire_map!(args
+    /// `{sid, name}`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    VaultNameArgs {
+        /// The session.
+        sid: SessionId,
+        /// The entry name.
+        name: String,
+    }
+);
+
+ops! {
+    /// `vault.put`: store `value` under `name`.
+    VaultPut = "vault.put" in Keystored, capability VaultUse, callers [];
+        args [VaultPutArgs { sid: SessionId, name: String, value: Secret }]
+        reply [#[derive(Debug, Clone, PartialEq, Eq)] WarningsReply { warnings: Vec<String> }]
+
+    /// `vault.get`: the value under `name`.
+    VaultGet = "vault.get" in Keystored, capability VaultUse, callers [];
+        args [= VaultNameArgs]
+        reply [VaultGetReply { value: Secret }]
+
+    /// `vault.del`: remove `name`.
+    VaultDel = "vault.del" in Keystored, capability VaultUse, callers [];
+        args [= VaultNameArgs]
+        reply [= Empty]
+
+    /// `vault.list`: the names stored for this session's user and the
+    /// caller's app.
+    VaultList = "vault.list" in Keystored, capability VaultUse, callers [];
+        args [#[derive(Debug, Clone, PartialEq, Eq)] VaultListArgs { sid: SessionId }]
+        reply [#[derive(Debug, Clone, PartialEq, Eq)] VaultListReply { names: Vec<String> }]
+}
