@@ -104,10 +104,17 @@ impl Args {
             let Value::Text(k) = k else {
                 return Err(ArgError::BadName);
             };
-            if !valid_name(&k) || entries.iter().any(|(seen, _)| *seen == k) {
+            if !valid_name(&k) {
                 return Err(ArgError::BadName);
             }
             entries.push((k, v));
+        }
+        // Duplicates by sorting the names: O(n log n) however many a peer
+        // sends (comparing each name with every earlier one was quadratic).
+        let mut names: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(ArgError::BadName);
         }
         Ok(Args { entries })
     }

@@ -35,6 +35,7 @@ mod message;
 mod reconnect;
 mod scrub;
 mod server;
+mod shape;
 
 pub use args::{ArgError, Args};
 pub use ciborium::Value;
@@ -42,7 +43,7 @@ pub use client::{Client, ClientConfig};
 pub use error::{ClientError, WireError, MAX_ERROR_MSG_LEN};
 pub use message::{
     decode_reply, decode_request, encode_reply, encode_request, BadRequest, ProtocolError, Reply,
-    Request, MAX_NAME_LEN, PROTOCOL_VERSION,
+    Request, MAX_ARGS, MAX_NAME_LEN, MAX_REQUEST_ITEMS, PROTOCOL_VERSION,
 };
 pub use reconnect::{ReconnectingClient, MAX_SENDS, RECONNECT_WAIT};
 pub use scrub::scrub_value;
