@@ -49,7 +49,7 @@ pub use reconnect::{ReconnectingClient, MAX_SENDS, RECONNECT_WAIT};
 pub use scrub::scrub_value;
 pub use server::{
     CallContext, FixedSubject, Handler, PeerCred, PeerCredResolver, Server, ServerConfig,
-    ServerError, ShutdownHandle, SubjectResolver,
+    ServerError, ShutdownHandle, SubjectResolver, RESERVE_SHARE,
 };
 
 pub use nexus_core::{ErrorCode, Subject};
