@@ -330,7 +330,11 @@ impl Daemon {
 
     fn await_upstream(&self, service: &'static str) -> Result<(), DaemonError> {
         let deadline = Instant::now() + UPSTREAM_STARTUP;
+        let mut said = None;
         loop {
+            // Calls fail at once while the service is down: wait here for
+            // its endpoint instead of spinning.
+            self.ctx.upstreams.wait_connected(service, deadline);
             match self
                 .ctx
                 .upstreams
@@ -340,7 +344,11 @@ impl Daemon {
                 Err(e @ (UpstreamError::Unavailable(_) | UpstreamError::Transport { .. }))
                     if Instant::now() < deadline && self.ctx.shutdown.reason().is_none() =>
                 {
-                    eprintln!("{}: still waiting for {service}: {e}", self.ctx.spec.name);
+                    if said.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1)) {
+                        eprintln!("{}: still waiting for {service}: {e}", self.ctx.spec.name);
+                        said = Some(Instant::now());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(source) => return Err(DaemonError::Upstream { service, source }),
             }

@@ -23,6 +23,10 @@ pub enum KeyMintError {
     /// The operation needs an unsealed session and there is none.
     #[error("session is locked or not unsealed")]
     Locked,
+    /// keymint runs in another process (keymintd), which is down or
+    /// restarting: try again.
+    #[error("keymintd is unavailable; try again")]
+    Unavailable,
     /// keymint runs in another process (keymintd) and the call failed
     /// there or on the way: the code only, so no remote text (and no
     /// secret) is carried along.
@@ -41,6 +45,7 @@ impl Coded for KeyMintError {
             KeyMintError::Entropy | KeyMintError::Integrity => ErrorCode::Eio,
             KeyMintError::Invalid(_) => ErrorCode::Einval,
             KeyMintError::Locked => ErrorCode::Elocked,
+            KeyMintError::Unavailable => ErrorCode::Eagain,
             KeyMintError::Remote { code } => *code,
         }
     }

@@ -160,7 +160,7 @@ impl KeymintService {
                 a.only(&["sid"])?;
                 let user = self
                     .km
-                    .session_user(params::sid(a)?)
+                    .session_user(params::sid(a)?)?
                     .map_or(Value::Null, |u| Value::Text(u.as_str().to_owned()));
                 Args::new().with("user", user)
             }

@@ -5,7 +5,9 @@
 //! Invariants:
 //! - Errors come back as their code only ([`KeyMintError::Remote`]), except
 //!   `ELOCKED`, which becomes [`KeyMintError::Locked`] so callers keep
-//!   telling "locked" from every other failure. A reply of the wrong shape
+//!   telling "locked" from every other failure, and keymintd being down,
+//!   which becomes [`KeyMintError::Unavailable`] (`EAGAIN`, naming
+//!   keymintd), never "locked" or "not unsealed". A reply of the wrong shape
 //!   is `EIO`. No remote text is carried into the error.
 //! - Byte strings built into a request (auth secrets, plaintexts) are
 //!   zeroized once the request has been sent; plaintexts in replies move
@@ -50,6 +52,9 @@ fn malformed() -> KeyMintError {
 }
 
 fn from_upstream(e: &UpstreamError) -> KeyMintError {
+    if e.is_unavailable() {
+        return KeyMintError::Unavailable;
+    }
     match e.code() {
         ErrorCode::Elocked => KeyMintError::Locked,
         code => KeyMintError::Remote { code },
@@ -262,13 +267,15 @@ impl VaultKeyOps for RemoteKeyMint {
             .count("ended")
     }
 
-    /// Fails closed: any failure reads as "not unsealed".
-    fn session_user(&self, sid: SessionId) -> Option<UserId> {
+    /// A failure to ask is an error, never "not unsealed": a caller must
+    /// not report a session as locked because keymintd is down.
+    fn session_user(&self, sid: SessionId) -> Result<Option<UserId>, KeyMintError> {
         let args = Args::new().with("sid", sid.to_string());
-        let mut f = self.request("km.session.user", args).ok()?;
-        match f.take("user")? {
-            Value::Text(t) => UserId::new(t).ok(),
-            _ => None,
+        let mut f = self.request("km.session.user", args)?;
+        match f.take("user") {
+            Some(Value::Text(t)) => UserId::new(t).map(Some).map_err(|_| malformed()),
+            Some(Value::Null) | None => Ok(None),
+            Some(_) => Err(malformed()),
         }
     }
 
@@ -311,11 +318,17 @@ pub fn connect_upstream(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
         match RemoteKeyMint::connect(ctx.upstreams().handle(KEYMINTD)) {
             Ok(km) => return Ok(km),
             Err(e)
-                if matches!(e.code(), ErrorCode::Eio | ErrorCode::Ebusy)
-                    && Instant::now() < deadline
+                if matches!(
+                    e.code(),
+                    ErrorCode::Eio | ErrorCode::Ebusy | ErrorCode::Eagain
+                ) && Instant::now() < deadline
                     && ctx.shutdown().reason().is_none() =>
             {
                 eprintln!("{}: still waiting for keymintd: {e}", ctx.spec().name);
+                // Calls to a service that is down fail at once: wait for
+                // its endpoint rather than spin.
+                ctx.upstreams().wait_connected(KEYMINTD, deadline);
+                std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => return Err(e),
         }

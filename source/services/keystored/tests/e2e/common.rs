@@ -150,6 +150,27 @@ impl Stack {
         ks.link("keymintd", keymintd, "system:keystored");
     }
 
+    /// Kill keymintd hard (keystored's connection to it closes), leaving it
+    /// down until [`Stack::start_keymintd`].
+    pub fn kill_keymintd(&mut self) {
+        self.keymintd.kill();
+    }
+
+    /// Start keymintd again over the same state and hand keystored (and the
+    /// test playing identityd) new endpoints to it, as nexus-init does.
+    pub fn start_keymintd(&mut self) {
+        let args = Self::args(self.dir.path());
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+        self.keymintd = Proc::spawn(&keymintd_bin(), &args[..6]);
+        Self::wire_keymintd(&self.keymintd, &self.keystored);
+        self.keymintd.wait_for("keymintd: ready");
+        self.identityd = RemoteKeyMint::connect(SingleClient::new(
+            "keymintd",
+            self.keymintd.connect("system:identityd"),
+        ))
+        .unwrap();
+    }
+
     /// Kill keystored hard and start it again over the same state.
     pub fn restart_keystored(&mut self) -> Proc {
         self.keystored.kill();
