@@ -27,12 +27,13 @@ mod graph;
 pub mod handout;
 pub mod manifest;
 pub mod restart;
+pub mod status;
 pub mod supervisor;
 
 pub use config::{Cli, Config, ReapMode, Storage};
 pub use error::{InitError, ManifestError};
 pub use manifest::{Kind, Manifest, Route, Service};
-pub use restart::{Decision, RestartPolicy, RestartTracker};
+pub use restart::{Decision, Persistence, RestartPolicy, RestartTracker};
 
 /// Run as an ordinary process (not PID 1): resolve `cli` against the
 /// executable's location and the working directory, then supervise.
