@@ -29,6 +29,11 @@ pub const BETA: &str = "app:com.example.beta";
 pub const DELTA: &str = "app:com.example.delta";
 pub const ATTESTD: &str = "system:attestd";
 
+/// A second local uid, mapped to `app:com.example.beta`: a second subject
+/// on the public socket (used by a child process when the test runs as
+/// root).
+pub const OTHER_UID: u32 = 4242;
+
 pub fn keymintd_bin() -> PathBuf {
     sibling_bin("keymintd", "KEYMINTD_BIN")
 }
@@ -36,7 +41,7 @@ pub fn keymintd_bin() -> PathBuf {
 /// The test's policy: the apps with what they need (beta with a small
 /// vault quota, delta with the default one for the load test), gamma with
 /// nothing, admin with everything, the test's own uid mapped to
-/// system:admin for the public socket.
+/// system:admin and [`OTHER_UID`] to beta for the public socket.
 pub fn policy_text() -> String {
     let uid = rustix::process::getuid().as_raw();
     format!(
@@ -72,6 +77,9 @@ capabilities = []
 [[uid_map]]
 uid = {uid}
 subject = "system:admin"
+[[uid_map]]
+uid = {OTHER_UID}
+subject = "app:com.example.beta"
 "#
     )
 }
