@@ -29,7 +29,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wire::{Args, Handler, PeerCredResolver, Server, ServerConfig, Value};
+use wire::{Args, Handler, PeerCredResolver, Server, Value};
 
 /// How long startup keeps asking a required upstream for `status`.
 const UPSTREAM_STARTUP: Duration = Duration::from_secs(30);
@@ -275,7 +275,7 @@ impl Daemon {
 
     /// Serve with `service` until told to stop; returns why it stopped.
     pub fn serve<H: Handler>(mut self, service: Service<H>) -> Result<StopReason, DaemonError> {
-        let server = Server::new(service.handler, ServerConfig::default());
+        let server = Server::new(service.handler, self.ctx.config.server_config());
         let result = self.go_live(&server, service.insecure);
         let result = result.map(|()| self.ctx.shutdown.wait());
         if !server.shutdown() {

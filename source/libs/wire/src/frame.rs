@@ -2,10 +2,12 @@
 //!
 //! Invariants: a length above the caller's limit (at most
 //! [`MAX_FRAME_LEN`](crate::MAX_FRAME_LEN)) or of zero is refused before a
-//! single body byte is read or allocated; the body buffer grows only as
-//! bytes actually arrive, so a peer that announces a large frame and stalls
-//! costs no memory. End of stream exactly at a frame boundary is a clean
-//! close; anywhere else it is [`FrameError::Truncated`].
+//! single body byte is read or allocated. [`read_frame`] (the clients' and
+//! the handoff's reader) then allocates the announced length, zeroed, in
+//! one piece; the server reads frames with its own non-blocking reader,
+//! whose buffer grows only as bytes arrive. End of stream exactly at a
+//! frame boundary is a clean close; anywhere else it is
+//! [`FrameError::Truncated`].
 
 use nexus_core::{Coded, ErrorCode};
 use rustix::net::{RecvFlags, SendFlags};
