@@ -4,8 +4,9 @@
 //! daemons in dependency order, gives each a control channel on its stdin
 //! and hands out one endpoint per route over it (see [`handout`]), waits
 //! until each prints its ready marker, restarts what dies with bounded
-//! backoff (see [`restart`]), and stops everything in reverse order on
-//! SIGTERM or SIGINT. With `--selftest` it then runs the selftest app and
+//! backoff (see [`restart`]; core daemons are never given up after boot),
+//! serves `init.status` on `<run>/init.sock` (see [`status`]), and stops
+//! everything in reverse order on SIGTERM or SIGINT. With `--selftest` it then runs the selftest app and
 //! exits with its status. As PID 1 it first does the image's early boot
 //! (see [`early`]). The full description is
 //! `docs/architecture/09-nexus-init.md`.
