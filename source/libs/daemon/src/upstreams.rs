@@ -273,6 +273,15 @@ impl Upstreams {
         }
     }
 
+    /// Wait for a change of the table, at most `left`.
+    fn wait<'a>(&'a self, t: MutexGuard<'a, Table>, left: Duration) -> MutexGuard<'a, Table> {
+        self.shared
+            .changed
+            .wait_timeout(t, left)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0)
+    }
+
     /// Wait until `service` has a usable connection (lent or not), the
     /// registry is closed, or `deadline` passes; returns whether it has
     /// one. For start-up, which must wait for the first endpoint; calls
@@ -288,12 +297,7 @@ impl Upstreams {
             if up || t.closed || left.is_zero() {
                 return up;
             }
-            t = self
-                .shared
-                .changed
-                .wait_timeout(t, left)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+            t = self.wait(t, left);
         }
     }
 
@@ -324,12 +328,7 @@ impl Upstreams {
             if left.is_zero() {
                 return Err(UpstreamError::Busy(service.to_owned()));
             }
-            t = self
-                .shared
-                .changed
-                .wait_timeout(t, left)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+            t = self.wait(t, left);
         }
     }
 

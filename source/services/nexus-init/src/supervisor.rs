@@ -277,8 +277,10 @@ impl Supervisor {
             match *phase {
                 Phase::Boot(pos) => {
                     let Some(&i) = self.cfg.manifest.start_order().get(pos) else {
-                        say("init: ready");
+                        // init.status says ready before the console does.
                         self.booted = true;
+                        self.publish();
+                        say("init: ready");
                         *phase = match self.cfg.selftest {
                             Some((app, _)) => {
                                 self.start(app, None);
@@ -438,7 +440,9 @@ impl Supervisor {
         }
         p.ready = true;
         p.deadline = None;
-        say(&format!("init: up {}", svc.name()));
+        let name = svc.name().to_owned();
+        self.publish();
+        say(&format!("init: up {name}"));
     }
 
     fn reap(&mut self) -> Vec<(usize, ExitDesc)> {

@@ -215,13 +215,19 @@ pub fn init_status(init: &Init) -> wire::Value {
     )
 }
 
-/// The state and pid of service `name` in an `init.status` reply.
-pub fn unit(status: &wire::Value, name: &str) -> (String, Option<u32>) {
-    let list = field(status, "services").as_array().unwrap();
-    let one = list
+/// The entry of service `name` in an `init.status` reply.
+pub fn entry<'a>(status: &'a wire::Value, name: &str) -> &'a wire::Value {
+    field(status, "services")
+        .as_array()
+        .unwrap()
         .iter()
         .find(|s| field(s, "name").as_text() == Some(name))
-        .unwrap_or_else(|| panic!("no {name} in {status:?}"));
+        .unwrap_or_else(|| panic!("no {name} in {status:?}"))
+}
+
+/// The state and pid of service `name` in an `init.status` reply.
+pub fn unit(status: &wire::Value, name: &str) -> (String, Option<u32>) {
+    let one = entry(status, name);
     let state = field(one, "state").as_text().unwrap().to_owned();
     let pid = field(one, "pid")
         .as_integer()

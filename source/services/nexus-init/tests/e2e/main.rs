@@ -10,7 +10,8 @@ mod child;
 mod harness;
 
 use harness::{
-    app_entry, await_state, call, child_entry, field, init_status, pid_of, unit, wait_gone, Init,
+    app_entry, await_state, call, child_entry, entry, field, init_status, pid_of, unit, wait_gone,
+    Init,
 };
 use rustix::process::Signal;
 use std::time::Instant;
@@ -161,14 +162,7 @@ fn after_boot_core_daemons_are_never_given_up() {
     for name in ["up", "mid", "leaf"] {
         assert_eq!(unit(&status, name).0, "up", "{status:?}");
     }
-    let core = |name: &str| {
-        let list = field(&status, "services").as_array().unwrap().clone();
-        let one = list
-            .into_iter()
-            .find(|s| field(s, "name").as_text() == Some(name))
-            .unwrap();
-        field(&one, "core").as_bool().unwrap()
-    };
+    let core = |name: &str| field(entry(&status, name), "core").as_bool().unwrap();
     assert!(core("up") && !core("mid") && !core("leaf"));
 
     // Five kills of the core daemon, two more than the crash-loop count.
@@ -203,14 +197,10 @@ fn after_boot_core_daemons_are_never_given_up() {
     await_state(&init, "leaf", "up");
     let status = init_status(&init);
     let restarts = |name: &str| {
-        let list = field(&status, "services").as_array().unwrap().clone();
-        let one = list
-            .into_iter()
-            .find(|s| field(s, "name").as_text() == Some(name))
-            .unwrap();
+        let one = entry(&status, name);
         (
-            field(&one, "restarts").as_integer().unwrap(),
-            field(&one, "last_exit").as_text().map(str::to_owned),
+            field(one, "restarts").as_integer().unwrap(),
+            field(one, "last_exit").as_text().map(str::to_owned),
         )
     };
     assert_eq!(restarts("up"), (5.into(), Some("signal 9".into())));
