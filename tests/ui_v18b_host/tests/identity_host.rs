@@ -52,13 +52,16 @@ fn login_lock_unlock_logout_follow_the_state_table() {
         SessionState::Active
     );
     use keymint::VaultKeyOps;
-    assert_eq!(s.keymint.session_user(sess.sid), Some(user("alice")));
+    assert_eq!(
+        s.keymint.session_user(sess.sid).unwrap(),
+        Some(user("alice"))
+    );
     // Lock forgets the key; locking again is harmless.
     assert_eq!(
         s.identity.lock(sess.sid).unwrap().state,
         SessionState::Locked
     );
-    assert_eq!(s.keymint.session_user(sess.sid), None);
+    assert_eq!(s.keymint.session_user(sess.sid).unwrap(), None);
     assert_eq!(
         s.identity.lock(sess.sid).unwrap().state,
         SessionState::Locked
@@ -74,12 +77,15 @@ fn login_lock_unlock_logout_follow_the_state_table() {
         s.identity.unlock(sess.sid, &pw("alice-pw")).unwrap().state,
         SessionState::Active
     );
-    assert_eq!(s.keymint.session_user(sess.sid), Some(user("alice")));
+    assert_eq!(
+        s.keymint.session_user(sess.sid).unwrap(),
+        Some(user("alice"))
+    );
     let e = s.identity.unlock(sess.sid, &pw("alice-pw")).unwrap_err();
     assert_eq!(e.code(), ErrorCode::Ealready);
     // Logout ends it: the id names nothing any more.
     s.identity.logout(sess.sid).unwrap();
-    assert_eq!(s.keymint.session_user(sess.sid), None);
+    assert_eq!(s.keymint.session_user(sess.sid).unwrap(), None);
     assert_eq!(
         s.identity.session(sess.sid).unwrap_err().code(),
         ErrorCode::Enoent

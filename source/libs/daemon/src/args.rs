@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! <svc> (--state DIR | --volatile) --policy FILE --run DIR [--trust-dir DIR] [--control-stdin]
+//!       [--max-connections N] [--max-connections-per-subject N]
 //! ```
 //!
 //! Invariants: exactly one of `--state` and `--volatile` is given, so a
 //! daemon is never volatile by accident; no path is empty; a daemon whose
 //! [`Spec`] says it reads the trust store has a `--trust-dir`, and a daemon
 //! without a public socket has `--control-stdin` (otherwise nothing could
-//! ever reach it). Violations are usage errors (exit status 2), never
-//! defaults.
+//! ever reach it); the connection caps keep a reserve one subject cannot
+//! reach (a sixteenth of the total). Violations are usage errors (exit
+//! status 2), never defaults.
 
 use crate::Spec;
 use clap::error::ErrorKind;
@@ -39,6 +41,16 @@ struct Cli {
     /// stdin is the control channel from the supervisor.
     #[arg(long = "control-stdin")]
     control_stdin: bool,
+    /// Most public connections served at once, all callers together; the
+    /// last sixteenth is kept for callers holding few connections.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(16..=65536))]
+    max_connections: u32,
+    /// Most public connections of one caller (default: half of
+    /// --max-connections).
+    #[arg(long = "max-connections-per-subject", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    max_connections_per_subject: Option<u32>,
 }
 
 /// Where the daemon keeps its state.
@@ -63,6 +75,10 @@ pub struct Config {
     pub trust_dir: Option<PathBuf>,
     /// `--control-stdin`.
     pub control_stdin: bool,
+    /// `--max-connections`.
+    pub max_connections: usize,
+    /// `--max-connections-per-subject` (default: half of the total).
+    pub max_connections_per_subject: usize,
 }
 
 impl Config {
@@ -118,13 +134,40 @@ impl Config {
                 ),
             ));
         }
+        let total = cli.max_connections as usize;
+        let per_subject = cli
+            .max_connections_per_subject
+            .map_or(total / 2, |n| n as usize);
+        if per_subject > total - total / 16 {
+            return Err(cmd.clone().error(
+                ErrorKind::InvalidValue,
+                format!(
+                    "--max-connections-per-subject must leave the reserve of --max-connections \
+                     free: at most {}",
+                    total - total / 16
+                ),
+            ));
+        }
         Ok(Config {
             state,
             policy,
             run,
             trust_dir,
             control_stdin: cli.control_stdin,
+            max_connections: total,
+            max_connections_per_subject: per_subject,
         })
+    }
+
+    /// The wire server's settings: the connection caps from the command
+    /// line (the reserve is a sixteenth of the total), the rest defaults.
+    pub fn server_config(&self) -> wire::ServerConfig {
+        wire::ServerConfig {
+            max_connections: self.max_connections,
+            max_connections_per_subject: self.max_connections_per_subject,
+            reserved_connections: self.max_connections / 16,
+            ..wire::ServerConfig::default()
+        }
     }
 
     /// Whether `--volatile` was given.
@@ -280,6 +323,58 @@ mod tests {
             ],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn connection_caps_default_and_keep_their_reserve() {
+        let base = ["--volatile", "--policy", "p", "--run", "r"];
+        let c = parse(&SPEC, &base).unwrap().server_config();
+        let d = wire::ServerConfig::default();
+        assert_eq!(
+            (
+                c.max_connections,
+                c.max_connections_per_subject,
+                c.reserved_connections
+            ),
+            (
+                d.max_connections,
+                d.max_connections_per_subject,
+                d.reserved_connections
+            )
+        );
+        let mut args = base.to_vec();
+        args.extend([
+            "--max-connections",
+            "1024",
+            "--max-connections-per-subject",
+            "900",
+        ]);
+        let c = parse(&SPEC, &args).unwrap().server_config();
+        assert_eq!(
+            (c.max_connections, c.max_connections_per_subject),
+            (1024, 900)
+        );
+        assert_eq!(c.reserved_connections, 64);
+    }
+
+    #[test]
+    fn test_reject_connection_caps_without_a_reserve() {
+        let base = ["--volatile", "--policy", "p", "--run", "r"];
+        for extra in [
+            &["--max-connections", "15"][..],
+            &[
+                "--max-connections",
+                "64",
+                "--max-connections-per-subject",
+                "61",
+            ][..],
+            &["--max-connections-per-subject", "0"][..],
+        ] {
+            let mut args = base.to_vec();
+            args.extend_from_slice(extra);
+            let e = parse(&SPEC, &args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{extra:?}");
+        }
     }
 
     #[test]

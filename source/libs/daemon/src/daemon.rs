@@ -29,7 +29,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wire::{Args, Handler, PeerCredResolver, Server, ServerConfig};
+use wire::{Args, Handler, PeerCredResolver, Server};
 
 /// How long startup keeps asking a required upstream for `status`.
 const UPSTREAM_STARTUP: Duration = Duration::from_secs(30);
@@ -275,7 +275,7 @@ impl Daemon {
 
     /// Serve with `service` until told to stop; returns why it stopped.
     pub fn serve<H: Handler>(mut self, service: Service<H>) -> Result<StopReason, DaemonError> {
-        let server = Server::new(service.handler, ServerConfig::default());
+        let server = Server::new(service.handler, self.ctx.config.server_config());
         let result = self.go_live(&server, service.insecure);
         let result = result.map(|()| self.ctx.shutdown.wait());
         if !server.shutdown() {
@@ -330,7 +330,11 @@ impl Daemon {
 
     fn await_upstream(&self, service: &'static str) -> Result<(), DaemonError> {
         let deadline = Instant::now() + UPSTREAM_STARTUP;
+        let mut said = None;
         loop {
+            // Calls fail at once while the service is down: wait here for
+            // its endpoint instead of spinning.
+            self.ctx.upstreams.wait_connected(service, deadline);
             match self
                 .ctx
                 .upstreams
@@ -340,7 +344,11 @@ impl Daemon {
                 Err(e @ (UpstreamError::Unavailable(_) | UpstreamError::Transport { .. }))
                     if Instant::now() < deadline && self.ctx.shutdown.reason().is_none() =>
                 {
-                    eprintln!("{}: still waiting for {service}: {e}", self.ctx.spec.name);
+                    if said.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1)) {
+                        eprintln!("{}: still waiting for {service}: {e}", self.ctx.spec.name);
+                        said = Some(Instant::now());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(source) => return Err(DaemonError::Upstream { service, source }),
             }

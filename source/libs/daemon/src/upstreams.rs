@@ -6,18 +6,21 @@
 //! time (a wire connection carries one request at a time).
 //!
 //! Invariants:
-//! - A call never waits forever: when the service's client is missing,
-//!   broken or lent out, the caller waits on a condition variable for at
-//!   most [`UpstreamConfig::wait`], then fails with a typed error
-//!   ([`UpstreamError::Unavailable`], `EIO`, or [`UpstreamError::Busy`],
-//!   `EBUSY`).
+//! - A call to a service that is down fails at once: when the service's
+//!   client is missing (no endpoint yet) or its connection is closed (the
+//!   service died and the supervisor has not handed a new endpoint), the
+//!   caller gets [`UpstreamError::Unavailable`] (`EAGAIN`, "<service> is
+//!   unavailable; try again") without waiting. A connection lost during a
+//!   call is `EAGAIN` too. Only a client lent to another call is waited
+//!   for, on a condition variable, for at most [`UpstreamConfig::wait`]
+//!   ([`UpstreamError::Busy`], `EBUSY`, after that).
 //! - A re-issued endpoint replaces the client at once, even while the old
 //!   one is lent out; the old one is dropped when its call returns, never
 //!   put back over the new one (each replacement bumps a generation).
 //! - A client that failed at the transport level is never reused (the wire
 //!   client refuses it anyway); an error *reply* leaves it usable.
 //! - Retrying after a lost connection happens only in
-//!   [`Upstreams::call_idempotent`], and only once.
+//!   [`Upstreams::call_idempotent`], and only once, without waiting.
 
 use nexus_core::{Coded, ErrorCode};
 use std::collections::HashMap;
@@ -29,9 +32,8 @@ use wire::{Args, Client, ClientConfig, ClientError, Value};
 /// How long callers wait, and how long one call may take.
 #[derive(Debug, Clone)]
 pub struct UpstreamConfig {
-    /// The longest a call waits for a usable client (the service restarting
-    /// and its endpoint being re-issued, or another call finishing).
-    /// Default 10 s.
+    /// The longest a call waits for the connection while another call
+    /// uses it. Default 10 s. (A service that is down is not waited for.)
     pub wait: Duration,
     /// The wire client's per-call timeout. Default 30 s.
     pub call_timeout: Duration,
@@ -59,8 +61,8 @@ pub enum UpstreamError {
         /// Its message (secret-free by the wire contract).
         msg: String,
     },
-    /// No usable connection to the service arrived within the wait.
-    #[error("{0} is unavailable")]
+    /// The service is down or restarting: no usable connection to it.
+    #[error("{0} is unavailable; try again")]
     Unavailable(String),
     /// The connection stayed busy with other calls for the whole wait.
     #[error("{0} is busy")]
@@ -87,6 +89,16 @@ impl UpstreamError {
             _ => None,
         }
     }
+
+    /// Whether the service is down (unreachable now, or its connection was
+    /// lost during the call): a later call may succeed once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            UpstreamError::Unavailable(_) => true,
+            UpstreamError::Transport { source, .. } => source.is_connection_lost(),
+            _ => false,
+        }
+    }
 }
 
 impl Coded for UpstreamError {
@@ -94,6 +106,7 @@ impl Coded for UpstreamError {
         match self {
             UpstreamError::Remote { code, .. } => *code,
             UpstreamError::Busy(_) | UpstreamError::Closed => ErrorCode::Ebusy,
+            e if e.is_unavailable() => ErrorCode::Eagain,
             UpstreamError::Unavailable(_) | UpstreamError::Transport { .. } => ErrorCode::Eio,
         }
     }
@@ -260,42 +273,62 @@ impl Upstreams {
         }
     }
 
-    /// Borrow the current client of `service`, waiting at most the
-    /// configured time for one to be free and usable.
+    /// Wait for a change of the table, at most `left`.
+    fn wait<'a>(&'a self, t: MutexGuard<'a, Table>, left: Duration) -> MutexGuard<'a, Table> {
+        self.shared
+            .changed
+            .wait_timeout(t, left)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0)
+    }
+
+    /// Wait until `service` has a usable connection (lent or not), the
+    /// registry is closed, or `deadline` passes; returns whether it has
+    /// one. For start-up, which must wait for the first endpoint; calls
+    /// never wait for a service that is down.
+    pub fn wait_connected(&self, service: &str, deadline: Instant) -> bool {
+        let mut t = self.table();
+        loop {
+            let up = t
+                .services
+                .get(service)
+                .is_some_and(|e| e.lent || e.client.as_ref().is_some_and(Client::is_usable));
+            let left = deadline.saturating_duration_since(Instant::now());
+            if up || t.closed || left.is_zero() {
+                return up;
+            }
+            t = self.wait(t, left);
+        }
+    }
+
+    /// Borrow the current client of `service`. A service without a usable
+    /// connection is unavailable at once; a connection lent to another
+    /// call is waited for, at most the configured time.
     fn borrow(&self, service: &str) -> Result<(Client, u64), UpstreamError> {
         let deadline = Instant::now() + self.shared.config.wait;
+        let unavailable = || UpstreamError::Unavailable(service.to_owned());
         let mut t = self.table();
         loop {
             if t.closed {
                 return Err(UpstreamError::Closed);
             }
-            let mut busy = false;
-            if let Some(e) = t.services.get_mut(service) {
-                if e.lent {
-                    busy = true;
-                } else if let Some(c) = e.client.take() {
-                    if c.is_usable() {
-                        e.lent = true;
-                        return Ok((c, e.generation));
-                    }
-                    // The service closed it (it died or restarted): wait
-                    // for the supervisor to hand a new endpoint.
+            let e = t.services.get_mut(service).ok_or_else(unavailable)?;
+            if !e.lent {
+                // The service closed an idle connection (it died or
+                // restarted): down until the supervisor hands a new
+                // endpoint, and callers are told so now.
+                let c = e.client.take().ok_or_else(unavailable)?;
+                if !c.is_usable() {
+                    return Err(unavailable());
                 }
+                e.lent = true;
+                return Ok((c, e.generation));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(if busy {
-                    UpstreamError::Busy(service.to_owned())
-                } else {
-                    UpstreamError::Unavailable(service.to_owned())
-                });
+                return Err(UpstreamError::Busy(service.to_owned()));
             }
-            t = self
-                .shared
-                .changed
-                .wait_timeout(t, left)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+            t = self.wait(t, left);
         }
     }
 
@@ -329,8 +362,8 @@ impl Upstreams {
     }
 
     /// Call an op that is safe to repeat: if the connection is lost during
-    /// the call, wait (bounded) for a re-issued endpoint and send it once
-    /// more.
+    /// the call, send it once more, on a re-issued endpoint if one has
+    /// already arrived (otherwise the service is unavailable).
     pub fn call_idempotent(
         &self,
         service: &str,

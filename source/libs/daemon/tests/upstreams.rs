@@ -1,6 +1,7 @@
-//! Upstreams over real socketpairs and real wire servers: waiting for an
-//! endpoint, replacing it while a call is in flight, retrying an
-//! idempotent call across a lost connection, and bounded failures.
+//! Upstreams over real socketpairs and real wire servers: a service that is
+//! down is `EAGAIN` at once, start-up waits for an endpoint, replacing it
+//! while a call is in flight, retrying an idempotent call across a lost
+//! connection, and bounded waits for a busy connection.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -49,7 +50,19 @@ fn whoami(u: &Upstreams) -> Result<String, UpstreamError> {
 }
 
 #[test]
-fn a_call_waits_for_an_endpoint_issued_later() {
+fn test_reject_call_before_any_endpoint_at_once_with_eagain() {
+    let u = ups(5000);
+    let t0 = Instant::now();
+    let e = whoami(&u).unwrap_err();
+    assert!(matches!(e, UpstreamError::Unavailable(ref s) if s == "svc"));
+    assert_eq!(e.code(), ErrorCode::Eagain);
+    assert_eq!(e.to_string(), "svc is unavailable; try again");
+    // At once: not after the 5 s a busy connection would be waited for.
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+}
+
+#[test]
+fn start_up_waits_for_an_endpoint_issued_later() {
     let u = ups(5000);
     let s = server("a");
     let issuer = {
@@ -61,22 +74,13 @@ fn a_call_waits_for_an_endpoint_issued_later() {
         })
     };
     let t0 = Instant::now();
-    assert_eq!(whoami(&u).unwrap(), "a");
+    assert!(!u.wait_connected("svc", t0 + Duration::from_millis(20)));
+    assert!(u.wait_connected("svc", t0 + Duration::from_secs(20)));
     assert!(t0.elapsed() >= Duration::from_millis(100));
+    assert_eq!(whoami(&u).unwrap(), "a");
     issuer.join().unwrap();
     assert!(u.is_connected("svc"));
     s.shutdown();
-}
-
-#[test]
-fn test_reject_call_when_no_endpoint_arrives() {
-    let u = ups(150);
-    let t0 = Instant::now();
-    let e = whoami(&u).unwrap_err();
-    assert!(matches!(e, UpstreamError::Unavailable(ref s) if s == "svc"));
-    assert_eq!(e.code(), ErrorCode::Eio);
-    assert!(t0.elapsed() >= Duration::from_millis(150));
-    assert!(t0.elapsed() < Duration::from_secs(5));
 }
 
 #[test]
@@ -92,25 +96,26 @@ fn remote_errors_keep_their_code_and_the_connection() {
 }
 
 #[test]
-fn a_dead_service_is_replaced_by_the_reissued_endpoint() {
+fn a_dead_service_is_unavailable_at_once_until_its_endpoint_is_reissued() {
     let u = ups(3000);
     let old = server("old");
     u.replace("svc", endpoint(&old));
     assert_eq!(whoami(&u).unwrap(), "old");
-    // The service dies: its end of the connection closes.
+    // The service dies: its end of the connection closes. Callers are told
+    // at once, with the service's name, not after the 3 s busy wait.
     old.shutdown();
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let e = whoami(&u).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Eagain, "{e}");
+        assert_eq!(e.to_string(), "svc is unavailable; try again");
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        assert!(!u.is_connected("svc"));
+    }
+    // The supervisor hands a new endpoint: served again.
     let new = server("new");
-    let issuer = {
-        let u = u.clone();
-        let new = new.clone();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(100));
-            u.replace("svc", endpoint(&new));
-        })
-    };
-    // The closed client is noticed before sending, so this is not a retry.
+    u.replace("svc", endpoint(&new));
     assert_eq!(whoami(&u).unwrap(), "new");
-    issuer.join().unwrap();
     new.shutdown();
 }
 
@@ -154,15 +159,16 @@ fn test_reject_call_while_the_connection_stays_busy() {
     s.shutdown();
 }
 
-/// An endpoint whose peer reads one request and hangs up without a reply:
-/// a connection lost after sending.
-fn dropping_endpoint() -> UnixStream {
+/// An endpoint whose peer reads one request, runs `then` and hangs up
+/// without a reply: a connection lost after sending.
+fn dropping_endpoint(then: impl FnOnce() + Send + 'static) -> UnixStream {
     let (client, mut peer) = UnixStream::pair().unwrap();
     thread::spawn(move || {
         let mut len = [0u8; 4];
         peer.read_exact(&mut len).unwrap();
         let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
         peer.read_exact(&mut body).unwrap();
+        then();
     });
     client
 }
@@ -170,45 +176,60 @@ fn dropping_endpoint() -> UnixStream {
 #[test]
 fn only_idempotent_calls_are_retried_after_a_lost_connection() {
     let u = ups(3000);
-    u.replace("svc", dropping_endpoint());
+    u.replace("svc", dropping_endpoint(|| {}));
     let e = whoami(&u).unwrap_err();
     assert!(matches!(e, UpstreamError::Transport { .. }));
-    assert_eq!(e.code(), ErrorCode::Eio);
+    assert_eq!(e.code(), ErrorCode::Eagain);
 
+    // The service dies during the call and the supervisor has already
+    // re-issued the endpoint: an idempotent call is sent once more there.
     let s = server("again");
-    u.replace("svc", dropping_endpoint());
-    let issuer = {
-        let u = u.clone();
-        let s = s.clone();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(200));
-            u.replace("svc", endpoint(&s));
-        })
+    let reissue = {
+        let (u, s) = (u.clone(), s.clone());
+        move || u.replace("svc", endpoint(&s))
     };
+    u.replace("svc", dropping_endpoint(reissue));
     let v = u.call_idempotent("svc", "whoami", &Args::new()).unwrap();
     assert_eq!(v.into_text().unwrap(), "again");
-    issuer.join().unwrap();
+
+    // Without a new endpoint yet, the retry is unavailable at once.
+    u.replace("svc", dropping_endpoint(|| {}));
+    let e = u
+        .call_idempotent("svc", "whoami", &Args::new())
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eagain, "{e}");
     s.shutdown();
 }
 
 #[test]
 fn close_wakes_waiters_at_once() {
     let u = ups(10_000);
+    let s = server("a");
+    u.replace("svc", endpoint(&s));
+    let slow = {
+        let u = u.clone();
+        thread::spawn(move || u.call("svc", "slow", &Args::new()))
+    };
+    thread::sleep(Duration::from_millis(100));
+    // Waits for the lent connection.
     let waiter = {
         let u = u.clone();
         thread::spawn(move || whoami(&u))
     };
-    thread::sleep(Duration::from_millis(100));
+    thread::sleep(Duration::from_millis(50));
     let t0 = Instant::now();
     u.close();
     let e = waiter.join().unwrap().unwrap_err();
     assert!(matches!(e, UpstreamError::Closed));
     assert!(t0.elapsed() < Duration::from_secs(2));
+    let _ = slow.join().unwrap();
+    assert!(!u.wait_connected("svc", Instant::now() + Duration::from_secs(5)));
     // Endpoints arriving after close are dropped.
-    let s = server("late");
-    u.replace("svc", endpoint(&s));
+    let late = server("late");
+    u.replace("svc", endpoint(&late));
     assert!(!u.is_connected("svc"));
     s.shutdown();
+    late.shutdown();
 }
 
 #[test]

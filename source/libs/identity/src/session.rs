@@ -161,7 +161,8 @@ impl Identity {
             let mut b = [0u8; 16];
             self.keys.random(&mut b)?;
             let sid = SessionId::from_bytes(b);
-            if !lock(&self.sessions.0).contains_key(&sid) && self.keys.session_user(sid).is_none() {
+            if !lock(&self.sessions.0).contains_key(&sid) && self.keys.session_user(sid)?.is_none()
+            {
                 return Ok(sid);
             }
         }

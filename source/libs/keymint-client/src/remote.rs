@@ -42,6 +42,10 @@ fn malformed(what: &str) -> KeyMintError {
 }
 
 fn from_upstream(e: UpstreamError) -> KeyMintError {
+    // keymintd down or restarting is "try again" (EAGAIN), never "locked".
+    if e.is_unavailable() {
+        return KeyMintError::Unavailable;
+    }
     match e {
         UpstreamError::Remote {
             code: ErrorCode::Elocked,
@@ -238,8 +242,10 @@ impl VaultKeyOps for RemoteKeyMint {
     }
 
     /// Fails closed: any failure reads as "not unsealed".
-    fn session_user(&self, sid: SessionId) -> Option<UserId> {
-        self.request::<KmSessionUser>(&SidArgs { sid }).ok()?.user
+    /// A failure to ask is an error, never "not unsealed": a caller must
+    /// not report a session as locked because keymintd is down.
+    fn session_user(&self, sid: SessionId) -> Result<Option<UserId>, KeyMintError> {
+        Ok(self.request::<KmSessionUser>(&SidArgs { sid })?.user)
     }
 
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {
@@ -283,11 +289,17 @@ pub fn connect_upstream(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
         match RemoteKeyMint::connect(ctx.upstreams().handle(KEYMINTD)) {
             Ok(km) => return Ok(km),
             Err(e)
-                if matches!(e.code(), ErrorCode::Eio | ErrorCode::Ebusy)
-                    && Instant::now() < deadline
+                if matches!(
+                    e.code(),
+                    ErrorCode::Eio | ErrorCode::Ebusy | ErrorCode::Eagain
+                ) && Instant::now() < deadline
                     && ctx.shutdown().reason().is_none() =>
             {
                 eprintln!("{}: still waiting for keymintd: {e}", ctx.spec().name);
+                // Calls to a service that is down fail at once: wait for
+                // its endpoint rather than spin.
+                ctx.upstreams().wait_connected(KEYMINTD, deadline);
+                std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => return Err(e),
         }

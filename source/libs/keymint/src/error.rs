@@ -23,6 +23,10 @@ pub enum KeyMintError {
     /// The operation needs an unsealed session and there is none.
     #[error("session is locked or not unsealed")]
     Locked,
+    /// keymint runs in another process (keymintd), which is down or
+    /// restarting: try again.
+    #[error("keymintd is unavailable; try again")]
+    Unavailable,
     /// keymint runs in another process (keymintd) and the call failed
     /// there or on the way. The message is keymintd's own (keymint's
     /// messages name what failed, never with which bytes, and the wire
@@ -45,6 +49,7 @@ impl Coded for KeyMintError {
             KeyMintError::Entropy | KeyMintError::Integrity => ErrorCode::Eio,
             KeyMintError::Invalid(_) => ErrorCode::Einval,
             KeyMintError::Locked => ErrorCode::Elocked,
+            KeyMintError::Unavailable => ErrorCode::Eagain,
             KeyMintError::Remote { code, .. } => *code,
         }
     }

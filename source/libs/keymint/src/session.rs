@@ -109,8 +109,9 @@ pub trait VaultKeyOps: Send + Sync {
     /// longer knows (it restarted) cannot stay unsealed with nobody able to
     /// lock or end them.
     fn end_all_sessions(&self) -> Result<usize, KeyMintError>;
-    /// The user whose key `sid` holds, if unsealed.
-    fn session_user(&self, sid: SessionId) -> Option<UserId>;
+    /// The user whose key `sid` holds, if unsealed. An error means the
+    /// answer is unknown (keymintd unreachable), never "not unsealed".
+    fn session_user(&self, sid: SessionId) -> Result<Option<UserId>, KeyMintError>;
     /// Seal vault data with the session's key.
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError>;
     /// Open vault data with the session's key.
@@ -229,8 +230,8 @@ impl VaultKeyOps for KeyMint {
         Ok(n)
     }
 
-    fn session_user(&self, sid: SessionId) -> Option<UserId> {
-        self.sessions.lock().get(&sid).map(|u| u.user.clone())
+    fn session_user(&self, sid: SessionId) -> Result<Option<UserId>, KeyMintError> {
+        Ok(self.sessions.lock().get(&sid).map(|u| u.user.clone()))
     }
 
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {

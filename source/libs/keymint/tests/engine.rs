@@ -152,7 +152,7 @@ fn session_unseal_lock_and_rewrap() {
         ErrorCode::Elocked
     );
     km.unseal_session(sid, &alice, &pw1, &wrapped).unwrap();
-    assert_eq!(km.session_user(sid), Some(alice.clone()));
+    assert_eq!(km.session_user(sid).unwrap(), Some(alice.clone()));
     let sealed = km.vault_seal(sid, b"a", b"value").unwrap();
     assert_eq!(&km.vault_unseal(sid, b"a", &sealed).unwrap()[..], b"value");
     assert_eq!(
@@ -164,7 +164,7 @@ fn session_unseal_lock_and_rewrap() {
     assert!(!km.end_session(sid));
     km.unseal_session(sid, &alice, &pw1, &wrapped).unwrap();
     assert_eq!(km.end_all_sessions().unwrap(), 1);
-    assert_eq!(km.session_user(sid), None);
+    assert_eq!(km.session_user(sid).unwrap(), None);
     assert_eq!(km.end_all_sessions().unwrap(), 0);
     assert_eq!(
         km.vault_unseal(sid, b"a", &sealed).unwrap_err().code(),
@@ -192,7 +192,7 @@ fn test_reject_vault_key_with_wrong_secret_or_user() {
     assert_eq!(wrong.unwrap_err().code(), ErrorCode::Eio);
     let other_user = km.unseal_session(sid, &bob, &AuthSecret::from_bytes([1; 32]), &wrapped);
     assert_eq!(other_user.unwrap_err().code(), ErrorCode::Eio);
-    assert_eq!(km.session_user(sid), None);
+    assert_eq!(km.session_user(sid).unwrap(), None);
 }
 
 #[test]

@@ -46,6 +46,7 @@ pub use types::{
 pub use ops::artifacts::*;
 pub use ops::attest::*;
 pub use ops::identity::*;
+pub use ops::init::*;
 pub use ops::keymint::*;
 pub use ops::keys::*;
 pub use ops::status::*;

@@ -33,17 +33,20 @@ pub enum Service {
     Bundlemgrd,
     /// updated: signed system updates.
     Updated,
+    /// nexus-init's own socket (`<run>/init.sock`): the supervisor's view.
+    NexusInit,
 }
 
 impl Service {
     /// Every service, in the order services.md describes them.
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 7] = [
         Service::Keymintd,
         Service::Keystored,
         Service::Identityd,
         Service::Attestd,
         Service::Bundlemgrd,
         Service::Updated,
+        Service::NexusInit,
     ];
 
     /// The service's name.
@@ -55,6 +58,7 @@ impl Service {
             Service::Attestd => "attestd",
             Service::Bundlemgrd => "bundlemgrd",
             Service::Updated => "updated",
+            Service::NexusInit => "nexus-init",
         }
     }
 }

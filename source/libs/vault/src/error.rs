@@ -81,6 +81,10 @@ pub enum VaultError {
     /// keymint could not seal (entropy failure).
     #[error("vault could not be sealed")]
     Seal,
+    /// keymint could not be asked (keymintd down or restarting, `EAGAIN`):
+    /// never reported as "locked".
+    #[error(transparent)]
+    KeyMint(keymint::KeyMintError),
 }
 
 impl Coded for VaultError {
@@ -93,6 +97,7 @@ impl Coded for VaultError {
             VaultError::Quota { .. } => ErrorCode::Edquota,
             VaultError::Corrupt { .. } | VaultError::Seal => ErrorCode::Eio,
             VaultError::Storage(e) => e.code(),
+            VaultError::KeyMint(e) => e.code(),
         }
     }
 }

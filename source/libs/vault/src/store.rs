@@ -197,7 +197,7 @@ impl Vault {
         sid: SessionId,
         f: impl FnOnce(&UserId, &mut Entries) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        let Some(user) = self.keys.session_user(sid) else {
+        let Some(user) = self.keys.session_user(sid).map_err(VaultError::KeyMint)? else {
             self.session_sealed(sid);
             return Err(VaultError::Locked);
         };
@@ -208,8 +208,10 @@ impl Vault {
         // sealed without an observer call drop out here too.
         let keys = &self.keys;
         slot.sids.insert(sid);
-        slot.sids
-            .retain(|s| keys.session_user(*s).as_ref() == Some(&user));
+        slot.sids.retain(|s| {
+            keys.session_user(*s)
+                .map_or(true, |u| u.as_ref() == Some(&user))
+        });
         if !slot.sids.contains(&sid) {
             if slot.sids.is_empty() {
                 slot.cache = None;
@@ -236,6 +238,7 @@ impl Vault {
         let pt = match self.keys.vault_unseal(sid, &aad(user), &sealed) {
             Ok(pt) => pt,
             Err(KeyMintError::Locked) => return Err(VaultError::Locked),
+            Err(e @ KeyMintError::Unavailable) => return Err(VaultError::KeyMint(e)),
             Err(_) => return Err(corrupt("authentication failed")),
         };
         Entries::decode(&pt).map_err(corrupt)
@@ -247,6 +250,7 @@ impl Vault {
         let sealed = match self.keys.vault_seal(sid, &aad(user), &pt) {
             Ok(s) => s,
             Err(KeyMintError::Locked) => return Err(VaultError::Locked),
+            Err(e @ KeyMintError::Unavailable) => return Err(VaultError::KeyMint(e)),
             Err(_) => return Err(VaultError::Seal),
         };
         self.state.write_record(&path, MAGIC, VERSION, &sealed)?;

@@ -112,15 +112,23 @@ impl Args {
     /// out if accepted; if refused, the value is wiped.
     fn take_from(value: &mut Value) -> Result<Args, ArgError> {
         let names_ok = match &*value {
-            Value::Map(pairs) => pairs.iter().enumerate().all(|(i, (k, _))| {
-                k.as_text().is_some_and(|k| {
-                    valid_name(k)
-                        && !pairs
-                            .iter()
-                            .take(i)
-                            .any(|(seen, _)| seen.as_text() == Some(k))
-                })
-            }),
+            Value::Map(pairs) => {
+                // Duplicates by sorting the names: O(n log n) however many
+                // a peer sends (comparing each name with every earlier one
+                // was quadratic).
+                let mut names = Vec::with_capacity(pairs.len());
+                for (k, _) in pairs {
+                    match k.as_text() {
+                        Some(k) if valid_name(k) => names.push(k),
+                        _ => {
+                            names.clear();
+                            break;
+                        }
+                    }
+                }
+                names.sort_unstable();
+                names.len() == pairs.len() && names.windows(2).all(|w| w[0] != w[1])
+            }
             _ => false,
         };
         if !names_ok {

@@ -2,16 +2,18 @@
 //!
 //! Invariants: a length above the caller's limit (at most
 //! [`MAX_FRAME_LEN`](crate::MAX_FRAME_LEN)) or of zero is refused before a
-//! single body byte is read or allocated; the body buffer grows only as
-//! bytes actually arrive, so a peer that announces a large frame and stalls
-//! costs no memory. End of stream exactly at a frame boundary is a clean
-//! close; anywhere else it is [`FrameError::Truncated`].
+//! single body byte is read or allocated. [`read_frame`] (the clients' and
+//! the handoff's reader) then allocates the announced length, zeroed, in
+//! one piece; the server reads frames with its own non-blocking reader,
+//! whose buffer grows only as bytes arrive. End of stream exactly at a
+//! frame boundary is a clean close; anywhere else it is
+//! [`FrameError::Truncated`].
 
 use nexus_core::{Coded, ErrorCode};
 use rustix::net::{RecvFlags, SendFlags};
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use zeroize::Zeroizing;
 
 /// Size of the length prefix.
@@ -153,58 +155,29 @@ pub fn peer_gone(stream: &UnixStream) -> bool {
     }
 }
 
-/// A reader over a Unix stream that enforces timeouts per frame: `idle`
-/// bounds the wait for the first byte, `frame` bounds the rest of the frame
-/// once it has started. A peer trickling one byte at a time therefore cannot
-/// hold a connection longer than `idle + frame` per frame.
+/// A reader over a Unix stream whose whole frame, first byte included,
+/// must arrive by a deadline (the client's call timeout).
 pub(crate) struct TimedReader<'a> {
     stream: &'a UnixStream,
-    idle: Option<Duration>,
-    frame: Duration,
-    deadline: Option<Instant>,
+    deadline: Instant,
 }
 
 impl<'a> TimedReader<'a> {
-    pub(crate) fn new(stream: &'a UnixStream, idle: Option<Duration>, frame: Duration) -> Self {
-        TimedReader {
-            stream,
-            idle,
-            frame,
-            deadline: None,
-        }
-    }
-
-    /// A reader whose whole frame, first byte included, must arrive by
-    /// `deadline`.
+    /// A reader whose whole frame must arrive by `deadline`.
     pub(crate) fn until(stream: &'a UnixStream, deadline: Instant) -> Self {
-        TimedReader {
-            stream,
-            idle: None,
-            frame: Duration::ZERO,
-            deadline: Some(deadline),
-        }
+        TimedReader { stream, deadline }
     }
 }
 
 impl Read for TimedReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = match self.deadline {
-            None => self.idle,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(io::ErrorKind::TimedOut.into());
-                }
-                Some(left)
-            }
-        };
-        self.stream.set_read_timeout(timeout)?;
-        let mut s = self.stream;
-        let n = s.read(buf)?;
-        if n > 0 && self.deadline.is_none() {
-            self.deadline = Some(Instant::now() + self.frame);
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
         }
-        Ok(n)
+        self.stream.set_read_timeout(Some(left))?;
+        let mut s = self.stream;
+        s.read(buf)
     }
 }
 

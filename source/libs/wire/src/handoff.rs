@@ -34,6 +34,9 @@ use std::os::unix::net::UnixStream;
 /// The largest handoff header (the CBOR map), in bytes.
 pub const MAX_HEADER_LEN: usize = 4096;
 
+/// The most CBOR items a handoff header may hold (it needs 7).
+const MAX_HEADER_ITEMS: usize = 32;
+
 /// Handoff header version.
 pub const HANDOFF_VERSION: u64 = 1;
 
@@ -129,6 +132,10 @@ pub fn encode_header(name: &str, subject: &Subject) -> Result<Vec<u8>, HandoffEr
 
 /// Parse a handoff header body (the CBOR map).
 pub fn decode_header(body: &[u8]) -> Result<(Label, Subject), HandoffError> {
+    if body.len() > MAX_HEADER_LEN {
+        return Err(HandoffError::Header(ProtocolError::TooLarge));
+    }
+    crate::shape::check(body, MAX_HEADER_ITEMS).map_err(HandoffError::Header)?;
     let (value, trailing) = decode_value(body).map_err(HandoffError::Header)?;
     if trailing {
         return Err(HandoffError::Header(ProtocolError::TrailingBytes));

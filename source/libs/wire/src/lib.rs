@@ -35,6 +35,7 @@ mod message;
 mod reconnect;
 mod scrub;
 mod server;
+mod shape;
 mod wiping;
 
 pub use args::{ArgError, Args};
@@ -43,13 +44,13 @@ pub use client::{Client, ClientConfig};
 pub use error::{ClientError, WireError, MAX_ERROR_MSG_LEN};
 pub use message::{
     decode_reply, decode_request, encode_reply, encode_request, valid_name, BadRequest,
-    ProtocolError, Reply, Request, MAX_NAME_LEN, PROTOCOL_VERSION,
+    ProtocolError, Reply, Request, MAX_ARGS, MAX_NAME_LEN, MAX_REQUEST_ITEMS, PROTOCOL_VERSION,
 };
 pub use reconnect::{ReconnectingClient, MAX_SENDS, RECONNECT_WAIT};
 pub use scrub::scrub_value;
 pub use server::{
     bind_socket, BoundSocket, CallContext, FixedSubject, Handler, PeerCred, PeerCredResolver,
-    Server, ServerConfig, ServerError, ShutdownHandle, SubjectResolver,
+    Server, ServerConfig, ServerError, ShutdownHandle, SubjectResolver, RESERVE_SHARE,
 };
 
 pub use nexus_core::{ErrorCode, Subject};

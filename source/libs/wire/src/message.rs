@@ -23,6 +23,16 @@ pub const PROTOCOL_VERSION: u64 = 1;
 /// The longest op or argument name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 
+/// The most arguments a request may carry. No operation takes more than a
+/// handful; the cap keeps every per-argument check cheap.
+pub const MAX_ARGS: usize = 16;
+
+/// The most CBOR data items a request may hold (every key, value, array
+/// element and tag content counts). Checked by a linear walk before the
+/// body is decoded, so a frame of tiny items is refused before it costs
+/// an allocation per item.
+pub const MAX_REQUEST_ITEMS: usize = 1024;
+
 /// Whether `s` is a valid op or argument name: 1..=[`MAX_NAME_LEN`]
 /// bytes of `[A-Za-z0-9._-]`.
 pub fn valid_name(s: &str) -> bool {
@@ -75,6 +85,12 @@ pub enum ProtocolError {
     /// An argument name is invalid or given twice.
     #[error("malformed argument name")]
     BadArgName,
+    /// The request holds more than [`MAX_REQUEST_ITEMS`] CBOR data items.
+    #[error("request has more than {} CBOR items", MAX_REQUEST_ITEMS)]
+    TooManyItems,
+    /// The request's `args` map has more than [`MAX_ARGS`] entries.
+    #[error("request has more than {} arguments", MAX_ARGS)]
+    TooManyArgs,
     /// A reply has both `ok` and `err`, or neither.
     #[error("reply must hold exactly one of `ok` and `err`")]
     BadOutcome,
@@ -264,6 +280,7 @@ fn readable_id(map: &[(Value, Value)]) -> u64 {
 /// hold a password) is wiped before the error is returned; so is the
 /// envelope of a successful one.
 pub fn decode_request(body: &[u8]) -> Result<Request, BadRequest> {
+    crate::shape::check(body, MAX_REQUEST_ITEMS).map_err(|error| BadRequest { id: 0, error })?;
     let (mut value, trailing) = decode_value(body).map_err(|error| BadRequest { id: 0, error })?;
     parse_request(&mut value, trailing)
 }
@@ -299,6 +316,9 @@ fn request_of(value: &mut Value, trailing: bool) -> Result<Request, BadRequest> 
         Err(e) => return Err(bad(id, e)),
     };
     let args = match args {
+        Some(Value::Map(m)) if m.len() > MAX_ARGS => {
+            return Err(bad(id, ProtocolError::TooManyArgs))
+        }
         Some(v @ Value::Map(_)) => std::mem::replace(v, Value::Null),
         Some(_) => return Err(bad(id, ProtocolError::WrongType("args"))),
         None => return Err(bad(id, ProtocolError::MissingField("args"))),

@@ -116,7 +116,7 @@ mod tests {
             ),
             (
                 AttestError::Upstream(UpstreamError::Unavailable("keystored".into())),
-                ErrorCode::Eio,
+                ErrorCode::Eagain,
             ),
             (
                 AttestError::Authz(AuthzError::Unavailable("audit")),

@@ -71,8 +71,8 @@ impl VaultKeyOps for IdentityKeys {
         self.km.end_session(sid)
     }
 
-    fn session_user(&self, _sid: SessionId) -> Option<UserId> {
-        None
+    fn session_user(&self, _sid: SessionId) -> Result<Option<UserId>, KeyMintError> {
+        Ok(None)
     }
 
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {

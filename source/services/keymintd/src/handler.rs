@@ -157,7 +157,7 @@ impl KeymintService {
             }),
             Op::SessionUser => proto::serve::<KmSessionUser>(req, |a| {
                 Ok(KmSessionUserReply {
-                    user: km.session_user(a.sid),
+                    user: km.session_user(a.sid)?,
                 })
             }),
             Op::VaultSeal => proto::serve::<KmVaultSeal>(req, |a| {

@@ -31,7 +31,8 @@ pub enum ManifestError {
     /// a letter or digit.
     #[error("bad service name {0:?}")]
     BadName(String),
-    /// A service is named `serve`, the name reserved for server endpoints.
+    /// A service is named `serve` (reserved for server endpoints) or `init`
+    /// (init's own socket).
     #[error("service name {0:?} is reserved")]
     ReservedName(String),
     /// Two entries have the same name.
@@ -67,7 +68,7 @@ pub enum ManifestError {
     /// `ready_timeout_secs` is 0 or over an hour.
     #[error("service {0:?} has a ready timeout outside 1..=3600 s")]
     BadTimeout(String),
-    /// An app sets a key that only daemons have (`restart`,
+    /// An app sets a key that only daemons have (`restart`, `core`,
     /// `public_socket`, `ready_marker`, `ready_timeout_secs`).
     #[error("app {service:?} sets {key}, which only daemons have")]
     AppOption {
@@ -137,6 +138,9 @@ pub enum ManifestError {
     /// A value of the `[restart]` table is out of range.
     #[error("restart policy: {0}")]
     BadRestartPolicy(&'static str),
+    /// The file, or the number of entries or routes, is over its cap.
+    #[error("manifest too large: {0}")]
+    TooLarge(&'static str),
 }
 
 impl Coded for ManifestError {
@@ -196,6 +200,22 @@ pub enum InitError {
     /// Signal handlers or the supervisor's threads could not be set up.
     #[error("cannot set up the supervisor: {0}")]
     Setup(io::Error),
+    /// The policy file (for the subjects of `init.sock`) was refused.
+    #[error("cannot load the policy {path}: {source}")]
+    Policy {
+        /// The policy file.
+        path: PathBuf,
+        /// Why.
+        source: policy::PolicyError,
+    },
+    /// Init's own socket could not be served.
+    #[error("cannot serve {path}: {source}")]
+    Serve {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        source: wire::ServerError,
+    },
 }
 
 impl Coded for InitError {
@@ -206,6 +226,8 @@ impl Coded for InitError {
             InitError::NoSuchApp(_) | InitError::NotADirectory(_) => ErrorCode::Einval,
             InitError::ForeignOwner(_) => ErrorCode::Eperm,
             InitError::ExePath(_) | InitError::Dir { .. } | InitError::Setup(_) => ErrorCode::Eio,
+            InitError::Policy { source, .. } => source.code(),
+            InitError::Serve { source, .. } => source.code(),
         }
     }
 }

@@ -4,8 +4,9 @@
 //! daemons in dependency order, gives each a control channel on its stdin
 //! and hands out one endpoint per route over it (see [`handout`]), waits
 //! until each prints its ready marker, restarts what dies with bounded
-//! backoff (see [`restart`]), and stops everything in reverse order on
-//! SIGTERM or SIGINT. With `--selftest` it then runs the selftest app and
+//! backoff (see [`restart`]; core daemons are never given up after boot),
+//! serves `init.status` on `<run>/init.sock` (see [`status`]), and stops
+//! everything in reverse order on SIGTERM or SIGINT. With `--selftest` it then runs the selftest app and
 //! exits with its status. As PID 1 it first does the image's early boot
 //! (see [`early`]). The full description is
 //! `docs/architecture/09-nexus-init.md`.
@@ -27,12 +28,13 @@ mod graph;
 pub mod handout;
 pub mod manifest;
 pub mod restart;
+pub mod status;
 pub mod supervisor;
 
 pub use config::{Cli, Config, ReapMode, Storage};
 pub use error::{InitError, ManifestError};
 pub use manifest::{Kind, Manifest, Route, Service};
-pub use restart::{Decision, RestartPolicy, RestartTracker};
+pub use restart::{Decision, Persistence, RestartPolicy, RestartTracker};
 
 /// Run as an ordinary process (not PID 1): resolve `cli` against the
 /// executable's location and the working directory, then supervise.

@@ -9,6 +9,7 @@
 //! initial_ms = 100
 //! max_ms = 5000
 //! max_per_minute = 5
+//! failed_retry_ms = 60000
 //!
 //! [[service]]
 //! name = "keystored"        # also the endpoint name its clients see
@@ -20,6 +21,7 @@
 //! args = []                 # extra arguments after the common flags
 //! ready_marker = "keystored: ready"   # the default
 //! restart = true            # the default for daemons
+//! core = true               # default: whether another daemon routes to it
 //! ready_timeout_secs = 30   # the default
 //!
 //! [[route]]
@@ -31,14 +33,17 @@
 //! names are unique labels, subjects parse and are unique, every `after`
 //! and route end exists, the `after` relation has no cycle, and a daemon
 //! calls only daemons it starts after (so it never waits for an upstream
-//! that is not running).
+//! that is not running). The file is at most [`MAX_MANIFEST_LEN`] bytes,
+//! with at most [`MAX_SERVICES`] entries and [`MAX_ROUTES`] routes, and
+//! every check is O(n log n) or bounded by those caps, so a hostile or
+//! broken file costs init little before it is refused.
 
 use crate::error::ManifestError;
 use crate::graph;
 use crate::restart::RestartPolicy;
 use nexus_core::{Label, Subject};
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -47,6 +52,19 @@ pub const MANIFEST_VERSION: i64 = 1;
 
 /// The name reserved for server-side endpoints on the control channel.
 pub const SERVE: &str = "serve";
+
+/// The name of init's own socket (`<run>/init.sock`), which no service may
+/// take.
+pub const INIT: &str = "init";
+
+/// The largest manifest file, in bytes.
+pub const MAX_MANIFEST_LEN: usize = 1 << 20;
+
+/// The most entries (`[[service]]`) a manifest may have.
+pub const MAX_SERVICES: usize = 256;
+
+/// The most routes a manifest may have.
+pub const MAX_ROUTES: usize = 1024;
 
 /// The flags init passes to every child itself; a manifest may not repeat
 /// them in `args`.
@@ -79,6 +97,7 @@ struct RawRestart {
     initial_ms: Option<u64>,
     max_ms: Option<u64>,
     max_per_minute: Option<u32>,
+    failed_retry_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -102,6 +121,7 @@ struct RawService {
     args: Vec<String>,
     ready_marker: Option<String>,
     restart: Option<bool>,
+    core: Option<bool>,
     ready_timeout_secs: Option<u64>,
 }
 
@@ -134,6 +154,7 @@ pub struct Service {
     args: Vec<String>,
     ready_marker: String,
     restart: bool,
+    core: Option<bool>,
     ready_timeout: Duration,
 }
 
@@ -174,6 +195,11 @@ impl Service {
     pub fn restart(&self) -> bool {
         self.restart
     }
+    /// Whether it is a core daemon, never given up after boot (`core` in
+    /// the manifest; by default, whether another daemon routes to it).
+    pub fn core(&self) -> bool {
+        self.core == Some(true)
+    }
     /// How long it may take to print its ready marker.
     pub fn ready_timeout(&self) -> Duration {
         self.ready_timeout
@@ -205,27 +231,50 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Read and validate the manifest at `path`.
+    /// Read and validate the manifest at `path` (at most
+    /// [`MAX_MANIFEST_LEN`] bytes are read).
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        use std::io::Read;
+        let read_err = |source| ManifestError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                f.take(MAX_MANIFEST_LEN as u64 + 1)
+                    .read_to_string(&mut text)
+            })
+            .map_err(read_err)?;
         Manifest::parse(&text)
     }
 
     /// Parse and validate manifest text.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        if text.len() > MAX_MANIFEST_LEN {
+            return Err(ManifestError::TooLarge("the file is over 1 MiB"));
+        }
         let raw: RawManifest = toml::from_str(text)?;
         if raw.version != MANIFEST_VERSION {
             return Err(ManifestError::UnsupportedVersion(raw.version));
         }
+        if raw.service.len() > MAX_SERVICES {
+            return Err(ManifestError::TooLarge("more than 256 services"));
+        }
+        if raw.route.len() > MAX_ROUTES {
+            return Err(ManifestError::TooLarge("more than 1024 routes"));
+        }
         let restart = restart_policy(raw.restart)?;
         let names = entry_names(&raw.service)?;
+        let index: HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i))
+            .collect();
         let mut subjects = HashSet::new();
         let mut services = Vec::with_capacity(raw.service.len());
         for (svc, name) in raw.service.into_iter().zip(names.iter()) {
-            let entry = service(svc, name.clone(), &names)?;
+            let entry = service(svc, name.clone(), &index)?;
             if !subjects.insert(entry.subject.to_string()) {
                 return Err(ManifestError::DuplicateSubject(entry.subject.to_string()));
             }
@@ -241,6 +290,13 @@ impl Manifest {
         }
         let start_order = graph::start_order(&services)?;
         let routes = routes(raw.route, &services)?;
+        // Core by default: a daemon another daemon calls.
+        for r in &routes {
+            if services[r.client].kind == Kind::Daemon {
+                let server = &mut services[r.server];
+                server.core.get_or_insert(true);
+            }
+        }
         Ok(Manifest {
             services,
             routes,
@@ -305,6 +361,14 @@ fn restart_policy(raw: Option<RawRestart>) -> Result<RestartPolicy, ManifestErro
             "max_per_minute must be 1..=1000",
         ));
     }
+    if let Some(ms) = raw.failed_retry_ms {
+        if !(1000..=3_600_000).contains(&ms) {
+            return Err(ManifestError::BadRestartPolicy(
+                "failed_retry_ms must be 1000..=3600000",
+            ));
+        }
+        p.failed_retry = Duration::from_millis(ms);
+    }
     Ok(p)
 }
 
@@ -323,7 +387,7 @@ fn entry_names(raw: &[RawService]) -> Result<Vec<Label>, ManifestError> {
             .ok()
             .filter(|_| starts_well)
             .ok_or_else(|| ManifestError::BadName(s.name.clone()))?;
-        if s.name == SERVE {
+        if s.name == SERVE || s.name == INIT {
             return Err(ManifestError::ReservedName(s.name.clone()));
         }
         if !seen.insert(s.name.clone()) {
@@ -340,7 +404,11 @@ fn is_reserved_arg(arg: &str) -> bool {
         .any(|f| arg == *f || arg.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
 }
 
-fn service(raw: RawService, name: Label, names: &[Label]) -> Result<Service, ManifestError> {
+fn service(
+    raw: RawService,
+    name: Label,
+    index: &HashMap<&str, usize>,
+) -> Result<Service, ManifestError> {
     let n = || raw.name.clone();
     let kind = match raw.kind.unwrap_or(RawKind::Daemon) {
         RawKind::Daemon => Kind::Daemon,
@@ -349,6 +417,7 @@ fn service(raw: RawService, name: Label, names: &[Label]) -> Result<Service, Man
     if kind == Kind::App {
         let daemon_only = [
             ("restart", raw.restart.is_some()),
+            ("core", raw.core.is_some()),
             ("public_socket", raw.public_socket.is_some()),
             ("ready_marker", raw.ready_marker.is_some()),
             ("ready_timeout_secs", raw.ready_timeout_secs.is_some()),
@@ -389,16 +458,16 @@ fn service(raw: RawService, name: Label, names: &[Label]) -> Result<Service, Man
     if secs == 0 || secs > MAX_READY_TIMEOUT {
         return Err(ManifestError::BadTimeout(n()));
     }
-    let mut after = Vec::with_capacity(raw.after.len());
+    let mut after = Vec::with_capacity(raw.after.len().min(index.len()));
+    let mut seen = HashSet::new();
     for dep in &raw.after {
-        let idx = names
-            .iter()
-            .position(|l| l.as_str() == dep)
+        let idx = *index
+            .get(dep.as_str())
             .ok_or_else(|| ManifestError::UnknownDependency {
                 service: n(),
                 dependency: dep.clone(),
             })?;
-        if !after.contains(&idx) {
+        if seen.insert(idx) {
             after.push(idx);
         }
     }
@@ -412,15 +481,21 @@ fn service(raw: RawService, name: Label, names: &[Label]) -> Result<Service, Man
         args: raw.args,
         ready_marker,
         restart: raw.restart.unwrap_or(kind == Kind::Daemon),
+        core: raw.core,
         ready_timeout: Duration::from_secs(secs),
     })
 }
 
 fn routes(raw: Vec<RawRoute>, services: &[Service]) -> Result<Vec<Route>, ManifestError> {
+    let by_name: HashMap<&str, usize> = services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name(), i))
+        .collect();
     let index = |name: &str, r: &RawRoute| {
-        services
-            .iter()
-            .position(|s| s.name() == name)
+        by_name
+            .get(name)
+            .copied()
             .ok_or_else(|| ManifestError::UnknownRouteEnd {
                 from: r.from.clone(),
                 to: r.to.clone(),
@@ -428,6 +503,9 @@ fn routes(raw: Vec<RawRoute>, services: &[Service]) -> Result<Vec<Route>, Manife
             })
     };
     let mut out: Vec<Route> = Vec::with_capacity(raw.len());
+    let mut listed = HashSet::new();
+    // What each daemon (transitively) starts after, found once per daemon.
+    let mut reach: HashMap<usize, Vec<bool>> = HashMap::new();
     for r in &raw {
         let route = Route {
             client: index(&r.from, r)?,
@@ -437,14 +515,17 @@ fn routes(raw: Vec<RawRoute>, services: &[Service]) -> Result<Vec<Route>, Manife
         if route.client == route.server {
             return Err(ManifestError::SelfRoute(from));
         }
-        if out.contains(&route) {
+        if !listed.insert((route.client, route.server)) {
             return Err(ManifestError::DuplicateRoute { from, to });
         }
         if services[route.server].kind == Kind::App {
             return Err(ManifestError::RouteToApp { from, to });
         }
+        let after = reach
+            .entry(route.client)
+            .or_insert_with(|| graph::starts_after(services, route.client));
         if services[route.client].kind == Kind::Daemon
-            && !graph::depends_on(services, route.client, route.server)
+            && !after.get(route.server).copied().unwrap_or(false)
         {
             return Err(ManifestError::RouteAgainstOrder { from, to });
         }

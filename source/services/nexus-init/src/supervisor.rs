@@ -17,6 +17,9 @@
 //! - Shutdown stops apps first, then daemons in reverse start order,
 //!   SIGTERM first and SIGKILL after the stop timeout; nothing is
 //!   restarted once shutdown has begun.
+//! - After every turn of the loop the state of every unit is published
+//!   for `init.status` (see [`crate::status`]); init's socket is served
+//!   from before the first service starts until after the last stops.
 
 use crate::child::{self, Event, ExitDesc, Launch, Proc};
 use crate::config::{Config, Storage};
@@ -24,7 +27,8 @@ use crate::console::say;
 use crate::error::InitError;
 use crate::handout::{self, Peer};
 use crate::manifest::{Kind, Service};
-use crate::restart::{Decision, RestartTracker};
+use crate::restart::{Decision, Persistence, RestartTracker};
+use crate::status::{Board, Snapshot, UnitState, UnitView};
 use rustix::process::Signal;
 use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -44,15 +48,24 @@ const KILL_WAIT: Duration = Duration::from_secs(2);
 enum State {
     Idle,
     Running(Proc),
-    Backoff { until: Instant, last: ExitDesc },
+    Backoff {
+        until: Instant,
+        last: ExitDesc,
+    },
     Exited(ExitDesc),
-    Failed,
+    /// Given up on; tried again at `retry`, if any.
+    Failed {
+        retry: Option<Instant>,
+        last: ExitDesc,
+    },
 }
 
 struct Unit {
     state: State,
     generation: u64,
     tracker: RestartTracker,
+    restarts: u32,
+    last_exit: Option<ExitDesc>,
 }
 
 enum Phase {
@@ -111,9 +124,17 @@ pub fn run(cfg: Config) -> Result<i32, InitError> {
             }
         })
         .map_err(InitError::Setup)?;
-    let mut sup = Supervisor::new(cfg, run_dir.path(), tx, rx);
+    let board = Board::default();
+    let status = crate::status::serve(
+        &run_dir.path().join("init.sock"),
+        &cfg.policy,
+        cfg.storage == Storage::Volatile,
+        board.clone(),
+    )?;
+    let mut sup = Supervisor::new(cfg, run_dir.path(), tx, rx, board);
     let code = sup.supervise();
     sup.shutdown();
+    status.shutdown();
     signal_handle.close();
     drop(run_dir);
     Ok(code)
@@ -127,10 +148,19 @@ struct Supervisor {
     tx: Sender<Event>,
     rx: Receiver<Event>,
     stopping: bool,
+    /// `init: ready` has been printed: crash loops no longer fail the boot.
+    booted: bool,
+    board: Board,
 }
 
 impl Supervisor {
-    fn new(cfg: Config, run_dir: &Path, tx: Sender<Event>, rx: Receiver<Event>) -> Supervisor {
+    fn new(
+        cfg: Config,
+        run_dir: &Path,
+        tx: Sender<Event>,
+        rx: Receiver<Event>,
+        board: Board,
+    ) -> Supervisor {
         let mut common: Vec<OsString> = Vec::new();
         match &cfg.storage {
             Storage::Durable(dir) => common.extend(["--state".into(), dir.into()]),
@@ -154,6 +184,8 @@ impl Supervisor {
                 state: State::Idle,
                 generation: 0,
                 tracker: RestartTracker::new(policy),
+                restarts: 0,
+                last_exit: None,
             })
             .collect();
         Supervisor {
@@ -164,7 +196,45 @@ impl Supervisor {
             tx,
             rx,
             stopping: false,
+            booted: false,
+            board,
         }
+    }
+
+    /// Write the state of every unit for `init.status`.
+    fn publish(&self) {
+        let services = self
+            .units
+            .iter()
+            .zip(self.cfg.manifest.services())
+            .map(|(u, s)| {
+                let (state, pid) = match &u.state {
+                    State::Idle => (UnitState::Idle, None),
+                    State::Running(p) if p.ready => (UnitState::Up, Some(p.pid())),
+                    State::Running(p) => (UnitState::Starting, Some(p.pid())),
+                    State::Backoff { .. } => (UnitState::Restarting, None),
+                    State::Exited(_) => (UnitState::Stopped, None),
+                    State::Failed { .. } => (UnitState::Failed, None),
+                };
+                UnitView {
+                    name: s.name().to_owned(),
+                    kind: s.kind(),
+                    core: s.core(),
+                    state,
+                    restarts: u.restarts,
+                    last_exit: u.last_exit,
+                    pid,
+                }
+            })
+            .collect();
+        let snap = Snapshot {
+            ready: self.booted,
+            services,
+        };
+        *self
+            .board
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = snap;
     }
 
     fn svc(&self, i: usize) -> &Service {
@@ -174,7 +244,9 @@ impl Supervisor {
     fn supervise(&mut self) -> i32 {
         let mut phase = Phase::Boot(0);
         loop {
-            if let Some(code) = self.advance(&mut phase) {
+            let ended = self.advance(&mut phase);
+            self.publish();
+            if let Some(code) = ended {
                 return code;
             }
             let now = Instant::now();
@@ -205,6 +277,9 @@ impl Supervisor {
             match *phase {
                 Phase::Boot(pos) => {
                     let Some(&i) = self.cfg.manifest.start_order().get(pos) else {
+                        // init.status says ready before the console does.
+                        self.booted = true;
+                        self.publish();
                         say("init: ready");
                         *phase = match self.cfg.selftest {
                             Some((app, _)) => {
@@ -218,7 +293,7 @@ impl Supervisor {
                     match &self.units[i].state {
                         State::Idle => self.start(i, None),
                         State::Running(p) if p.ready => *phase = Phase::Boot(pos + 1),
-                        State::Exited(_) | State::Failed => {
+                        State::Exited(_) | State::Failed { .. } => {
                             say(&format!(
                                 "init: boot failed: {} did not come up",
                                 self.svc(i).name()
@@ -235,7 +310,7 @@ impl Supervisor {
                             say(&format!("init: selftest exit {code}"));
                             Some(code)
                         }
-                        State::Failed => {
+                        State::Failed { .. } => {
                             say("init: selftest exit 1 (the app could not be started)");
                             Some(1)
                         }
@@ -253,6 +328,7 @@ impl Supervisor {
             .filter_map(|u| match &u.state {
                 State::Running(p) => p.deadline,
                 State::Backoff { until, .. } => Some(*until),
+                State::Failed { retry, .. } => *retry,
                 _ => None,
             })
             .min()
@@ -262,7 +338,10 @@ impl Supervisor {
         let name = self.svc(i).name().to_owned();
         match restarted_after {
             None => say(&format!("init: start {name}")),
-            Some(st) => say(&format!("init: restart {name} ({st})")),
+            Some(st) => {
+                self.units[i].restarts = self.units[i].restarts.saturating_add(1);
+                say(&format!("init: restart {name} ({st})"));
+            }
         }
         let svc = self.svc(i);
         let mut args = self.common.clone();
@@ -289,7 +368,15 @@ impl Supervisor {
             }
             Err(e) => {
                 say(&format!("init: failed {name} (cannot start: {e})"));
-                unit.state = State::Failed;
+                unit.state = State::Failed {
+                    retry: None,
+                    last: ExitDesc::Unknown,
+                };
+                if self.booted && self.svc(i).kind() == Kind::Daemon {
+                    // After boot a failed spawn is one more death: retried
+                    // by the restart policy like any other.
+                    self.units[i].state = self.after_death(i, ExitDesc::Unknown);
+                }
             }
         }
     }
@@ -353,7 +440,9 @@ impl Supervisor {
         }
         p.ready = true;
         p.deadline = None;
-        say(&format!("init: up {}", svc.name()));
+        let name = svc.name().to_owned();
+        self.publish();
+        say(&format!("init: up {name}"));
     }
 
     fn reap(&mut self) -> Vec<(usize, ExitDesc)> {
@@ -374,39 +463,68 @@ impl Supervisor {
         if let State::Running(p) = &mut unit.state {
             p.drain();
         }
-        unit.state = if self.stopping || svc.kind() == Kind::App {
+        unit.last_exit = Some(st);
+        let next = if self.stopping || svc.kind() == Kind::App {
             State::Exited(st)
         } else if !svc.restart() {
             say(&format!("init: exit {} ({st}); not restarted", svc.name()));
             State::Exited(st)
         } else {
-            match unit.tracker.on_exit(Instant::now()) {
-                Decision::RestartAfter(delay) => {
-                    eprintln!(
-                        "nexus-init: {} ended ({st}); restarting in {} ms",
-                        svc.name(),
-                        delay.as_millis()
-                    );
-                    State::Backoff {
-                        until: Instant::now() + delay,
-                        last: st,
-                    }
-                }
-                Decision::GiveUp { restarts } => {
-                    say(&format!(
-                        "init: failed {} ({st}; {restarts} restarts within the last minute)",
-                        svc.name()
-                    ));
-                    State::Failed
+            self.after_death(i, st)
+        };
+        self.units[i].state = next;
+    }
+
+    /// The restart policy's answer for daemon `i`, which died with `st`.
+    fn after_death(&mut self, i: usize, st: ExitDesc) -> State {
+        let svc = &self.cfg.manifest.services()[i];
+        let persistence = if !self.booted {
+            Persistence::Boot
+        } else if svc.core() {
+            Persistence::Core
+        } else {
+            Persistence::Other
+        };
+        let now = Instant::now();
+        match self.units[i].tracker.on_exit(now, persistence) {
+            Decision::RestartAfter(delay) => {
+                eprintln!(
+                    "nexus-init: {} ended ({st}); restarting in {} ms",
+                    svc.name(),
+                    delay.as_millis()
+                );
+                State::Backoff {
+                    until: now + delay,
+                    last: st,
                 }
             }
-        };
+            Decision::Failed { restarts, retry } => {
+                let again = retry.map_or(String::new(), |d| {
+                    format!("; trying again in {} s", d.as_secs())
+                });
+                say(&format!(
+                    "init: failed {} ({st}; {restarts} restarts within the last minute{again})",
+                    svc.name()
+                ));
+                State::Failed {
+                    retry: retry.map(|d| now + d),
+                    last: st,
+                }
+            }
+        }
     }
 
     fn check_deadlines(&mut self, now: Instant) {
         for i in 0..self.units.len() {
             match &mut self.units[i].state {
                 State::Backoff { until, last } if *until <= now => {
+                    let last = *last;
+                    self.start(i, Some(last));
+                }
+                State::Failed {
+                    retry: Some(at),
+                    last,
+                } if *at <= now && !self.stopping => {
                     let last = *last;
                     self.start(i, Some(last));
                 }
@@ -437,6 +555,7 @@ impl Supervisor {
         order.extend(self.cfg.manifest.start_order().iter().rev());
         for i in order {
             self.stop(i);
+            self.publish();
         }
         say("init: stopped");
     }
@@ -444,7 +563,7 @@ impl Supervisor {
     fn stop(&mut self, i: usize) {
         match &self.units[i].state {
             State::Running(p) => p.signal(Signal::Term),
-            State::Backoff { .. } => {
+            State::Backoff { .. } | State::Failed { .. } => {
                 self.units[i].state = State::Idle;
                 return;
             }

@@ -63,6 +63,91 @@ fn shipped_manifest_describes_the_stack() {
     assert!(!keymintd.public_socket());
     assert!(keymintd.restart());
     assert_eq!(keymintd.ready_marker(), "keymintd: ready");
+    // Core daemons, never given up after boot: the two others call, and
+    // identityd (sessions, the vault) by its own `core = true`.
+    let core: Vec<&str> = m
+        .services()
+        .iter()
+        .filter(|s| s.core())
+        .map(|s| s.name())
+        .collect();
+    assert_eq!(core, ["keymintd", "keystored", "identityd"]);
+}
+
+#[test]
+fn core_defaults_to_being_called_by_a_daemon() {
+    let text = format!(
+        "version = 1\n{}{}{}{}[[route]]\nfrom = \"b\"\nto = \"a\"\n[[route]]\nfrom = \"app\"\nto = \"c\"\n",
+        svc("a", ""),
+        svc("b", "after = [\"a\"]"),
+        svc("c", ""),
+        "[[service]]\nname = \"app\"\nkind = \"app\"\nsubject = \"system:app\"\n",
+    );
+    let m = Manifest::parse(&text).unwrap();
+    let core = |n: &str| m.services()[m.index_of(n).unwrap()].core();
+    // a: a daemon calls it. c: only an app does. b: nobody.
+    assert!(core("a") && !core("b") && !core("c") && !core("app"));
+    // Explicit values win both ways.
+    let text = text
+        .replace("name = \"a\"\n", "name = \"a\"\ncore = false\n")
+        .replace("name = \"c\"\n", "name = \"c\"\ncore = true\n");
+    let m = Manifest::parse(&text).unwrap();
+    let core = |n: &str| m.services()[m.index_of(n).unwrap()].core();
+    assert!(!core("a") && core("c"));
+}
+
+#[test]
+fn test_reject_oversized_manifests() {
+    let many: String = (0..257).map(|i| svc(&format!("s{i}"), "")).collect();
+    assert!(matches!(
+        reject(&format!("version = 1\n{many}")),
+        ManifestError::TooLarge(_)
+    ));
+    let two = format!("{}{}", svc("a", ""), svc("b", "after = [\"a\"]"));
+    let routes: String = (0..1025)
+        .map(|_| "[[route]]\nfrom = \"b\"\nto = \"a\"\n")
+        .collect();
+    assert!(matches!(
+        reject(&format!("version = 1\n{two}{routes}")),
+        ManifestError::TooLarge(_)
+    ));
+    // 1024 copies of one route: the duplicate is found (by a set, not by
+    // comparing each with every earlier one).
+    let routes: String = (0..1024)
+        .map(|_| "[[route]]\nfrom = \"b\"\nto = \"a\"\n")
+        .collect();
+    assert!(matches!(
+        reject(&format!("version = 1\n{two}{routes}")),
+        ManifestError::DuplicateRoute { .. }
+    ));
+    // 256 entries, each after every earlier one: accepted, linear checks.
+    let chain: String = (0..256)
+        .map(|i| {
+            let after: Vec<String> = (0..i).map(|j| format!("\"s{j}\"")).collect();
+            svc(&format!("s{i}"), &format!("after = [{}]", after.join(", ")))
+        })
+        .collect();
+    let m = Manifest::parse(&format!("version = 1\n{chain}")).unwrap();
+    assert_eq!(m.start_order().len(), 256);
+    let big = format!("version = 1\n# {}\n", "x".repeat(1 << 20));
+    assert!(matches!(reject(&big), ManifestError::TooLarge(_)));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("init.toml");
+    std::fs::write(&path, &big).unwrap();
+    assert!(matches!(
+        Manifest::load(&path).unwrap_err(),
+        ManifestError::TooLarge(_)
+    ));
+}
+
+#[test]
+fn test_reject_the_names_init_keeps() {
+    for name in ["serve", "init"] {
+        assert!(matches!(
+            reject(&format!("version = 1\n{}", svc(name, ""))),
+            ManifestError::ReservedName(_)
+        ));
+    }
 }
 
 #[test]
@@ -378,6 +463,7 @@ fn test_reject_bad_service_fields() {
 fn test_reject_daemon_options_on_apps() {
     for extra in [
         "restart = false",
+        "core = true",
         "public_socket = true",
         "ready_marker = \"x\"",
         "ready_timeout_secs = 5",
@@ -400,6 +486,8 @@ fn test_reject_bad_restart_policy() {
         "max_ms = 300001",
         "max_per_minute = 0",
         "max_per_minute = 1001",
+        "failed_retry_ms = 999",
+        "failed_retry_ms = 3600001",
     ] {
         let e = reject(&format!("version = 1\n[restart]\n{table}\n"));
         assert!(matches!(e, ManifestError::BadRestartPolicy(_)), "{table}");

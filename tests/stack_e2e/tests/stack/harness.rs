@@ -239,6 +239,45 @@ impl Stack {
         found
     }
 
+    /// The running process of daemon `name` under this init, if there is
+    /// one now (none while init waits out its restart delay).
+    pub fn daemon(&self, name: &str) -> Option<ProcInfo> {
+        let bin = self.bins.join(name);
+        procs::children_of(self.pid)
+            .into_iter()
+            .find(|p| p.argv0 == bin)
+    }
+
+    /// init's pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// `init.status` from init's socket, `<run>/init.sock`.
+    pub fn init_status(&self) -> wire::Value {
+        let sock = self.run_dir().join("init.sock");
+        let mut c = must(wire::Client::connect(&sock), "connect to init.sock");
+        must(c.call("init.status", &wire::Args::new()), "init.status")
+    }
+
+    /// The state `init.status` gives daemon `name`.
+    pub fn state_of(&self, name: &str) -> String {
+        let status = self.init_status();
+        let services = status
+            .as_map()
+            .and_then(|m| m.iter().find(|(k, _)| k.as_text() == Some("services")))
+            .and_then(|(_, v)| v.as_array())
+            .expect("services in init.status");
+        services
+            .iter()
+            .filter_map(|s| {
+                let a = wire::Args::from_value(s.clone()).ok()?;
+                (a.text("name").ok()? == name).then(|| a.text("state").map(str::to_owned).ok())?
+            })
+            .next()
+            .unwrap_or_else(|| panic!("{name} not in init.status"))
+    }
+
     /// Send `sig` to init.
     pub fn signal(&self, sig: Signal) {
         signal(self.pid, sig);

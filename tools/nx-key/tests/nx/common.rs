@@ -3,6 +3,8 @@
 use nexus_keychain::testkit::FakeService;
 use nexus_keychain::Service;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use wire::Value;
 
 pub struct Outcome {
     pub code: u8,
@@ -50,6 +52,63 @@ pub fn nx_at(run: &Path, args: &[&str], stdin: &[u8]) -> Outcome {
 pub struct Stack {
     pub dir: tempfile::TempDir,
     pub fakes: Vec<(Service, FakeService)>,
+    /// A stand-in for nexus-init on `<run>/init.sock`: `init.status` says
+    /// every daemon is up, except what [`Stack::set_state`] changed.
+    _init: wire::Server,
+    states: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+/// The daemons of the shipped manifest, in order.
+const DAEMONS: [&str; 6] = [
+    "keymintd",
+    "keystored",
+    "identityd",
+    "attestd",
+    "bundlemgrd",
+    "updated",
+];
+
+fn fake_init(run: &Path, states: Arc<Mutex<Vec<(String, String)>>>) -> wire::Server {
+    let handler = move |_: &wire::CallContext, req: &wire::Request| {
+        if req.op() != "init.status" {
+            return Err(wire::WireError::unknown_op(req.op()));
+        }
+        let services = states
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, state)| {
+                wire::Args::new()
+                    .with("name", name.clone())
+                    .with("kind", "daemon")
+                    .with("core", name == "keymintd")
+                    .with("state", state.clone())
+                    .with("restarts", u64::from(state != "up"))
+                    .with(
+                        "last_exit",
+                        if state == "up" {
+                            Value::Null
+                        } else {
+                            Value::Text("signal 9".into())
+                        },
+                    )
+                    .with("pid", Value::Null)
+                    .into_value()
+            })
+            .collect();
+        Ok(wire::Args::new()
+            .with("ready", true)
+            .with("services", Value::Array(services))
+            .into_value())
+    };
+    let server = wire::Server::new(handler, wire::ServerConfig::default());
+    server
+        .listen(
+            run.join("init.sock"),
+            wire::PeerCredResolver::new(|uid| Some(wire::Subject::Uid(uid))),
+        )
+        .unwrap();
+    server
 }
 
 impl Stack {
@@ -59,7 +118,28 @@ impl Stack {
             .into_iter()
             .map(|s| (s, FakeService::contract_at(dir.path(), s).unwrap()))
             .collect();
-        Stack { dir, fakes }
+        let states = Arc::new(Mutex::new(
+            DAEMONS
+                .iter()
+                .map(|d| (d.to_string(), "up".to_string()))
+                .collect(),
+        ));
+        let init = fake_init(dir.path(), Arc::clone(&states));
+        Stack {
+            dir,
+            fakes,
+            _init: init,
+            states,
+        }
+    }
+
+    /// Make init report `service` in `state`.
+    pub fn set_state(&self, service: &str, state: &str) {
+        for (name, s) in self.states.lock().unwrap().iter_mut() {
+            if name == service {
+                *s = state.to_owned();
+            }
+        }
     }
 
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> Outcome {

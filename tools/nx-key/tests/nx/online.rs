@@ -491,13 +491,46 @@ fn bundles_updates_and_status() {
         .collect();
     assert_eq!(
         names,
-        ["keystored", "identityd", "attestd", "bundlemgrd", "updated"]
+        [
+            "keymintd",
+            "keystored",
+            "identityd",
+            "attestd",
+            "bundlemgrd",
+            "updated"
+        ]
     );
-    assert!(j["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| r["reachable"] == true));
+    assert_eq!(j["init"]["ready"], true);
+    let rows = j["services"].as_array().unwrap();
+    assert!(rows.iter().all(|r| r["state"] == "up"));
+    // keymintd has no public socket: init's word only.
+    assert!(rows[0].get("reachable").is_none());
+    assert!(rows[1..].iter().all(|r| r["reachable"] == true));
+}
+
+#[test]
+fn test_reject_status_with_a_service_down() {
+    let s = Stack::start();
+    s.set_state("keymintd", "restarting");
+    let o = s.run(&["status"], b"");
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(o.stderr, "nx: EAGAIN: keymintd is restarting\n");
+    let text = o.text();
+    assert!(
+        text.contains("keymintd: restarting [1 restarts, last exit signal 9]"),
+        "{text}"
+    );
+    assert!(text.contains("keystored: up ok "), "{text}");
+    let o = s.run(&["--json", "status"], b"");
+    assert_eq!(o.code, 1);
+    let j: serde_json::Value = serde_json::from_str(&o.text()).unwrap();
+    assert_eq!(j["services"][0]["state"], "restarting");
+    assert_eq!(j["services"][0]["last_exit"], "signal 9");
+    s.set_state("keymintd", "up");
+    s.set_state("attestd", "failed");
+    let o = s.run(&["status"], b"");
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stderr, "nx: EAGAIN: attestd is failed\n");
 }
 
 #[test]

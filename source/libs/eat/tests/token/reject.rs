@@ -335,3 +335,34 @@ fn test_reject_non_deterministic_envelope() {
         ErrorCode::Einval,
     );
 }
+
+/// The largest shapes a peer can hand the verifier: each is refused from
+/// its size or its heads, before any claim is looked at.
+#[test]
+fn test_reject_worst_case_tokens() {
+    // One byte over the limit.
+    assert_refused(
+        &vec![0u8; eat::MAX_TOKEN_LEN + 1],
+        EatError::TooLarge,
+        ErrorCode::Einval,
+    );
+    // A token-sized run of nested arrays under the COSE tag.
+    let mut deep = vec![0xd2];
+    deep.resize(eat::MAX_TOKEN_LEN - 1, 0x81);
+    deep.push(0x00);
+    assert_refused(
+        &deep,
+        EatError::Cbor(DetCborError::DepthExceeded),
+        ErrorCode::Einval,
+    );
+    // A token-sized array of one-byte items: over the item cap at once.
+    let mut many = vec![0xd2, 0x99];
+    let n = u16::try_from(eat::MAX_TOKEN_LEN - 4).unwrap();
+    many.extend_from_slice(&n.to_be_bytes());
+    many.resize(eat::MAX_TOKEN_LEN, 0);
+    assert_refused(
+        &many,
+        EatError::Cbor(DetCborError::TooManyItems),
+        ErrorCode::Einval,
+    );
+}

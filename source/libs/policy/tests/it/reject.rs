@@ -365,3 +365,44 @@ fn test_reject_missing_and_non_regular_files() {
     assert!(matches!(err, PolicyError::NotRegularFile));
     assert_eq!(err.code(), ErrorCode::Eio);
 }
+
+/// The largest shapes a policy file can have: nesting at the size limit is
+/// refused by the TOML parser's own depth cap; a file at the limit made of
+/// uid mappings is accepted (every check goes through sorted maps, so the
+/// parse is one pass); one byte more is refused unread. The same inputs
+/// seed `fuzz/corpus/state_records/` (`fuzz/worst_cases.py`).
+#[test]
+fn test_reject_worst_case_policy_files() {
+    let nested = format!("version = 1\na = {}", "[".repeat(MAX_POLICY_LEN - 16));
+    assert!(matches!(reject(&nested), PolicyError::Syntax { .. }));
+    let inline = format!(
+        "version = 1\na = {}",
+        "{b=".repeat((MAX_POLICY_LEN - 16) / 3)
+    );
+    assert!(matches!(reject(&inline), PolicyError::Syntax { .. }));
+    let dotted = format!(
+        "version = 1\n{} = 1",
+        vec!["a"; (MAX_POLICY_LEN - 20) / 2].join(".")
+    );
+    assert!(matches!(reject(&dotted), PolicyError::Syntax { .. }));
+
+    let mut many =
+        String::from("version = 1\n[[subjects]]\nsubject = \"system:admin\"\ncapabilities = []\n");
+    let mut uid = 0u32;
+    while many.len() + 128 < MAX_POLICY_LEN {
+        many.push_str(&format!(
+            "[[uid_map]]\nuid = {uid}\nsubject = \"system:admin\"\n"
+        ));
+        uid += 1;
+    }
+    let p = Policy::from_toml_str(&many).unwrap();
+    assert_eq!(
+        p.subject_for_uid(uid - 1).to_string(),
+        "system:admin",
+        "{uid} mappings"
+    );
+    // The same mapping twice, at the very end: found.
+    let dup = format!("{many}[[uid_map]]\nuid = 0\nsubject = \"system:admin\"\n");
+    assert!(dup.len() <= MAX_POLICY_LEN);
+    assert!(matches!(reject(&dup), PolicyError::DuplicateUid(0)));
+}

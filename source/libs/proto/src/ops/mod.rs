@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod attest;
 pub mod identity;
+pub mod init;
 pub mod keymint;
 pub mod keys;
 pub mod status;
@@ -24,6 +25,7 @@ pub fn all() -> Vec<OpInfo> {
         identity::OPS,
         attest::OPS,
         artifacts::OPS,
+        init::OPS,
     ]
     .concat()
 }

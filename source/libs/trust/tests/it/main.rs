@@ -6,3 +6,4 @@ mod common;
 mod minisign_interop;
 mod store;
 mod verify;
+mod worst_case;

@@ -1,225 +1,308 @@
-//! One connection: admission, subject resolution, and the request loop.
+//! One connection's state: reading a frame without blocking, the reply
+//! being written, and the deadline that applies now.
 //!
 //! Invariants:
-//! - A frame that cannot be a request (over the limit, empty, bad CBOR,
-//!   wrong shape) is answered with `EINVAL` and the connection is closed:
-//!   after a framing error the stream position can no longer be trusted.
-//!   A truncated frame or a stalled one is closed without a reply.
-//! - A handler panic is caught, logged without its payload, answered with
-//!   `EIO`; the connection stays open.
-//! - Every admitted connection releases its slot when its thread ends, by
-//!   a drop guard, whatever path the thread takes.
-
-use super::{Inner, PeerCred, ServerError, SubjectResolver};
-use crate::error::WireError;
-use crate::frame::{self, FrameError, TimedReader};
-use crate::message::{decode_request, encode_reply};
-use crate::MAX_FRAME_LEN;
-use ciborium::Value;
-use nexus_core::{ErrorCode, Subject};
-use rustix::net::SendFlags;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
+//! - At most one frame is read at a time, and never a byte past it: the
+//!   prefix is read alone, then exactly the announced body. The next frame
+//!   is read only once the reply to this one is written (one request at a
+//!   time per connection).
+//! - A length over the limit, or zero, is refused before any body byte is
+//!   read or any buffer allocated. The body buffer grows as bytes arrive
+//!   (doubling from 64 KiB), so a peer that announces 1 MiB and stalls
+//!   holds only what it sent; every buffer it outgrows is wiped, and so is
+//!   the frame once decoded (it may carry secrets).
+//! - A connection's state is touched by one thread at a time: the socket
+//!   is armed in epoll one-shot, and the state sits behind its own mutex
+//!   for the sweeper and shutdown.
 
 use super::subject::CallContext;
+use crate::frame::{FrameError, PREFIX_LEN};
+use crate::MAX_FRAME_LEN;
+use rustix::net::{RecvFlags, SendFlags};
+use std::os::unix::net::UnixStream;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+use zeroize::Zeroizing;
 
-/// How a connection arrived, which decides how its subject is known.
-pub(crate) enum Origin {
-    /// Accepted on a public socket: ask the resolver about the peer.
-    Public(Arc<dyn SubjectResolver>),
-    /// Handed over with a fixed subject.
-    Fixed(Subject),
+/// The first size of a body buffer; it doubles up to the announced length.
+const FIRST_CHUNK: usize = 64 * 1024;
+
+/// What a connection is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for (the rest of) a request frame; armed for input.
+    Reading,
+    /// A request is executing (or parked for its subject's turn); not armed.
+    Busy,
+    /// A reply is partly written; armed for output.
+    Writing,
+    /// Closed and out of the table.
+    Closed,
 }
 
-/// Releases the connection's slot however its thread ends.
-struct Slot {
-    inner: Arc<Inner>,
-    id: u64,
-    public: bool,
+/// The result of reading what is available.
+pub(crate) enum Input {
+    /// A whole frame body.
+    Frame(Zeroizing<Vec<u8>>),
+    /// Nothing more for now; whether a frame has been started.
+    Pending { started: bool },
+    /// The peer closed between frames.
+    Closed,
+    /// The frame cannot be read: over the limit or empty (answered with
+    /// `EINVAL`), or truncated or failed (closed without a reply).
+    Failed(FrameError),
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.inner.release(self.id, self.public);
+/// A frame being read.
+#[derive(Default)]
+struct FrameIn {
+    prefix: [u8; PREFIX_LEN],
+    got: usize,
+    want: usize,
+    body: Zeroizing<Vec<u8>>,
+    filled: usize,
+}
+
+impl FrameIn {
+    fn started(&self) -> bool {
+        self.got > 0
     }
-}
 
-pub(crate) fn accept_loop(
-    inner: &Arc<Inner>,
-    listener: &UnixListener,
-    resolver: &Arc<dyn SubjectResolver>,
-) {
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                if inner.is_stopping() {
-                    break;
+    fn read(&mut self, stream: &UnixStream) -> Input {
+        loop {
+            let target: &mut [u8] = if self.got < PREFIX_LEN {
+                self.prefix.get_mut(self.got..).unwrap_or_default()
+            } else {
+                if self.filled == self.body.len() {
+                    self.grow();
                 }
-                // Refusals are answered inside admit; nothing more to do.
-                let _ = admit(inner, stream, Origin::Public(Arc::clone(resolver)));
-            }
-            Err(_) if inner.is_stopping() => break,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                // Out of descriptors or memory: back off instead of spinning.
-                eprintln!("wire: accept failed: {e}");
-                thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// Send one error reply without blocking (a fresh socket's buffer always
-/// has room for it) and drop the connection.
-fn refuse(stream: UnixStream, code: ErrorCode, msg: &str) {
-    let err = WireError::new(code, msg);
-    if let Ok(body) = encode_reply(0, Err(&err)) {
-        if let Ok(bytes) = frame::encode_frame(&body, MAX_FRAME_LEN) {
-            let _ = rustix::net::send(&stream, &bytes, SendFlags::NOSIGNAL | SendFlags::DONTWAIT);
-        }
-    }
-}
-
-pub(crate) fn admit(
-    inner: &Arc<Inner>,
-    stream: UnixStream,
-    origin: Origin,
-) -> Result<(), ServerError> {
-    let public = matches!(origin, Origin::Public(_));
-    let id = inner.next_conn.fetch_add(1, Ordering::Relaxed);
-    let second = match stream.try_clone() {
-        Ok(s) => s,
-        Err(e) => {
-            refuse(stream, ErrorCode::Ebusy, "server out of resources");
-            return Err(ServerError::Spawn(e));
-        }
-    };
-    {
-        let mut c = inner.conns();
-        if c.stopping {
-            drop(c);
-            refuse(stream, ErrorCode::Ebusy, "server is shutting down");
-            return Err(ServerError::ShuttingDown);
-        }
-        if public && c.public >= inner.config.max_connections {
-            drop(c);
-            refuse(stream, ErrorCode::Ebusy, "too many connections");
-            return Err(ServerError::Full);
-        }
-        c.streams.insert(id, second);
-        if public {
-            c.public += 1;
-        }
-    }
-    let slot = Slot {
-        inner: Arc::clone(inner),
-        id,
-        public,
-    };
-    let spawned = thread::Builder::new()
-        .name(format!("wire-conn-{id}"))
-        .spawn(move || run(slot, stream, origin));
-    match spawned {
-        Ok(_) => Ok(()),
-        // The closure (and with it the slot and the stream) was dropped, so
-        // the slot is already released and the peer sees the close.
-        Err(e) => Err(ServerError::Spawn(e)),
-    }
-}
-
-fn run(slot: Slot, stream: UnixStream, origin: Origin) {
-    let inner = &slot.inner;
-    let (ctx, idle) = match origin {
-        Origin::Fixed(subject) => (CallContext::for_connection(subject, None, slot.id), None),
-        Origin::Public(resolver) => {
-            let peer = match PeerCred::of(&stream) {
-                Ok(p) => p,
-                Err(_) => return refuse(stream, ErrorCode::Eio, "cannot read peer credentials"),
+                self.body.get_mut(self.filled..).unwrap_or_default()
             };
-            match resolver.resolve(&peer) {
-                Ok(subject) => (
-                    CallContext::for_connection(subject, Some(peer), slot.id),
-                    inner.config.idle_timeout,
-                ),
-                Err(e) => return refuse(stream, e.code(), e.msg()),
+            match rustix::net::recv(stream, target, RecvFlags::DONTWAIT) {
+                Ok(0) if !self.started() => return Input::Closed,
+                Ok(0) => return Input::Failed(FrameError::Truncated),
+                Ok(n) if self.got < PREFIX_LEN => {
+                    self.got += n;
+                    if self.got == PREFIX_LEN {
+                        let len = u32::from_be_bytes(self.prefix);
+                        let want = usize::try_from(len).unwrap_or(usize::MAX);
+                        if want > MAX_FRAME_LEN {
+                            return Input::Failed(FrameError::Oversize {
+                                len,
+                                max: MAX_FRAME_LEN,
+                            });
+                        }
+                        if want == 0 {
+                            return Input::Failed(FrameError::Empty);
+                        }
+                        self.want = want;
+                    }
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    if self.filled == self.want {
+                        let body = std::mem::take(&mut self.body);
+                        *self = FrameIn::default();
+                        return Input::Frame(body);
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN) => {
+                    return Input::Pending {
+                        started: self.started(),
+                    }
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Input::Failed(FrameError::Io(e.into())),
             }
         }
-    };
-    if stream
-        .set_write_timeout(Some(inner.config.write_timeout))
-        .is_err()
-    {
-        return;
     }
-    serve(inner, &stream, &ctx, idle);
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+
+    /// Make room for more of the body: a zeroed buffer twice the size (at
+    /// most the announced length), the old one wiped as it drops.
+    fn grow(&mut self) {
+        let size = (self.body.len() * 2).max(FIRST_CHUNK).min(self.want);
+        let mut bigger = Zeroizing::new(vec![0u8; size]);
+        if let (Some(dst), Some(src)) =
+            (bigger.get_mut(..self.filled), self.body.get(..self.filled))
+        {
+            dst.copy_from_slice(src);
+        }
+        self.body = bigger;
+    }
 }
 
-fn reply(stream: &UnixStream, id: u64, outcome: Result<&Value, &WireError>) -> bool {
-    let body = match encode_reply(id, outcome) {
-        Ok(b) => b,
-        Err(e) => {
-            // The handler's value does not fit in a frame (or could not be
-            // encoded): the caller still gets an answer.
-            let fallback = WireError::new(ErrorCode::Eio, e.to_string());
-            match encode_reply(id, Err(&fallback)) {
-                Ok(b) => b,
-                Err(_) => return false,
+/// A reply on its way out.
+struct FrameOut {
+    bytes: Zeroizing<Vec<u8>>,
+    sent: usize,
+}
+
+/// The mutable part of a connection.
+pub(crate) struct ConnState {
+    pub(crate) phase: Phase,
+    input: FrameIn,
+    output: Option<FrameOut>,
+    /// When the connection is closed if nothing happens: the idle timeout
+    /// (public, between frames), the frame timeout (once a frame started)
+    /// or the write timeout (a reply pending).
+    pub(crate) deadline: Option<Instant>,
+    /// Close once the reply in hand is written (after a refused frame, or
+    /// on shutdown).
+    pub(crate) close_after: bool,
+    /// A frame has started arriving (its deadline is the frame timeout).
+    pub(crate) in_frame: bool,
+}
+
+impl ConnState {
+    /// Read what is available of the current frame.
+    pub(crate) fn read(&mut self, stream: &UnixStream) -> Input {
+        self.input.read(stream)
+    }
+
+    /// Queue a whole reply frame.
+    pub(crate) fn queue(&mut self, bytes: Zeroizing<Vec<u8>>) {
+        self.output = Some(FrameOut { bytes, sent: 0 });
+    }
+
+    /// Write what the socket takes of the queued reply: `Ok(true)` once it
+    /// is all out (or there was none).
+    pub(crate) fn flush(&mut self, stream: &UnixStream) -> std::io::Result<bool> {
+        let Some(out) = &mut self.output else {
+            return Ok(true);
+        };
+        while out.sent < out.bytes.len() {
+            let rest = out.bytes.get(out.sent..).unwrap_or_default();
+            match rustix::net::send(stream, rest, SendFlags::NOSIGNAL | SendFlags::DONTWAIT) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => out.sent += n,
+                Err(rustix::io::Errno::AGAIN) => return Ok(false),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
             }
         }
-    };
-    match frame::encode_frame(&body, MAX_FRAME_LEN) {
-        Ok(bytes) => frame::send_all(stream, &bytes).is_ok(),
-        Err(_) => false,
+        self.output = None;
+        Ok(true)
     }
 }
 
-fn serve(inner: &Inner, stream: &UnixStream, ctx: &CallContext, idle: Option<Duration>) {
-    loop {
-        if inner.is_stopping() {
-            return;
+/// A connection being served.
+pub(crate) struct Conn {
+    pub(crate) id: u64,
+    pub(crate) stream: UnixStream,
+    pub(crate) ctx: CallContext,
+    /// Accepted on a public socket (counted against the caps, idle
+    /// timeout applies).
+    pub(crate) public: bool,
+    state: Mutex<ConnState>,
+}
+
+impl Conn {
+    /// A connection in the reading phase with `deadline` for its first
+    /// frame.
+    pub(crate) fn new(
+        id: u64,
+        stream: UnixStream,
+        ctx: CallContext,
+        public: bool,
+        deadline: Option<Instant>,
+    ) -> Conn {
+        Conn {
+            id,
+            stream,
+            ctx,
+            public,
+            state: Mutex::new(ConnState {
+                phase: Phase::Reading,
+                input: FrameIn::default(),
+                output: None,
+                deadline,
+                close_after: false,
+                in_frame: false,
+            }),
         }
-        let mut reader = TimedReader::new(stream, idle, inner.config.frame_timeout);
-        let body = match frame::read_frame(&mut reader, MAX_FRAME_LEN) {
-            Ok(Some(body)) => body,
-            Ok(None) => return,
-            Err(e @ (FrameError::Oversize { .. } | FrameError::Empty)) => {
-                let _ = reply(stream, 0, Err(&WireError::from_coded(&e)));
-                return;
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, ConnState> {
+        // A panic never happens while the state is held (handlers run
+        // without it); if one did, the state is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn try_state(&self) -> Option<MutexGuard<'_, ConnState>> {
+        match self.state.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn frames_arrive_in_pieces_and_never_past_their_end() {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let mut f = FrameIn::default();
+        assert!(matches!(f.read(&b), Input::Pending { started: false }));
+        let body: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let mut framed = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+        framed.extend_from_slice(&body);
+        framed.extend_from_slice(&[0, 0, 0, 1, 0xa0]); // the next frame
+        let writer = std::thread::spawn(move || {
+            for piece in framed.chunks(7001) {
+                a.write_all(piece).unwrap();
             }
-            Err(
-                FrameError::Truncated | FrameError::Idle | FrameError::TimedOut | FrameError::Io(_),
-            ) => return,
-        };
-        let req = match decode_request(&body) {
-            Ok(r) => r,
-            Err(bad) => {
-                let _ = reply(stream, bad.id, Err(&WireError::from_coded(&bad)));
-                return;
+            a
+        });
+        let got = loop {
+            match f.read(&b) {
+                Input::Frame(got) => break got,
+                Input::Pending { .. } => std::thread::yield_now(),
+                _ => panic!("unexpected input"),
             }
         };
-        drop(body);
-        let outcome = catch_unwind(AssertUnwindSafe(|| inner.handler.handle(ctx, &req)))
-            .unwrap_or_else(|_| {
-                eprintln!(
-                    "wire: handler panicked on op `{}` (connection {}, subject {}); answered EIO",
-                    req.op(),
-                    ctx.connection_id(),
-                    ctx.subject()
-                );
-                Err(WireError::new(ErrorCode::Eio, "internal error"))
-            });
-        let mut outcome = outcome;
-        let sent = reply(stream, req.id(), outcome.as_ref());
-        if let Ok(value) = outcome.as_mut() {
-            crate::scrub::scrub_value(value);
+        assert_eq!(got.as_slice(), body.as_slice());
+        let a = writer.join().unwrap();
+        // The next frame is still unread, whole.
+        let next = loop {
+            match f.read(&b) {
+                Input::Frame(got) => break got,
+                Input::Pending { .. } => std::thread::yield_now(),
+                _ => panic!("unexpected input"),
+            }
+        };
+        assert_eq!(next.as_slice(), &[0xa0]);
+        drop(a);
+        assert!(matches!(f.read(&b), Input::Closed));
+    }
+
+    #[test]
+    fn test_reject_bad_lengths_before_any_allocation() {
+        for (prefix, oversize) in [([0xff, 0xff, 0xff, 0xff], true), ([0, 0, 0, 0], false)] {
+            let (mut a, b) = UnixStream::pair().unwrap();
+            b.set_nonblocking(true).unwrap();
+            a.write_all(&prefix).unwrap();
+            let mut f = FrameIn::default();
+            match f.read(&b) {
+                Input::Failed(FrameError::Oversize { .. }) if oversize => {}
+                Input::Failed(FrameError::Empty) if !oversize => {}
+                _ => panic!("not refused"),
+            }
+            assert_eq!(f.body.capacity(), 0);
         }
-        if !sent {
-            return;
-        }
+        // A stalled 1 MiB frame holds only what arrived.
+        let (mut a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        a.write_all(&(1u32 << 20).to_be_bytes()).unwrap();
+        a.write_all(&[0xa0; 10]).unwrap();
+        let mut f = FrameIn::default();
+        assert!(matches!(f.read(&b), Input::Pending { started: true }));
+        assert_eq!(f.body.len(), FIRST_CHUNK);
+        drop(a);
+        assert!(matches!(f.read(&b), Input::Failed(FrameError::Truncated)));
     }
 }

@@ -1,36 +1,64 @@
-//! The server: accepts connections, one thread each, and calls the handler.
+//! The server: an epoll loop shared by a bounded, elastic pool of handler
+//! threads.
+//!
+//! Every connection's socket is registered one-shot in one epoll instance;
+//! worker threads wait on it. The thread that wakes for a connection reads
+//! what has arrived of its request, and once the frame is whole decodes it,
+//! runs the handler, writes the reply and re-arms the socket. An idle
+//! connection therefore costs no thread: threads exist for requests being
+//! executed (at most [`ServerConfig::max_workers`]), plus a spare or two
+//! waiting. When every thread is busy and the cap allows, the one that
+//! just woke starts another before it runs its request.
 //!
 //! Invariants:
-//! - Public connections (accepted on a socket) are capped at
-//!   [`ServerConfig::max_connections`]; one over the cap gets `EBUSY`
-//!   (id 0) and is closed. Endpoints handed over by the supervisor are not
-//!   counted against the cap: the supervisor bounds them.
+//! - One request at a time per connection: the socket is not armed while
+//!   its request executes, and the next frame is read only after the reply
+//!   is written (`docs/architecture/wire.md` §8).
+//! - Public connections (accepted on a socket) are capped per subject and
+//!   in total, with a reserve for small subjects (see [`admit`]); one over
+//!   a cap gets `EBUSY` (id 0) and is closed. Endpoints handed over by the
+//!   supervisor are not counted: the supervisor bounds them.
+//! - No subject executes more than [`ServerConfig::max_busy_per_subject`]
+//!   requests at once; its further requests wait for its own to finish
+//!   (see [`fair`]), so one subject cannot occupy every thread.
 //! - Every connection's subject is fixed when it is admitted (see
 //!   [`SubjectResolver`]).
-//! - Shutdown stops every accept loop first, then lets each connection
-//!   finish the request it is executing, answer it and close; it waits at
-//!   most [`ServerConfig::shutdown_grace`].
-//! - Admission and shutdown both happen under the connection table's lock,
-//!   so no connection slips in after shutdown has begun.
+//! - Timeouts (idle, frame, write) are enforced by a sweep over the
+//!   connections, at least every quarter of the shortest timeout (and at
+//!   least once a second).
+//! - Shutdown stops every listener first (and removes its socket file),
+//!   closes connections waiting for a request, lets each executing
+//!   request finish and be answered, and waits at most
+//!   [`ServerConfig::shutdown_grace`]. Admission checks the stopping flag
+//!   under the connection table's lock, so nothing slips in after.
+//! - Lock order: the connection table's lock is never held while taking a
+//!   connection's state lock.
 
+mod admit;
 mod conn;
+mod fair;
 mod listen;
 mod subject;
+mod worker;
 
 pub use listen::{bind as bind_socket, Bound as BoundSocket};
 pub use subject::{CallContext, FixedSubject, PeerCred, PeerCredResolver, SubjectResolver};
 
 use crate::error::WireError;
 use crate::message::Request;
+use admit::{Admission, Caps};
 use ciborium::Value;
+use conn::Conn;
+use fair::Fairness;
 use nexus_core::{Coded, ErrorCode, Subject};
+use rustix::event::epoll;
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// What a service implements: answer one request.
@@ -53,8 +81,21 @@ where
 /// Limits and timeouts of a server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Most public connections served at once (default 64).
+    /// Most public connections served at once, all subjects together
+    /// (default 512).
     pub max_connections: usize,
+    /// Most public connections of one subject (default 256). With
+    /// `reserved_connections` at most `max_connections`.
+    pub max_connections_per_subject: usize,
+    /// The last slots of `max_connections`, kept for subjects holding
+    /// fewer than [`RESERVE_SHARE`] connections (default 32).
+    pub reserved_connections: usize,
+    /// Most threads executing requests at once (default 64). Idle
+    /// connections hold no thread.
+    pub max_workers: usize,
+    /// Most requests of one subject executing at once (default 32); its
+    /// further requests wait for its own to finish.
+    pub max_busy_per_subject: usize,
     /// How long a public connection may sit idle between requests before it
     /// is closed (default 60 s; `None`: never). Handed-over endpoints have
     /// no idle timeout.
@@ -62,7 +103,7 @@ pub struct ServerConfig {
     /// How long the rest of a frame may take once its first byte arrived
     /// (default 10 s).
     pub frame_timeout: Duration,
-    /// How long writing one reply may block (default 10 s).
+    /// How long writing one reply may take (default 10 s).
     pub write_timeout: Duration,
     /// Permissions of a public socket file (default `0o660`).
     pub socket_mode: u32,
@@ -70,16 +111,50 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
 }
 
+/// A subject holding fewer public connections than this may use the
+/// reserved slots.
+pub const RESERVE_SHARE: usize = 4;
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            max_connections: 64,
+            max_connections: 512,
+            max_connections_per_subject: 256,
+            reserved_connections: 32,
+            max_workers: 64,
+            max_busy_per_subject: 32,
             idle_timeout: Some(Duration::from_secs(60)),
             frame_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             socket_mode: 0o660,
             shutdown_grace: Duration::from_secs(10),
         }
+    }
+}
+
+impl ServerConfig {
+    fn caps(&self) -> Caps {
+        Caps {
+            total: self.max_connections,
+            per_subject: self.max_connections_per_subject,
+            reserve: self.reserved_connections,
+            share: RESERVE_SHARE,
+        }
+    }
+
+    /// How often the timeouts are checked: a quarter of the shortest one,
+    /// between 10 ms and 1 s.
+    fn sweep_period(&self) -> Duration {
+        let shortest = [
+            Some(self.frame_timeout),
+            Some(self.write_timeout),
+            self.idle_timeout,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(Duration::from_secs(4));
+        (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
     }
 }
 
@@ -96,7 +171,7 @@ pub enum ServerError {
     /// Creating, binding or listening on the socket failed.
     #[error("cannot bind the socket: {0}")]
     Bind(io::Error),
-    /// No thread could be started.
+    /// No thread (or no epoll instance) could be started.
     #[error("cannot start a thread: {0}")]
     Spawn(io::Error),
     /// The server is shutting down.
@@ -105,6 +180,9 @@ pub enum ServerError {
     /// The connection cap is reached.
     #[error("too many connections")]
     Full,
+    /// The configuration's caps contradict each other.
+    #[error("invalid server configuration: {0}")]
+    Config(&'static str),
 }
 
 impl Coded for ServerError {
@@ -113,63 +191,88 @@ impl Coded for ServerError {
             ServerError::InUse(_) | ServerError::ShuttingDown | ServerError::Full => {
                 ErrorCode::Ebusy
             }
-            ServerError::NotASocket(_) => ErrorCode::Einval,
+            ServerError::NotASocket(_) | ServerError::Config(_) => ErrorCode::Einval,
             ServerError::Bind(_) | ServerError::Spawn(_) => ErrorCode::Eio,
         }
     }
 }
 
+/// The connections being served and the public ones' accounting.
 #[derive(Default)]
-struct Conns {
+struct Table {
     stopping: bool,
     stopped: bool,
-    public: usize,
-    /// A second handle to each live connection, so shutdown can end its
-    /// reads.
-    streams: HashMap<u64, UnixStream>,
+    conns: HashMap<u64, Arc<Conn>>,
+    admission: Admission,
 }
 
+/// A listening socket in the epoll set.
 struct ListenerEntry {
-    wake: UnixListener,
-    thread: JoinHandle<()>,
+    resolver: Arc<dyn SubjectResolver>,
     bound: listen::Bound,
 }
+
+impl ListenerEntry {
+    fn listener(&self) -> &UnixListener {
+        &self.bound.listener
+    }
+}
+
+/// Worker threads: how many there are and how many wait for events.
+#[derive(Default)]
+struct Pool {
+    total: usize,
+    idle: usize,
+}
+
+/// A request ready to execute, waiting for its subject's turn if need be.
+type Job = (Arc<Conn>, Request);
 
 pub(crate) struct Inner {
     handler: Box<dyn Handler>,
     config: ServerConfig,
-    next_conn: AtomicU64,
-    /// Mirrors `Conns::stopping` for the per-request check, which must not
-    /// contend on the table's lock. Set (under the lock) before anything
-    /// else happens in shutdown.
+    caps: Caps,
+    poll: Option<OwnedFd>,
+    next_id: AtomicU64,
+    /// Mirrors `Table::stopping` for checks that must not take the table's
+    /// lock. Set (under the lock) before anything else happens in shutdown.
     stopping: AtomicBool,
-    conns: Mutex<Conns>,
+    table: Mutex<Table>,
     changed: Condvar,
-    listeners: Mutex<Vec<ListenerEntry>>,
+    listeners: Mutex<HashMap<u64, Arc<ListenerEntry>>>,
+    fair: Mutex<Fairness<Job>>,
+    pool: Mutex<Pool>,
+    next_sweep: Mutex<Instant>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a few field or map updates that do
+    // not panic; a poisoned lock still guards consistent data.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Inner {
-    fn conns(&self) -> MutexGuard<'_, Conns> {
-        // Nothing panics while holding this lock; if it ever did, the table
-        // is still consistent, so recover it.
-        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    fn table(&self) -> MutexGuard<'_, Table> {
+        lock(&self.table)
     }
 
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
     }
 
-    fn release(&self, id: u64, public: bool) {
-        let mut c = self.conns();
-        if c.streams.remove(&id).is_some() && public {
-            c.public = c.public.saturating_sub(1);
-        }
-        self.changed.notify_all();
+    fn poll(&self) -> Result<&OwnedFd, ServerError> {
+        self.poll
+            .as_ref()
+            .ok_or_else(|| ServerError::Spawn(io::Error::other("no epoll instance")))
+    }
+
+    fn new_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 }
 
-/// A threaded server for one service. Cheap to clone; all clones are the
-/// same server.
+/// A server for one service. Cheap to clone; all clones are the same
+/// server.
 #[derive(Clone)]
 pub struct Server {
     inner: Arc<Inner>,
@@ -189,69 +292,88 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// A server that answers requests with `handler`.
+    /// A server that answers requests with `handler`. Threads start with
+    /// the first socket or connection it is given.
     pub fn new(handler: impl Handler, config: ServerConfig) -> Server {
+        let poll = match epoll::create(epoll::CreateFlags::CLOEXEC) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                eprintln!("wire: cannot create an epoll instance: {e}");
+                None
+            }
+        };
+        let sweep_at = Instant::now() + config.sweep_period();
         Server {
             inner: Arc::new(Inner {
                 handler: Box::new(handler),
+                caps: config.caps(),
+                fair: Mutex::new(Fairness::new(config.max_busy_per_subject)),
                 config,
-                next_conn: AtomicU64::new(1),
+                poll,
+                next_id: AtomicU64::new(1),
                 stopping: AtomicBool::new(false),
-                conns: Mutex::new(Conns::default()),
+                table: Mutex::new(Table::default()),
                 changed: Condvar::new(),
-                listeners: Mutex::new(Vec::new()),
+                listeners: Mutex::new(HashMap::new()),
+                pool: Mutex::new(Pool::default()),
+                next_sweep: Mutex::new(sweep_at),
             }),
         }
     }
 
     /// Bind a public socket at `path` (replacing a stale socket file) and
-    /// serve it from a new accept thread, resolving each caller's subject
-    /// with `resolver`.
+    /// serve it, resolving each caller's subject with `resolver`.
     pub fn listen(
         &self,
         path: impl AsRef<Path>,
         resolver: impl SubjectResolver,
     ) -> Result<(), ServerError> {
-        if self.inner.is_stopping() {
+        let inner = &self.inner;
+        if inner.is_stopping() {
             return Err(ServerError::ShuttingDown);
         }
-        let bound = listen::bind(path.as_ref(), self.inner.config.socket_mode)?;
-        let wake = bound.listener.try_clone().map_err(ServerError::Bind)?;
-        let accept = bound.listener.try_clone().map_err(ServerError::Bind)?;
-        let inner = Arc::clone(&self.inner);
-        let resolver: Arc<dyn SubjectResolver> = Arc::new(resolver);
-        let thread = thread::Builder::new()
-            .name("wire-accept".into())
-            .spawn(move || conn::accept_loop(&inner, &accept, &resolver))
-            .map_err(ServerError::Spawn)?;
-        let mut listeners = self
-            .inner
-            .listeners
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        listeners.push(ListenerEntry {
-            wake,
-            thread,
+        inner.caps.check().map_err(ServerError::Config)?;
+        let poll = inner.poll()?;
+        let bound = listen::bind(path.as_ref(), inner.config.socket_mode)?;
+        bound
+            .listener
+            .set_nonblocking(true)
+            .map_err(ServerError::Bind)?;
+        let id = inner.new_id();
+        let entry = Arc::new(ListenerEntry {
+            resolver: Arc::new(resolver),
             bound,
         });
-        Ok(())
+        lock(&inner.listeners).insert(id, Arc::clone(&entry));
+        let armed = epoll::add(
+            poll,
+            entry.listener(),
+            epoll::EventData::new_u64(id),
+            worker::ARM_IN,
+        );
+        if let Err(e) = armed {
+            lock(&inner.listeners).remove(&id);
+            entry.bound.remove_socket_file();
+            return Err(ServerError::Bind(e.into()));
+        }
+        worker::ensure_worker(inner)
     }
 
     /// Serve an already connected stream whose peer is `subject`, e.g. an
     /// endpoint received from the supervisor. Not counted against the
-    /// connection cap and without idle timeout.
+    /// connection caps and without idle timeout.
     pub fn add_connection(&self, stream: UnixStream, subject: Subject) -> Result<(), ServerError> {
-        conn::admit(&self.inner, stream, conn::Origin::Fixed(subject))
+        worker::add_endpoint(&self.inner, stream, subject)
     }
 
     /// Public connections being served now.
     pub fn public_connections(&self) -> usize {
-        self.inner.conns().public
+        self.inner.table().admission.total()
     }
 
     /// All connections being served now.
     pub fn connections(&self) -> usize {
-        self.inner.conns().streams.len()
+        self.inner.table().conns.len()
     }
 
     /// A handle that can stop this server from elsewhere.
@@ -272,12 +394,12 @@ impl Server {
 
     /// Block until the server has been shut down (from a [`ShutdownHandle`]).
     pub fn wait(&self) {
-        let mut c = self.inner.conns();
-        while !c.stopped {
-            c = self
+        let mut t = self.inner.table();
+        while !t.stopped {
+            t = self
                 .inner
                 .changed
-                .wait(c)
+                .wait(t)
                 .unwrap_or_else(PoisonError::into_inner);
         }
     }
@@ -285,52 +407,43 @@ impl Server {
 
 fn shutdown(inner: &Arc<Inner>) -> bool {
     {
-        let mut c = inner.conns();
-        if c.stopping {
-            drop(c);
+        let mut t = inner.table();
+        if t.stopping {
+            drop(t);
             return wait_drained(inner, Instant::now());
         }
-        c.stopping = true;
+        t.stopping = true;
         inner.stopping.store(true, Ordering::Release);
     }
-    let listeners: Vec<ListenerEntry> = std::mem::take(
-        &mut *inner
-            .listeners
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner),
-    );
+    let listeners: Vec<Arc<ListenerEntry>> =
+        lock(&inner.listeners).drain().map(|(_, l)| l).collect();
     for l in listeners {
-        // Shutting down the read side of a listening Unix socket makes a
-        // blocked accept() return at once (Linux: EINVAL).
-        let _ = rustix::net::shutdown(&l.wake, rustix::net::Shutdown::Read);
-        let _ = l.thread.join();
+        if let Ok(poll) = inner.poll() {
+            let _ = epoll::delete(poll, l.listener());
+        }
         l.bound.remove_socket_file();
     }
-    {
-        let c = inner.conns();
-        for s in c.streams.values() {
-            // The reader sees end of stream after the request in hand; the
-            // write side stays open for its reply.
-            let _ = rustix::net::shutdown(s, rustix::net::Shutdown::Read);
-        }
+    let conns: Vec<Arc<Conn>> = inner.table().conns.values().cloned().collect();
+    for c in conns {
+        worker::stop_conn(inner, &c);
     }
     let done = wait_drained(inner, Instant::now() + inner.config.shutdown_grace);
-    let mut c = inner.conns();
-    c.stopped = true;
+    let mut t = inner.table();
+    t.stopped = true;
     inner.changed.notify_all();
     done
 }
 
 fn wait_drained(inner: &Inner, deadline: Instant) -> bool {
-    let mut c = inner.conns();
-    while !c.streams.is_empty() {
+    let mut t = inner.table();
+    while !t.conns.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return false;
         }
-        c = inner
+        t = inner
             .changed
-            .wait_timeout(c, left)
+            .wait_timeout(t, left)
             .map(|(g, _)| g)
             .unwrap_or_else(|e| e.into_inner().0);
     }

@@ -18,6 +18,8 @@ use wire::{
 fn test_reject_over_connection_cap_with_ebusy() {
     let srv = TestServer::with_config(ServerConfig {
         max_connections: 2,
+        max_connections_per_subject: 2,
+        reserved_connections: 0,
         ..ServerConfig::default()
     });
     let mut a = srv.client();

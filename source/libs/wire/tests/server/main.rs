@@ -4,4 +4,5 @@
 
 mod behaviour;
 mod common;
+mod fairness;
 mod reject;

@@ -211,3 +211,79 @@ fn test_reject_argument_errors_keep_the_connection() {
     // Same connection, still good.
     echo_ok(&mut c, "after errors");
 }
+
+#[test]
+fn test_reject_more_arguments_than_the_cap() {
+    let at_cap: Vec<(String, Value)> = (0..wire::MAX_ARGS)
+        .map(|i| (format!("a{i}"), Value::from(i as u64)))
+        .collect();
+    let args = |entries: &[(String, Value)]| {
+        Value::Map(entries.iter().map(|(k, v)| (text(k), v.clone())).collect())
+    };
+    // At the cap the request is served (echo returns its arguments).
+    let srv = TestServer::start();
+    let mut c = srv.client();
+    let mut a = Args::new();
+    for (k, v) in &at_cap {
+        a = a.try_with(k, v.clone()).unwrap();
+    }
+    assert_eq!(c.call("echo", &a).unwrap(), args(&at_cap));
+    // One more is refused, closing the connection.
+    let mut over = at_cap.clone();
+    over.push(("extra".into(), Value::Null));
+    let msg = expect_rejected(&request(with("args", args(&over))), 7);
+    assert_eq!(msg, "request has more than 16 arguments");
+}
+
+/// The shape of an attack: a 1 MiB request whose `args` map has ~116,000
+/// keys. It is refused from its heads alone (no per-key work), with the
+/// item cap's message; a client connected meanwhile keeps being served.
+#[test]
+fn test_reject_mebibyte_request_with_many_keys() {
+    let body = many_keys_request(116_000);
+    assert!(body.len() > 900_000 && body.len() <= wire::MAX_FRAME_LEN);
+    let msg = expect_rejected(&framed(&body), 0);
+    assert_eq!(msg, "request has more than 1024 CBOR items");
+    // The same keys in an indefinite-length map, and a flat array of one
+    // million one-byte items: refused the same way.
+    let mut indef = body.clone();
+    let at = indef.len() - many_keys_tail(116_000);
+    indef.splice(at..at + 5, [0xbf]);
+    indef.push(0xff);
+    assert_eq!(
+        expect_rejected(&framed(&indef), 0),
+        "request has more than 1024 CBOR items"
+    );
+    let mut flat = cbor(&map(vec![
+        ("v", Value::from(1u64)),
+        ("id", Value::from(7u64)),
+        ("op", text("echo")),
+    ]));
+    flat[0] = 0xa4;
+    flat.extend(cbor(&text("args")));
+    flat.extend([0xa1, 0x61, b'x', 0x9a, 0x00, 0x0f, 0xff, 0x00]);
+    flat.resize(flat.len() + 0x000f_ff00, 0);
+    assert!(flat.len() <= wire::MAX_FRAME_LEN);
+    assert_eq!(
+        expect_rejected(&framed(&flat), 0),
+        "request has more than 1024 CBOR items"
+    );
+}
+
+/// A request `{v, id, op, args}` whose args map holds `n` keys `k0`, `k1`
+/// … each mapped to 0, with the args map encoded last.
+fn many_keys_request(n: usize) -> Vec<u8> {
+    let keys: Vec<(Value, Value)> = (0..n)
+        .map(|i| (text(&format!("k{i}")), Value::from(0u64)))
+        .collect();
+    cbor(&map(with("args", Value::Map(keys))))
+}
+
+/// How many bytes of [`many_keys_request`] follow the `"args"` key: the
+/// map's 5-byte head and its entries.
+fn many_keys_tail(n: usize) -> usize {
+    let entries: usize = (0..n)
+        .map(|i| cbor(&text(&format!("k{i}"))).len() + 1)
+        .sum();
+    entries + 5
+}

@@ -94,7 +94,7 @@ fn session_unseal_vault_ops_and_end_session() {
     // Before unseal: locked, never "not found".
     let e = keystored.vault_seal(sid, b"a", b"v").unwrap_err();
     assert!(matches!(e, KeyMintError::Locked));
-    assert_eq!(keystored.session_user(sid), None);
+    assert_eq!(keystored.session_user(sid).unwrap(), None);
 
     // The wrong secret does not unseal (opaque EIO).
     let e = identityd
@@ -110,7 +110,7 @@ fn session_unseal_vault_ops_and_end_session() {
     identityd
         .unseal_session(sid, &user, &auth, &wrapped)
         .unwrap();
-    assert_eq!(keystored.session_user(sid), Some(user.clone()));
+    assert_eq!(keystored.session_user(sid).unwrap(), Some(user.clone()));
     let sealed = keystored
         .vault_seal(sid, b"alice/v1", b"vault value")
         .unwrap();
@@ -121,7 +121,7 @@ fn session_unseal_vault_ops_and_end_session() {
 
     assert!(identityd.end_session(sid));
     assert!(!identityd.end_session(sid));
-    assert_eq!(keystored.session_user(sid), None);
+    assert_eq!(keystored.session_user(sid).unwrap(), None);
     for e in [
         keystored.vault_seal(sid, b"a", b"v").unwrap_err(),
         keystored

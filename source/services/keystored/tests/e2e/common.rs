@@ -29,6 +29,11 @@ pub const BETA: &str = "app:com.example.beta";
 pub const DELTA: &str = "app:com.example.delta";
 pub const ATTESTD: &str = "system:attestd";
 
+/// A second local uid, mapped to `app:com.example.beta`: a second subject
+/// on the public socket (used by a child process when the test runs as
+/// root).
+pub const OTHER_UID: u32 = 4242;
+
 pub fn keymintd_bin() -> PathBuf {
     sibling_bin("keymintd", "KEYMINTD_BIN")
 }
@@ -36,7 +41,7 @@ pub fn keymintd_bin() -> PathBuf {
 /// The test's policy: the apps with what they need (beta with a small
 /// vault quota, delta with the default one for the load test), gamma with
 /// nothing, admin with everything, the test's own uid mapped to
-/// system:admin for the public socket.
+/// system:admin and [`OTHER_UID`] to beta for the public socket.
 pub fn policy_text() -> String {
     let uid = rustix::process::getuid().as_raw();
     format!(
@@ -72,6 +77,9 @@ capabilities = []
 [[uid_map]]
 uid = {uid}
 subject = "system:admin"
+[[uid_map]]
+uid = {OTHER_UID}
+subject = "app:com.example.beta"
 "#
     )
 }
@@ -148,6 +156,27 @@ impl Stack {
     /// A fresh keystored → keymintd connection, as nexus-init re-issues it.
     fn wire_keymintd(keymintd: &Proc, ks: &Proc) {
         ks.link("keymintd", keymintd, "system:keystored");
+    }
+
+    /// Kill keymintd hard (keystored's connection to it closes), leaving it
+    /// down until [`Stack::start_keymintd`].
+    pub fn kill_keymintd(&mut self) {
+        self.keymintd.kill();
+    }
+
+    /// Start keymintd again over the same state and hand keystored (and the
+    /// test playing identityd) new endpoints to it, as nexus-init does.
+    pub fn start_keymintd(&mut self) {
+        let args = Self::args(self.dir.path());
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+        self.keymintd = Proc::spawn(&keymintd_bin(), &args[..6]);
+        Self::wire_keymintd(&self.keymintd, &self.keystored);
+        self.keymintd.wait_for("keymintd: ready");
+        self.identityd = RemoteKeyMint::connect(SingleClient::new(
+            "keymintd",
+            self.keymintd.connect("system:identityd"),
+        ))
+        .unwrap();
     }
 
     /// Kill keystored hard and start it again over the same state.

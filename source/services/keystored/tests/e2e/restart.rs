@@ -1,6 +1,9 @@
 //! Killing keystored and starting it again over the same state: clients
 //! recover (re-issued endpoints, or reconnecting to the public socket)
 //! and every acknowledged write (keys, vault entries) is still there.
+//! Killing keymintd under keystored: key and vault operations answer
+//! `EAGAIN` naming keymintd at once (never `ELOCKED`, never after a wait),
+//! and serve again once keymintd's endpoint is re-issued.
 
 use crate::common::{args, bytes, field, text, Stack, ALPHA};
 use nexus_core::{Coded, ErrorCode};
@@ -84,4 +87,61 @@ fn control_channel_eof_stops_keystored_cleanly() {
     let status = s.keystored.close_control();
     assert_eq!(status.code(), Some(0), "{}", s.keystored.stderr());
     assert!(!s.run().join("keystored.sock").exists());
+}
+
+#[test]
+fn test_reject_key_and_vault_ops_with_eagain_at_once_while_keymintd_is_down() {
+    let mut s = Stack::start();
+    s.keystored.wait_for("keystore: ready");
+    let alice = s.login("alice", 0x11, 0xa1);
+    let sid = text(&alice.to_string());
+    let mut alpha = s.keystored.connect(ALPHA);
+    let key = |extra: &[(&'static str, Value)]| {
+        let mut v = vec![("purpose", text("signing")), ("name", text("k"))];
+        v.extend_from_slice(extra);
+        args(&v)
+    };
+    alpha
+        .call("key.create", &key(&[("alg", text("Ed25519"))]))
+        .unwrap();
+    let entry = args(&[("sid", sid.clone()), ("name", text("e"))]);
+    let mut put = entry.clone();
+    put = put.with("value", bytes(b"v"));
+    alpha.call("vault.put", &put).unwrap();
+
+    s.kill_keymintd();
+    let down = [
+        ("key.sign", key(&[("msg", bytes(b"m"))])),
+        ("vault.get", entry.clone()),
+        ("vault.put", put.clone()),
+        (
+            "key.create",
+            key(&[("alg", text("Ed25519"))]).with("name", "k2"),
+        ),
+    ];
+    for round in 0..3 {
+        for (op, a) in &down {
+            let t0 = Instant::now();
+            let e = alpha.call(op, a).unwrap_err();
+            let took = t0.elapsed();
+            assert_eq!(e.code(), ErrorCode::Eagain, "{op}: {e}");
+            assert!(
+                e.to_string().contains("keymintd is unavailable; try again"),
+                "{op}: {e}"
+            );
+            // At once: the old code waited 10 s for an endpoint, then EIO
+            // (key ops) or ELOCKED (vault ops).
+            assert!(
+                took < std::time::Duration::from_secs(5),
+                "{op} took {took:?} (round {round})"
+            );
+        }
+    }
+    // keystored itself kept serving what needs no keymintd.
+    alpha.call("key.show", &key(&[])).unwrap();
+
+    s.start_keymintd();
+    alpha
+        .call("key.sign", &key(&[("msg", bytes(b"m"))]))
+        .unwrap();
 }

@@ -1,12 +1,14 @@
-//! Running nexus-init for a test: a private directory with a manifest, an
-//! (unused) policy file and a trust dir; init's stdout collected line by
-//! line; every wait bounded; init killed if a test ends early.
+//! Running nexus-init for a test: a private directory with a manifest, a
+//! policy file (it only maps the test's uid, for `init.sock`) and a trust
+//! dir; init's stdout collected line by line; every wait bounded; init
+//! killed if a test ends early.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
+use wire::Args;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -44,7 +46,12 @@ impl Init {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         std::fs::write(p.join("init.toml"), format!("version = 1\n{manifest}")).unwrap();
-        std::fs::write(p.join("policy.toml"), "version = 1\n").unwrap();
+        let uid = rustix::process::getuid().as_raw();
+        std::fs::write(
+            p.join("policy.toml"),
+            format!("version = 1\n[[subjects]]\nsubject = \"uid:{uid}\"\ncapabilities = []\n"),
+        )
+        .unwrap();
         std::fs::create_dir(p.join("trust")).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexus-init"));
         cmd.arg("--config")
@@ -197,4 +204,47 @@ pub fn field<'a>(v: &'a wire::Value, key: &str) -> &'a wire::Value {
 
 pub fn pid_of(v: &wire::Value) -> u32 {
     u32::try_from(field(v, "pid").as_integer().unwrap()).unwrap()
+}
+
+/// `init.status` from init's own socket.
+pub fn init_status(init: &Init) -> wire::Value {
+    call(
+        &init.run_dir().join("init.sock"),
+        "init.status",
+        Args::new(),
+    )
+}
+
+/// The entry of service `name` in an `init.status` reply.
+pub fn entry<'a>(status: &'a wire::Value, name: &str) -> &'a wire::Value {
+    field(status, "services")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| field(s, "name").as_text() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} in {status:?}"))
+}
+
+/// The state and pid of service `name` in an `init.status` reply.
+pub fn unit(status: &wire::Value, name: &str) -> (String, Option<u32>) {
+    let one = entry(status, name);
+    let state = field(one, "state").as_text().unwrap().to_owned();
+    let pid = field(one, "pid")
+        .as_integer()
+        .map(|p| u32::try_from(p).unwrap());
+    (state, pid)
+}
+
+/// Wait (bounded) until `init.status` says `name` is `want`; returns its
+/// pid then.
+pub fn await_state(init: &Init, name: &str, want: &str) -> Option<u32> {
+    let until = Instant::now() + WAIT;
+    loop {
+        let (state, pid) = unit(&init_status(init), name);
+        if state == want {
+            return pid;
+        }
+        assert!(Instant::now() < until, "{name} never {want} (is {state})");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -9,7 +9,10 @@
 mod child;
 mod harness;
 
-use harness::{app_entry, call, child_entry, field, pid_of, wait_gone, Init};
+use harness::{
+    app_entry, await_state, call, child_entry, entry, field, init_status, pid_of, unit, wait_gone,
+    Init,
+};
 use rustix::process::Signal;
 use std::time::Instant;
 use wire::Args;
@@ -132,6 +135,81 @@ fn crash_loop_is_capped_and_fails_boot() {
     init.expect("init: boot failed: flaky did not come up");
     assert_eq!(init.wait_exit().code(), Some(1));
     assert!(!init.seen.iter().any(|l| l == "init: ready"));
+}
+
+fn kill(pid: u32) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap(),
+        Signal::Kill,
+    )
+    .unwrap();
+}
+
+/// After boot: a core daemon (`up`, which `mid` calls) killed far more often
+/// than the crash-loop count is always restarted; a leaf daemon in a crash
+/// loop is failed, then tried again. `init.status` on init.sock tells
+/// each state as it goes.
+fn after_boot_core_daemons_are_never_given_up() {
+    let manifest = format!(
+        "[restart]\ninitial_ms = 10\nmax_ms = 50\nmax_per_minute = 2\nfailed_retry_ms = 1000\n{}{}",
+        two_tier(&[]),
+        child_entry("leaf", "", &[]),
+    );
+    let mut init = Init::start(&manifest, &[]);
+    init.expect("init: ready");
+    let status = init_status(&init);
+    assert_eq!(field(&status, "ready").as_bool(), Some(true));
+    for name in ["up", "mid", "leaf"] {
+        assert_eq!(unit(&status, name).0, "up", "{status:?}");
+    }
+    let core = |name: &str| field(entry(&status, name), "core").as_bool().unwrap();
+    assert!(core("up") && !core("mid") && !core("leaf"));
+
+    // Five kills of the core daemon, two more than the crash-loop count.
+    for _ in 0..5 {
+        let pid = await_state(&init, "up", "up").unwrap();
+        kill(pid);
+        init.expect("init: restart up (status signal 9)");
+    }
+    await_state(&init, "up", "up");
+    let sock = init.run_dir().join("mid.sock");
+    assert_eq!(
+        field(
+            &call(&sock, "relay", Args::new().with("to", "up")),
+            "service"
+        )
+        .as_text(),
+        Some("up")
+    );
+    assert!(!init.seen.iter().any(|l| l.starts_with("init: failed up")));
+
+    // The leaf: failed after the third death, tried again a second later.
+    for _ in 0..2 {
+        let pid = await_state(&init, "leaf", "up").unwrap();
+        kill(pid);
+        init.expect("init: restart leaf (status signal 9)");
+    }
+    let pid = await_state(&init, "leaf", "up").unwrap();
+    kill(pid);
+    init.expect_prefix("init: failed leaf (status signal 9; 2 restarts within the last minute; trying again in 1 s)");
+    await_state(&init, "leaf", "failed");
+    init.expect("init: restart leaf (status signal 9)");
+    await_state(&init, "leaf", "up");
+    let status = init_status(&init);
+    let restarts = |name: &str| {
+        let one = entry(&status, name);
+        (
+            field(one, "restarts").as_integer().unwrap(),
+            field(one, "last_exit").as_text().map(str::to_owned),
+        )
+    };
+    assert_eq!(restarts("up"), (5.into(), Some("signal 9".into())));
+    assert_eq!(restarts("leaf"), (3.into(), Some("signal 9".into())));
+    assert_eq!(restarts("mid"), (0.into(), None));
+
+    init.signal(Signal::Term);
+    assert_eq!(init.wait_exit().code(), Some(0));
+    assert!(!init.run_dir().join("init.sock").exists());
 }
 
 fn ready_timeout_kills_the_service() {
@@ -262,6 +340,10 @@ const TESTS: &[(&str, fn())] = &[
     (
         "crash_loop_is_capped_and_fails_boot",
         crash_loop_is_capped_and_fails_boot,
+    ),
+    (
+        "after_boot_core_daemons_are_never_given_up",
+        after_boot_core_daemons_are_never_given_up,
     ),
     (
         "ready_timeout_kills_the_service",
