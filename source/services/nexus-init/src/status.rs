@@ -15,10 +15,10 @@
 use crate::child::ExitDesc;
 use crate::error::InitError;
 use crate::manifest::Kind;
+use nexus_proto::{self as proto, InitStatus, InitStatusReply, Status, StatusReply, UnitInfo};
 use policy::Policy;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use nexus_proto::{self as proto, InitStatus, InitStatusReply, Status, StatusReply, UnitInfo};
 use wire::{CallContext, PeerCredResolver, Request, Server, ServerConfig, Value, WireError};
 
 /// A service's state as `init.status` reports it.

@@ -11,8 +11,8 @@ use crate::ctx::Ctx;
 use crate::error::NxError;
 use nexus_core::{Coded, ErrorCode};
 use nexus_keychain::{status_of, KeychainError, Service};
-use serde_json::{json, Map, Value as Json};
 use nexus_proto::{self as proto, Empty, InitStatus, Op};
+use serde_json::{json, Map, Value as Json};
 use wire::Client;
 
 /// One entry of `init.status`.
