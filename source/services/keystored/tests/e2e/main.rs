@@ -5,8 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod damaged;
 mod frames;
+mod key_delete;
 mod keys;
+mod limits;
 mod load;
 mod restart;
 mod trust;

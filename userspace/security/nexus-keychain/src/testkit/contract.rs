@@ -210,10 +210,15 @@ impl Contract {
                 named(a.name.as_str(), "key")?;
                 Ok(Empty {})
             }),
+            "key.delete" => answer::<proto::KeyDelete>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                Ok(Empty {})
+            }),
             "key.list" => answer::<proto::KeyList>(a, |a| {
                 let app = a.app.map_or_else(default_app, Ok)?;
                 Ok(KeyListReply {
                     keys: vec![key_info(parsed("signing")?, parsed("k1")?, app)?],
+                    damaged: Vec::new(),
                 })
             }),
             "key.show" => answer::<proto::KeyShow>(a, |a| {
