@@ -476,15 +476,22 @@ impl nexus_core::Authorizer for Allow {
     }
 }
 
+/// Flip one bit in the payload of attestd's first device key record;
+/// returns its path and the damaged bytes.
+fn damage_device_record(d: &Daemons) -> (PathBuf, Vec<u8>) {
+    let record = d.device_record("device");
+    let mut bytes = std::fs::read(&record).unwrap();
+    bytes[12] ^= 0x40;
+    std::fs::write(&record, &bytes).unwrap();
+    (record, bytes)
+}
+
 #[test]
 fn test_reject_a_damaged_device_key_record_with_eio_and_attestd_still_starts() {
     let dir = tempfile::tempdir().unwrap();
     let mut d = Daemons::start(dir.path(), ATTESTD_CAPS);
     alpha_public(&d);
-    let record = d.device_record("device");
-    let mut bytes = std::fs::read(&record).unwrap();
-    bytes[12] ^= 0x40;
-    std::fs::write(&record, &bytes).unwrap();
+    let (record, bytes) = damage_device_record(&d);
     // attestd starts (it used to fail every start); it replaces the key
     // and says which record was damaged.
     d.restart_keystore_and_attestd();
@@ -529,10 +536,7 @@ fn test_reject_attest_with_eio_naming_the_record_when_the_device_key_cannot_be_r
     let dir = tempfile::tempdir().unwrap();
     let mut d = Daemons::start(dir.path(), ATTESTD_CAPS);
     alpha_public(&d);
-    let record = d.device_record("device");
-    let mut bytes = std::fs::read(&record).unwrap();
-    bytes[12] ^= 0x40;
-    std::fs::write(&record, &bytes).unwrap();
+    damage_device_record(&d);
     // A policy that lets attestd sign but not create: no replacement.
     std::fs::write(
         dir.path().join("policy.toml"),
