@@ -436,3 +436,51 @@ fn test_reject_vault_use_without_capability() {
         ErrorCode::Eperm
     );
 }
+
+#[test]
+fn test_reject_a_put_past_the_largest_sealable_vault_with_edquota() {
+    // Quotas far above what one keymintd request can seal: the encoded
+    // vault's own limit (MAX_VAULT_FILE_LEN) still stops the put, with
+    // EDQUOTA naming it, and what was there stays readable.
+    let dir = tempfile::tempdir().unwrap();
+    let big = QuotaLimits {
+        soft_count: 1 << 20,
+        hard_count: 1 << 20,
+        soft_bytes: 1 << 30,
+        hard_bytes: 1 << 30,
+    };
+    let (s, _) = setup(
+        dir.path(),
+        RigConfig {
+            limits: VaultLimits {
+                per_app: big,
+                per_user: big,
+            },
+            ..RigConfig::default()
+        },
+    );
+    let app = subject("app:com.example.a");
+    let sid = login(&s, "alice");
+    let value = vec![7u8; vault::MAX_VALUE_LEN];
+    let mut stored = 0;
+    let err = loop {
+        match s.vault.put(&app, sid, &format!("e{stored}"), &value) {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 64, "no limit reached");
+    };
+    assert_eq!(err.code(), ErrorCode::Edquota);
+    let m = err.to_string();
+    assert!(
+        m.contains("the user's vault is full") && m.contains("MAX_VAULT_FILE_LEN = 983040 bytes"),
+        "{m}"
+    );
+    // 983 040 bytes hold 14 full values and their framing, not 15.
+    assert_eq!(stored, 14);
+    assert_eq!(s.vault.list(&app, sid).unwrap().len(), 14);
+    assert_eq!(
+        s.vault.get(&app, sid, "e13").unwrap().as_slice(),
+        value.as_slice()
+    );
+}

@@ -2,7 +2,9 @@
 //!
 //! Invariants: data is read and written as bytes, never reinterpreted as
 //! text, so any binary message, signature or plaintext passes intact;
-//! inputs are bounded (one wire frame) before anything is sent; secret
+//! inputs are bounded (one wire frame, or the op's own limit from
+//! `nexus_proto::limits`, refused with `EINVAL` naming it) before anything
+//! is sent; secret
 //! inputs (plaintexts, vault values, passwords) are held in zeroizing
 //! buffers; secret outputs written to a file get mode 0600 when the file is
 //! created. Passwords never come from the command line: argv is visible to
@@ -10,6 +12,7 @@
 //! history.
 
 use crate::error::NxError;
+use nexus_proto::limits::Limit;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -50,12 +53,47 @@ pub fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, NxError> {
     read_bounded(f, &what)
 }
 
-/// Read `--in FILE`, or all of stdin.
-pub fn read_input(io: &mut Io<'_>, path: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, NxError> {
+/// Read at most one byte past `limit` from `r` (named `name` in errors);
+/// more than `limit` is the service's own `EINVAL`, naming the limit.
+fn read_capped(
+    r: impl Read,
+    name: &str,
+    limit: Limit,
+    what: &'static str,
+) -> Result<Zeroizing<Vec<u8>>, NxError> {
+    let mut buf = Zeroizing::new(Vec::new());
+    r.take(limit.max as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| NxError::io(name, &e))?;
+    limit
+        .check(what, buf.len())
+        .map_err(|e| NxError::local(&format!("{name}: {what} not sent"), &e))?;
+    Ok(buf)
+}
+
+/// Read `what` (e.g. "message") from `--in FILE` or stdin, refusing it
+/// when it is over `limit`, before reading further or sending anything.
+pub fn read_input_within(
+    io: &mut Io<'_>,
+    path: Option<&Path>,
+    limit: Limit,
+    what: &'static str,
+) -> Result<Zeroizing<Vec<u8>>, NxError> {
     match path {
-        Some(p) => read_file(p),
-        None => read_bounded(&mut *io.stdin, "stdin"),
+        Some(p) => read_file_within(p, limit, what),
+        None => read_capped(&mut *io.stdin, "stdin", limit, what),
     }
+}
+
+/// A whole file, as [`read_input_within`] reads it.
+pub fn read_file_within(
+    path: &Path,
+    limit: Limit,
+    what: &'static str,
+) -> Result<Zeroizing<Vec<u8>>, NxError> {
+    let name = path.display().to_string();
+    let f = File::open(path).map_err(|e| NxError::io(&name, &e))?;
+    read_capped(f, &name, limit, what)
 }
 
 /// Write `bytes` to `--out FILE` (created 0600, or truncated), or stdout.
@@ -170,11 +208,22 @@ mod tests {
     }
 
     #[test]
-    fn test_reject_oversized_input() {
-        let big = vec![0u8; MAX_INPUT as usize + 1];
-        let e = with_stdin(&big, |io| read_input(io, None)).unwrap_err();
-        assert_eq!(e.exit_status(), 2);
-        let ok = with_stdin(&big[..10], |io| read_input(io, None)).unwrap();
-        assert_eq!(ok.len(), 10);
+    fn test_reject_input_over_its_limit_with_einval_naming_it() {
+        use nexus_core::{Coded, ErrorCode};
+        use nexus_proto::limits::{MAX_MESSAGE_LEN, MESSAGE};
+        let big = vec![0u8; MAX_MESSAGE_LEN + 1];
+        let e = with_stdin(&big, |io| read_input_within(io, None, MESSAGE, "message")).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Einval);
+        assert_eq!(e.exit_status(), ErrorCode::Einval.exit_status());
+        assert!(
+            e.to_string()
+                .contains("the limit is MAX_MESSAGE_LEN = 983040 bytes"),
+            "{e}"
+        );
+        let ok = with_stdin(&big[..MAX_MESSAGE_LEN], |io| {
+            read_input_within(io, None, MESSAGE, "message")
+        })
+        .unwrap();
+        assert_eq!(ok.len(), MAX_MESSAGE_LEN);
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Invariants: the marker means the token verified (strict Ed25519, kid,
 //! nonce, freshness) and states what it must: the attested key is the
-//! sign key's primary version, the app is the caller's own namespace, the
+//! sign key's primary version, the app is the caller's own key namespace
+//! (`system.selftest`), the
 //! device kid is the published one. A wrong nonce must be refused.
 
 use crate::keys::{label, SignKey, PURPOSE};
@@ -51,7 +52,7 @@ pub fn attest(
             verified.attested_kid
         )
     })?;
-    let app = me.app_namespace();
+    let app = me.key_namespace();
     check(verified.claims.app_id == app, || {
         format!(
             "token names app {} instead of {app}",

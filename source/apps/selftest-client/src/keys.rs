@@ -5,7 +5,10 @@
 //! be: by keystored (`key.verify`, `key.unseal`) and locally (Ed25519
 //! `verify_strict` against the public key keystored returned, constant-time
 //! comparison of the unsealed plaintext). Keys are named per run, so a
-//! durable state from earlier boots never makes a step pass or fail.
+//! durable state from earlier boots never makes a step pass or fail, and
+//! each run deletes the keys it made (`key.delete`: the seal key in the
+//! seal step, the sign key once the last step that uses it is done), so
+//! runs on a durable state never fill the selftest's key quota.
 
 use crate::report::{any_refusal, at, check, refused, StepError};
 use crate::Run;
@@ -187,6 +190,20 @@ pub fn seal(kc: &Keychain, run: &Run) -> Result<(), StepError> {
         kc.unseal(&purpose, &name, &sealed.sealed, Some(b"other")),
     )?;
     eprintln!("selftest: seal: {PURPOSE}/{name}: tampered blob {code}, wrong aad {code_aad}");
+    delete(kc, &name)
+}
+
+/// Delete this run's key `name`: afterwards it is gone (`ENOENT`) and
+/// nothing it sealed opens.
+pub fn delete(kc: &Keychain, name: &Label) -> Result<(), StepError> {
+    let purpose = label(PURPOSE)?;
+    kc.delete_key(&purpose, name).map_err(at("key.delete"))?;
+    refused(
+        "key.show (deleted key)",
+        ErrorCode::Enoent,
+        kc.show_key(&purpose, name, None),
+    )?;
+    eprintln!("selftest: deleted {PURPOSE}/{name}");
     Ok(())
 }
 

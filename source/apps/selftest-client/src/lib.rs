@@ -17,7 +17,9 @@
 //! ```
 //!
 //! The first failure prints `SELFTEST: keystore v1.1 <step> FAIL <reason>`
-//! and ends the run with exit status 1; later steps do not run.
+//! and ends the run with exit status 1; later steps do not run. After the
+//! trust step the run deletes its sign key (its seal key goes in the seal
+//! step); that has no marker of its own and fails as `cleanup FAIL`.
 //!
 //! Invariants:
 //! - A marker is printed only after its step's checks all passed; nothing
@@ -190,6 +192,11 @@ fn run_steps(stack: &Stack, report: &Report) -> bool {
             }
             Err(e) => return fail(report, step, &e),
         }
+    }
+    // The sign key served every step that needed it: delete it. No marker
+    // of its own; a failure is `cleanup FAIL`.
+    if let Err(e) = keys::delete(kc, &sign_key.name) {
+        return fail(report, "cleanup", &e);
     }
     let persist_line = match mode {
         Mode::Volatile => format!("{PREFIX} persist skipped (volatile)"),

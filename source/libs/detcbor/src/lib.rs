@@ -47,10 +47,10 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The defaults: the system's largest message (1 MiB), depth 16, and
+    /// The defaults: the largest wire frame (1 MiB), depth 16, and
     /// 65 536 items.
     pub const DEFAULT: Limits = Limits {
-        max_input_len: nexus_core::MAX_MESSAGE_LEN,
+        max_input_len: 1 << 20,
         max_depth: 16,
         max_items: 65_536,
     };

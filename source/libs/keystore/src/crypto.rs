@@ -1,10 +1,12 @@
 //! The operations that use keys: sign, verify, seal, unseal, public key and
 //! export-wrapped.
 //!
-//! Every private operation hands a wrapped blob to keymint; this module
-//! never sees material. Inputs are bounded before anything else happens:
-//! messages and plaintexts at `nexus_core::MAX_MESSAGE_LEN` (1 MiB), AAD at
-//! [`crate::MAX_AAD_LEN`], sealed input at 1 MiB plus framing.
+//! Every private operation hands a wrapped blob to keymint, under the
+//! identity that version was wrapped with; this module never sees
+//! material. Inputs are bounded before anything else happens, by the
+//! limits of `nexus_proto::limits` (messages and plaintexts at 960 KiB,
+//! AAD at 4 KiB, sealed data at the largest plaintext plus 50 bytes), so
+//! that anything sealed here can be unsealed and anything signed verified.
 
 use crate::access;
 use crate::error::KeystoreError;
@@ -14,20 +16,15 @@ use crate::model::{
 };
 use crate::sealfmt;
 use crate::store::KeyStore;
-use crate::MAX_AAD_LEN;
 use ed25519_dalek::VerifyingKey;
 use keymint::KeyMintError;
-use nexus_core::{Authorizer, Capability, Subject, MAX_MESSAGE_LEN};
+use nexus_core::{Authorizer, Capability, Subject};
+use nexus_proto::limits::{AAD, MESSAGE, PLAINTEXT, SEALED};
 
-const MAX_SEALED_LEN: usize = MAX_MESSAGE_LEN + sealfmt::HEADER_LEN + keymint::SEAL_OVERHEAD;
-
-fn bound(what: &'static str, len: usize, max: usize) -> Result<(), KeystoreError> {
-    if len > max {
-        Err(KeystoreError::TooLarge { what, len, max })
-    } else {
-        Ok(())
-    }
-}
+// The sealed-data limit is the largest plaintext plus exactly what this
+// crate and keymint add to it.
+const _: () =
+    assert!(nexus_proto::limits::SEALED_OVERHEAD == sealfmt::HEADER_LEN + keymint::SEAL_OVERHEAD);
 
 /// The public key of version `v`, parsed strictly and checked against the
 /// stored kid (a mismatch means the record is not what was written).
@@ -61,7 +58,7 @@ impl KeyStore {
         key: &KeyName,
         msg: &[u8],
     ) -> Result<SignOutput, KeystoreError> {
-        bound("message", msg.len(), MAX_MESSAGE_LEN)?;
+        MESSAGE.check("message", msg.len())?;
         access::private(subject, authz, Capability::KeySign, key)?;
         let rec = self.load(key)?;
         rec.require_use(KeyUse::Sign)?;
@@ -71,7 +68,7 @@ impl KeyStore {
             path: format!("state:/keystore/{key}"),
             reason: "signing version without kid",
         })?;
-        let sig = self.ops.sign(&key.identity(v, rec.alg), wrapped, msg)?;
+        let sig = self.ops.sign(&rec.identity(v)?, wrapped, msg)?;
         Ok(SignOutput {
             signature: sig.to_bytes(),
             version: v,
@@ -90,7 +87,7 @@ impl KeyStore {
         msg: &[u8],
         signature: &[u8],
     ) -> Result<u32, KeystoreError> {
-        bound("message", msg.len(), MAX_MESSAGE_LEN)?;
+        MESSAGE.check("message", msg.len())?;
         let sig = keymint::ed25519::parse_signature(signature)
             .map_err(|_| KeystoreError::Invalid("an Ed25519 signature is 64 bytes"))?;
         access::public(subject, &key.app)?;
@@ -137,8 +134,8 @@ impl KeyStore {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<SealOutput, KeystoreError> {
-        bound("plaintext", plaintext.len(), MAX_MESSAGE_LEN)?;
-        bound("aad", aad.len(), MAX_AAD_LEN)?;
+        PLAINTEXT.check("plaintext", plaintext.len())?;
+        AAD.check("aad", aad.len())?;
         access::private(subject, authz, Capability::KeySeal, key)?;
         let rec = self.load(key)?;
         rec.require_use(KeyUse::Seal)?;
@@ -146,7 +143,7 @@ impl KeyStore {
         let (_, wrapped) = rec.usable(v)?;
         let header = sealfmt::header(v);
         let body = self.ops.seal(
-            &key.identity(v, rec.alg),
+            &rec.identity(v)?,
             wrapped,
             &sealfmt::bound_aad(&header, aad),
             plaintext,
@@ -168,8 +165,8 @@ impl KeyStore {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Unsealed, KeystoreError> {
-        bound("sealed data", sealed.len(), MAX_SEALED_LEN)?;
-        bound("aad", aad.len(), MAX_AAD_LEN)?;
+        SEALED.check("sealed data", sealed.len())?;
+        AAD.check("aad", aad.len())?;
         access::private(subject, authz, Capability::KeyDecrypt, key)?;
         let parts = sealfmt::parse(sealed)?;
         let rec = self.load(key)?;
@@ -180,7 +177,7 @@ impl KeyStore {
         }
         let (_, wrapped) = rec.usable(parts.version)?;
         let plaintext = self.ops.unseal(
-            &key.identity(parts.version, rec.alg),
+            &rec.identity(parts.version)?,
             wrapped,
             &sealfmt::bound_aad(&parts.header, aad),
             parts.body,
@@ -206,7 +203,7 @@ impl KeyStore {
         let v = version.unwrap_or(rec.primary);
         let (ver, wrapped) = rec.usable(v)?;
         Ok(ExportedKey {
-            identity: key.identity(v, rec.alg),
+            identity: rec.identity(v)?,
             wrapped: wrapped.clone(),
             public: ver.info.public,
             kid: ver.info.kid,

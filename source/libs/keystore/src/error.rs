@@ -14,7 +14,7 @@ use statefs::StateError;
 #[derive(Debug, thiserror::Error)]
 pub enum KeystoreError {
     /// The caller's namespace does not cover the key it named.
-    #[error("{subject} may not use keys of app {app}")]
+    #[error("{subject} may not use keys of app {app}{}", owner_note(app))]
     Namespace {
         /// The caller.
         subject: String,
@@ -93,16 +93,9 @@ pub enum KeystoreError {
         /// The hard limit.
         limit: u64,
     },
-    /// An input exceeds its documented bound.
-    #[error("{what} is {len} bytes; the limit is {max}")]
-    TooLarge {
-        /// Which input.
-        what: &'static str,
-        /// Its length.
-        len: usize,
-        /// The bound.
-        max: usize,
-    },
+    /// An input exceeds its limit (`nexus_proto::limits`).
+    #[error(transparent)]
+    TooLarge(#[from] nexus_proto::limits::TooLarge),
     /// The key's algorithm does not allow the operation.
     #[error("key {key} is an {alg} key and cannot be used to {op}")]
     WrongUse {
@@ -139,6 +132,15 @@ pub enum KeystoreError {
     KeyMint(#[from] KeyMintError),
 }
 
+/// Says who owns a service's namespace: its keys are that service's alone.
+fn owner_note(app: &str) -> String {
+    match app.strip_prefix(nexus_core::SERVICE_NAMESPACE_PREFIX) {
+        Some(svc) if !svc.is_empty() => format!(" (they belong to system:{svc})"),
+        _ if app == "system" => " (the former shared namespace: no one may use its keys)".into(),
+        _ => String::new(),
+    }
+}
+
 impl From<keymint::ed25519::BadSignature> for KeystoreError {
     fn from(_: keymint::ed25519::BadSignature) -> Self {
         KeystoreError::BadSignature
@@ -158,7 +160,7 @@ impl Coded for KeystoreError {
             | KeystoreError::VersionRevoked { .. }
             | KeystoreError::Retired { .. } => ErrorCode::Ekeyrevoked,
             KeystoreError::Quota { .. } => ErrorCode::Edquota,
-            KeystoreError::TooLarge { .. }
+            KeystoreError::TooLarge(_)
             | KeystoreError::WrongUse { .. }
             | KeystoreError::Invalid(_) => ErrorCode::Einval,
             KeystoreError::Corrupt { .. } | KeystoreError::Backend(_) => ErrorCode::Eio,
@@ -202,6 +204,19 @@ mod tests {
         for (e, c) in cases {
             assert_eq!(e.code(), c, "{e}");
         }
+    }
+
+    #[test]
+    fn a_service_namespace_names_its_owner() {
+        let e = KeystoreError::Namespace {
+            subject: "system:admin".into(),
+            app: "system.attestd".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "system:admin may not use keys of app system.attestd (they belong to system:attestd)"
+        );
+        assert_eq!(e.code(), ErrorCode::Eperm);
     }
 
     #[test]

@@ -5,19 +5,25 @@
 //! XChaCha20-Poly1305 for sealing keys), a lifecycle state, a primary
 //! version and a minimum version; each version has its own state, its
 //! public key and kid (Ed25519) and its material wrapped by keymint.
-//! [`KeyStore`] implements create, rotate, revoke, retire, list, describe,
-//! public key, sign, verify, seal, unseal and export-wrapped over
-//! `state:/keystore/<app>/<purpose>/<name>`.
+//! [`KeyStore`] implements create, rotate, revoke, retire, delete, list,
+//! describe, public key, sign, verify, seal, unseal and export-wrapped over
+//! `state:/keystore/<app>/<purpose>/<name>`, and the move of keys out of
+//! the once-shared `system` namespace ([`namespaces`]).
 //!
 //! Invariants:
 //! - This crate never holds private key bytes: material exists here only as
 //!   [`keymint::WrappedKey`] blobs, and every private operation goes through
 //!   [`keymint::KeyOps`]. No API returns key material.
-//! - The caller's app namespace comes from its [`nexus_core::Subject`]; a
-//!   request for another app's key is `EPERM` before anything is looked up.
-//!   Private operations are also put to the [`nexus_core::Authorizer`].
+//! - The caller's key namespace comes from its [`nexus_core::Subject`]
+//!   (each system service has its own, `system.<name>`); a private
+//!   operation on another namespace's key is `EPERM` before anything is
+//!   looked up, whoever asks. Private operations are also put to the
+//!   [`nexus_core::Authorizer`].
 //! - A record that is corrupt or of an unknown version is `EIO` for that
-//!   key only; nothing is ever reset or overwritten silently.
+//!   key only (listings name it as damaged); nothing is ever reset or
+//!   overwritten silently.
+//! - Size limits are `nexus_proto::limits`: whatever is accepted can be
+//!   taken back (unsealed, verified) through every hop.
 //! - Signatures and sealed data say which version made them, so old
 //!   versions keep verifying and unsealing after a rotation until retired.
 
@@ -25,25 +31,30 @@
 
 mod access;
 mod crypto;
+mod delete;
 mod error;
+mod listing;
 mod model;
+pub mod namespaces;
 mod quota;
 mod record;
 pub mod sealfmt;
 mod store;
 
 pub use error::KeystoreError;
+pub use listing::{DamagedKey, Listing};
 pub use model::{
     ExportedKey, KeyInfo, KeyName, KeySelector, KeyState, KeyUse, Outcome, PublicKeyInfo,
     RevokeScope, SealOutput, SignOutput, Unsealed, VersionInfo, VersionState,
 };
+pub use namespaces::{Moved, SharedNamespaceUpgrade, Stayed};
 pub use quota::{DefaultQuota, QuotaResource, QuotaSource, QuotaWarning, Usage, DEFAULT_QUOTA};
-pub use record::{RECORD_MAGIC, RECORD_VERSION};
+pub use record::{RECORD_MAGIC, RECORD_VERSION, RECORD_VERSIONS};
 pub use store::KeyStore;
 
-/// The largest AAD a seal or unseal accepts, in bytes. AAD binds context
-/// (a file name, a record id), not bulk data.
-pub const MAX_AAD_LEN: usize = 4096;
+/// The size limits of sign, verify, seal and unseal: defined once, for
+/// every hop, in `nexus_proto::limits`.
+pub use nexus_proto::limits::{MAX_AAD_LEN, MAX_MESSAGE_LEN, MAX_PLAINTEXT_LEN, MAX_SEALED_LEN};
 
 /// The most versions one key may have; a rotation beyond it is `EDQUOTA`.
 /// Retire old versions (their metadata stays, small) or use a new name.

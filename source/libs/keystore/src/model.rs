@@ -263,14 +263,18 @@ pub struct ExportedKey {
 }
 
 /// One stored version: metadata plus, while active, wrapped material.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VersionRecord {
     pub(crate) info: VersionInfo,
     pub(crate) wrapped: Option<WrappedKey>,
+    /// The namespace the material was wrapped under, when it is not the
+    /// key's own (see `record.rs`): keymint binds both the wrapping and
+    /// sealed data to the identity, so the key keeps being used under it.
+    pub(crate) bound_app: Option<AppId>,
 }
 
 /// One stored key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeyRecord {
     pub(crate) name: KeyName,
     pub(crate) alg: Algorithm,
@@ -294,6 +298,18 @@ impl KeyRecord {
             rotated: self.rotated,
             versions: self.versions.iter().map(|v| v.info.clone()).collect(),
         }
+    }
+
+    /// The identity keymint binds version `v`'s material (and what it
+    /// sealed) to: the key's own name, in the namespace the version was
+    /// wrapped under.
+    pub(crate) fn identity(&self, v: u32) -> Result<KeyIdentity, KeystoreError> {
+        let rec = self.version(v)?;
+        let mut id = self.name.identity(v, self.alg);
+        if let Some(app) = &rec.bound_app {
+            id.app = app.clone();
+        }
+        Ok(id)
     }
 
     pub(crate) fn latest(&self) -> u32 {

@@ -5,10 +5,17 @@
 //! SHA-256 checksum) around a CBOR payload (RFC 8949, written by ciborium:
 //! a map with text keys in the field order below, byte strings for binary
 //! fields). Reading is strict: the envelope must check, the version must be
-//! known, the CBOR must match the schema exactly (unknown fields, wrong
-//! types and trailing bytes are refused), and the decoded record must keep
-//! the model's invariants and name the key it is stored under. Any failure
-//! is `EIO` for that key; the file is left untouched for inspection.
+//! known, the CBOR must match that version's schema exactly (unknown
+//! fields, wrong types and trailing bytes are refused), and the decoded
+//! record must keep the model's invariants and name the key it is stored
+//! under. Any failure is `EIO` for that key; the file is left untouched for
+//! inspection.
+//!
+//! Versions: 1 is the original schema; 2 adds `bound_app` to each version
+//! (the namespace its material was wrapped under, when that is not the
+//! key's own: `system` for versions made before their key moved out of the
+//! once-shared `system` namespace). This build reads both and writes 2; a
+//! version-1 record becomes version 2 the next time its key changes.
 
 use crate::error::KeystoreError;
 use crate::model::{KeyName, KeyRecord, KeyState, VersionInfo, VersionRecord, VersionState};
@@ -21,10 +28,15 @@ use statefs::StatePath;
 
 /// Magic of a key record envelope.
 pub const RECORD_MAGIC: &[u8; 4] = b"NXKS";
-/// The record version this build writes and reads.
-pub const RECORD_VERSION: u16 = 1;
-/// A record file larger than this is refused before decoding.
+/// The record version this build writes.
+pub const RECORD_VERSION: u16 = 2;
+/// The record versions this build reads.
+pub const RECORD_VERSIONS: [u16; 2] = [1, 2];
+/// A record payload larger than this is refused before decoding.
 const MAX_RECORD_LEN: usize = 1 << 20;
+/// What the statefs envelope adds to a payload: magic, version, length,
+/// SHA-256.
+pub(crate) const ENVELOPE_LEN: usize = 4 + 2 + 4 + 32;
 
 /// Bytes that serialize as a CBOR byte string (not an array of integers).
 #[derive(Debug, PartialEq, Eq)]
@@ -55,10 +67,11 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
-/// Schema of record version 1. Field order is the encoding order.
+/// Schema of a record, over its version's per-version schema. Field order
+/// is the encoding order.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RecordV1 {
+struct Body<V> {
     app: AppId,
     purpose: Label,
     name: Label,
@@ -68,9 +81,10 @@ struct RecordV1 {
     min_version: u32,
     created: u64,
     rotated: Option<u64>,
-    versions: Vec<VersionV1>,
+    versions: Vec<V>,
 }
 
+/// One version in record version 1.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VersionV1 {
@@ -80,6 +94,33 @@ struct VersionV1 {
     public: Option<Blob>,
     kid: Option<Blob>,
     wrapped: Option<Blob>,
+}
+
+/// One version in record version 2: version 1's fields, then `bound_app`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionV2 {
+    version: u32,
+    state: VersionState,
+    created: u64,
+    public: Option<Blob>,
+    kid: Option<Blob>,
+    wrapped: Option<Blob>,
+    bound_app: Option<AppId>,
+}
+
+impl From<VersionV1> for VersionV2 {
+    fn from(v: VersionV1) -> Self {
+        VersionV2 {
+            version: v.version,
+            state: v.state,
+            created: v.created,
+            public: v.public,
+            kid: v.kid,
+            wrapped: v.wrapped,
+            bound_app: None,
+        }
+    }
 }
 
 /// Where a key's record lives.
@@ -98,9 +139,18 @@ pub(crate) fn app_prefix(app: &AppId) -> Result<StatePath, KeystoreError> {
     Ok(StatePath::from_segments(["keystore", app.as_str()]).map_err(statefs::StateError::from)?)
 }
 
-/// The whole file (envelope included) for `rec`.
+/// The key a record path names (`keystore/<app>/<purpose>/<name>`), if it
+/// is one.
+pub(crate) fn name_of(path: &StatePath) -> Option<KeyName> {
+    match path.segments() {
+        [root, app, purpose, name] if root == "keystore" => KeyName::parse(app, purpose, name).ok(),
+        _ => None,
+    }
+}
+
+/// The payload (record version [`RECORD_VERSION`]) for `rec`.
 pub(crate) fn encode(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
-    let body = RecordV1 {
+    let body = Body {
         app: rec.name.app.clone(),
         purpose: rec.name.purpose.clone(),
         name: rec.name.name.clone(),
@@ -113,46 +163,95 @@ pub(crate) fn encode(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
         versions: rec
             .versions
             .iter()
-            .map(|v| VersionV1 {
+            .map(|v| VersionV2 {
                 version: v.info.version,
                 state: v.info.state,
                 created: v.info.created,
                 public: v.info.public.map(|p| Blob(p.to_vec())),
                 kid: v.info.kid.map(|k| Blob(k.as_bytes().to_vec())),
                 wrapped: v.wrapped.as_ref().map(|w| Blob(w.as_bytes().to_vec())),
+                bound_app: v.bound_app.clone(),
             })
             .collect(),
     };
     let mut payload = Vec::with_capacity(256);
     ciborium::into_writer(&body, &mut payload)
         .map_err(|_| KeystoreError::Invalid("key record does not serialize"))?;
+    Ok(payload)
+}
+
+/// The whole file (envelope included) for `rec`.
+#[cfg(test)]
+pub(crate) fn encode_file(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
     Ok(statefs::record::encode(
         RECORD_MAGIC,
         RECORD_VERSION,
-        &payload,
+        &encode(rec)?,
     ))
 }
 
-/// Check and decode the file at `path`, which must hold `expected`.
-pub(crate) fn decode(
+/// Check the envelope of the file at `path` and decode it: it must hold
+/// `expected`.
+#[cfg(test)]
+pub(crate) fn decode_file(
     path: &StatePath,
     expected: &KeyName,
     bytes: &[u8],
+) -> Result<KeyRecord, KeystoreError> {
+    if bytes.len() > MAX_RECORD_LEN + ENVELOPE_LEN {
+        return Err(KeystoreError::Corrupt {
+            path: path.to_string(),
+            reason: "record is too large",
+        });
+    }
+    let rec = statefs::record::decode(path, bytes, RECORD_MAGIC, &RECORD_VERSIONS)?;
+    decode(path, expected, rec.version, rec.payload)
+}
+
+fn parse<V: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<Body<V>, &'static str> {
+    let mut rest = payload;
+    let body: Body<V> =
+        ciborium::from_reader(&mut rest).map_err(|_| "payload does not match schema")?;
+    if !rest.is_empty() {
+        return Err("trailing bytes after payload");
+    }
+    Ok(body)
+}
+
+/// Decode the payload of record version `version` at `path`, which must
+/// hold `expected`.
+pub(crate) fn decode(
+    path: &StatePath,
+    expected: &KeyName,
+    version: u16,
+    payload: &[u8],
 ) -> Result<KeyRecord, KeystoreError> {
     let corrupt = |reason| KeystoreError::Corrupt {
         path: path.to_string(),
         reason,
     };
-    if bytes.len() > MAX_RECORD_LEN {
+    if payload.len() > MAX_RECORD_LEN {
         return Err(corrupt("record is too large"));
     }
-    let rec = statefs::record::decode(path, bytes, RECORD_MAGIC, &[RECORD_VERSION])?;
-    let mut rest = rec.payload;
-    let body: RecordV1 =
-        ciborium::from_reader(&mut rest).map_err(|_| corrupt("payload does not match schema"))?;
-    if !rest.is_empty() {
-        return Err(corrupt("trailing bytes after payload"));
-    }
+    let body: Body<VersionV2> = match version {
+        1 => {
+            let b = parse::<VersionV1>(payload).map_err(corrupt)?;
+            Body {
+                app: b.app,
+                purpose: b.purpose,
+                name: b.name,
+                alg: b.alg,
+                state: b.state,
+                primary: b.primary,
+                min_version: b.min_version,
+                created: b.created,
+                rotated: b.rotated,
+                versions: b.versions.into_iter().map(VersionV2::from).collect(),
+            }
+        }
+        2 => parse::<VersionV2>(payload).map_err(corrupt)?,
+        _ => return Err(corrupt("unknown record version")),
+    };
     let name = KeyName::new(body.app, body.purpose, body.name);
     if &name != expected {
         return Err(corrupt("record names another key"));
@@ -171,7 +270,8 @@ pub(crate) fn decode(
         if usize::try_from(v.version).ok() != Some(i + 1) {
             return Err(corrupt("versions are not numbered 1..n"));
         }
-        versions.push(check_version(v, alg, body.min_version, body.state).map_err(corrupt)?);
+        let checked = check_version(v, &name.app, alg, body.min_version, body.state);
+        versions.push(checked.map_err(corrupt)?);
     }
     Ok(KeyRecord {
         name,
@@ -185,8 +285,18 @@ pub(crate) fn decode(
     })
 }
 
+/// The only binding a record may carry: a service's key (`system.<name>`)
+/// whose material was wrapped in the once-shared `system` namespace.
+fn binding_allowed(app: &AppId, bound: Option<&AppId>) -> bool {
+    match bound {
+        None => true,
+        Some(b) => b.is_system() && app.service_name().is_some(),
+    }
+}
+
 fn check_version(
-    v: VersionV1,
+    v: VersionV2,
+    app: &AppId,
     alg: Algorithm,
     min: u32,
     key_state: KeyState,
@@ -201,6 +311,9 @@ fn check_version(
     }
     if (v.state == VersionState::Active) != v.wrapped.is_some() {
         return Err("material present exactly when active is violated");
+    }
+    if !binding_allowed(app, v.bound_app.as_ref()) {
+        return Err("material bound to a namespace the key cannot come from");
     }
     let (public, kid) = match (alg, v.public, v.kid) {
         (Algorithm::Ed25519, Some(p), Some(k)) => {
@@ -220,6 +333,7 @@ fn check_version(
             kid,
         },
         wrapped: v.wrapped.map(|w| WrappedKey::from_bytes(w.0)),
+        bound_app: v.bound_app,
     })
 }
 
@@ -243,6 +357,7 @@ mod tests {
                 kid: ed.then(|| Kid::from_bytes([0x40 + version as u8; 32])),
             },
             wrapped: wrapped.then(|| WrappedKey::from_bytes(vec![b'W', 1, version as u8])),
+            bound_app: None,
         };
         KeyRecord {
             name: name(),
@@ -265,29 +380,28 @@ mod tests {
     }
 
     fn code(bytes: &[u8]) -> ErrorCode {
-        decode(&path(), &name(), bytes).unwrap_err().code()
+        decode_file(&path(), &name(), bytes).unwrap_err().code()
     }
 
     fn payload(rec: &KeyRecord) -> Vec<u8> {
-        let enc = encode(rec).unwrap();
-        enc[10..enc.len() - 32].to_vec()
+        encode(rec).unwrap()
     }
 
     #[test]
     fn round_trips_both_algorithms() {
         for alg in [Algorithm::Ed25519, Algorithm::XChaCha20Poly1305] {
             let rec = sample(alg);
-            let enc = encode(&rec).unwrap();
-            let back = decode(&path(), &name(), &enc).unwrap();
+            let enc = encode_file(&rec).unwrap();
+            let back = decode_file(&path(), &name(), &enc).unwrap();
             assert_eq!(back.info(), rec.info());
             assert_eq!(back.versions[2].wrapped, rec.versions[2].wrapped);
-            assert_eq!(encode(&back).unwrap(), enc, "encoding is stable");
+            assert_eq!(encode_file(&back).unwrap(), enc, "encoding is stable");
         }
     }
 
     #[test]
     fn test_reject_truncated_flipped_and_unknown_version() {
-        let enc = encode(&sample(Algorithm::Ed25519)).unwrap();
+        let enc = encode_file(&sample(Algorithm::Ed25519)).unwrap();
         for cut in [0, 5, 20, enc.len() - 1] {
             assert_eq!(code(&enc[..cut]), ErrorCode::Eio, "cut {cut}");
         }
@@ -296,9 +410,12 @@ mod tests {
             bad[i] ^= 0x01;
             assert_eq!(code(&bad), ErrorCode::Eio, "flip {i}");
         }
-        let v2 = statefs::record::encode(RECORD_MAGIC, 2, &payload(&sample(Algorithm::Ed25519)));
-        assert_eq!(code(&v2), ErrorCode::Eio);
-        assert_eq!(code(&vec![0u8; MAX_RECORD_LEN + 1]), ErrorCode::Eio);
+        let v3 = statefs::record::encode(RECORD_MAGIC, 3, &payload(&sample(Algorithm::Ed25519)));
+        assert_eq!(code(&v3), ErrorCode::Eio);
+        assert_eq!(
+            code(&vec![0u8; MAX_RECORD_LEN + ENVELOPE_LEN + 1]),
+            ErrorCode::Eio
+        );
     }
 
     #[test]
@@ -339,11 +456,67 @@ mod tests {
             Box::new(|r| r.alg = Algorithm::XChaCha20Poly1305),
             Box::new(|r| r.state = KeyState::Revoked),
             Box::new(|r| r.name.name = Label::new("other").unwrap()),
+            // Only a service's key may carry material bound to `system`.
+            Box::new(|r| r.versions[2].bound_app = Some(AppId::system())),
         ];
         for (i, f) in cases.iter().enumerate() {
             let mut rec = sample(Algorithm::Ed25519);
             f(&mut rec);
-            assert_eq!(code(&encode(&rec).unwrap()), ErrorCode::Eio, "case {i}");
+            assert_eq!(
+                code(&encode_file(&rec).unwrap()),
+                ErrorCode::Eio,
+                "case {i}"
+            );
         }
+    }
+
+    /// The same record in version 1's schema (no `bound_app`).
+    fn v1_payload(rec: &KeyRecord) -> Vec<u8> {
+        let mut v: ciborium::Value = ciborium::from_reader(payload(rec).as_slice()).unwrap();
+        let ciborium::Value::Map(m) = &mut v else {
+            panic!("not a map")
+        };
+        for (k, val) in m.iter_mut() {
+            if k.as_text() == Some("versions") {
+                for ver in val.as_array_mut().unwrap() {
+                    let ciborium::Value::Map(vm) = ver else {
+                        panic!("not a map")
+                    };
+                    vm.retain(|(k, _)| k.as_text() != Some("bound_app"));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        ciborium::into_writer(&v, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn version_1_records_read_and_are_written_as_version_2() {
+        let rec = sample(Algorithm::Ed25519);
+        let v1 = statefs::record::encode(RECORD_MAGIC, 1, &v1_payload(&rec));
+        let back = decode_file(&path(), &name(), &v1).unwrap();
+        assert_eq!(back.info(), rec.info());
+        assert!(back.versions.iter().all(|v| v.bound_app.is_none()));
+        assert_eq!(encode_file(&back).unwrap(), encode_file(&rec).unwrap());
+        // A version-2 field in a version-1 record is not version 1.
+        let mislabelled = statefs::record::encode(RECORD_MAGIC, 1, &payload(&rec));
+        assert_eq!(code(&mislabelled), ErrorCode::Eio);
+    }
+
+    #[test]
+    fn a_service_key_may_keep_material_bound_to_system() {
+        let key = KeyName::parse("system.attestd", "device-attest", "device").unwrap();
+        let mut rec = sample(Algorithm::Ed25519);
+        rec.name = key.clone();
+        rec.versions[2].bound_app = Some(AppId::system());
+        let at = key_path(&key).unwrap();
+        let back = decode_file(&at, &key, &encode_file(&rec).unwrap()).unwrap();
+        assert_eq!(back.versions[2].bound_app, Some(AppId::system()));
+        assert_eq!(back.identity(3).unwrap().app, AppId::system());
+        // Bound anywhere else: refused.
+        rec.versions[2].bound_app = Some(AppId::new("com.a").unwrap());
+        let e = decode_file(&at, &key, &encode_file(&rec).unwrap()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Eio);
     }
 }

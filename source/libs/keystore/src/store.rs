@@ -17,11 +17,11 @@ use crate::model::{
     VersionState,
 };
 use crate::quota::{self, QuotaResource, QuotaSource, Usage};
-use crate::record;
+use crate::record::{self, RECORD_MAGIC, RECORD_VERSION};
 use crate::MAX_VERSIONS;
 use keymint::{Algorithm, KeyOps};
 use nexus_core::{AppId, Authorizer, Capability, Clock, QuotaLimits, Subject};
-use statefs::{StateFs, StateMode};
+use statefs::{StateFs, StateMode, StatePath};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -76,7 +76,7 @@ impl KeyStore {
         self.ops.is_insecure()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<AppId, Usage>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<AppId, Usage>> {
         match self.usage.lock() {
             Ok(g) => g,
             Err(poisoned) => {
@@ -90,7 +90,7 @@ impl KeyStore {
         }
     }
 
-    fn usage_of(
+    pub(crate) fn usage_of(
         &self,
         table: &mut HashMap<AppId, Usage>,
         app: &AppId,
@@ -112,12 +112,39 @@ impl KeyStore {
     /// The record of `key`; `ENOENT` if there is none, `EIO` if corrupt.
     pub(crate) fn load(&self, key: &KeyName) -> Result<KeyRecord, KeystoreError> {
         let path = record::key_path(key)?;
-        match self.state.read(&path)? {
-            None => Err(KeystoreError::NotFound {
+        self.load_at(&path, key)?
+            .map(|(rec, _)| rec)
+            .ok_or_else(|| KeystoreError::NotFound {
                 key: key.to_string(),
-            }),
-            Some(bytes) => record::decode(&path, key, &bytes),
+            })
+    }
+
+    /// The record at `path` (which must hold `key`) and its file length;
+    /// `None` if there is none, `EIO` if corrupt.
+    pub(crate) fn load_at(
+        &self,
+        path: &StatePath,
+        key: &KeyName,
+    ) -> Result<Option<(KeyRecord, usize)>, KeystoreError> {
+        match self
+            .state
+            .read_record(path, RECORD_MAGIC, &record::RECORD_VERSIONS)?
+        {
+            None => Ok(None),
+            Some((version, payload)) => {
+                let rec = record::decode(path, key, version, &payload)?;
+                Ok(Some((rec, payload.len() + record::ENVELOPE_LEN)))
+            }
         }
+    }
+
+    /// Write `rec` at its path; returns the file's length.
+    pub(crate) fn store(&self, rec: &KeyRecord) -> Result<usize, KeystoreError> {
+        let path = record::key_path(&rec.name)?;
+        let payload = record::encode(rec)?;
+        self.state
+            .write_record(&path, RECORD_MAGIC, RECORD_VERSION, &payload)?;
+        Ok(payload.len() + record::ENVELOPE_LEN)
     }
 
     /// Read, change and write one record under the writers' lock, checking
@@ -134,18 +161,18 @@ impl KeyStore {
         let mut table = self.lock();
         let before = self.usage_of(&mut table, &key.app)?;
         let path = record::key_path(key)?;
-        let (old, old_len) = match self.state.read(&path)? {
-            Some(bytes) => (Some(record::decode(&path, key, &bytes)?), bytes.len()),
+        let (old, old_len) = match self.load_at(&path, key)? {
+            Some((rec, len)) => (Some(rec), len),
             None => (None, 0),
         };
         let is_new = old.is_none();
         let rec = change(old)?;
-        let bytes = record::encode(&rec)?;
+        let new_len = record::encode(&rec)?.len() + record::ENVELOPE_LEN;
         let after = Usage {
             bytes: before
                 .bytes
                 .saturating_sub(old_len as u64)
-                .saturating_add(bytes.len() as u64),
+                .saturating_add(new_len as u64),
             keys: before.keys.saturating_add(u64::from(is_new)),
         };
         let warnings = if after.bytes > before.bytes || after.keys > before.keys {
@@ -154,10 +181,10 @@ impl KeyStore {
         } else {
             Vec::new()
         };
-        if let Err(e) = self.state.write(&path, &bytes) {
+        if let Err(e) = self.store(&rec) {
             // The write may or may not have landed: recount next time.
             table.remove(&key.app);
-            return Err(e.into());
+            return Err(e);
         }
         table.insert(key.app.clone(), after);
         Ok(Outcome {
@@ -198,11 +225,12 @@ impl KeyStore {
                 kid,
             },
             wrapped: Some(generated.wrapped),
+            bound_app: None,
         })
     }
 
     /// Create `key` with version 1 as primary. `EALREADY` if the name is
-    /// taken (revoked keys keep their names).
+    /// taken (revoked keys keep their names until deleted).
     pub fn create(
         &self,
         subject: &Subject,
@@ -338,17 +366,16 @@ impl KeyStore {
     }
 
     /// The keys of `app`, sorted. Names only: a corrupt record still lists
-    /// (and then fails with `EIO` when used).
+    /// (and then fails with `EIO` when used); [`KeyStore::list_keys`]
+    /// reads each.
     pub fn list(&self, subject: &Subject, app: &AppId) -> Result<Vec<KeyName>, KeystoreError> {
         access::public(subject, app)?;
         let mut out: Vec<KeyName> = self
             .state
             .list(&record::app_prefix(app)?)?
             .iter()
-            .filter_map(|p| match p.segments() {
-                [_, a, purpose, name] => KeyName::parse(a, purpose, name).ok(),
-                _ => None,
-            })
+            .filter_map(record::name_of)
+            .filter(|k| &k.app == app)
             .collect();
         out.sort();
         Ok(out)

@@ -28,6 +28,8 @@ pub enum Capability {
     KeyDecrypt,
     /// Export a key as a device-bound wrapped blob.
     KeyExport,
+    /// Delete a key: its record and every wrapped version.
+    KeyDelete,
     /// Obtain an attestation statement.
     Attest,
     /// Write the trust store (add, remove, distrust roots). System only.
@@ -44,7 +46,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in a fixed order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::KeyCreate,
         Capability::KeyRotate,
         Capability::KeyRevoke,
@@ -52,6 +54,7 @@ impl Capability {
         Capability::KeySeal,
         Capability::KeyDecrypt,
         Capability::KeyExport,
+        Capability::KeyDelete,
         Capability::Attest,
         Capability::TrustWrite,
         Capability::VaultUse,
@@ -70,6 +73,7 @@ impl Capability {
             Capability::KeySeal => "identity.key.seal",
             Capability::KeyDecrypt => "identity.key.decrypt",
             Capability::KeyExport => "identity.key.export",
+            Capability::KeyDelete => "identity.key.delete",
             Capability::Attest => "identity.attest",
             Capability::TrustWrite => "identity.trust.write",
             Capability::VaultUse => "identity.vault.use",

@@ -113,8 +113,18 @@ id_type!(
     Label
 );
 
+/// The prefix of a system service's own key namespace: `system:attestd`
+/// owns `system.attestd`. No app id may start with it.
+pub const SERVICE_NAMESPACE_PREFIX: &str = "system.";
+
+/// The longest system service name that still makes a valid namespace
+/// (`system.` + name fits [`LABEL_MAX_LEN`]).
+pub const SERVICE_NAME_MAX_LEN: usize = LABEL_MAX_LEN - SERVICE_NAMESPACE_PREFIX.len();
+
 impl AppId {
-    /// The reserved app id of the OS's own services.
+    /// The reserved app id `system`. It was the key namespace every system
+    /// service shared; no subject owns it now (keystored moves its keys to
+    /// their owners' namespaces), and it stays reserved.
     pub fn system() -> AppId {
         AppId(String::from("system"))
     }
@@ -122,6 +132,28 @@ impl AppId {
     /// Whether this is the reserved `system` app id.
     pub fn is_system(&self) -> bool {
         self.0 == "system"
+    }
+
+    /// The key namespace of system service `name` (`system.<name>`), if
+    /// the result is a valid id.
+    pub fn service(name: &Label) -> Option<AppId> {
+        AppId::new(format!("{SERVICE_NAMESPACE_PREFIX}{name}")).ok()
+    }
+
+    /// The service this namespace belongs to, if it is a service namespace
+    /// (`system.<name>`).
+    pub fn service_name(&self) -> Option<&str> {
+        self.0
+            .strip_prefix(SERVICE_NAMESPACE_PREFIX)
+            .filter(|n| !n.is_empty())
+    }
+
+    /// Whether no app may have this id because another kind of subject
+    /// owns (or owned) the namespace: `system`, `system.<name>`, `uid-<n>`.
+    pub fn is_reserved(&self) -> bool {
+        self.is_system()
+            || self.0.starts_with(SERVICE_NAMESPACE_PREFIX)
+            || self.0.starts_with("uid-")
     }
 }
 
@@ -164,5 +196,24 @@ mod tests {
         assert_eq!(ok.as_str(), "com.a");
         assert!(serde_json::from_str::<AppId>("\"../etc\"").is_err());
         assert!(AppId::system().is_system());
+    }
+
+    #[test]
+    fn service_namespaces_are_reserved() {
+        let ns = AppId::service(&Label::new("attestd").unwrap()).unwrap();
+        assert_eq!(ns.as_str(), "system.attestd");
+        assert_eq!(ns.service_name(), Some("attestd"));
+        assert!(ns.is_reserved());
+        for reserved in ["system", "system.x", "uid-7"] {
+            assert!(AppId::new(reserved).unwrap().is_reserved(), "{reserved}");
+        }
+        for free in ["systemd", "com.system.x", "system-x", "uids"] {
+            assert!(!AppId::new(free).unwrap().is_reserved(), "{free}");
+        }
+        assert_eq!(AppId::new("system").unwrap().service_name(), None);
+        let longest = Label::new("a".repeat(SERVICE_NAME_MAX_LEN)).unwrap();
+        assert!(AppId::service(&longest).is_some());
+        let too_long = Label::new("a".repeat(SERVICE_NAME_MAX_LEN + 1)).unwrap();
+        assert!(AppId::service(&too_long).is_none());
     }
 }

@@ -32,10 +32,9 @@ pub use claims::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{Coded, ErrorCode, UnknownErrorCode};
-pub use ids::{AppId, IdError, Label, UserId, LABEL_MAX_LEN};
+pub use ids::{
+    AppId, IdError, Label, UserId, LABEL_MAX_LEN, SERVICE_NAMESPACE_PREFIX, SERVICE_NAME_MAX_LEN,
+};
 pub use kid::{Kid, KidParseError};
 pub use session::{SessionId, SessionIdParseError};
 pub use subject::{Subject, SubjectParseError};
-
-/// The largest message a sign, seal or verify operation accepts (1 MiB).
-pub const MAX_MESSAGE_LEN: usize = 1 << 20;

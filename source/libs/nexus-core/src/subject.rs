@@ -2,7 +2,7 @@
 //! arrived on (an endpoint handed out by nexus-init, or the kernel's peer
 //! credentials), never taken from a request payload.
 
-use crate::ids::{AppId, IdError, Label};
+use crate::ids::{AppId, IdError, Label, SERVICE_NAME_MAX_LEN};
 use std::fmt;
 use std::str::FromStr;
 
@@ -23,10 +23,9 @@ impl Subject {
         matches!(self, Subject::System(_))
     }
 
-    /// The app namespace this subject owns in the keystore and the vault.
-    /// System services share the reserved `system` namespace; a bare uid
-    /// owns `uid-<n>`. Parsing refuses `app:system` and `app:uid-…`, so no
-    /// app can share another subject's namespace.
+    /// The app namespace this subject owns in the vault. System services
+    /// share the reserved `system` namespace there; a bare uid owns
+    /// `uid-<n>`. Keys use [`Subject::key_namespace`] instead.
     pub fn app_namespace(&self) -> AppId {
         match self {
             Subject::System(_) => AppId::system(),
@@ -36,6 +35,38 @@ impl Subject {
                 // A decimal u32 with a prefix is always a valid id.
                 Err(_) => AppId::system(),
             },
+        }
+    }
+}
+
+impl Subject {
+    /// The key namespace this subject owns in the keystore: each system
+    /// service its own, `system.<name>` (`system:attestd` owns
+    /// `system.attestd`); an app its app id; a bare uid `uid-<n>`. Parsing
+    /// refuses app ids that are `system`, start with `system.` or with
+    /// `uid-`, so no app can name itself into another subject's namespace.
+    ///
+    /// A system subject whose name is too long for a namespace (only
+    /// constructible without parsing) gets the reserved `system`, which no
+    /// subject may use for private operations: it fails closed.
+    pub fn key_namespace(&self) -> AppId {
+        match self {
+            Subject::System(name) => AppId::service(name).unwrap_or_else(AppId::system),
+            other => other.app_namespace(),
+        }
+    }
+
+    /// Whether `app` is this subject's own key namespace, under the rules
+    /// of [`Subject::key_namespace`]: the reserved namespaces belong only
+    /// to the kind of subject that owns them.
+    pub fn owns_key_namespace(&self, app: &AppId) -> bool {
+        if *app != self.key_namespace() {
+            return false;
+        }
+        match self {
+            Subject::System(_) => app.service_name().is_some(),
+            Subject::App(_) => !app.is_reserved(),
+            Subject::Uid(_) => app.as_str().starts_with("uid-"),
         }
     }
 }
@@ -64,7 +95,8 @@ pub enum SubjectParseError {
     #[error("bad uid")]
     BadUid,
     /// An app id that is reserved for another kind of subject (`system`,
-    /// `uid-<n>`), which would otherwise share that subject's namespace.
+    /// `system.<name>`, `uid-<n>`), which would otherwise share that
+    /// subject's namespace.
     #[error("app id is reserved")]
     ReservedAppId,
 }
@@ -75,10 +107,16 @@ impl FromStr for Subject {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (kind, rest) = s.split_once(':').ok_or(SubjectParseError::BadKind)?;
         match kind {
-            "system" => Ok(Subject::System(Label::new(rest)?)),
+            "system" => {
+                // The name must also fit the service's key namespace.
+                if rest.len() > SERVICE_NAME_MAX_LEN {
+                    return Err(SubjectParseError::BadName(IdError::TooLong));
+                }
+                Ok(Subject::System(Label::new(rest)?))
+            }
             "app" => {
                 let app = AppId::new(rest)?;
-                if app.is_system() || app.as_str().starts_with("uid-") {
+                if app.is_reserved() {
                     return Err(SubjectParseError::ReservedAppId);
                 }
                 Ok(Subject::App(app))
@@ -114,6 +152,36 @@ mod tests {
     }
 
     #[test]
+    fn each_system_service_owns_its_key_namespace() {
+        let attestd: Subject = "system:attestd".parse().unwrap();
+        let admin: Subject = "system:admin".parse().unwrap();
+        let app: Subject = "app:com.a".parse().unwrap();
+        let uid: Subject = "uid:7".parse().unwrap();
+        assert_eq!(attestd.key_namespace().as_str(), "system.attestd");
+        assert_eq!(admin.key_namespace().as_str(), "system.admin");
+        assert_eq!(app.key_namespace().as_str(), "com.a");
+        assert_eq!(uid.key_namespace().as_str(), "uid-7");
+        for s in [&attestd, &admin, &app, &uid] {
+            assert!(s.owns_key_namespace(&s.key_namespace()), "{s}");
+        }
+        assert!(!admin.owns_key_namespace(&attestd.key_namespace()));
+        assert!(!attestd.owns_key_namespace(&AppId::system()));
+        // Built without parsing: a reserved app id owns nothing.
+        for reserved in ["system", "system.attestd", "uid-7"] {
+            let forged = Subject::App(AppId::new(reserved).unwrap());
+            assert!(
+                !forged.owns_key_namespace(&forged.key_namespace()),
+                "{reserved}"
+            );
+        }
+        // A system name too long for a namespace falls back to `system`,
+        // which it does not own.
+        let long = Subject::System(Label::new("a".repeat(SERVICE_NAME_MAX_LEN + 1)).unwrap());
+        assert!(long.key_namespace().is_system());
+        assert!(!long.owns_key_namespace(&long.key_namespace()));
+    }
+
+    #[test]
     fn test_reject_malformed_subjects() {
         assert_eq!("root".parse::<Subject>(), Err(SubjectParseError::BadKind));
         assert_eq!("user:x".parse::<Subject>(), Err(SubjectParseError::BadKind));
@@ -130,6 +198,16 @@ mod tests {
         assert_eq!(
             "app:uid-1000".parse::<Subject>(),
             Err(SubjectParseError::ReservedAppId)
+        );
+        assert_eq!(
+            "app:system.attestd".parse::<Subject>(),
+            Err(SubjectParseError::ReservedAppId)
+        );
+        let longest = format!("system:{}", "a".repeat(SERVICE_NAME_MAX_LEN));
+        assert!(longest.parse::<Subject>().is_ok());
+        assert_eq!(
+            format!("system:{}", "a".repeat(SERVICE_NAME_MAX_LEN + 1)).parse::<Subject>(),
+            Err(SubjectParseError::BadName(IdError::TooLong))
         );
         assert!(matches!(
             "app:../x".parse::<Subject>(),

@@ -30,6 +30,7 @@
 
 mod codec;
 mod de;
+pub mod limits;
 pub mod ops;
 pub mod schema;
 mod types;
@@ -47,6 +48,7 @@ pub use ops::artifacts::*;
 pub use ops::attest::*;
 pub use ops::identity::*;
 pub use ops::init::*;
+pub use ops::key_delete::*;
 pub use ops::keymint::*;
 pub use ops::keys::*;
 pub use ops::status::*;

@@ -222,8 +222,8 @@ fn test_reject_invalid_values_without_echoing_them() {
 #[test]
 fn test_reject_unexpected_argument_before_anything_else() {
     assert_eq!(
-        msg::<KeySign>(sign_args().with("app", "com.example.beta")),
-        "unexpected argument `app`"
+        msg::<KeySign>(sign_args().with("app_id", "com.example.beta")),
+        "unexpected argument `app_id`"
     );
     // Even when another argument is missing or of the wrong type.
     assert_eq!(

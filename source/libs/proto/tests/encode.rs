@@ -23,6 +23,7 @@ fn a_typed_request_is_the_documented_frame() {
         purpose: label("signing"),
         name: label("k1"),
         msg: Bytes(vec![1, 2, 3]),
+        app: None,
     })
     .unwrap();
     let names: Vec<&str> = args.names().collect();
@@ -57,6 +58,7 @@ fn absent_optional_arguments_are_left_out() {
         purpose: label("p"),
         name: label("n"),
         version: None,
+        app: None,
     })
     .unwrap();
     assert_eq!(args.names().collect::<Vec<_>>(), ["purpose", "name"]);
@@ -64,6 +66,7 @@ fn absent_optional_arguments_are_left_out() {
         purpose: label("p"),
         name: label("n"),
         version: Some(2),
+        app: None,
     })
     .unwrap();
     assert_eq!(args.get("version"), Some(&Value::from(2u64)));
@@ -231,7 +234,8 @@ fn the_op_table_is_consistent() {
         [
             ("purpose", Kind::Text, false),
             ("name", Kind::Text, false),
-            ("msg", Kind::Bytes, false)
+            ("msg", Kind::Bytes, false),
+            ("app", Kind::Text, true)
         ]
     );
     let verify = ops::find("key.verify").unwrap();

@@ -67,6 +67,10 @@ pub enum VaultError {
         /// The hard limit.
         limit: u64,
     },
+    /// The user's whole vault, encoded, would pass `MAX_VAULT_FILE_LEN`
+    /// (the most keymintd seals in one request).
+    #[error("the user's vault is full: {0}")]
+    Full(nexus_proto::limits::TooLarge),
     /// vault.kv failed authentication or its format checks.
     #[error("corrupt vault at {path}: {reason}")]
     Corrupt {
@@ -94,7 +98,7 @@ impl Coded for VaultError {
             VaultError::Denied(e) => e.code(),
             VaultError::NotFound => ErrorCode::Enoent,
             VaultError::Invalid(_) => ErrorCode::Einval,
-            VaultError::Quota { .. } => ErrorCode::Edquota,
+            VaultError::Quota { .. } | VaultError::Full(_) => ErrorCode::Edquota,
             VaultError::Corrupt { .. } | VaultError::Seal => ErrorCode::Eio,
             VaultError::Storage(e) => e.code(),
             VaultError::KeyMint(e) => e.code(),

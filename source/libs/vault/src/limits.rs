@@ -5,19 +5,26 @@
 //! | scope    | soft entries | hard entries | soft bytes | hard bytes |
 //! |----------|--------------|--------------|------------|------------|
 //! | per app  | 192          | 256          | 768 KiB    | 1 MiB      |
-//! | per user | 768          | 1024         | 3 MiB      | 4 MiB      |
+//! | per user | 768          | 1024         | 640 KiB    | 768 KiB    |
 //!
 //! Over soft: the write succeeds and returns a [`QuotaWarning`]. Over
 //! hard: `EDQUOTA` with the figures, and nothing is written.
+//!
+//! The sizes of one name and one value, and of the encoded vault as a
+//! whole, are `nexus_proto::limits` (`MAX_VAULT_NAME_LEN`,
+//! `MAX_VAULT_VALUE_LEN`, `MAX_VAULT_FILE_LEN`): keymintd seals a user's
+//! whole vault in one request, so the per-user figures are set for the
+//! fullest vault they allow to fit that limit (a test checks it), and a put
+//! past it under other figures is `EDQUOTA` all the same.
 
 use crate::error::{QuotaMeasure, QuotaScope, VaultError};
 use nexus_core::QuotaLimits;
 use std::fmt;
 
 /// The longest entry name, in bytes.
-pub const MAX_NAME_LEN: usize = 255;
+pub const MAX_NAME_LEN: usize = nexus_proto::limits::MAX_VAULT_NAME_LEN;
 /// The largest entry value, in bytes.
-pub const MAX_VALUE_LEN: usize = 64 * 1024;
+pub const MAX_VALUE_LEN: usize = nexus_proto::limits::MAX_VAULT_VALUE_LEN;
 
 /// Per-app and per-user quotas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +45,8 @@ impl Default for VaultLimits {
                 hard_count: 256,
             },
             per_user: QuotaLimits {
-                soft_bytes: 3 * 1024 * 1024,
-                hard_bytes: 4 * 1024 * 1024,
+                soft_bytes: 640 * 1024,
+                hard_bytes: 768 * 1024,
                 soft_count: 768,
                 hard_count: 1024,
             },
@@ -130,7 +137,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
         return Err("entry name is empty");
     }
     if name.len() > MAX_NAME_LEN {
-        return Err("entry name is longer than 255 bytes");
+        return Err("entry name is longer than MAX_VAULT_NAME_LEN = 255 bytes");
     }
     if name.chars().any(char::is_control) {
         return Err("entry name has a control character");
@@ -141,7 +148,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
 /// An entry value: at most 64 KiB.
 pub(crate) fn check_value(value: &[u8]) -> Result<(), &'static str> {
     if value.len() > MAX_VALUE_LEN {
-        return Err("entry value is larger than 64 KiB");
+        return Err("entry value is larger than MAX_VAULT_VALUE_LEN = 65536 bytes");
     }
     Ok(())
 }
@@ -149,6 +156,23 @@ pub(crate) fn check_value(value: &[u8]) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The encoded length of the fullest vault `limits` allow: every entry
+    /// with the longest app id (the bytes quota counts names and values
+    /// only; the format is in `format.rs`).
+    fn fullest_encoded_len(limits: &QuotaLimits) -> u64 {
+        let per_entry = 1 + nexus_core::LABEL_MAX_LEN as u64 + 2 + 4;
+        4 + limits.hard_count.saturating_mul(per_entry) + limits.hard_bytes
+    }
+
+    #[test]
+    fn the_fullest_default_vault_fits_one_keymintd_request() {
+        let fullest = fullest_encoded_len(&VaultLimits::default().per_user);
+        assert!(
+            fullest <= nexus_proto::limits::MAX_VAULT_FILE_LEN as u64,
+            "{fullest}"
+        );
+    }
 
     #[test]
     fn names_and_values_at_the_bounds() {

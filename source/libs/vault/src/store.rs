@@ -247,6 +247,9 @@ impl Vault {
     fn persist(&self, sid: SessionId, user: &UserId, entries: &Entries) -> Result<(), VaultError> {
         let path = vault_path(user)?;
         let pt = entries.encode().map_err(VaultError::Invalid)?;
+        nexus_proto::limits::VAULT_FILE
+            .check("the encoded vault", pt.len())
+            .map_err(VaultError::Full)?;
         let sealed = match self.keys.vault_seal(sid, &aad(user), &pt) {
             Ok(s) => s,
             Err(KeyMintError::Locked) => return Err(VaultError::Locked),

@@ -3,10 +3,17 @@
 //! in-process `keystore::KeyStore` (host tests, benches) and
 //! [`crate::RemoteBackend`] over the wire to keystored (the daemon).
 //!
+//! The device keys live in attestd's own key namespace (`system.attestd`
+//! for `system:attestd`), purpose `device-attest`: `device`, and, if it
+//! ever had to be replaced (`device.rs`), `device-2`, `device-3`, …. The
+//! backend acts on them by name; which one is current is `device.rs`'s
+//! decision.
+//!
 //! Invariants every implementation keeps:
 //! - No private key byte passes through it: the device key signs inside
 //!   keymint, reached through the keystore's ordinary `sign`, with the
-//!   keystore's ordinary checks (namespace, `identity.key.sign`).
+//!   keystore's ordinary checks (namespace, `identity.key.sign`). No other
+//!   subject can use these keys: they are in attestd's namespace.
 //! - Every public key it returns has been parsed strictly (canonical, not of
 //!   small order) and its kid recomputed and compared; a backend that
 //!   cannot do that refuses (`EIO`), it never passes a key on unchecked.
@@ -18,25 +25,38 @@ use crate::error::AttestError;
 use ed25519_dalek::VerifyingKey;
 use keymint::kid::{ed25519_kid, Kid};
 use keystore::KeyName;
-use nexus_core::AppId;
+use nexus_core::{AppId, Label};
 
-/// `purpose` of the device attestation key (in app namespace `system`).
-pub const DEVICE_KEY_PURPOSE: &str = "device-attest";
-/// `name` of the device attestation key.
+/// `purpose` of the device attestation keys (in attestd's own namespace).
+pub const DEVICE_KEY_PURPOSE: &str = keystore::namespaces::DEVICE_ATTEST_PURPOSE;
+/// `name` of the first device attestation key.
 pub const DEVICE_KEY_NAME: &str = "device";
 
-/// The device attestation key's name: `system/device-attest/device`.
-pub fn device_key_name() -> Result<KeyName, AttestError> {
+/// The device attestation key `name` in namespace `app`
+/// (`system.attestd/device-attest/device` for the first).
+pub fn device_key_name(app: &AppId, name: &Label) -> Result<KeyName, AttestError> {
     Ok(KeyName::parse(
-        AppId::system().as_str(),
+        app.as_str(),
         DEVICE_KEY_PURPOSE,
-        DEVICE_KEY_NAME,
+        name.as_str(),
     )?)
+}
+
+/// One device key of attestd's namespace, as the keystore lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceKeyEntry {
+    /// Its full name.
+    pub key: KeyName,
+    /// `Some(why)` if its record cannot be read (the record's path and the
+    /// reason).
+    pub damaged: Option<String>,
 }
 
 /// One version of the device attestation key: what a verifier needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceKey {
+    /// Which device key (`system.attestd/device-attest/device`, …).
+    pub key: KeyName,
     /// The Ed25519 public key.
     pub public: VerifyingKey,
     /// Its RFC 9679 thumbprint (the `kid` in every token it signs).
@@ -79,19 +99,27 @@ pub struct BackendInfo {
     pub insecure: bool,
 }
 
-/// What attestd asks of the keystore.
+/// What attestd asks of the keystore. `name` is a device key's name in
+/// attestd's own namespace (purpose [`DEVICE_KEY_PURPOSE`]).
 pub trait KeyBackend: Send + Sync {
-    /// The device key's primary version, creating the key (Ed25519) if it
-    /// does not exist yet.
-    fn ensure_device_key(&self) -> Result<DeviceKey, AttestError>;
-    /// The device key's primary version.
-    fn device_key(&self) -> Result<DeviceKey, AttestError>;
-    /// Add a device key version and make it primary; older versions keep
-    /// verifying until retired.
-    fn rotate_device_key(&self) -> Result<DeviceKey, AttestError>;
-    /// Sign `msg` (a COSE Sig_structure) with the device key's primary
+    /// Every device key of attestd's namespace, readable or damaged.
+    fn device_keys(&self) -> Result<Vec<DeviceKeyEntry>, AttestError>;
+    /// Create device key `name` (Ed25519) and return its version 1.
+    fn create_device_key(&self, name: &Label) -> Result<DeviceKey, AttestError>;
+    /// Device key `name`'s primary version: `ENOENT` if there is none,
+    /// `EKEYREVOKED` if it or its primary version is revoked or retired,
+    /// `EIO` naming the record if that is damaged.
+    fn device_key(&self, name: &Label) -> Result<DeviceKey, AttestError>;
+    /// Add a version to device key `name` and make it primary; older
+    /// versions keep verifying until retired.
+    fn rotate_device_key(&self, name: &Label) -> Result<DeviceKey, AttestError>;
+    /// Sign `msg` (a COSE Sig_structure) with device key `name`'s primary
     /// version, inside keymint.
-    fn sign_with_device_key(&self, msg: &[u8]) -> Result<DeviceSignature, AttestError>;
+    fn sign_with_device_key(
+        &self,
+        name: &Label,
+        msg: &[u8],
+    ) -> Result<DeviceSignature, AttestError>;
     /// The public key and kid of the primary version of `key`. Fails with
     /// `EKEYREVOKED` for a revoked key or primary version, `EINVAL` for a
     /// key that is not Ed25519.

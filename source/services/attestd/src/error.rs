@@ -4,8 +4,8 @@
 //! keystored across the wire), the authorizer, the token format. attestd's
 //! own refusals are `EPERM` (another app's key, a non-system caller
 //! rotating the device key), `EINVAL` (bad request), `EIO` (an upstream
-//! answer attestd will not use) and `EBUSY` (the device key changed twice
-//! while one token was being signed). Messages carry names, kids and codes,
+//! answer attestd will not use, or no usable device key) and `EBUSY` (the
+//! device key changed twice while one token was being signed). Messages carry names, kids and codes,
 //! never key material.
 
 use eat::EatError;
@@ -54,14 +54,23 @@ pub enum AttestError {
         key: String,
     },
     /// The key, or its primary version, is revoked or retired.
-    #[error("key {key} is revoked")]
+    #[error("key {key} is {state}")]
     Revoked {
-        /// `app/purpose/name`.
+        /// `app/purpose/name`, and `version N` when only that version is.
         key: String,
+        /// `revoked` or `retired`.
+        state: &'static str,
     },
     /// The device key kept changing while a token was being signed.
     #[error("the device attestation key changed during signing; try again")]
     DeviceKeyChanged,
+    /// No device key is usable and none could be made (the reason names
+    /// the damaged record or the refusal).
+    #[error("{reason}")]
+    DeviceKey {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Coded for AttestError {
@@ -76,6 +85,7 @@ impl Coded for AttestError {
             AttestError::NotSigningKey { .. } => ErrorCode::Einval,
             AttestError::Revoked { .. } => ErrorCode::Ekeyrevoked,
             AttestError::DeviceKeyChanged => ErrorCode::Ebusy,
+            AttestError::DeviceKey { .. } => ErrorCode::Eio,
         }
     }
 }

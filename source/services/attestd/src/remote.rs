@@ -1,6 +1,7 @@
 //! [`RemoteBackend`]: the key backend over the wire to keystored, with the
-//! ops of docs/architecture/services.md: `key.show` (with `app` for the
-//! attested key), `key.create`, `key.rotate`, `key.sign`, `device.info`.
+//! ops of docs/architecture/services.md: `key.list` and `key.show` (with
+//! `app` for the attested key), `key.create`, `key.rotate`, `key.sign`,
+//! `device.info`.
 //!
 //! The channel is a [`nexus_daemon::Call`]: in the daemon, the upstream
 //! `keystored` endpoint nexus-init hands over (re-issued when keystored
@@ -18,53 +19,57 @@
 //! answer it could not check.
 
 use crate::backend::{
-    checked_public, device_key_name, AttestedKey, BackendInfo, DeviceKey, DeviceSignature,
-    KeyBackend,
+    checked_public, AttestedKey, BackendInfo, DeviceKey, DeviceKeyEntry, DeviceSignature,
+    KeyBackend, DEVICE_KEY_PURPOSE,
 };
 use crate::error::AttestError;
 use keymint::kid::Kid;
 use keystore::KeyName;
-use nexus_core::{Coded, ErrorCode};
+use nexus_core::{AppId, Label};
 use nexus_daemon::Call;
 use nexus_proto::{
-    self as proto, Alg, Bytes, DeviceInfo, Empty, KeyArgs, KeyCreate, KeyCreateArgs, KeyInfo,
-    KeyRotate, KeyShow, KeyShowArgs, KeySign, KeySignArgs, KeyState, Op, VersionState,
+    self as proto, Alg, Bytes, DeviceInfo, Empty, KeyArgs, KeyCreate, KeyCreateArgs,
+    KeyCreateReply, KeyInfo, KeyList, KeyListArgs, KeyRotate, KeyShow, KeyShowArgs, KeySign,
+    KeySignArgs, KeyState, Op, VersionState,
 };
 
 /// The key backend over keystored.
 pub struct RemoteBackend {
     up: Box<dyn Call>,
-    device: KeyName,
+    purpose: Label,
 }
 
 impl std::fmt::Debug for RemoteBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteBackend")
-            .field("device", &self.device)
-            .finish_non_exhaustive()
+        f.debug_struct("RemoteBackend").finish_non_exhaustive()
     }
 }
 
 /// The primary version of the key a `key-info` reply describes, checked
-/// against the key that was asked about.
+/// against the key that was asked about: the same purpose and name, and
+/// the same app if one was named (the caller's own namespace otherwise,
+/// which keystored names in the reply).
 fn primary_of(
     info: KeyInfo,
-    key: &KeyName,
-) -> Result<(ed25519_dalek::VerifyingKey, Kid, u32), AttestError> {
-    let same = info.app == key.app && info.purpose == key.purpose && info.name == key.name;
+    purpose: &Label,
+    name: &Label,
+    app: Option<&AppId>,
+) -> Result<(KeyName, ed25519_dalek::VerifyingKey, Kid, u32), AttestError> {
+    let same = &info.purpose == purpose && &info.name == name && app.is_none_or(|a| *a == info.app);
     if !same {
         return Err(AttestError::BadUpstream("key.show described another key"));
     }
+    let key = KeyName::new(info.app, info.purpose, info.name);
     if info.alg != Alg::Ed25519 {
         return Err(AttestError::NotSigningKey {
             key: key.to_string(),
         });
     }
-    let revoked = || AttestError::Revoked {
-        key: key.to_string(),
-    };
     if info.state == KeyState::Revoked {
-        return Err(revoked());
+        return Err(AttestError::Revoked {
+            key: key.to_string(),
+            state: "revoked",
+        });
     }
     let v = info
         .versions
@@ -73,8 +78,16 @@ fn primary_of(
         .ok_or(AttestError::BadUpstream(
             "key.show lacks the primary version",
         ))?;
-    if v.state != VersionState::Active {
-        return Err(revoked());
+    let state = match v.state {
+        VersionState::Active => None,
+        VersionState::Retired => Some("retired"),
+        VersionState::Revoked => Some("revoked"),
+    };
+    if let Some(state) = state {
+        return Err(AttestError::Revoked {
+            key: format!("{key} version {}", v.version),
+            state,
+        });
     }
     const WHAT: &str = "malformed key.show reply";
     let kid = v.kid.ok_or(AttestError::BadUpstream(WHAT))?;
@@ -83,7 +96,7 @@ fn primary_of(
         &kid,
         "key.show public key is weak or does not match its kid",
     )?;
-    Ok((public, kid, info.primary))
+    Ok((key, public, kid, info.primary))
 }
 
 impl RemoteBackend {
@@ -91,7 +104,8 @@ impl RemoteBackend {
     pub fn new(up: Box<dyn Call>) -> Result<Self, AttestError> {
         Ok(RemoteBackend {
             up,
-            device: device_key_name()?,
+            purpose: Label::new(DEVICE_KEY_PURPOSE)
+                .map_err(|_| AttestError::BadUpstream("bad device key purpose"))?,
         })
     }
 
@@ -109,81 +123,103 @@ impl RemoteBackend {
 
     fn show(
         &self,
-        key: &KeyName,
-        with_app: bool,
-    ) -> Result<(ed25519_dalek::VerifyingKey, Kid, u32), AttestError> {
+        purpose: &Label,
+        name: &Label,
+        app: Option<&AppId>,
+    ) -> Result<(KeyName, ed25519_dalek::VerifyingKey, Kid, u32), AttestError> {
         let args = KeyShowArgs {
-            purpose: key.purpose.clone(),
-            name: key.name.clone(),
-            app: with_app.then(|| key.app.clone()),
+            purpose: purpose.clone(),
+            name: name.clone(),
+            app: app.cloned(),
         };
         let info = self.call::<KeyShow>(&args, true, "malformed key.show reply")?;
-        primary_of(info, key)
+        primary_of(info, purpose, name, app)
     }
 
-    fn device_primary(&self) -> Result<DeviceKey, AttestError> {
-        // The device key is in attestd's own namespace: no `app` needed.
-        let (public, kid, version) = self.show(&self.device, false)?;
+    /// A device key from a create or rotate reply for `name`.
+    fn made(
+        &self,
+        name: &Label,
+        r: KeyCreateReply,
+        what: &'static str,
+    ) -> Result<DeviceKey, AttestError> {
+        let kid = r.kid.ok_or(AttestError::BadUpstream(what))?;
+        let public = checked_public(
+            &r.public_key.ok_or(AttestError::BadUpstream(what))?,
+            &kid,
+            "new device key is weak or does not match its kid",
+        )?;
+        // The reply does not name the namespace: read it back, which also
+        // checks that the version made is the primary one.
+        let key = self.device_key(name)?;
+        if key.kid != kid || key.version != r.version || key.public != public {
+            return Err(AttestError::BadUpstream(what));
+        }
+        Ok(key)
+    }
+}
+
+impl KeyBackend for RemoteBackend {
+    fn device_keys(&self) -> Result<Vec<DeviceKeyEntry>, AttestError> {
+        let r =
+            self.call::<KeyList>(&KeyListArgs { app: None }, true, "malformed key.list reply")?;
+        let readable = r.keys.into_iter().map(|k| DeviceKeyEntry {
+            key: KeyName::new(k.app, k.purpose, k.name),
+            damaged: None,
+        });
+        let damaged = r.damaged.into_iter().map(|d| DeviceKeyEntry {
+            key: KeyName::new(d.app, d.purpose, d.name),
+            damaged: Some(d.error),
+        });
+        Ok(readable
+            .chain(damaged)
+            .filter(|e| e.key.purpose == self.purpose)
+            .collect())
+    }
+
+    fn create_device_key(&self, name: &Label) -> Result<DeviceKey, AttestError> {
+        const WHAT: &str = "malformed key.create reply";
+        let args = KeyCreateArgs {
+            purpose: self.purpose.clone(),
+            name: name.clone(),
+            alg: Alg::Ed25519,
+        };
+        let r = self.call::<KeyCreate>(&args, false, WHAT)?;
+        self.made(name, r, WHAT)
+    }
+
+    fn device_key(&self, name: &Label) -> Result<DeviceKey, AttestError> {
+        // The device keys are in attestd's own namespace: no `app` needed.
+        let (key, public, kid, version) = self.show(&self.purpose, name, None)?;
         Ok(DeviceKey {
+            key,
             public,
             kid,
             version,
         })
     }
-}
 
-impl KeyBackend for RemoteBackend {
-    fn ensure_device_key(&self) -> Result<DeviceKey, AttestError> {
-        match self.device_primary() {
-            Err(e) if e.code() == ErrorCode::Enoent => {
-                let args = KeyCreateArgs {
-                    purpose: self.device.purpose.clone(),
-                    name: self.device.name.clone(),
-                    alg: Alg::Ed25519,
-                };
-                match self.call::<KeyCreate>(&args, false, "malformed key.create reply") {
-                    Ok(_) => {}
-                    // Provisioned concurrently (or the create landed and
-                    // its reply was lost): the key is there either way.
-                    Err(AttestError::Upstream(e))
-                        if e.remote_code() == Some(ErrorCode::Ealready) => {}
-                    Err(e) => return Err(e),
-                }
-                self.device_primary()
-            }
-            other => other,
-        }
-    }
-
-    fn device_key(&self) -> Result<DeviceKey, AttestError> {
-        self.device_primary()
-    }
-
-    fn rotate_device_key(&self) -> Result<DeviceKey, AttestError> {
+    fn rotate_device_key(&self, name: &Label) -> Result<DeviceKey, AttestError> {
         const WHAT: &str = "malformed key.rotate reply";
         let args = KeyArgs {
-            purpose: self.device.purpose.clone(),
-            name: self.device.name.clone(),
+            purpose: self.purpose.clone(),
+            name: name.clone(),
+            app: None,
         };
         let r = self.call::<KeyRotate>(&args, false, WHAT)?;
-        let kid = r.kid.ok_or(AttestError::BadUpstream(WHAT))?;
-        let public = checked_public(
-            &r.public_key.ok_or(AttestError::BadUpstream(WHAT))?,
-            &kid,
-            "key.rotate public key is weak or does not match its kid",
-        )?;
-        Ok(DeviceKey {
-            public,
-            kid,
-            version: r.version,
-        })
+        self.made(name, r, WHAT)
     }
 
-    fn sign_with_device_key(&self, msg: &[u8]) -> Result<DeviceSignature, AttestError> {
+    fn sign_with_device_key(
+        &self,
+        name: &Label,
+        msg: &[u8],
+    ) -> Result<DeviceSignature, AttestError> {
         let args = KeySignArgs {
-            purpose: self.device.purpose.clone(),
-            name: self.device.name.clone(),
+            purpose: self.purpose.clone(),
+            name: name.clone(),
             msg: Bytes::from(msg),
+            app: None,
         };
         // Ed25519 signing is deterministic: sending it twice is harmless.
         let r = self.call::<KeySign>(&args, true, "malformed key.sign reply")?;
@@ -200,7 +236,7 @@ impl KeyBackend for RemoteBackend {
     }
 
     fn attested_key(&self, key: &KeyName) -> Result<AttestedKey, AttestError> {
-        let (public, kid, version) = self.show(key, true)?;
+        let (_, public, kid, version) = self.show(&key.purpose, &key.name, Some(&key.app))?;
         Ok(AttestedKey {
             public,
             kid,

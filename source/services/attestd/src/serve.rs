@@ -7,16 +7,22 @@
 //!   `system:attestd`). It holds no key and no state of its own.
 //! - `attestd: ready` is printed (by nexus-daemon) only after [`build`]
 //!   returned: the device key exists and a self-test token signed through
-//!   keystored verified; and after keystored answered `status`.
+//!   keystored verified (or, if the device key is unusable and could not
+//!   be healed, after that was said on the console); and after keystored
+//!   answered `status`. The state of the device key never stops the start.
+//! - Every healing step of the device key (`device.rs`) is a console line
+//!   and an audit record (`attest.device_key.heal`, subject
+//!   `system:attestd`).
 //! - Every decision attestd makes (`identity.attest`, device key rotation)
 //!   goes to the policy engine, which audits it to attestd's audit log.
 
+use crate::device::{self, DeviceEvent};
 use crate::error::AttestError;
 use crate::handler::{AttestdHandler, SERVICE};
 use crate::remote::RemoteBackend;
-use crate::service::Attestd;
-use nexus_core::{Authorizer, Clock, SystemClock};
-use nexus_daemon::{Context, Service, Spec, UpstreamError};
+use crate::service::{Attestd, DeviceEventFn};
+use nexus_core::{Authorizer, Clock, Subject, SystemClock};
+use nexus_daemon::{AuditLog, Context, Service, Spec};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,12 +42,25 @@ pub const SPEC: Spec = Spec {
 /// How long start-up keeps trying to reach keystored for the device key.
 const START_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Whether a start-up failure may pass once keystored is reachable.
-fn transient(e: &AttestError) -> bool {
-    matches!(
-        e,
-        AttestError::Upstream(UpstreamError::Unavailable(_) | UpstreamError::Transport { .. })
-    )
+/// The audit action of a device key healing step.
+pub const HEAL_ACTION: &str = "attest.device_key.heal";
+
+/// Console line and audit record for each device key event.
+fn device_events(audit: AuditLog) -> DeviceEventFn {
+    let me: Option<Subject> = format!("system:{SERVICE}").parse().ok();
+    Box::new(move |e: &DeviceEvent| {
+        eprintln!("{SERVICE}: {e}");
+        let Some(me) = &me else { return };
+        if let Err(err) = audit.record(
+            me,
+            HEAL_ACTION,
+            &e.audit_target(),
+            e.is_healed(),
+            e.audit_reason(),
+        ) {
+            eprintln!("{SERVICE}: audit record failed: {err}");
+        }
+    })
 }
 
 /// Build the service: the device key is ensured and self-tested before
@@ -52,10 +71,11 @@ pub fn build(ctx: &Context) -> Result<Service<AttestdHandler>, AttestError> {
     let deadline = Instant::now() + START_PATIENCE;
     let svc = loop {
         let backend = RemoteBackend::new(Box::new(ctx.upstreams().handle(KEYSTORED)))?;
-        match Attestd::start(Box::new(backend), authz.clone(), clock.clone()) {
+        let events = device_events(ctx.audit().clone());
+        match Attestd::start_with(Box::new(backend), authz.clone(), clock.clone(), events) {
             Ok(svc) => break svc,
             Err(e)
-                if transient(&e)
+                if device::transient(&e)
                     && Instant::now() < deadline
                     && ctx.shutdown().reason().is_none() =>
             {
@@ -65,11 +85,13 @@ pub fn build(ctx: &Context) -> Result<Service<AttestdHandler>, AttestError> {
             Err(e) => return Err(e),
         }
     };
-    let device = svc.device_key()?;
-    eprintln!(
-        "{SERVICE}: device key system/device-attest/device v{} kid={} (software stub, not hardware-backed)",
-        device.version, device.kid
-    );
+    match svc.device_key() {
+        Ok(device) => eprintln!(
+            "{SERVICE}: device key {} v{} kid={} (software stub, not hardware-backed)",
+            device.key, device.version, device.kid
+        ),
+        Err(e) => eprintln!("{SERVICE}: serving without a device key: {e}"),
+    }
     let insecure = svc.status().insecure;
     let markers = ctx.markers().clone();
     let handler = AttestdHandler::new(

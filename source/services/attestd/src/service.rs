@@ -1,11 +1,12 @@
 //! [`Attestd`]: the attestation logic, independent of transport.
 //!
 //! Invariants:
-//! - The app id in a token is the caller's namespace
-//!   (`Subject::app_namespace`), taken from the channel's subject. No
-//!   request field can set it; a request may name an app only to select a
-//!   key, and only its own (anything else is `EPERM`, before any lookup and
-//!   with the same message whether or not the key exists).
+//! - The app id in a token is the caller's key namespace
+//!   (`Subject::key_namespace`: the app id, or `system.<name>` for a system
+//!   service), taken from the channel's subject. No request field can set
+//!   it; a request may name an app only to select a key, and only its own
+//!   (anything else is `EPERM`, before any lookup and with the same message
+//!   whether or not the key exists).
 //! - Every attestation asks the [`Authorizer`] for `identity.attest` on the
 //!   attested key (`app/purpose/name`), after the namespace rule; the
 //!   authorizer audits allow and deny.
@@ -16,8 +17,14 @@
 //! - Device key rotation is for system subjects holding
 //!   `identity.key.rotate`; older versions keep verifying in the keystore
 //!   until retired, so tokens signed before a rotation stay verifiable.
+//! - The state of the device key never keeps attestd from starting: it is
+//!   healed (`device.rs`), and if it cannot be, attestd starts anyway and
+//!   the operations that need the key fail with the reason, retrying the
+//!   healing each time. Every healing step is reported to the event
+//!   callback (console and audit in the daemon).
 
 use crate::backend::{AttestedKey, BackendInfo, DeviceKey, DeviceSignature, KeyBackend};
+use crate::device::{self, DeviceEvent};
 use crate::error::AttestError;
 use eat::{Claims, CustomClaims, EatError, Nonce, SwVersion, Ueid};
 use keymint::kid::Kid;
@@ -82,6 +89,9 @@ pub struct Status {
     pub insecure: bool,
 }
 
+/// Where [`DeviceEvent`]s go (the daemon: console and audit log).
+pub type DeviceEventFn = Box<dyn Fn(&DeviceEvent) + Send + Sync>;
+
 /// The attestation service.
 pub struct Attestd {
     backend: Box<dyn KeyBackend>,
@@ -90,11 +100,12 @@ pub struct Attestd {
     info: BackendInfo,
     swname: Label,
     swversion: SwVersion,
-    /// The device key version last seen; refreshed when the keystore signs
-    /// with another one.
-    device: RwLock<DeviceKey>,
-    /// Serializes rotations made through this service.
+    /// The device key version last seen (refreshed when the keystore signs
+    /// with another one), or why there is none.
+    device: RwLock<Result<DeviceKey, String>>,
+    /// Serializes rotations and healing made through this service.
     rotating: Mutex<()>,
+    events: DeviceEventFn,
 }
 
 impl std::fmt::Debug for Attestd {
@@ -106,15 +117,26 @@ impl std::fmt::Debug for Attestd {
 }
 
 impl Attestd {
-    /// Start: make sure the device key exists (creating it on first start),
-    /// then sign a self-test token and verify it. Only a service that got
-    /// here may say it is ready.
+    /// [`Attestd::start_with`], with device events dropped.
     pub fn start(
         backend: Box<dyn KeyBackend>,
         authz: Arc<dyn Authorizer>,
         clock: Arc<dyn Clock>,
     ) -> Result<Attestd, AttestError> {
-        let device = backend.ensure_device_key()?;
+        Self::start_with(backend, authz, clock, Box::new(|_| {}))
+    }
+
+    /// Start: find the device key (creating it on first start, healing it
+    /// if its state makes it unusable; each step goes to `events`), then
+    /// sign a self-test token and verify it. Only an unreachable keystored
+    /// or a self-test that fails stops the start; a device key that cannot
+    /// be healed leaves the service serving what does not need it.
+    pub fn start_with(
+        backend: Box<dyn KeyBackend>,
+        authz: Arc<dyn Authorizer>,
+        clock: Arc<dyn Clock>,
+        events: DeviceEventFn,
+    ) -> Result<Attestd, AttestError> {
         let info = backend.info()?;
         let svc = Attestd {
             backend,
@@ -123,34 +145,80 @@ impl Attestd {
             info,
             swname: Label::new(SWNAME).map_err(|_| EatError::ClaimValue)?,
             swversion: SwVersion::new(SWVERSION)?,
-            device: RwLock::new(device),
+            device: RwLock::new(Err("not looked up yet".into())),
             rotating: Mutex::new(()),
+            events,
         };
-        svc.self_test()?;
+        match svc.heal() {
+            Ok(_) => svc.self_test()?,
+            Err(e) if device::transient(&e) => return Err(e),
+            // Reported by heal; the service runs without a device key.
+            Err(_) => {}
+        }
         Ok(svc)
     }
 
-    fn current_device(&self) -> DeviceKey {
-        self.device
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    fn set_device(&self, key: Result<DeviceKey, String>) {
+        *self.device.write().unwrap_or_else(PoisonError::into_inner) = key;
     }
 
-    fn set_device(&self, key: DeviceKey) {
-        *self.device.write().unwrap_or_else(PoisonError::into_inner) = key;
+    /// Find (and if need be heal) the device key, reporting each step.
+    fn heal(&self) -> Result<DeviceKey, AttestError> {
+        let _one_at_a_time = self.rotating.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut events = Vec::new();
+        let found = device::resolve(&*self.backend, &mut events);
+        for e in &events {
+            (self.events)(e);
+        }
+        match found {
+            Ok(key) => {
+                self.set_device(Ok(key.clone()));
+                Ok(key)
+            }
+            Err(e) if device::transient(&e) => Err(e),
+            Err(e) => {
+                let reason = e.to_string();
+                let was = self
+                    .device
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                // Say it once per reason, not once per request.
+                if was.as_ref().err() != Some(&reason) {
+                    (self.events)(&DeviceEvent::Unavailable {
+                        reason: reason.clone(),
+                    });
+                }
+                self.set_device(Err(reason));
+                Err(e)
+            }
+        }
+    }
+
+    /// The device key in use; healed first if there is none.
+    fn current_device(&self) -> Result<DeviceKey, AttestError> {
+        let now = self
+            .device
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match now {
+            Ok(key) => Ok(key),
+            Err(_) => self.heal(),
+        }
     }
 
     /// A token over the device key itself, checked with the full verifier.
     fn self_test(&self) -> Result<(), AttestError> {
-        let device = self.current_device();
+        let device = self.current_device()?;
         let key = AttestedKey {
             public: device.public,
             kid: device.kid,
             version: device.version,
         };
         let nonce = Nonce::new(SELF_TEST_NONCE)?;
-        let (token, signer) = self.sign(&key, AppId::system(), nonce, CustomClaims::new())?;
+        let app = device.key.app.clone();
+        let (token, signer) = self.sign(&key, app, nonce, CustomClaims::new())?;
         let now = self.clock.now_unix();
         eat::verify_token(&token, signer.public.as_bytes(), SELF_TEST_NONCE, now)?;
         Ok(())
@@ -167,8 +235,8 @@ impl Attestd {
         custom: CustomClaims,
     ) -> Result<Attestation, AttestError> {
         let nonce = Nonce::new(nonce)?;
-        let app = caller.app_namespace();
-        let own = caller.is_system() || !app.is_system();
+        let app = caller.key_namespace();
+        let own = caller.owns_key_namespace(&app);
         if !own || key.app.as_ref().is_some_and(|a| *a != app) {
             return Err(AttestError::Namespace {
                 subject: caller.to_string(),
@@ -192,7 +260,8 @@ impl Attestd {
     /// Build and sign a token; returns it with the device key version that
     /// signed. If the keystore signed with another version than the one
     /// the header names (a rotation in between), refresh and sign again,
-    /// once.
+    /// once; if the device key became unusable (revoked, damaged, gone),
+    /// heal it and sign again, once.
     fn sign(
         &self,
         attested: &AttestedKey,
@@ -210,13 +279,18 @@ impl Attestd {
             swversion: self.swversion.clone(),
             custom,
         };
-        let first = self.current_device();
+        let first = self.current_device()?;
         match self.sign_with(&claims, &first) {
             Err(AttestError::DeviceKeyChanged) => {
-                let fresh = self.backend.device_key()?;
-                self.set_device(fresh.clone());
+                let fresh = self.backend.device_key(&first.key.name)?;
+                self.set_device(Ok(fresh.clone()));
                 let token = self.sign_with(&claims, &fresh)?;
                 Ok((token, fresh))
+            }
+            Err(e) if device::healable(&e) => {
+                let healed = self.heal()?;
+                let token = self.sign_with(&claims, &healed)?;
+                Ok((token, healed))
             }
             Ok(token) => Ok((token, first)),
             Err(e) => Err(e),
@@ -228,7 +302,7 @@ impl Attestd {
         let signed = eat::sign_token(claims, &device.kid, |tbs| {
             let checked = self
                 .backend
-                .sign_with_device_key(tbs)
+                .sign_with_device_key(&device.key.name, tbs)
                 .and_then(|s| check_signature(device, tbs, &s));
             checked.map_err(|e| {
                 let code = e.code();
@@ -243,11 +317,18 @@ impl Attestd {
         }
     }
 
-    /// The device key's primary version, as the keystore has it now.
+    /// The device key's primary version, as the keystore has it now
+    /// (healed first if it is unusable).
     pub fn device_key(&self) -> Result<DeviceKey, AttestError> {
-        let key = self.backend.device_key()?;
-        self.set_device(key.clone());
-        Ok(key)
+        let current = self.current_device()?;
+        match self.backend.device_key(&current.key.name) {
+            Ok(key) => {
+                self.set_device(Ok(key.clone()));
+                Ok(key)
+            }
+            Err(e) if device::healable(&e) => self.heal(),
+            Err(e) => Err(e),
+        }
     }
 
     /// Rotate the device key (system subjects with `identity.key.rotate`
@@ -259,12 +340,12 @@ impl Attestd {
                 subject: caller.to_string(),
             });
         }
-        let target = crate::backend::device_key_name()?.to_string();
+        let current = self.current_device()?;
         self.authz
-            .authorize(caller, Capability::KeyRotate, &target)?;
+            .authorize(caller, Capability::KeyRotate, &current.key.to_string())?;
         let _one_at_a_time = self.rotating.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = self.backend.rotate_device_key()?;
-        self.set_device(key.clone());
+        let key = self.backend.rotate_device_key(&current.key.name)?;
+        self.set_device(Ok(key.clone()));
         Ok(key)
     }
 

@@ -15,6 +15,9 @@
 //!   keymint's zeroizing buffer only to become the reply's `Secret`.
 //! - No op returns private key material: only wrapped blobs, public keys,
 //!   signatures and ciphertexts (and plaintexts the caller sealed).
+//! - Sizes are checked against `nexus_proto::limits`, the same limits
+//!   keystored applies at the public edge: whatever keystored accepted,
+//!   keymintd takes; anything larger is `EINVAL` naming the limit.
 
 use crate::access::{Caller, Op};
 use keymint::{AuthSecret, KeyMint, KeyOps, VaultKeyOps, WrappedKey, WrappedVaultKey};
@@ -22,14 +25,17 @@ use keymint_client::ident_from_wire;
 use nexus_core::{ErrorCode, Subject};
 use nexus_daemon::AuditLog;
 use nexus_proto::{
-    self as proto, Bytes, Empty, KmDevice, KmDeviceReply, KmGenerate, KmGenerateReply, KmSeal,
-    KmSessionEnd, KmSessionEndAll, KmSessionEndAllReply, KmSessionEndReply, KmSessionUnseal,
-    KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmUnseal, KmVaultKeyCreate,
-    KmVaultKeyRewrap, KmVaultSeal, KmVaultUnseal, PlaintextReply, SealedReply, Secret, Status,
-    StatusReply, WrappedReply,
+    self as proto, limits, Bytes, Empty, KmDevice, KmDeviceReply, KmGenerate, KmGenerateReply,
+    KmSeal, KmSessionEnd, KmSessionEndAll, KmSessionEndAllReply, KmSessionEndReply,
+    KmSessionUnseal, KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmUnseal,
+    KmVaultKeyCreate, KmVaultKeyRewrap, KmVaultSeal, KmVaultUnseal, PlaintextReply, SealedReply,
+    Secret, Status, StatusReply, WrappedReply,
 };
 use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 use zeroize::Zeroize;
+
+// The vault is sealed whole, as one plaintext.
+const _: () = assert!(limits::MAX_VAULT_FILE_LEN <= limits::MAX_PLAINTEXT_LEN);
 
 /// The target written in keymintd's audit records.
 const AUDIT_TARGET: &str = "keymintd";
@@ -109,12 +115,15 @@ impl KeymintService {
                 })
             }),
             Op::Sign => proto::serve::<KmSign>(req, |a| {
+                limits::MESSAGE.check("msg", a.msg.len())?;
                 let sig = km.sign(&ident_from_wire(a.ident), &wrapped(a.wrapped), &a.msg)?;
                 Ok(KmSignReply {
                     sig: Bytes(sig.to_bytes().to_vec()),
                 })
             }),
             Op::Seal => proto::serve::<KmSeal>(req, |a| {
+                limits::PLAINTEXT.check("pt", a.pt.expose().len())?;
+                limits::BOUND_AAD.check("aad", a.aad.len())?;
                 let id = ident_from_wire(a.ident);
                 let sealed = km.seal(&id, &wrapped(a.wrapped), &a.aad, a.pt.expose())?;
                 Ok(SealedReply {
@@ -122,6 +131,8 @@ impl KeymintService {
                 })
             }),
             Op::Unseal => proto::serve::<KmUnseal>(req, |a| {
+                limits::KEYMINT_SEALED.check("sealed", a.sealed.len())?;
+                limits::BOUND_AAD.check("aad", a.aad.len())?;
                 let id = ident_from_wire(a.ident);
                 let pt = km.unseal(&id, &wrapped(a.wrapped), &a.aad, &a.sealed)?;
                 Ok(PlaintextReply { pt: pt.into() })
@@ -161,12 +172,16 @@ impl KeymintService {
                 })
             }),
             Op::VaultSeal => proto::serve::<KmVaultSeal>(req, |a| {
+                limits::VAULT_FILE.check("pt", a.pt.expose().len())?;
+                limits::BOUND_AAD.check("aad", a.aad.len())?;
                 let sealed = km.vault_seal(a.sid, &a.aad, a.pt.expose())?;
                 Ok(SealedReply {
                     sealed: Bytes(sealed),
                 })
             }),
             Op::VaultUnseal => proto::serve::<KmVaultUnseal>(req, |a| {
+                limits::KEYMINT_SEALED.check("sealed", a.sealed.len())?;
+                limits::BOUND_AAD.check("aad", a.aad.len())?;
                 let pt = km.vault_unseal(a.sid, &a.aad, &a.sealed)?;
                 Ok(PlaintextReply { pt: pt.into() })
             }),

@@ -2,13 +2,19 @@
 //!
 //! Invariants:
 //! - Private ops (create, rotate, revoke, retire, sign, seal, unseal,
-//!   export) act on the caller's own namespace only: the key's app is
-//!   always `subject.app_namespace()`, never an argument. The keystore then
-//!   asks the policy engine for the op's capability (audited).
+//!   export, delete) act on the caller's own key namespace only
+//!   (`Subject::key_namespace`: each system service has its own). They
+//!   take an optional `app`, which may only name that namespace: any other,
+//!   whoever asks (`system:admin` included), is refused with `EPERM`
+//!   before anything is read (audited as a deny), so a key a service owns
+//!   is that service's alone. The keystore then asks the policy engine for
+//!   the op's capability (audited).
 //! - Public reads (list, show, verify) take an optional `app`: the
 //!   caller's own, or, for system subjects only, any app (audited as an
 //!   allow). A non-system caller naming another app is refused with
 //!   `EPERM` before anything is read (audited as a deny).
+//! - `key.list` never fails for one damaged record: it is listed apart,
+//!   with its record path and the reason.
 //! - Replies carry public metadata, signatures, ciphertexts and the
 //!   plaintexts the caller sealed; never key material (export gives the
 //!   device-bound wrapped blob only).
@@ -18,10 +24,10 @@ use keymint_client::{alg_from_wire, alg_to_wire};
 use keystore::{KeyInfo, KeyName, KeySelector, KeystoreError, Outcome, RevokeScope};
 use nexus_core::{AppId, Authorizer, Coded, ErrorCode, Label, Subject};
 use nexus_proto::{
-    self as proto, Bytes, Empty, KeyArgs, KeyCreate, KeyCreateArgs, KeyCreateReply, KeyExport,
-    KeyExportReply, KeyList, KeyListReply, KeyRetire, KeyRevoke, KeyRotate, KeySeal, KeySealReply,
-    KeyShow, KeySign, KeySignReply, KeyUnseal, KeyUnsealReply, KeyVerify, KeyVerifyArgs,
-    KeyVerifyReply, KeyVersionInfo, Op,
+    self as proto, Bytes, DamagedKey, Empty, KeyArgs, KeyCreate, KeyCreateArgs, KeyCreateReply,
+    KeyDelete, KeyExport, KeyExportReply, KeyList, KeyListReply, KeyRetire, KeyRevoke, KeyRotate,
+    KeySeal, KeySealReply, KeyShow, KeySign, KeySignReply, KeyUnseal, KeyUnsealReply, KeyVerify,
+    KeyVerifyArgs, KeyVerifyReply, KeyVersionInfo, Op,
 };
 use wire::{Request, Value, WireError};
 
@@ -67,20 +73,44 @@ pub(crate) fn info_reply(info: &KeyInfo) -> proto::KeyInfo {
     }
 }
 
-/// `(own app, purpose, name)`: the key a private op acts on.
-fn own_key(s: &Subject, purpose: Label, name: Label) -> KeyName {
-    KeyName::new(s.app_namespace(), purpose, name)
-}
-
 impl Keystored {
-    fn authz(&self) -> &dyn Authorizer {
+    pub(crate) fn authz(&self) -> &dyn Authorizer {
         &*self.policy
+    }
+
+    /// `(own namespace, purpose, name)`: the key a private op acts on. An
+    /// `app` naming any other namespace is refused and audited.
+    pub(crate) fn own_key(
+        &self,
+        s: &Subject,
+        op: &str,
+        app: Option<AppId>,
+        purpose: Label,
+        name: Label,
+    ) -> Result<KeyName, WireError> {
+        let own = s.key_namespace();
+        match app {
+            Some(app) if app != own => {
+                self.record(
+                    s,
+                    op,
+                    &format!("{app}/{purpose}/{name}"),
+                    false,
+                    "other_namespace",
+                )?;
+                Err(WireError::from_coded(&KeystoreError::Namespace {
+                    subject: s.to_string(),
+                    app: app.to_string(),
+                }))
+            }
+            _ => Ok(KeyName::new(own, purpose, name)),
+        }
     }
 
     /// The app whose public metadata a read names (default: the caller's
     /// own), after the namespace decision.
     fn readable_app(&self, s: &Subject, op: &str, app: Option<AppId>) -> Result<AppId, WireError> {
-        let own = s.app_namespace();
+        let own = s.key_namespace();
         let app = match app {
             None => return Ok(own),
             Some(app) if app == own => return Ok(own),
@@ -119,7 +149,7 @@ impl Keystored {
     }
 
     fn create(&self, s: &Subject, a: KeyCreateArgs) -> Result<KeyCreateReply, WireError> {
-        let key = own_key(s, a.purpose, a.name);
+        let key = KeyName::new(s.key_namespace(), a.purpose, a.name);
         let out = self
             .keys
             .create(s, self.authz(), &key, alg_from_wire(a.alg))?;
@@ -127,9 +157,8 @@ impl Keystored {
     }
 
     fn rotate(&self, s: &Subject, a: KeyArgs) -> Result<KeyCreateReply, WireError> {
-        let out = self
-            .keys
-            .rotate(s, self.authz(), &own_key(s, a.purpose, a.name))?;
+        let key = self.own_key(s, KeyRotate::NAME, a.app, a.purpose, a.name)?;
+        let out = self.keys.rotate(s, self.authz(), &key)?;
         Ok(self.created(s, out))
     }
 
@@ -182,11 +211,25 @@ impl Keystored {
 
     fn list(&self, s: &Subject, app: Option<AppId>) -> Result<KeyListReply, WireError> {
         let app = self.readable_app(s, KeyList::NAME, app)?;
-        let mut keys = Vec::new();
-        for name in self.keys.list(s, &app)? {
-            keys.push(info_reply(&self.keys.describe(s, &name)?));
-        }
-        Ok(KeyListReply { keys })
+        let listing = self.keys.list_keys(s, &app)?;
+        let damaged = listing
+            .damaged
+            .into_iter()
+            .map(|d| {
+                eprintln!("keystored: damaged key record {}: {}", d.record, d.error);
+                DamagedKey {
+                    app: d.name.app,
+                    purpose: d.name.purpose,
+                    name: d.name.name,
+                    record: d.record,
+                    error: format!("{}: {}", ErrorCode::Eio, d.error),
+                }
+            })
+            .collect();
+        Ok(KeyListReply {
+            keys: listing.keys.iter().map(info_reply).collect(),
+            damaged,
+        })
     }
 
     /// One `key.*` op.
@@ -197,12 +240,12 @@ impl Keystored {
             KeyRotate::NAME => proto::serve::<KeyRotate>(req, |a| self.rotate(s, a)),
             KeyRevoke::NAME => proto::serve::<KeyRevoke>(req, |a| {
                 let scope = a.version.map_or(RevokeScope::Key, RevokeScope::Version);
-                let key = own_key(s, a.purpose, a.name);
+                let key = self.own_key(s, KeyRevoke::NAME, a.app, a.purpose, a.name)?;
                 self.keys.revoke(s, authz, &key, scope)?;
                 Ok(Empty {})
             }),
             KeyRetire::NAME => proto::serve::<KeyRetire>(req, |a| {
-                let key = own_key(s, a.purpose, a.name);
+                let key = self.own_key(s, KeyRetire::NAME, a.app, a.purpose, a.name)?;
                 self.keys.retire(s, authz, &key, a.min_version)?;
                 Ok(Empty {})
             }),
@@ -213,7 +256,7 @@ impl Keystored {
                 Ok(info_reply(&self.keys.describe(s, &key)?))
             }),
             KeySign::NAME => proto::serve::<KeySign>(req, |a| {
-                let key = own_key(s, a.purpose, a.name);
+                let key = self.own_key(s, KeySign::NAME, a.app, a.purpose, a.name)?;
                 let out = self.keys.sign(s, authz, &key, &a.msg)?;
                 Ok(KeySignReply {
                     sig: Bytes(out.signature.to_vec()),
@@ -223,7 +266,7 @@ impl Keystored {
             }),
             KeyVerify::NAME => proto::serve::<KeyVerify>(req, |a| self.verify(s, a)),
             KeySeal::NAME => proto::serve::<KeySeal>(req, |a| {
-                let key = own_key(s, a.purpose, a.name);
+                let key = self.own_key(s, KeySeal::NAME, a.app, a.purpose, a.name)?;
                 let aad = a.aad.unwrap_or_default();
                 let out = self.keys.seal(s, authz, &key, &aad, a.pt.expose())?;
                 Ok(KeySealReply {
@@ -232,7 +275,7 @@ impl Keystored {
                 })
             }),
             KeyUnseal::NAME => proto::serve::<KeyUnseal>(req, |a| {
-                let key = own_key(s, a.purpose, a.name);
+                let key = self.own_key(s, KeyUnseal::NAME, a.app, a.purpose, a.name)?;
                 let aad = a.aad.unwrap_or_default();
                 let out = self.keys.unseal(s, authz, &key, &aad, &a.sealed)?;
                 Ok(KeyUnsealReply {
@@ -241,7 +284,7 @@ impl Keystored {
                 })
             }),
             KeyExport::NAME => proto::serve::<KeyExport>(req, |a| {
-                let key = own_key(s, a.purpose, a.name);
+                let key = self.own_key(s, KeyExport::NAME, a.app, a.purpose, a.name)?;
                 let out = self.keys.export_wrapped(s, authz, &key, a.version)?;
                 let id = out.identity;
                 Ok(KeyExportReply {
@@ -253,6 +296,7 @@ impl Keystored {
                     alg: alg_to_wire(id.alg),
                 })
             }),
+            KeyDelete::NAME => proto::serve::<KeyDelete>(req, |a| self.delete(s, a)),
             other => Err(WireError::unknown_op(other)),
         }
     }

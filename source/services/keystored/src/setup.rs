@@ -4,7 +4,10 @@
 //!
 //! Invariants: nothing is served before keymintd answered `km.device`
 //! (bounded wait, then a fatal error); the trust store is opened (and so
-//! checked) before serving; quotas are read from the policy per subject.
+//! checked) before serving; quotas are read from the policy per subject;
+//! keys still in the once-shared `system` namespace are moved to their
+//! owners' namespaces before anything is served (a key that cannot move
+//! stays, named on the console; it never stops the start).
 
 use crate::error::KeystoredError;
 use crate::handler::Keystored;
@@ -28,6 +31,31 @@ impl QuotaSource for PolicyQuota {
     }
 }
 
+/// Run the keystore's upgrade of the shared `system` namespace and say on
+/// the console what it did.
+fn move_shared_system_keys(keys: &KeyStore) {
+    match keys.upgrade_shared_system_namespace() {
+        Ok(report) => {
+            for m in &report.moved {
+                eprintln!(
+                    "keystored: moved key {} to {} (its owner's namespace; material, versions and kids unchanged)",
+                    m.from, m.to
+                );
+            }
+            for s in &report.stayed {
+                eprintln!(
+                    "keystored: key {} stays in the former shared namespace, usable by no one: {} ({})",
+                    s.name, s.reason, s.record
+                );
+            }
+        }
+        Err(e) => eprintln!(
+            "keystored: moving keys out of the former shared system namespace stopped: {e}; \
+             the rest is moved at the next start"
+        ),
+    }
+}
+
 /// Build keystored for [`crate::entry::run`].
 pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
     let km = Arc::new(keymint_client::connect_upstream(ctx)?);
@@ -46,6 +74,7 @@ pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
         Arc::clone(&clock),
         Arc::new(PolicyQuota(Arc::clone(&policy))),
     );
+    move_shared_system_keys(&keys);
     let vault = VaultOps::new(
         state,
         km.clone(),

@@ -40,6 +40,7 @@ fn private_ops(
             Capability::KeyExport,
             ks.export_wrapped(s, z, k, None).map(drop),
         ),
+        (Capability::KeyDelete, ks.delete(s, z, k)),
     ]
 }
 
@@ -79,15 +80,76 @@ fn test_reject_cross_app_access_with_eperm() {
     // com.a's keys are intact and com.b's own namespace is empty.
     ks.verify(&a, &k, KeySelector::Kid(sig.kid), b"m", &sig.signature)
         .unwrap();
-    assert!(ks.list(&b, &b.app_namespace()).unwrap().is_empty());
-    // An app that calls itself "system" gets nothing of the system's.
+    assert!(ks.list(&b, &b.key_namespace()).unwrap().is_empty());
+    // An app that calls itself "system" or "system.attestd" (only possible
+    // without parsing) gets nothing of the service's.
     let sys = subject("system:attestd");
-    let ak = key("system", "device-attest", "k");
+    let ak = key("system.attestd", "device-attest", "k");
     ks.create(&sys, &AllowAll, &ak, Algorithm::Ed25519).unwrap();
-    let fake = Subject::App(AppId::system());
-    expect_code(ks.sign(&fake, &AllowAll, &ak, b"m"), ErrorCode::Eperm);
-    expect_code(ks.describe(&fake, &ak), ErrorCode::Eperm);
-    expect_code(ks.usage(&fake), ErrorCode::Eperm);
+    for fake in ["system", "system.attestd"] {
+        let fake = Subject::App(AppId::new(fake).unwrap());
+        expect_code(ks.sign(&fake, &AllowAll, &ak, b"m"), ErrorCode::Eperm);
+        expect_code(ks.describe(&fake, &ak), ErrorCode::Eperm);
+        expect_code(ks.usage(&fake), ErrorCode::Eperm);
+    }
+}
+
+#[test]
+fn test_reject_a_services_key_to_every_other_subject_with_eperm() {
+    let (st, _) = volatile();
+    let ks = &st.store;
+    let attestd = subject("system:attestd");
+    let dk = key("system.attestd", "device-attest", "device");
+    let data = key("system.attestd", "seal", "d");
+    ks.create(&attestd, &AllowAll, &dk, Algorithm::Ed25519)
+        .unwrap();
+    ks.create(&attestd, &AllowAll, &data, Algorithm::XChaCha20Poly1305)
+        .unwrap();
+    let sig = ks.sign(&attestd, &AllowAll, &dk, b"m").unwrap();
+    let sealed = ks
+        .seal(&attestd, &AllowAll, &data, b"", b"x")
+        .unwrap()
+        .sealed;
+    let rec = Recording::default();
+    // Every other system subject, the administrator first, and any app:
+    // every private operation is EPERM, and the authorizer is never asked
+    // (holding every capability changes nothing).
+    for other in [
+        "system:admin",
+        "system:selftest",
+        "system:keystored",
+        "app:com.a",
+    ] {
+        let other = subject(other);
+        for target in [&dk, &data] {
+            for (cap, r) in private_ops(ks, &other, &rec, target, &sealed) {
+                let msg = expect_code(r, ErrorCode::Eperm);
+                assert!(
+                    msg.ends_with("(they belong to system:attestd)"),
+                    "{cap}: {msg}"
+                );
+            }
+        }
+    }
+    assert!(rec.asked().is_empty(), "{:?}", rec.asked());
+    // The key is untouched, and system subjects still read its public half.
+    let admin = subject("system:admin");
+    let info = ks.describe(&admin, &dk).unwrap();
+    assert_eq!((info.primary, info.versions.len()), (1, 1));
+    ks.verify(&admin, &dk, KeySelector::Kid(sig.kid), b"m", &sig.signature)
+        .unwrap();
+    assert_eq!(
+        ks.list(&admin, &dk.app).unwrap(),
+        vec![dk.clone(), data.clone()]
+    );
+    // The shared `system` namespace of old belongs to no one.
+    let old = key("system", "device-attest", "device");
+    for s in ["system:attestd", "system:admin"] {
+        expect_code(
+            ks.create(&subject(s), &AllowAll, &old, Algorithm::Ed25519),
+            ErrorCode::Eperm,
+        );
+    }
 }
 
 #[test]
@@ -108,7 +170,7 @@ fn system_reads_public_metadata_of_any_app_but_uses_only_its_own() {
         expect_code(r, ErrorCode::Eperm);
     }
     // In its own namespace the system subject has the full set.
-    let ak = key("system", "device-attest", "k");
+    let ak = key("system.attestd", "device-attest", "k");
     ks.create(&sys, &AllowAll, &ak, Algorithm::Ed25519).unwrap();
     ks.sign(&sys, &AllowAll, &ak, b"statement").unwrap();
     // Apps may not read the system namespace.

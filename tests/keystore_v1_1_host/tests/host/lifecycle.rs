@@ -2,9 +2,10 @@
 
 use crate::common::{expect_code, key, subject, volatile, T0};
 use keymint::Algorithm;
+use keystore::MAX_MESSAGE_LEN;
 use keystore::{KeySelector, KeyState, KeyStore, RevokeScope, VersionState, MAX_AAD_LEN};
 use keystore_v1_1_host::AllowAll;
-use nexus_core::{ErrorCode, MAX_MESSAGE_LEN};
+use nexus_core::ErrorCode;
 use std::sync::Arc;
 
 #[test]

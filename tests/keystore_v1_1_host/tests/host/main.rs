@@ -6,6 +6,8 @@
 
 mod access;
 mod common;
+mod delete;
 mod lifecycle;
 mod sealing;
 mod storage;
+mod upgrade;

@@ -174,7 +174,7 @@ fn test_reject_unknown_record_version_with_eio() {
         .write_record(&p, RECORD_MAGIC, RECORD_VERSION + 1, &payload)
         .unwrap();
     let msg = expect_code(ks.describe(&a, &k), ErrorCode::Eio);
-    assert!(msg.contains("unsupported version 2"), "{msg}");
+    assert!(msg.contains("unsupported version 3"), "{msg}");
     expect_code(ks.sign(&a, &AllowAll, &k, b"m"), ErrorCode::Eio);
     // A current envelope whose payload is not a key record.
     st.state

@@ -70,7 +70,8 @@ fn stack_with_key(name: &str) -> (Stack, String) {
     let line = nx(&stack.run_dir(), &["ssh", "add-key", name]);
     assert!(line.starts_with("ssh-ed25519 "), "{line}");
     assert!(
-        line.trim_end().ends_with(&format!("system/ssh/{name} v1")),
+        line.trim_end()
+            .ends_with(&format!("system.admin/ssh/{name} v1")),
         "{line}"
     );
     (stack, line)
@@ -114,7 +115,7 @@ fn init_starts_the_agent_and_openssh_lists_and_signs_with_keystore_keys() {
     assert_eq!(listed, nx(&run_dir, &["ssh", "list"]));
     let fingerprints = ok(with_agent("ssh-add", &sock).arg("-l"));
     assert!(
-        fingerprints.contains("system/ssh/laptop v1 (ED25519)"),
+        fingerprints.contains("system.admin/ssh/laptop v1 (ED25519)"),
         "{fingerprints}"
     );
 

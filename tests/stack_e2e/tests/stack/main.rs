@@ -27,9 +27,7 @@ mod procs;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use harness::{must, Stack, BOOT_WAIT, DAEMONS, WAIT};
-use nexus_keychain::{
-    AppId, CustomClaims, DeviceKey, KeyAlg, Keychain, Kid, Label, SessionState, UserId,
-};
+use nexus_keychain::{CustomClaims, DeviceKey, KeyAlg, Keychain, Kid, Label, SessionState, UserId};
 use rustix::process::Signal;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -71,7 +69,11 @@ fn attest(kc: &Keychain, device: &DeviceKey, key_kid: &Kid, nonce: &[u8]) {
     );
     assert_eq!(verified.device_kid, device.kid);
     assert_eq!(&verified.attested_kid, key_kid, "token attests another key");
-    assert_eq!(verified.claims.app_id, AppId::system(), "admin's namespace");
+    assert_eq!(
+        verified.claims.app_id.as_str(),
+        "system.admin",
+        "admin's namespace"
+    );
 }
 
 #[test]

@@ -36,7 +36,9 @@ nx key create storage s1 --alg XChaCha20-Poly1305 --json")]
         #[arg(long, default_value = "Ed25519")]
         alg: KeyAlg,
     },
-    /// List your app's keys (system callers: --app for another app's).
+    /// List your app's keys (system callers: --app for another app's). A
+    /// key whose record cannot be read is listed as DAMAGED, with its
+    /// record, after the others (and on stderr).
     #[command(after_help = "Example:\n  nx key list --json")]
     List {
         /// Another app's keys (system callers only).
@@ -138,6 +140,13 @@ nx key create storage s1 --alg XChaCha20-Poly1305 --json")]
         /// Write the plaintext to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// Delete a key: its record and every version go, its quota and its
+    /// name are freed. What it sealed can no longer be unsealed.
+    #[command(after_help = "Example:\n  nx key delete signing k1")]
+    Delete {
+        #[command(flatten)]
+        key: KeyName,
     },
     /// Export a key as a blob only this device can open (never the private
     /// key itself).

@@ -5,7 +5,8 @@
 use crate::cli::{SessionCmd, UserCmd, VaultCmd};
 use crate::ctx::{obj, Ctx};
 use crate::error::NxError;
-use crate::io::{read_input, read_password, read_passwords};
+use crate::io::{read_input_within, read_password, read_passwords};
+use nexus_proto::limits;
 use serde_json::{json, Value as Json};
 
 /// Run one `nx vault` command.
@@ -13,7 +14,8 @@ pub fn vault(ctx: &mut Ctx<'_>, cmd: VaultCmd) -> Result<(), NxError> {
     let kc = ctx.keychain();
     match cmd {
         VaultCmd::Put { name, sid, input } => {
-            let value = read_input(&mut ctx.io, input.as_deref())?;
+            let value =
+                read_input_within(&mut ctx.io, input.as_deref(), limits::VAULT_VALUE, "value")?;
             let warnings = kc.put(&sid.sid, &name, &value)?;
             for w in &warnings {
                 ctx.warn(w);

@@ -3,8 +3,9 @@
 use crate::cli::KeyCmd;
 use crate::ctx::{b64, obj, Ctx};
 use crate::error::NxError;
-use crate::io::{read_file, read_input};
-use nexus_keychain::{CreatedKey, KeyInfo};
+use crate::io::{read_file, read_file_within, read_input_within};
+use nexus_keychain::{CreatedKey, KeyInfo, KeyListing};
+use nexus_proto::limits;
 use serde_json::{json, Value as Json};
 use std::path::Path;
 
@@ -88,7 +89,24 @@ fn created(
 }
 
 fn aad(file: Option<&Path>) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, NxError> {
-    file.map(read_file).transpose()
+    file.map(|f| read_file_within(f, limits::AAD, "aad"))
+        .transpose()
+}
+
+/// `key.list`'s answer in text: each readable key, then each damaged
+/// record, marked.
+fn listing_text(l: &KeyListing) -> String {
+    let mut text: String = l.keys.iter().map(key_info_text).collect();
+    for d in &l.damaged {
+        text.push_str(&format!(
+            "{}/{}/{}  DAMAGED  {}\n  {}\n",
+            d.app, d.purpose, d.name, d.record, d.error
+        ));
+    }
+    if text.is_empty() {
+        text.push_str("no keys");
+    }
+    text
 }
 
 /// Run one `nx key` command (trust subcommands go to `cmd::trust`).
@@ -104,17 +122,39 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
             created(ctx, "rotated", key.purpose.as_str(), key.name.as_str(), &c)
         }
         KeyCmd::List { app } => {
-            let keys = kc.list_keys(app.as_ref())?;
-            let text: String = keys.iter().map(key_info_text).collect();
-            let j = json!({ "keys": keys.iter().map(key_info_json).collect::<Vec<_>>() });
-            ctx.emit(j, if keys.is_empty() { "no keys" } else { &text })
+            let l = kc.key_listing(app.as_ref())?;
+            for d in &l.damaged {
+                ctx.warn(&format!(
+                    "key {}/{}/{} cannot be read: {}",
+                    d.app, d.purpose, d.name, d.error
+                ));
+            }
+            let damaged: Vec<Json> = l
+                .damaged
+                .iter()
+                .map(|d| {
+                    json!({
+                        "app": d.app.as_str(),
+                        "purpose": d.purpose.as_str(),
+                        "name": d.name.as_str(),
+                        "state": "damaged",
+                        "record": d.record,
+                        "error": d.error,
+                    })
+                })
+                .collect();
+            let j = json!({
+                "keys": l.keys.iter().map(key_info_json).collect::<Vec<_>>(),
+                "damaged": damaged,
+            });
+            ctx.emit(j, listing_text(&l).trim_end())
         }
         KeyCmd::Show { key, app } => {
             let k = kc.show_key(&key.purpose, &key.name, app.as_ref())?;
             ctx.emit(key_info_json(&k), &key_info_text(&k))
         }
         KeyCmd::Sign { key, input, out } => {
-            let msg = read_input(&mut ctx.io, input.as_deref())?;
+            let msg = read_input_within(&mut ctx.io, input.as_deref(), limits::MESSAGE, "message")?;
             let s = kc.sign(&key.purpose, &key.name, &msg)?;
             let meta = obj([
                 ("kid", Json::String(s.kid.to_hex())),
@@ -131,7 +171,7 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
             app,
         } => {
             let sig = read_file(&sig)?;
-            let msg = read_input(&mut ctx.io, input.as_deref())?;
+            let msg = read_input_within(&mut ctx.io, input.as_deref(), limits::MESSAGE, "message")?;
             let v = kc.verify(&key.purpose, &key.name, &msg, &sig, version, app.as_ref())?;
             let j = json!({ "valid": true, "version": v.version, "kid": v.kid.to_hex() });
             ctx.emit(j, &format!("valid: version {} kid {}", v.version, v.kid))
@@ -160,7 +200,12 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
             out,
         } => {
             let aad = aad(a.aad_file.as_deref())?;
-            let pt = read_input(&mut ctx.io, input.as_deref())?;
+            let pt = read_input_within(
+                &mut ctx.io,
+                input.as_deref(),
+                limits::PLAINTEXT,
+                "plaintext",
+            )?;
             let s = kc.seal(
                 &key.purpose,
                 &key.name,
@@ -183,7 +228,8 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
             out,
         } => {
             let aad = aad(a.aad_file.as_deref())?;
-            let sealed = read_input(&mut ctx.io, input.as_deref())?;
+            let sealed =
+                read_input_within(&mut ctx.io, input.as_deref(), limits::SEALED, "sealed data")?;
             let u = kc.unseal(
                 &key.purpose,
                 &key.name,
@@ -214,6 +260,11 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
                 e.app, e.purpose, e.name, e.version
             );
             ctx.emit_data(out.as_deref(), "blob", &e.blob, meta, &human)
+        }
+        KeyCmd::Delete { key } => {
+            kc.delete_key(&key.purpose, &key.name)?;
+            let j = json!({ "deleted": true, "purpose": key.purpose.as_str(), "name": key.name.as_str() });
+            ctx.emit(j, &format!("deleted {}/{}", key.purpose, key.name))
         }
         KeyCmd::Trust(t) => crate::cmd::trust::run(ctx, &kc, t),
     }

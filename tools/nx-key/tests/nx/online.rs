@@ -4,7 +4,8 @@
 use crate::common::Stack;
 use base64::Engine;
 use nexus_keychain::testkit::contract::{
-    ADDED_KID, DEVICE_KID, FAKE_SIG, KID, LOCKED_SID, PASSWORD, SEAL_PREFIX, SID, SYSTEM_KID, TOKEN,
+    ADDED_KID, DAMAGED_APP, DEVICE_KID, FAKE_SIG, KID, LOCKED_SID, PASSWORD, SEAL_PREFIX, SID,
+    SYSTEM_KID, TOKEN,
 };
 use nexus_keychain::Service;
 use wire::Value;
@@ -49,6 +50,98 @@ fn key_create_show_list_json() {
     assert_eq!(o.stderr, "nx: ENOENT: no such key\n");
     let o = s.run(&["key", "create", "signing", "exists"], b"");
     assert_eq!(o.code, 12);
+}
+
+#[test]
+fn key_list_marks_a_damaged_record_and_keeps_exit_status_0() {
+    let s = Stack::start();
+    let o = s.run(&["key", "list", "--app", DAMAGED_APP], b"");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let text = o.text();
+    assert!(
+        text.starts_with("com.example.damaged/signing/k1  Ed25519"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "com.example.damaged/signing/broken  DAMAGED  state:/keystore/com.example.damaged/signing/broken\n  EIO: corrupt record"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        o.stderr,
+        "nx: warning: key com.example.damaged/signing/broken cannot be read: EIO: corrupt record at \
+         state:/keystore/com.example.damaged/signing/broken: checksum mismatch\n"
+    );
+    let j = s
+        .run(&["--json", "key", "list", "--app", DAMAGED_APP], b"")
+        .json();
+    assert_eq!(j["keys"][0]["name"], "k1");
+    assert_eq!(j["damaged"][0]["name"], "broken");
+    assert_eq!(j["damaged"][0]["state"], "damaged");
+    assert_eq!(
+        j["damaged"][0]["record"],
+        "state:/keystore/com.example.damaged/signing/broken"
+    );
+    let j = s.run(&["--json", "key", "list"], b"").json();
+    assert_eq!(j["damaged"], serde_json::json!([]));
+}
+
+#[test]
+fn key_delete_sends_key_delete_and_reports_missing_keys() {
+    let s = Stack::start();
+    let o = s.run(&["key", "delete", "signing", "k1"], b"");
+    assert_eq!((o.code, o.text().as_str()), (0, "deleted signing/k1\n"));
+    let (op, args) = s.fake(Service::Keystored).last().unwrap();
+    assert_eq!(op, "key.delete");
+    assert_eq!(args.get("name"), Some(&"k1".into()));
+    assert_eq!(args.get("app"), None);
+    let j = s
+        .run(&["--json", "key", "delete", "signing", "k1"], b"")
+        .json();
+    assert_eq!(j["deleted"], true);
+    let o = s.run(&["key", "delete", "signing", "missing"], b"");
+    assert_eq!(o.code, 11);
+}
+
+#[test]
+fn test_reject_data_over_its_limit_with_einval_before_sending() {
+    use nexus_proto::limits::{MAX_MESSAGE_LEN, MAX_PLAINTEXT_LEN, MAX_VAULT_VALUE_LEN};
+    let s = Stack::start();
+    let before = s.fake(Service::Keystored).requests().len();
+    for (args, len, limit) in [
+        (
+            vec!["key", "sign", "signing", "k1"],
+            MAX_MESSAGE_LEN,
+            "MAX_MESSAGE_LEN",
+        ),
+        (
+            vec!["key", "seal", "box", "b1"],
+            MAX_PLAINTEXT_LEN,
+            "MAX_PLAINTEXT_LEN",
+        ),
+        (
+            vec!["vault", "put", "n", "--sid", SID],
+            MAX_VAULT_VALUE_LEN,
+            "MAX_VAULT_VALUE_LEN",
+        ),
+    ] {
+        let o = s.run(&args, &vec![0u8; len + 1]);
+        assert_eq!(o.code, 16, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.starts_with("nx: EINVAL: stdin: "), "{}", o.stderr);
+        assert!(o.stderr.contains(limit), "{}", o.stderr);
+    }
+    assert_eq!(
+        s.fake(Service::Keystored).requests().len(),
+        before,
+        "something was sent"
+    );
+    // At the limit, it goes.
+    let o = s.run(
+        &["key", "sign", "signing", "k1"],
+        &vec![0u8; MAX_MESSAGE_LEN],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
 #[test]

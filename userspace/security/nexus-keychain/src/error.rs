@@ -85,6 +85,14 @@ impl KeychainError {
     }
 }
 
+/// An argument over one of the public limits: refused before sending, with
+/// the message the service would give (`EINVAL`, naming the limit).
+impl From<nexus_proto::limits::TooLarge> for KeychainError {
+    fn from(e: nexus_proto::limits::TooLarge) -> Self {
+        KeychainError::Invalid(e.to_string())
+    }
+}
+
 impl Coded for KeychainError {
     fn code(&self) -> ErrorCode {
         match self {

@@ -7,24 +7,31 @@
 //! `device.info` change no state and are retried after a lost
 //! connection. Plaintext arguments travel in zeroizing `Secret`s and the
 //! encoded request is wiped after the call.
+//!
+//! Every op acts on the caller's own key namespace (these calls never send
+//! `app` to a private op). Messages, plaintexts, sealed blobs and AAD over
+//! `nexus_proto::limits` are refused here, before anything is sent, with
+//! the service's own `EINVAL` message naming the limit.
 
 use crate::error::KeychainError;
 use crate::keychain::Keychain;
 use crate::secret::SecretBytes;
 use crate::service::Retry;
 use crate::types::{
-    CreatedKey, DeviceInfo, KeyAlg, KeyInfo, Sealed, Signed, Unsealed, Verified, WrappedExport,
+    CreatedKey, DamagedKey, DeviceInfo, KeyAlg, KeyInfo, KeyListing, Sealed, Signed, Unsealed,
+    Verified, WrappedExport,
 };
 use nexus_core::{AppId, Label};
 use nexus_proto::{
-    self as proto, Bytes, Empty, KeyArgs, KeyCreateArgs, KeyListArgs, KeyRetireArgs, KeySealArgs,
-    KeyShowArgs, KeySignArgs, KeyUnsealArgs, KeyVerifyArgs, KeyVersionArgs, Secret,
+    self as proto, limits, Bytes, Empty, KeyArgs, KeyCreateArgs, KeyListArgs, KeyRetireArgs,
+    KeySealArgs, KeyShowArgs, KeySignArgs, KeyUnsealArgs, KeyVerifyArgs, KeyVersionArgs, Secret,
 };
 
-fn key_args(purpose: &Label, name: &Label) -> KeyArgs {
+pub(crate) fn key_args(purpose: &Label, name: &Label) -> KeyArgs {
     KeyArgs {
         purpose: purpose.clone(),
         name: name.clone(),
+        app: None,
     }
 }
 
@@ -72,6 +79,7 @@ impl Keychain {
             purpose: purpose.clone(),
             name: name.clone(),
             version: version.map(version_arg).transpose()?,
+            app: None,
         };
         self.keystored
             .call_op::<proto::KeyRevoke>(&args, Retry::Once)?;
@@ -89,19 +97,30 @@ impl Keychain {
             purpose: purpose.clone(),
             name: name.clone(),
             min_version: version_arg(min_version)?,
+            app: None,
         };
         self.keystored
             .call_op::<proto::KeyRetire>(&args, Retry::Once)?;
         Ok(())
     }
 
-    /// `key.list`: the caller's keys, or (system callers) another app's.
+    /// `key.list`: the caller's readable keys, or (system callers)
+    /// another app's. Keys whose record is damaged are left out here;
+    /// [`Keychain::key_listing`] names them.
     pub fn list_keys(&self, app: Option<&AppId>) -> Result<Vec<KeyInfo>, KeychainError> {
+        Ok(self.key_listing(app)?.keys)
+    }
+
+    /// `key.list`, whole: the readable keys and the damaged records.
+    pub fn key_listing(&self, app: Option<&AppId>) -> Result<KeyListing, KeychainError> {
         let args = KeyListArgs { app: app.cloned() };
         let r = self
             .keystored
             .call_op::<proto::KeyList>(&args, Retry::Idempotent)?;
-        Ok(r.keys.into_iter().map(KeyInfo::from).collect())
+        Ok(KeyListing {
+            keys: r.keys.into_iter().map(KeyInfo::from).collect(),
+            damaged: r.damaged.into_iter().map(DamagedKey::from).collect(),
+        })
     }
 
     /// `key.show`: one key's metadata.
@@ -124,10 +143,12 @@ impl Keychain {
 
     /// `key.sign`: sign `msg` with the primary version.
     pub fn sign(&self, purpose: &Label, name: &Label, msg: &[u8]) -> Result<Signed, KeychainError> {
+        limits::MESSAGE.check("message", msg.len())?;
         let args = KeySignArgs {
             purpose: purpose.clone(),
             name: name.clone(),
             msg: Bytes::from(msg),
+            app: None,
         };
         let r = self
             .keystored
@@ -151,6 +172,7 @@ impl Keychain {
         version: Option<u64>,
         app: Option<&AppId>,
     ) -> Result<Verified, KeychainError> {
+        limits::MESSAGE.check("message", msg.len())?;
         let args = KeyVerifyArgs {
             purpose: purpose.clone(),
             name: name.clone(),
@@ -184,11 +206,14 @@ impl Keychain {
         plaintext: &[u8],
         aad: Option<&[u8]>,
     ) -> Result<Sealed, KeychainError> {
+        limits::PLAINTEXT.check("plaintext", plaintext.len())?;
+        limits::AAD.check("aad", aad.map_or(0, <[u8]>::len))?;
         let args = KeySealArgs {
             purpose: purpose.clone(),
             name: name.clone(),
             pt: Secret::copy_from(plaintext),
             aad: aad.map(Bytes::from),
+            app: None,
         };
         let r = self
             .keystored
@@ -208,11 +233,14 @@ impl Keychain {
         sealed: &[u8],
         aad: Option<&[u8]>,
     ) -> Result<Unsealed, KeychainError> {
+        limits::SEALED.check("sealed data", sealed.len())?;
+        limits::AAD.check("aad", aad.map_or(0, <[u8]>::len))?;
         let args = KeyUnsealArgs {
             purpose: purpose.clone(),
             name: name.clone(),
             sealed: Bytes::from(sealed),
             aad: aad.map(Bytes::from),
+            app: None,
         };
         let r = self
             .keystored
@@ -235,6 +263,7 @@ impl Keychain {
             purpose: purpose.clone(),
             name: name.clone(),
             version: version.map(version_arg).transpose()?,
+            app: None,
         };
         let r = self
             .keystored

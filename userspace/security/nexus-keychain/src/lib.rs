@@ -32,6 +32,7 @@ mod attest;
 mod error;
 mod feed;
 mod identity;
+mod key_delete;
 mod keychain;
 mod keys;
 mod secret;
@@ -52,8 +53,8 @@ pub use secret::SecretBytes;
 pub use service::{LinkConfig, Retry, Service, ServiceClient};
 pub use trust::{TrustAdd, TrustRootInfo};
 pub use types::{
-    CreatedKey, DeviceInfo, KeyAlg, KeyInfo, KeyVersion, Sealed, ServiceStatus, Signed, UnknownAlg,
-    Unsealed, Verified, WrappedExport,
+    CreatedKey, DamagedKey, DeviceInfo, KeyAlg, KeyInfo, KeyListing, KeyVersion, Sealed,
+    ServiceStatus, Signed, UnknownAlg, Unsealed, Verified, WrappedExport,
 };
 
 pub use nexus_core::{AppId, CustomClaims, CustomValue, ErrorCode, Kid, Label, SessionId, UserId};

@@ -162,6 +162,42 @@ impl From<nexus_proto::KeyInfo> for KeyInfo {
     }
 }
 
+/// A key whose record keystored cannot read (`key.list`'s `damaged`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedKey {
+    /// The owning app.
+    pub app: AppId,
+    /// The purpose label.
+    pub purpose: Label,
+    /// The name label.
+    pub name: Label,
+    /// Its record (`state:/keystore/…`).
+    pub record: String,
+    /// Why it cannot be read.
+    pub error: String,
+}
+
+impl From<nexus_proto::DamagedKey> for DamagedKey {
+    fn from(d: nexus_proto::DamagedKey) -> DamagedKey {
+        DamagedKey {
+            app: d.app,
+            purpose: d.purpose,
+            name: d.name,
+            record: d.record,
+            error: d.error,
+        }
+    }
+}
+
+/// Every key of a namespace: the readable ones and the damaged records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyListing {
+    /// The readable keys.
+    pub keys: Vec<KeyInfo>,
+    /// The keys whose records cannot be read.
+    pub damaged: Vec<DamagedKey>,
+}
+
 /// A signature and the key version that made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {

@@ -18,9 +18,9 @@ subject = "system:granted"
 capabilities = [
   "identity.key.create", "identity.key.rotate", "identity.key.revoke",
   "identity.key.sign", "identity.key.seal", "identity.key.decrypt",
-  "identity.key.export", "identity.attest", "identity.trust.write",
-  "identity.vault.use", "identity.user.admin", "identity.bundle.install",
-  "identity.update.stage",
+  "identity.key.export", "identity.key.delete", "identity.attest",
+  "identity.trust.write", "identity.vault.use", "identity.user.admin",
+  "identity.bundle.install", "identity.update.stage",
 ]
 
 [[subjects]]
@@ -28,8 +28,8 @@ subject = "app:com.example.granted"
 capabilities = [
   "identity.key.create", "identity.key.rotate", "identity.key.revoke",
   "identity.key.sign", "identity.key.seal", "identity.key.decrypt",
-  "identity.key.export", "identity.attest", "identity.vault.use",
-  "identity.bundle.install",
+  "identity.key.export", "identity.key.delete", "identity.attest",
+  "identity.vault.use", "identity.bundle.install",
 ]
 
 [[subjects]]

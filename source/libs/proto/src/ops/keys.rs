@@ -1,7 +1,10 @@
 //! keystored's key ops (`key.*`) and `device.info`.
 //!
-//! `purpose` and `name` are labels; the app is the caller's own namespace
-//! (from the channel) unless a read names another with `app`.
+//! `purpose` and `name` are labels; the app is the caller's own key
+//! namespace (from the channel). Every op on an existing key takes an
+//! optional `app`: a read may name any app a system subject may read; a
+//! private op (sign, seal, unseal, rotate, revoke, retire, export, delete)
+//! naming any namespace but the caller's own is `EPERM`, whoever asks.
 
 use super::status::Empty;
 use crate::schema::{ops, wire_map};
@@ -22,6 +25,23 @@ wire_map!(reply
         kid: Option<Kid>,
         /// Its public key (Ed25519 keys; `null` otherwise).
         public_key: Option<Bytes>,
+    }
+);
+
+wire_map!(reply
+    /// `damaged-key`: a key whose record cannot be read, in `key.list`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    DamagedKey {
+        /// The owning app.
+        app: AppId,
+        /// The purpose label.
+        purpose: Label,
+        /// The name label.
+        name: Label,
+        /// Its record (`state:/keystore/…`).
+        record: String,
+        /// Why it cannot be read (`EIO` and the reason).
+        error: String,
     }
 );
 
@@ -75,14 +95,22 @@ ops! {
 
     /// `key.rotate`: add a version and make it primary.
     KeyRotate = "key.rotate" in Keystored, capability KeyRotate, callers [];
-        args [#[derive(Debug, Clone, PartialEq, Eq)] KeyArgs { purpose: Label, name: Label }]
+        args [
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            KeyArgs { purpose: Label, name: Label, app: Option<AppId> }
+        ]
         reply [= KeyCreateReply]
 
     /// `key.revoke`: revoke the key, or one version of it.
     KeyRevoke = "key.revoke" in Keystored, capability KeyRevoke, callers [];
         args [
             #[derive(Debug, Clone, PartialEq, Eq)]
-            KeyVersionArgs { purpose: Label, name: Label, version: Option<u32> }
+            KeyVersionArgs {
+                purpose: Label,
+                name: Label,
+                version: Option<u32>,
+                app: Option<AppId>,
+            }
         ]
         reply [= Empty]
 
@@ -90,14 +118,18 @@ ops! {
     KeyRetire = "key.retire" in Keystored, capability KeyRevoke, callers [];
         args [
             #[derive(Debug, Clone, PartialEq, Eq)]
-            KeyRetireArgs { purpose: Label, name: Label, min_version: u32 }
+            KeyRetireArgs { purpose: Label, name: Label, min_version: u32, app: Option<AppId> }
         ]
         reply [= Empty]
 
-    /// `key.list`: the caller's keys, or (system callers) another app's.
+    /// `key.list`: the caller's keys, or (system callers) another app's;
+    /// keys whose record cannot be read are listed apart, as damaged.
     KeyList = "key.list" in Keystored, capability none, callers [];
         args [#[derive(Debug, Clone, PartialEq, Eq)] KeyListArgs { app: Option<AppId> }]
-        reply [#[derive(Debug, Clone, PartialEq, Eq)] KeyListReply { keys: Vec<KeyInfo> }]
+        reply [
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            KeyListReply { keys: Vec<KeyInfo>, damaged: Vec<DamagedKey> }
+        ]
 
     /// `key.show`: one key's metadata.
     KeyShow = "key.show" in Keystored, capability none, callers [];
@@ -111,7 +143,7 @@ ops! {
     KeySign = "key.sign" in Keystored, capability KeySign, callers [];
         args [
             #[derive(Debug, Clone, PartialEq, Eq)]
-            KeySignArgs { purpose: Label, name: Label, msg: Bytes }
+            KeySignArgs { purpose: Label, name: Label, msg: Bytes, app: Option<AppId> }
         ]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +171,15 @@ ops! {
 
     /// `key.seal`: seal `pt` (bound to `aad`) with the primary version.
     KeySeal = "key.seal" in Keystored, capability KeySeal, callers [];
-        args [KeySealArgs { purpose: Label, name: Label, pt: Secret, aad: Option<Bytes> }]
+        args [
+            KeySealArgs {
+                purpose: Label,
+                name: Label,
+                pt: Secret,
+                aad: Option<Bytes>,
+                app: Option<AppId>,
+            }
+        ]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
             KeySealReply { sealed: Bytes, version: u32 }
@@ -149,7 +189,13 @@ ops! {
     KeyUnseal = "key.unseal" in Keystored, capability KeyDecrypt, callers [];
         args [
             #[derive(Debug, Clone, PartialEq, Eq)]
-            KeyUnsealArgs { purpose: Label, name: Label, sealed: Bytes, aad: Option<Bytes> }
+            KeyUnsealArgs {
+                purpose: Label,
+                name: Label,
+                sealed: Bytes,
+                aad: Option<Bytes>,
+                app: Option<AppId>,
+            }
         ]
         reply [KeyUnsealReply { pt: Secret, version: u32 }]
 

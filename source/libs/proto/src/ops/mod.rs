@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod attest;
 pub mod identity;
 pub mod init;
+pub mod key_delete;
 pub mod keymint;
 pub mod keys;
 pub mod status;
@@ -20,6 +21,7 @@ pub fn all() -> Vec<OpInfo> {
         status::OPS,
         keymint::OPS,
         keys::OPS,
+        key_delete::OPS,
         vault::OPS,
         trust::OPS,
         identity::OPS,

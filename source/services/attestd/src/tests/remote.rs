@@ -4,8 +4,13 @@
 use super::*;
 use ed25519_dalek::SigningKey;
 use keymint::kid::ed25519_kid;
+use nexus_core::{Coded, ErrorCode};
 use nexus_daemon::UpstreamError;
 use wire::{Args, Value};
+
+fn device() -> Label {
+    Label::new("device").unwrap()
+}
 
 /// Answers every call with one canned value.
 struct Canned(Value);
@@ -211,7 +216,7 @@ fn test_reject_malformed_sign_and_device_replies_with_eio() {
             .with("version", -1i64),
     ] {
         let e = backend(reply.into_value())
-            .sign_with_device_key(b"m")
+            .sign_with_device_key(&device(), b"m")
             .unwrap_err();
         assert_eq!(e.code(), ErrorCode::Eio);
     }
@@ -221,7 +226,7 @@ fn test_reject_malformed_sign_and_device_replies_with_eio() {
         .with("version", 1u64);
     assert_eq!(
         backend(ok.into_value())
-            .sign_with_device_key(b"m")
+            .sign_with_device_key(&device(), b"m")
             .unwrap()
             .version,
         1

@@ -198,17 +198,28 @@ fn two_callers_get_their_own_app_ids() {
     }
     assert_ne!(kids[0], kids[1]);
 
-    // A system caller's tokens name the system namespace.
+    // A system caller's tokens name its own key namespace, and attest its
+    // own key there; attestd's device key is not the administrator's.
+    f.create_key(ADMIN, "sign", "k");
     let sys = f
         .svc
         .attest(
             &subject(ADMIN),
-            &KeyRef::own(label("device-attest"), label("device")),
+            &KeyRef::own(label("sign"), label("k")),
             NONCE,
             CustomClaims::new(),
         )
         .unwrap();
-    assert_eq!(sys.app.as_str(), "system");
+    assert_eq!(sys.app.as_str(), "system.admin");
+    expect_code(
+        f.svc.attest(
+            &subject(ADMIN),
+            &KeyRef::own(label("device-attest"), label("device")),
+            NONCE,
+            CustomClaims::new(),
+        ),
+        ErrorCode::Enoent,
+    );
 }
 
 #[test]
@@ -287,7 +298,7 @@ fn attest_capability_allow_and_deny_are_audited() {
             // attestd's own use of the device key, through the keystore.
             format!(
                 "{{\"time\":{NOW},\"subject\":\"system:attestd\",\"capability\":\"identity.key.sign\",\
-                 \"target\":\"system/device-attest/device\",\"decision\":\"allow\",\"reason\":\"granted\"}}\n"
+                 \"target\":\"system.attestd/device-attest/device\",\"decision\":\"allow\",\"reason\":\"granted\"}}\n"
             ),
         ]
     );

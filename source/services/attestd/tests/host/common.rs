@@ -30,7 +30,7 @@ capabilities = ["identity.key.create", "identity.key.rotate", "identity.key.sign
 
 [[subjects]]
 subject = "system:admin"
-capabilities = ["identity.key.rotate", "identity.attest"]
+capabilities = ["identity.key.create", "identity.key.rotate", "identity.attest"]
 
 [[subjects]]
 subject = "app:com.example.alpha"
@@ -47,6 +47,11 @@ capabilities = ["identity.key.create"]
 
 pub fn subject(s: &str) -> Subject {
     s.parse().unwrap()
+}
+
+/// attestd's first device key, in its own namespace.
+pub fn device_key() -> KeyName {
+    KeyName::parse("system.attestd", "device-attest", "device").unwrap()
 }
 
 pub fn label(s: &str) -> nexus_core::Label {
@@ -108,7 +113,7 @@ impl Stack {
     /// Create an Ed25519 key `(purpose, name)` for `owner`.
     pub fn create_key(&self, owner: &str, purpose: &str, name: &str) -> KeyName {
         let owner = subject(owner);
-        let key = KeyName::parse(owner.app_namespace().as_str(), purpose, name).unwrap();
+        let key = KeyName::parse(owner.key_namespace().as_str(), purpose, name).unwrap();
         self.store
             .create(&owner, &*self.engine, &key, Algorithm::Ed25519)
             .unwrap();

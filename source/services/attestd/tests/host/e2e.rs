@@ -54,7 +54,7 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
     // Ready came after the device key was created and a test token signed.
     let calls = fake.calls();
     assert!(
-        calls.starts_with(&["key.show".into(), "key.create".into()]),
+        calls.starts_with(&["device.info".into(), "key.list".into(), "key.create".into()]),
         "{calls:?}"
     );
     assert!(calls.contains(&"key.sign".to_owned()), "{calls:?}");
@@ -105,7 +105,7 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
     for want in [
         "\"subject\":\"app:com.example.alpha\",\"capability\":\"identity.attest\",\"target\":\"com.example.alpha/sign/k\",\"decision\":\"allow\"",
         "\"subject\":\"app:com.example.gamma\",\"capability\":\"identity.attest\",\"target\":\"com.example.gamma/sign/k\",\"decision\":\"deny\"",
-        "\"subject\":\"system:admin\",\"capability\":\"identity.key.rotate\",\"target\":\"system/device-attest/device\",\"decision\":\"allow\"",
+        "\"subject\":\"system:admin\",\"capability\":\"identity.key.rotate\",\"target\":\"system.attestd/device-attest/device\",\"decision\":\"allow\"",
     ] {
         assert!(audit.contains(want), "missing {want} in:\n{audit}");
     }

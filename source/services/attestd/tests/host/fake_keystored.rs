@@ -1,5 +1,6 @@
 //! A stand-in for keystored's wire face: the ops attestd uses
-//! (`key.show`, `key.create`, `key.rotate`, `key.sign`, `device.info`,
+//! (`key.list`, `key.show`, `key.create`, `key.rotate`, `key.sign`,
+//! `device.info`,
 //! and every service's `status`) with their `nexus-proto` types, served by a real
 //! `wire::Server` over a real in-process keystore, acting for the
 //! connection's subject. A `Tamper` setting makes it answer the way a
@@ -10,8 +11,9 @@ use keymint::{Algorithm, KeyOps};
 use keystore::{KeyInfo, KeyName};
 use nexus_core::{AppId, ErrorCode, Kid, Label, Subject};
 use nexus_proto::{
-    self as proto, Alg, Bytes, DeviceInfo, DeviceInfoReply, KeyCreate, KeyCreateReply, KeyRotate,
-    KeyShow, KeySign, KeySignReply, KeyVersionInfo, Op, Status, StatusReply,
+    self as proto, Alg, Bytes, DamagedKey, DeviceInfo, DeviceInfoReply, KeyCreate, KeyCreateReply,
+    KeyList, KeyListReply, KeyRotate, KeyShow, KeySign, KeySignReply, KeyVersionInfo, Op, Status,
+    StatusReply,
 };
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
@@ -72,7 +74,7 @@ fn key_info(info: &KeyInfo, tamper: Tamper) -> proto::KeyInfo {
             let mut kid = v.kid;
             // Tampering applies to app keys only: the device key stays
             // intact so that attestd starts.
-            if !info.name.app.is_system() {
+            if info.name.app.service_name().is_none() {
                 match tamper {
                     Tamper::WeakAttestedKey => {
                         public_key = Some(Bytes(weak_key().to_vec()));
@@ -91,7 +93,7 @@ fn key_info(info: &KeyInfo, tamper: Tamper) -> proto::KeyInfo {
             }
         })
         .collect();
-    let app = if tamper == Tamper::OtherKey && !info.name.app.is_system() {
+    let app = if tamper == Tamper::OtherKey && info.name.app.service_name().is_none() {
         AppId::new("com.example.other").unwrap()
     } else {
         info.name.app.clone()
@@ -128,7 +130,7 @@ fn created_reply(info: &KeyInfo) -> KeyCreateReply {
 
 fn key_of(subject: &Subject, app: Option<AppId>, purpose: Label, name: Label) -> KeyName {
     KeyName::new(
-        app.unwrap_or_else(|| subject.app_namespace()),
+        app.unwrap_or_else(|| subject.key_namespace()),
         purpose,
         name,
     )
@@ -147,6 +149,24 @@ impl FakeKeystored {
             log.lock().unwrap().push(req.op().to_owned());
             let s = ctx.subject();
             match req.op() {
+                KeyList::NAME => proto::serve::<KeyList>(req, |a| {
+                    let app = a.app.unwrap_or_else(|| s.key_namespace());
+                    let listing = store.list_keys(s, &app)?;
+                    Ok(KeyListReply {
+                        keys: listing.keys.iter().map(|k| key_info(k, tamper)).collect(),
+                        damaged: listing
+                            .damaged
+                            .into_iter()
+                            .map(|d| DamagedKey {
+                                app: d.name.app,
+                                purpose: d.name.purpose,
+                                name: d.name.name,
+                                record: d.record,
+                                error: d.error.to_string(),
+                            })
+                            .collect(),
+                    })
+                }),
                 KeyShow::NAME => proto::serve::<KeyShow>(req, |a| {
                     let info = store.describe(s, &key_of(s, a.app, a.purpose, a.name))?;
                     Ok(key_info(&info, tamper))

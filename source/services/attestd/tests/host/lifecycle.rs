@@ -21,11 +21,11 @@ fn attest_alpha(f: &Fixture) -> Vec<u8> {
 }
 
 #[test]
-fn first_start_creates_the_device_key_in_the_system_namespace() {
+fn first_start_creates_the_device_key_in_attestds_own_namespace() {
     let dir = tempfile::tempdir().unwrap();
     let f = Fixture::open(dir.path());
-    let name = attestd::device_key_name().unwrap();
-    assert_eq!(name.to_string(), "system/device-attest/device");
+    let name = device_key();
+    assert_eq!(name.to_string(), "system.attestd/device-attest/device");
     let info = f.store.describe(&subject("system:attestd"), &name).unwrap();
     assert_eq!(info.alg, keymint::Algorithm::Ed25519);
     assert_eq!(info.primary, 1);
@@ -35,13 +35,13 @@ fn first_start_creates_the_device_key_in_the_system_namespace() {
     // Created by attestd under its own subject, through the authorizer.
     let lines = f.audit_lines();
     assert!(
-        lines[0].contains("\"subject\":\"system:attestd\",\"capability\":\"identity.key.create\",\"target\":\"system/device-attest/device\",\"decision\":\"allow\""),
+        lines[0].contains("\"subject\":\"system:attestd\",\"capability\":\"identity.key.create\",\"target\":\"system.attestd/device-attest/device\",\"decision\":\"allow\""),
         "{lines:?}"
     );
     // The record is on disk, wrapped: the state dir holds it.
     assert!(dir
         .path()
-        .join("keystore/system/device-attest/device")
+        .join("keystore/system.attestd/device-attest/device")
         .is_file());
 }
 
@@ -94,7 +94,7 @@ fn rotation_gives_a_new_kid_and_old_tokens_still_verify() {
         ErrorCode::Eperm,
     );
     // The keystore still serves version 1 by the kid in the old token.
-    let name = attestd::device_key_name().unwrap();
+    let name = device_key();
     let old = f
         .store
         .public_key(&subject(ADMIN), &name, Some(KeySelector::Kid(v1.kid)))
@@ -124,22 +124,28 @@ fn test_reject_rotation_by_non_system_or_unauthorized_callers_with_eperm() {
     let lines = f.audit_lines();
     assert_eq!(lines.len(), 1);
     assert!(
-        lines[0].contains("\"subject\":\"system:selftest\",\"capability\":\"identity.key.rotate\",\"target\":\"system/device-attest/device\",\"decision\":\"deny\""),
+        lines[0].contains("\"subject\":\"system:selftest\",\"capability\":\"identity.key.rotate\",\"target\":\"system.attestd/device-attest/device\",\"decision\":\"deny\""),
         "{lines:?}"
     );
     assert_eq!(f.svc.device_key().unwrap(), before);
 }
 
 #[test]
-fn test_reject_start_when_the_device_key_cannot_be_made_or_used_with_eperm() {
+fn test_reject_start_when_the_device_key_cannot_be_used_and_serve_without_one_when_it_cannot_be_made(
+) {
     let dir = tempfile::tempdir().unwrap();
-    // May sign but not create: no key, no start.
+    // May sign but not create: no key, yet attestd starts; what needs the
+    // key says why it cannot have one (EIO), and asks again each time.
     let sign_only = "version = 1\n[[subjects]]\nsubject = \"system:attestd\"\ncapabilities = [\"identity.key.sign\"]\n";
-    expect_code(
-        Stack::open(dir.path(), sign_only).start_local(),
-        ErrorCode::Eperm,
+    let svc = Stack::open(dir.path(), sign_only).start_local().unwrap();
+    let msg = expect_code(svc.device_key(), ErrorCode::Eio);
+    assert!(
+        msg.contains("no device key could be created") && msg.contains("identity.key.create"),
+        "{msg}"
     );
-    // May create but not sign: the self-test signature fails, no start.
+    assert!(!svc.status().volatile);
+    // May create but not sign: the self-test signature fails, no start (a
+    // policy that forbids signing is not a state of the key to heal).
     let create_only = "version = 1\n[[subjects]]\nsubject = \"system:attestd\"\ncapabilities = [\"identity.key.create\"]\n";
     expect_code(
         Stack::open(dir.path(), create_only).start_local(),

@@ -5,6 +5,7 @@
 
 mod attest;
 mod common;
+mod daemons;
 mod e2e;
 mod fake_keystored;
 mod lifecycle;

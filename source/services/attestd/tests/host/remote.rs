@@ -28,19 +28,19 @@ fn remote_backend_creates_the_device_key_and_attests() {
     stack.create_key(ALPHA, "sign", "k");
     let (fake, svc) = remote(&stack, Tamper::None);
     let svc = svc.unwrap();
-    // First start over the wire: show (ENOENT), create, show, device.info,
-    // then the self-test signature.
+    // First start over the wire: device.info, the device keys (none),
+    // create, read back, then the self-test signature.
     assert_eq!(
         fake.calls(),
         [
-            "key.show",
+            "device.info",
+            "key.list",
             "key.create",
             "key.show",
-            "device.info",
             "key.sign"
         ]
     );
-    let name = attestd::device_key_name().unwrap();
+    let name = device_key();
     let in_store = stack
         .store
         .public_key(&subject("system:attestd"), &name, None)
@@ -113,11 +113,16 @@ fn a_rotation_made_elsewhere_is_picked_up_on_the_next_token() {
     let (_fake, svc) = remote(&stack, Tamper::None);
     let svc = svc.unwrap();
     let v1 = svc.device_key().unwrap();
-    // An administrator rotates the device key in keystored directly.
-    let name = attestd::device_key_name().unwrap();
+    // Another attestd (the same subject) rotates the device key in the
+    // keystore directly; no other subject could.
+    let name = device_key();
+    expect_code(
+        stack.store.rotate(&subject(ADMIN), &*stack.engine, &name),
+        ErrorCode::Eperm,
+    );
     stack
         .store
-        .rotate(&subject(ADMIN), &*stack.engine, &name)
+        .rotate(&subject("system:attestd"), &*stack.engine, &name)
         .unwrap();
     let a = svc
         .attest(

@@ -34,7 +34,7 @@ fn ready_markers_status_and_device_info() {
         code(alpha.call("device.info", &Args::new())),
         ErrorCode::Eperm
     );
-    // A system subject's keys live in the shared `system` namespace.
+    // Each system service's keys live in its own namespace.
     let mut attestd = s.keystored.connect(ATTESTD);
     attestd
         .call(
@@ -45,10 +45,10 @@ fn ready_markers_status_and_device_info() {
     let shown = attestd
         .call("key.show", &args(&key("device-attest", "device")))
         .unwrap();
-    assert_eq!(field(&shown, "app"), text("system"));
+    assert_eq!(field(&shown, "app"), text("system.attestd"));
     let audit = s.audit();
     assert!(audit.contains(r#""subject":"app:com.example.alpha","capability":"device.info","target":"device","decision":"deny""#), "{audit}");
-    assert!(audit.contains(r#""subject":"system:attestd","capability":"identity.key.create","target":"system/device-attest/device","decision":"allow""#), "{audit}");
+    assert!(audit.contains(r#""subject":"system:attestd","capability":"identity.key.create","target":"system.attestd/device-attest/device","decision":"allow""#), "{audit}");
 }
 
 impl Stack {
@@ -135,7 +135,8 @@ fn two_apps_are_isolated_and_every_key_op_works() {
         )),
         ErrorCode::Enoent
     );
-    // A payload cannot name the app for a private op.
+    // A payload naming another app for a private op is refused; naming
+    // one's own is the same as naming none.
     assert_eq!(
         code(beta.call(
             "key.sign",
@@ -144,7 +145,17 @@ fn two_apps_are_isolated_and_every_key_op_works() {
                 &[("msg", bytes(b"x")), ("app", text("com.example.alpha"))]
             )
         )),
-        ErrorCode::Einval
+        ErrorCode::Eperm
+    );
+    assert_eq!(
+        code(beta.call(
+            "key.sign",
+            &with(
+                key("signing", "k1"),
+                &[("msg", bytes(b"x")), ("app", text("com.example.beta"))]
+            )
+        )),
+        ErrorCode::Enoent
     );
     // Beta lacks rotate in the policy.
     beta.call(

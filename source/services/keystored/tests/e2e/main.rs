@@ -6,8 +6,11 @@
 
 mod caps;
 mod common;
+mod damaged;
 mod frames;
+mod key_delete;
 mod keys;
+mod limits;
 mod load;
 mod restart;
 mod trust;

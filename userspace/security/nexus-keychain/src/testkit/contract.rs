@@ -9,7 +9,8 @@
 //! the only signature that verifies, `missing` names nothing (`ENOENT`),
 //! `exists` already exists (`EALREADY`), the session [`LOCKED_SID`] is
 //! locked (`ELOCKED`), [`SYSTEM_KID`] is a system root (`trust.rm` is
-//! `EPERM`).
+//! `EPERM`), and `key.list` of the app [`DAMAGED_APP`] has one damaged
+//! record besides its readable key.
 
 use nexus_core::{AppId, Kid, Label, SessionId};
 use nexus_proto::{
@@ -46,6 +47,9 @@ pub const PUBLIC_KEY: [u8; 32] = [7; 32];
 pub const FAKE_SIG: [u8; 64] = [0xa5; 64];
 /// What `key.seal` puts in front of the plaintext.
 pub const SEAL_PREFIX: &[u8] = b"sealed:";
+/// An app whose `key.list` names one damaged record (`signing/broken`).
+pub const DAMAGED_APP: &str = "com.example.damaged";
+
 /// The token `attest` returns.
 pub const TOKEN: &[u8] = b"\xd2fake-token";
 
@@ -210,10 +214,28 @@ impl Contract {
                 named(a.name.as_str(), "key")?;
                 Ok(Empty {})
             }),
+            "key.delete" => answer::<proto::KeyDelete>(a, |a| {
+                named(a.name.as_str(), "key")?;
+                Ok(Empty {})
+            }),
             "key.list" => answer::<proto::KeyList>(a, |a| {
                 let app = a.app.map_or_else(default_app, Ok)?;
+                let damaged = if app.as_str() == DAMAGED_APP {
+                    vec![proto::DamagedKey {
+                        app: app.clone(),
+                        purpose: parsed("signing")?,
+                        name: parsed("broken")?,
+                        record: format!("state:/keystore/{app}/signing/broken"),
+                        error: format!(
+                            "EIO: corrupt record at state:/keystore/{app}/signing/broken: checksum mismatch"
+                        ),
+                    }]
+                } else {
+                    Vec::new()
+                };
                 Ok(KeyListReply {
                     keys: vec![key_info(parsed("signing")?, parsed("k1")?, app)?],
+                    damaged,
                 })
             }),
             "key.show" => answer::<proto::KeyShow>(a, |a| {
