@@ -17,10 +17,12 @@
 
 #![forbid(unsafe_code)]
 
+mod entries;
 mod path;
 pub mod record;
 mod store;
 
+pub use entries::{DirEntry, EntryKind};
 pub use path::{PathError, StatePath};
 pub use store::{StateFs, StateMode};
 
