@@ -265,8 +265,10 @@ fn check_files(dir: &Path, manifest: &Manifest) -> Result<Vec<Vec<u8>>, TrustErr
 
 /// The one verification path. Checks, in order: the trust store loads
 /// (fail closed); the artifact has a signature and a manifest; a root in
-/// the store made the signature; that root is not distrusted, is valid at
-/// `now` (`not_before <= now < not_after`) and holds `scope`; the trusted
+/// the store made the signature (if none did and a root file is damaged,
+/// `EIO` naming it: it may be the signer); that root is not distrusted
+/// (nor is its distrust entry, or the distrust list, damaged: `EIO`), is
+/// valid at `now` (`not_before <= now < not_after`) and holds `scope`; the trusted
 /// comment's signature verifies; the manifest parses and is for `scope`;
 /// the directory holds exactly the listed files (regular files only, no
 /// extras) with the signed sizes and SHA-256 hashes.
@@ -282,11 +284,22 @@ pub fn verify(
     let manifest_bytes = read_top(artifact_dir, MANIFEST_FILE, MAX_MANIFEST_LEN)?
         .ok_or(TrustError::MissingManifest)?;
     let sig = MinisignSignature::parse(&sig_bytes)?;
-    let signer = find_signer(&snapshot, &sig, &manifest_bytes)?;
+    let signer = match find_signer(&snapshot, &sig, &manifest_bytes) {
+        Ok(s) => s,
+        // A damaged root might be the one that signed it.
+        Err(TrustError::UnknownSigner) => match snapshot.any_damaged_root() {
+            Some(d) => return Err(d.into()),
+            None => return Err(TrustError::UnknownSigner),
+        },
+        Err(e) => return Err(e),
+    };
     let root = &signer.root;
     let kid = root.kid();
     if signer.distrusted {
         return Err(TrustError::Distrusted(kid));
+    }
+    if let Some(d) = snapshot.distrust_unknown(&kid) {
+        return Err(d.into());
     }
     if now < root.not_before() {
         return Err(TrustError::NotYetValid(kid));

@@ -7,6 +7,7 @@
 //! damaged or unreadable trust store is `EIO`. Messages name kids, scopes
 //! and artifact-relative paths, never key material or file contents.
 
+use crate::damage::DamagedEntry;
 use crate::manifest::ManifestError;
 use crate::minisign::MinisignError;
 use crate::root::RootError;
@@ -25,17 +26,15 @@ pub enum TrustError {
         #[source]
         source: std::io::Error,
     },
-    /// A root or distrust file in the store is malformed or misnamed.
-    #[error("corrupt trust store entry {location}: {reason}")]
-    CorruptStore {
+    /// A record of the store (a root file, a distrust entry or the
+    /// distrust list itself) cannot be used, and the answer depends on it.
+    #[error("trust store record {location} is damaged: {reason}")]
+    Damaged {
         /// `pkg://trust/…` or `state:/trust/…`.
         location: String,
         /// What is wrong with it.
-        reason: RootError,
+        reason: String,
     },
-    /// Something other than a root or distrust file sits in the store.
-    #[error("unexpected entry in trust store: {0}")]
-    UnexpectedEntry(String),
     /// statefs failed.
     #[error(transparent)]
     State(#[from] StateError),
@@ -133,9 +132,7 @@ impl Coded for TrustError {
     fn code(&self) -> ErrorCode {
         use TrustError as E;
         match self {
-            E::SystemStoreUnavailable { .. } | E::CorruptStore { .. } | E::UnexpectedEntry(_) => {
-                ErrorCode::Eio
-            }
+            E::SystemStoreUnavailable { .. } | E::Damaged { .. } => ErrorCode::Eio,
             E::State(e) => e.code(),
             E::Authz(e) => e.code(),
             E::InvalidRoot(_) | E::Minisign(_) | E::Manifest(_) | E::MissingManifest => {
@@ -171,6 +168,15 @@ pub(crate) fn shown(name: &str) -> String {
         .take(160)
         .flat_map(char::escape_debug)
         .collect()
+}
+
+impl From<&DamagedEntry> for TrustError {
+    fn from(d: &DamagedEntry) -> Self {
+        TrustError::Damaged {
+            location: d.location.clone(),
+            reason: d.reason.clone(),
+        }
+    }
 }
 
 impl From<statefs::PathError> for TrustError {

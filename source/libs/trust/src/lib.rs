@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod artifact;
+mod damage;
 mod error;
 mod fields;
 mod manifest;
@@ -30,6 +31,7 @@ mod store;
 mod version;
 
 pub use artifact::{verify, VerifiedArtifact};
+pub use damage::{DamagedEntry, Unknown};
 pub use error::TrustError;
 pub use fields::FieldError;
 pub use manifest::{

@@ -11,31 +11,41 @@
 //! Invariants:
 //! - Whether a root is system or installed is decided by the directory it
 //!   was read from, never by its content.
-//! - Loading fails closed: a missing or unreadable system directory, or any
-//!   malformed, misnamed or unexpected entry, is an error (`EIO`), never an
-//!   empty or partial store. Names starting with `.` (statefs temp files
-//!   left by a crash) are ignored.
+//! - Loading fails closed without failing wide: a missing or unreadable
+//!   system directory is an error (`EIO`), never an empty store; any
+//!   other entry that cannot be used (malformed, misnamed, a symlink, a
+//!   special file, a file where the distrust directory should be) is kept
+//!   as a [`DamagedEntry`] with what it leaves unknown (see `damage`), is
+//!   reported to the damage sink, and makes `EIO` exactly the answers that
+//!   depend on it. Nothing damaged is skipped, followed or read as empty.
+//!   Names starting with `.` (statefs temp files left by a crash) are
+//!   ignored.
 //! - A system root shadows an installed root with the same kid.
 //! - Writes require `identity.trust.write` from the authorizer AND a system
 //!   caller; an `updates` root additionally requires a system caller.
-//!   Writes are single atomic statefs writes or deletes.
+//!   Writes are single atomic statefs writes or deletes, never through a
+//!   directory that is not one.
 
-use crate::error::TrustError;
-use crate::root::{distrust_toml, parse_distrust, RootError, TrustRoot, MAX_ROOT_FILE};
+use crate::artifact::{open_plain, read_bounded};
+use crate::damage::{distrust_damage, root_damage, DamagedEntry, Unknown};
+use crate::error::{shown, TrustError};
+use crate::root::{distrust_toml, parse_distrust, TrustRoot, MAX_ROOT_FILE};
 use crate::scope::Scope;
 use keymint::kid::Kid;
-use nexus_core::{Authorizer, Capability, Subject};
-use statefs::{StateFs, StatePath};
+use nexus_core::{Authorizer, Capability, DamageSink, DamagedRecord, Subject};
+use statefs::{EntryKind, StateError, StateFs, StatePath};
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where system roots live in the image.
 pub const SYSTEM_LOCATION: &str = "pkg://trust/";
 const SYSTEM_DISTRUST_DIR: &str = "distrusted";
 const INSTALLED: &str = "state:/trust/installed";
 const DISTRUSTED: &str = "state:/trust/distrusted";
+/// The scope the store reports its damaged records under.
+const DAMAGE_SCOPE: &str = "trust";
 
 /// Where a root comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +66,16 @@ pub struct RootEntry {
     pub origin: Origin,
     /// Whether a distrust entry names it (it then verifies nothing).
     pub distrusted: bool,
+    /// Whether a damaged distrust entry (or list) leaves it unknown if it
+    /// is distrusted (it then verifies nothing either).
+    pub distrust_unknown: bool,
 }
 
 impl RootEntry {
     /// Whether this root may vouch for `scope` at time `now`.
     pub fn usable_for(&self, scope: Scope, now: u64) -> bool {
         !self.distrusted
+            && !self.distrust_unknown
             && self.root.not_before() <= now
             && now < self.root.not_after()
             && self.root.allows(scope)
@@ -73,97 +87,319 @@ impl RootEntry {
 pub struct TrustSnapshot {
     entries: Vec<RootEntry>,
     distrusted: BTreeSet<Kid>,
+    damaged: Vec<DamagedEntry>,
 }
 
 impl TrustSnapshot {
-    /// Every effective root (system first), sorted by kid within each.
+    /// Every effective intact root (system first), sorted by kid within
+    /// each.
     pub fn roots(&self) -> &[RootEntry] {
         &self.entries
     }
 
-    /// Every distrusted kid (whether or not a root has it).
+    /// Every kid an intact distrust entry names (whether or not a root has
+    /// it).
     pub fn distrusted(&self) -> impl Iterator<Item = &Kid> {
         self.distrusted.iter()
     }
 
-    /// The effective root with this kid.
+    /// The effective intact root with this kid.
     pub fn find(&self, kid: &Kid) -> Option<&RootEntry> {
         self.entries.iter().find(|e| e.root.kid() == *kid)
+    }
+
+    /// Every record of the store that could not be used, sorted by
+    /// location.
+    pub fn damaged(&self) -> &[DamagedEntry] {
+        &self.damaged
+    }
+
+    /// The damaged record that leaves unknown whether `kid` is
+    /// distrusted, if any.
+    pub fn distrust_unknown(&self, kid: &Kid) -> Option<&DamagedEntry> {
+        self.damaged.iter().find(|d| d.hides_distrust_of(kid))
+    }
+
+    /// The damaged root file whose name is `kid`'s, if any.
+    pub fn damaged_root(&self, kid: &Kid) -> Option<&DamagedEntry> {
+        self.damaged
+            .iter()
+            .find(|d| d.unknown == Unknown::Root(Some(*kid)))
+    }
+
+    /// A damaged root file, any (it might have made a signature no intact
+    /// root verifies).
+    pub fn any_damaged_root(&self) -> Option<&DamagedEntry> {
+        self.damaged.iter().find(|d| d.may_be_a_root())
     }
 }
 
 /// A handle on the trust store. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TrustStore {
     system_dir: PathBuf,
     state: StateFs,
+    damage: Option<Arc<dyn DamageSink>>,
+}
+
+impl std::fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustStore")
+            .field("system_dir", &self.system_dir)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 fn state_path(s: &str) -> Result<StatePath, TrustError> {
     Ok(StatePath::parse(s)?)
 }
 
-fn corrupt(location: String, reason: RootError) -> TrustError {
-    TrustError::CorruptStore { location, reason }
+fn installed_path(kid: &Kid) -> Result<StatePath, TrustError> {
+    Ok(state_path(INSTALLED)?.join(&format!("{kid}.toml"))?)
 }
 
-/// Read a file that [`shipped_entries`] found to be a regular file, bounded
-/// so that a huge file cannot exhaust memory (the parser refuses the excess).
-fn read_plain_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let f = fs::File::open(path)?;
-    let mut buf = Vec::new();
-    f.take(MAX_ROOT_FILE as u64 + 1).read_to_end(&mut buf)?;
-    Ok(buf)
+/// A statefs failure in words, without repeating the path.
+fn state_reason(e: &StateError) -> String {
+    match e {
+        StateError::Corrupt { reason, .. } => (*reason).to_owned(),
+        StateError::Io { source, .. } => format!("unreadable: {source}"),
+        other => other.to_string(),
+    }
 }
 
-/// The entries of a shipped directory: `(name, is_dir, path)`, names
-/// starting with `.` skipped, anything that is not a UTF-8 name, a file or
-/// a directory refused.
-fn shipped_entries(dir: &Path, location: &str) -> Result<Vec<(String, bool, PathBuf)>, TrustError> {
-    let unavailable = |source| TrustError::SystemStoreUnavailable { source };
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).map_err(unavailable)? {
-        let entry = entry.map_err(unavailable)?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            return Err(TrustError::UnexpectedEntry(format!(
-                "{location}<non-UTF-8 name>"
-            )));
+/// What the loaded entries of one side add up to.
+#[derive(Default)]
+struct Loaded {
+    roots: Vec<TrustRoot>,
+    distrusted: BTreeSet<Kid>,
+    damaged: Vec<DamagedEntry>,
+}
+
+impl Loaded {
+    /// A shipped file, read without following a symlink.
+    fn read_shipped(
+        &mut self,
+        dir: &Path,
+        name: &str,
+        damage: impl Fn(String) -> DamagedEntry,
+    ) -> Option<Vec<u8>> {
+        match open_plain(dir, name) {
+            Ok(Some((f, _))) => match read_bounded(f, MAX_ROOT_FILE as u64, name) {
+                Ok(b) => return Some(b),
+                Err(e) => self.damaged.push(damage(e.to_string())),
+            },
+            Ok(None) => {}
+            Err(e) => self.damaged.push(damage(e.to_string())),
+        }
+        None
+    }
+
+    /// The shipped distrust directory `dir`.
+    fn shipped_distrust(&mut self, dir: &Path, location: &str) {
+        let list = match fs::read_dir(dir) {
+            Ok(l) => l,
+            Err(e) => {
+                let why = format!("unreadable: {e}");
+                self.damaged.push(DamagedEntry::new(
+                    location.to_owned(),
+                    why,
+                    Unknown::DistrustList,
+                ));
+                return;
+            }
         };
-        if name.starts_with('.') {
-            continue;
+        for entry in list {
+            let Ok(entry) = entry else {
+                let whole = Unknown::DistrustList;
+                let why = "unreadable entry";
+                self.damaged
+                    .push(DamagedEntry::new(location.to_owned(), why, whole));
+                continue;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let loc = format!("{location}/{}", shown(&name));
+            let damage = |why: String| distrust_damage(loc.clone(), &name, why);
+            let Some(bytes) = self.read_shipped(dir, &name, damage) else {
+                continue;
+            };
+            match parse_distrust(&name, &bytes) {
+                Ok(kid) => {
+                    self.distrusted.insert(kid);
+                }
+                Err(e) => self.damaged.push(distrust_damage(loc, &name, e)),
+            }
         }
-        let ft = entry.file_type().map_err(unavailable)?;
-        if !(ft.is_file() || ft.is_dir()) {
-            return Err(TrustError::UnexpectedEntry(format!("{location}{name}")));
-        }
-        out.push((name, ft.is_dir(), entry.path()));
     }
-    out.sort();
-    Ok(out)
-}
 
-/// A state file directly under `dir`, by name; anything deeper is an
-/// unexpected entry.
-fn state_entry(dir: &StatePath, p: &StatePath) -> Result<(String, String), TrustError> {
-    if p.segments().len() != dir.segments().len() + 1 {
-        return Err(TrustError::UnexpectedEntry(p.to_string()));
+    /// The system directory. Only a directory that cannot be read at all
+    /// is an error: there is no store without it.
+    fn system(&mut self, dir: &Path) -> Result<(), TrustError> {
+        let unavailable = |source| TrustError::SystemStoreUnavailable { source };
+        for entry in fs::read_dir(dir).map_err(unavailable)? {
+            let entry = entry.map_err(unavailable)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let location = format!("{SYSTEM_LOCATION}{}", shown(&name));
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if name == SYSTEM_DISTRUST_DIR {
+                if is_dir {
+                    self.shipped_distrust(&entry.path(), &location);
+                } else {
+                    let why = "not a directory";
+                    self.damaged
+                        .push(DamagedEntry::new(location, why, Unknown::DistrustList));
+                }
+                continue;
+            }
+            if is_dir {
+                let why = "a directory where a root file should be";
+                self.damaged.push(root_damage(location, &name, why));
+                continue;
+            }
+            let damage = |why: String| root_damage(location.clone(), &name, why);
+            let Some(bytes) = self.read_shipped(dir, &name, damage) else {
+                continue;
+            };
+            match TrustRoot::parse_file(&name, &bytes) {
+                Ok(r) => self.roots.push(r),
+                Err(e) => self.damaged.push(root_damage(location, &name, e)),
+            }
+        }
+        Ok(())
     }
-    let name = p.file_name().unwrap_or_default().to_owned();
-    Ok((name, p.to_string()))
+
+    /// The regular files directly under the state directory `dir`; every
+    /// other entry, and a `dir` that is not a directory, is damage.
+    fn state_files(
+        &mut self,
+        state: &StateFs,
+        dir: &str,
+        whole: Unknown,
+        entry_damage: fn(String, &str, String) -> DamagedEntry,
+    ) -> Vec<(String, StatePath)> {
+        let listed = state_path(dir).and_then(|d| Ok(state.entries(&d)?));
+        let list = match listed {
+            Ok(Some(l)) => l,
+            Ok(None) => return Vec::new(),
+            Err(TrustError::State(e)) => {
+                let why = state_reason(&e);
+                self.damaged
+                    .push(DamagedEntry::new(dir.to_owned(), why, whole));
+                return Vec::new();
+            }
+            Err(e) => {
+                let why = e.to_string();
+                self.damaged
+                    .push(DamagedEntry::new(dir.to_owned(), why, whole));
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for e in list {
+            let location = format!("{dir}/{}", shown(&e.name));
+            match (e.path, e.kind) {
+                (Some(p), EntryKind::File) => out.push((e.name, p)),
+                (None, _) => {
+                    let why = "not a valid record name".to_owned();
+                    self.damaged.push(entry_damage(location, &e.name, why));
+                }
+                (Some(_), kind) => {
+                    let why = format!("{} where a record should be", kind.describe());
+                    self.damaged.push(entry_damage(location, &e.name, why));
+                }
+            }
+        }
+        out
+    }
+
+    fn read_state(
+        &mut self,
+        state: &StateFs,
+        path: &StatePath,
+        damage: DamagedEntry,
+    ) -> Option<Vec<u8>> {
+        match state.read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.damaged.push(DamagedEntry {
+                    reason: state_reason(&e),
+                    ..damage
+                });
+                None
+            }
+        }
+    }
+
+    /// Distrust entries written at run time.
+    fn state_distrust(&mut self, state: &StateFs) {
+        let files = self.state_files(state, DISTRUSTED, Unknown::DistrustList, |l, n, w| {
+            distrust_damage(l, n, w)
+        });
+        for (name, path) in files {
+            let location = path.to_string();
+            let blank = distrust_damage(location.clone(), &name, "");
+            let Some(bytes) = self.read_state(state, &path, blank) else {
+                continue;
+            };
+            match parse_distrust(&name, &bytes) {
+                Ok(kid) => {
+                    self.distrusted.insert(kid);
+                }
+                Err(e) => self.damaged.push(distrust_damage(location, &name, e)),
+            }
+        }
+    }
+
+    /// Roots installed at run time.
+    fn state_installed(&mut self, state: &StateFs) -> Vec<TrustRoot> {
+        let files = self.state_files(state, INSTALLED, Unknown::Root(None), |l, n, w| {
+            root_damage(l, n, w)
+        });
+        let mut roots = Vec::new();
+        for (name, path) in files {
+            let location = path.to_string();
+            let blank = root_damage(location.clone(), &name, "");
+            let Some(bytes) = self.read_state(state, &path, blank) else {
+                continue;
+            };
+            match TrustRoot::parse_file(&name, &bytes) {
+                Ok(r) => roots.push(r),
+                Err(e) => self.damaged.push(root_damage(location, &name, e)),
+            }
+        }
+        roots
+    }
 }
 
 impl TrustStore {
     /// Open the store over the system root directory (`pkg://trust/` in the
     /// image) and the state store. A missing or unreadable system directory
-    /// is an error: there is no trust store without system roots.
+    /// is an error: there is no trust store without system roots. A
+    /// damaged entry is not: it fails the verifications that need it.
     pub fn open(system_dir: impl Into<PathBuf>, state: StateFs) -> Result<Self, TrustError> {
         let store = TrustStore {
             system_dir: system_dir.into(),
             state,
+            damage: None,
         };
-        // Fail at start-up rather than at the first verification.
         store.load()?;
         Ok(store)
+    }
+
+    /// Report the store's damaged records to `sink` from now on (after
+    /// every load), starting with a load now.
+    pub fn with_damage_sink(mut self, sink: Arc<dyn DamageSink>) -> Self {
+        self.damage = Some(sink);
+        // Whatever this finds is reported; a failure is the caller's to
+        // meet at its first verification.
+        let _ = self.load();
+        self
     }
 
     /// Whether installed roots and distrust entries survive a restart
@@ -172,54 +408,35 @@ impl TrustStore {
         !self.state.is_volatile()
     }
 
-    /// Load every root and distrust entry now.
+    /// Load every root and distrust entry now. Damaged entries are kept
+    /// in the snapshot with what they leave unknown (and reported to the
+    /// damage sink); only an unreadable system directory is an error.
     pub fn load(&self) -> Result<TrustSnapshot, TrustError> {
-        let mut distrusted = BTreeSet::new();
-        let mut system = Vec::new();
-        for (name, is_dir, path) in shipped_entries(&self.system_dir, SYSTEM_LOCATION)? {
-            let location = format!("{SYSTEM_LOCATION}{name}");
-            if is_dir {
-                if name != SYSTEM_DISTRUST_DIR {
-                    return Err(TrustError::UnexpectedEntry(location));
-                }
-                let sub = format!("{location}/");
-                for (dname, dis_dir, dpath) in shipped_entries(&path, &sub)? {
-                    let dloc = format!("{sub}{dname}");
-                    if dis_dir {
-                        return Err(TrustError::UnexpectedEntry(dloc));
-                    }
-                    let bytes = read_plain_file(&dpath)
-                        .map_err(|source| TrustError::SystemStoreUnavailable { source })?;
-                    distrusted
-                        .insert(parse_distrust(&dname, &bytes).map_err(|e| corrupt(dloc, e))?);
-                }
-                continue;
-            }
-            let bytes = read_plain_file(&path)
-                .map_err(|source| TrustError::SystemStoreUnavailable { source })?;
-            system.push(TrustRoot::parse_file(&name, &bytes).map_err(|e| corrupt(location, e))?);
+        let mut l = Loaded::default();
+        l.system(&self.system_dir)?;
+        let mut system = std::mem::take(&mut l.roots);
+        l.state_distrust(&self.state);
+        let mut installed = l.state_installed(&self.state);
+        let Loaded {
+            distrusted,
+            mut damaged,
+            ..
+        } = l;
+        damaged.sort_by(|a, b| a.location.cmp(&b.location));
+        if let Some(sink) = &self.damage {
+            let records: Vec<DamagedRecord> = damaged.iter().map(DamagedEntry::record).collect();
+            sink.set_damaged(DAMAGE_SCOPE, &records);
         }
-
-        let distrust_dir = state_path(DISTRUSTED)?;
-        for p in self.state.list(&distrust_dir)? {
-            let (name, location) = state_entry(&distrust_dir, &p)?;
-            let bytes = self.state.read(&p)?.unwrap_or_default();
-            distrusted.insert(parse_distrust(&name, &bytes).map_err(|e| corrupt(location, e))?);
-        }
-
-        let installed_dir = state_path(INSTALLED)?;
-        let mut installed = Vec::new();
-        for p in self.state.list(&installed_dir)? {
-            let (name, location) = state_entry(&installed_dir, &p)?;
-            let bytes = self.state.read(&p)?.unwrap_or_default();
-            installed.push(TrustRoot::parse_file(&name, &bytes).map_err(|e| corrupt(location, e))?);
-        }
-
         let system_kids: BTreeSet<Kid> = system.iter().map(TrustRoot::kid).collect();
-        let entry = |root: TrustRoot, origin| RootEntry {
-            distrusted: distrusted.contains(&root.kid()),
-            root,
-            origin,
+        let entry = |root: TrustRoot, origin| {
+            let kid = root.kid();
+            let distrusted = distrusted.contains(&kid);
+            RootEntry {
+                distrusted,
+                distrust_unknown: !distrusted && damaged.iter().any(|d| d.hides_distrust_of(&kid)),
+                root,
+                origin,
+            }
         };
         let mut entries: Vec<RootEntry> = Vec::new();
         system.sort_by_key(TrustRoot::kid);
@@ -234,6 +451,7 @@ impl TrustStore {
         Ok(TrustSnapshot {
             entries,
             distrusted,
+            damaged,
         })
     }
 
@@ -273,12 +491,31 @@ impl TrustStore {
         if snap.distrusted.contains(&kid) {
             return Err(TrustError::Distrusted(kid));
         }
-        let path = state_path(INSTALLED)?.join(&root.file_name())?;
+        if let Some(d) = snap.distrust_unknown(&kid).or(snap.damaged_root(&kid)) {
+            return Err(d.into());
+        }
+        let path = installed_path(&kid)?;
         if snap.find(&kid).is_some() || self.state.read(&path)?.is_some() {
             return Err(TrustError::AlreadyPresent(kid));
         }
-        self.state.write(&path, root.to_toml().as_bytes())?;
+        self.write_root(&path, root)?;
         Ok(kid)
+    }
+
+    /// Write an installed root's file: the one place installed roots are
+    /// persisted (a single atomic statefs write).
+    fn write_root(&self, path: &StatePath, root: &TrustRoot) -> Result<(), TrustError> {
+        self.state.write(path, root.to_toml().as_bytes())?;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Load again after a write, so the damage sink sees what the write
+    /// repaired or removed at once.
+    fn refresh(&self) {
+        if self.damage.is_some() {
+            let _ = self.load();
+        }
     }
 
     /// Remove an installed root. System roots cannot be removed (distrust
@@ -291,8 +528,11 @@ impl TrustStore {
         kid: &Kid,
     ) -> Result<(), TrustError> {
         Self::authorize_write(caller, authz, &format!("trust:{kid}"), false)?;
-        let path = state_path(INSTALLED)?.join(&format!("{kid}.toml"))?;
+        // Never through a directory that is not one (a symlink): EIO.
+        self.state.entries(&state_path(INSTALLED)?)?;
+        let path = installed_path(kid)?;
         if self.state.delete(&path)? {
+            self.refresh();
             return Ok(());
         }
         if self.system_dir.join(format!("{kid}.toml")).exists() {
@@ -310,11 +550,24 @@ impl TrustStore {
         kid: &Kid,
     ) -> Result<(), TrustError> {
         Self::authorize_write(caller, authz, &format!("trust:{kid}"), false)?;
-        let path = state_path(DISTRUSTED)?.join(&kid.to_hex())?;
-        if self.state.read(&path)?.is_some() {
+        let dir = state_path(DISTRUSTED)?;
+        // A list directory that is not one is damage to report, never a
+        // place to write through.
+        self.state.entries(&dir)?;
+        let path = dir.join(&kid.to_hex())?;
+        // A damaged entry for the same kid is rewritten: distrusting it
+        // again is what it said.
+        let location = path.to_string();
+        let damaged = self
+            .load()?
+            .damaged()
+            .iter()
+            .any(|d| d.location == location);
+        if !damaged && self.state.read(&path)?.is_some() {
             return Err(TrustError::AlreadyPresent(*kid));
         }
         self.state.write(&path, distrust_toml(kid).as_bytes())?;
+        self.refresh();
         Ok(())
     }
 }
