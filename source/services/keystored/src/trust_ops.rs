@@ -9,8 +9,10 @@
 //! - `trust.add` parses what it is given into a [`TrustRoot`] (strict key
 //!   parsing: canonical, not of small order) and answers the full kid of
 //!   that key, so the caller can compare it out of band.
-//! - Every read loads the store afresh: a damaged store is `EIO`, never a
-//!   partial list.
+//! - Every read loads the store afresh. A damaged record is never left
+//!   out silently: `trust.list` names it beside every intact root, and
+//!   what depends on it (`trust.show` of its kid, `trust.add` over it) is
+//!   `EIO` naming it.
 
 use crate::handler::Keystored;
 use base64::Engine;
@@ -73,6 +75,8 @@ fn parse_add(a: TrustAddArgs, now: u64) -> Result<TrustRoot, WireError> {
 fn status(e: &RootEntry, now: u64) -> RootStatus {
     if e.distrusted {
         RootStatus::Distrusted
+    } else if e.distrust_unknown {
+        RootStatus::Damaged
     } else if now < e.root.not_before() {
         RootStatus::NotYetValid
     } else if now >= e.root.not_after() {
@@ -116,14 +120,22 @@ impl Keystored {
                     .iter()
                     .map(|e| root_info(e, now, false))
                     .collect();
-                Ok(TrustListReply { roots })
+                let damaged: Vec<String> =
+                    snap.damaged().iter().map(|d| d.location.clone()).collect();
+                Ok(TrustListReply {
+                    roots,
+                    damaged: (!damaged.is_empty()).then_some(damaged),
+                })
             }),
             TrustShow::NAME => proto::serve::<TrustShow>(req, |a| {
                 let snap = self.trust.load()?;
-                let e = snap
-                    .find(&a.kid)
-                    .ok_or_else(|| WireError::new(ErrorCode::Enoent, "no root with this kid"))?;
-                Ok(root_info(e, now, true))
+                if let Some(e) = snap.find(&a.kid) {
+                    return Ok(root_info(e, now, true));
+                }
+                match snap.damaged_root(&a.kid) {
+                    Some(d) => Err(trust::TrustError::from(d).into()),
+                    None => Err(WireError::new(ErrorCode::Enoent, "no root with this kid")),
+                }
             }),
             TrustRm::NAME => proto::serve::<TrustRm>(req, |a| {
                 self.trust.remove_installed(s, authz, &a.kid)?;

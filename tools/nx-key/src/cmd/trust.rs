@@ -61,6 +61,21 @@ fn root_text(r: &TrustRootInfo) -> String {
     )
 }
 
+/// After printing a list: `EIO` (19) if any of it is damaged, so scripts
+/// do not take a partial list for a whole one.
+pub fn damaged_exit(damaged: &[String]) -> Result<(), NxError> {
+    match damaged.first() {
+        None => Ok(()),
+        Some(first) => Err(NxError::Remote {
+            code: ErrorCode::Eio,
+            msg: format!(
+                "{} damaged record(s), first {first}; the rest is listed",
+                damaged.len()
+            ),
+        }),
+    }
+}
+
 const CHECK_HINT: &str = "Check this kid with the key's publisher over a channel you trust \
 (in person, a signed release note) before relying on the root.";
 
@@ -130,10 +145,18 @@ do not rely on it; remove it with `nx key trust rm {kid}`"
             )
         }
         TrustCmd::List => {
-            let roots = kc.trust_list()?;
-            let text = roots.iter().map(root_text).collect::<Vec<_>>().join("\n");
-            let j = json!({ "roots": roots.iter().map(root_json).collect::<Vec<_>>() });
-            ctx.emit(j, if roots.is_empty() { "no roots" } else { &text })
+            let listing = kc.trust_listing()?;
+            let mut lines: Vec<String> = listing.roots.iter().map(root_text).collect();
+            if lines.is_empty() {
+                lines.push("no roots".into());
+            }
+            lines.extend(listing.damaged.iter().map(|p| format!("damaged: {p}")));
+            let j = json!({
+                "roots": listing.roots.iter().map(root_json).collect::<Vec<_>>(),
+                "damaged": listing.damaged,
+            });
+            ctx.emit(j, &lines.join("\n"))?;
+            damaged_exit(&listing.damaged)
         }
         TrustCmd::Show { kid } => {
             let r = kc.trust_show(&kid)?;

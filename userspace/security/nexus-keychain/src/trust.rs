@@ -52,6 +52,16 @@ impl From<RootInfo> for TrustRootInfo {
     }
 }
 
+/// What `trust.list` reports: every intact root, and the store's damaged
+/// records (`state:/trust/…` or `pkg://trust/…` paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustListing {
+    /// Every intact root, system first.
+    pub roots: Vec<TrustRootInfo>,
+    /// The damaged records (empty when there are none).
+    pub damaged: Vec<String>,
+}
+
 fn kid_args(kid: &Kid) -> KidArgs {
     KidArgs { kid: *kid }
 }
@@ -66,12 +76,20 @@ impl Keychain {
         Ok(r.kid)
     }
 
-    /// `trust.list`: every root, system first.
+    /// `trust.list`: every intact root, system first.
     pub fn trust_list(&self) -> Result<Vec<TrustRootInfo>, KeychainError> {
+        Ok(self.trust_listing()?.roots)
+    }
+
+    /// `trust.list` in full: every intact root and the damaged records.
+    pub fn trust_listing(&self) -> Result<TrustListing, KeychainError> {
         let r = self
             .keystored
             .call_op::<proto::TrustList>(&Empty {}, Retry::Idempotent)?;
-        Ok(r.roots.into_iter().map(TrustRootInfo::from).collect())
+        Ok(TrustListing {
+            roots: r.roots.into_iter().map(TrustRootInfo::from).collect(),
+            damaged: r.damaged.unwrap_or_default(),
+        })
     }
 
     /// `trust.show`: one root, with its public key.

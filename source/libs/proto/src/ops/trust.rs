@@ -59,7 +59,17 @@ ops! {
     /// `trust.list`: every root, system first.
     TrustList = "trust.list" in Keystored, capability none, callers [];
         args [= Empty]
-        reply [#[derive(Debug, Clone, PartialEq, Eq)] TrustListReply { roots: Vec<RootInfo> }]
+        reply [
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            TrustListReply {
+                /// Every intact root.
+                roots: Vec<RootInfo>,
+                /// The store's damaged records (`state:/trust/…`,
+                /// `pkg://trust/…`); absent when there are none.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                damaged: Option<Vec<String>>,
+            }
+        ]
 
     /// `trust.show`: one root, with its public key.
     TrustShow = "trust.show" in Keystored, capability none, callers [];

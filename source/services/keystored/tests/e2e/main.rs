@@ -10,4 +10,5 @@ mod keys;
 mod load;
 mod restart;
 mod trust;
+mod trust_damage;
 mod vault;

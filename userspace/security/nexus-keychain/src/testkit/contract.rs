@@ -190,6 +190,7 @@ impl Contract {
                     volatile: true,
                     insecure: false,
                     version: "0.1.0".into(),
+                    damaged: None,
                 })
             }),
             "key.create" => answer::<proto::KeyCreate>(a, |a| {
@@ -328,6 +329,7 @@ impl Contract {
                         root(SYSTEM_KID, RootSource::System, false)?,
                         root(ADDED_KID, RootSource::Installed, false)?,
                     ],
+                    damaged: None,
                 })
             }),
             "trust.show" => answer::<proto::TrustShow>(a, |a| match a.kid.to_hex().as_str() {
