@@ -5,4 +5,5 @@
 mod common;
 mod minisign_interop;
 mod store;
+mod stored;
 mod verify;
