@@ -40,11 +40,15 @@ pub enum Capability {
     BundleInstall,
     /// Stage, commit or roll back a signed system update. System only.
     UpdateStage,
+    /// Install a bundle or stage (or roll back to) a system update whose
+    /// version does not go up: a downgrade or a reinstall (`force`).
+    /// System only.
+    ArtifactForce,
 }
 
 impl Capability {
     /// Every capability, in a fixed order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::KeyCreate,
         Capability::KeyRotate,
         Capability::KeyRevoke,
@@ -58,6 +62,7 @@ impl Capability {
         Capability::UserAdmin,
         Capability::BundleInstall,
         Capability::UpdateStage,
+        Capability::ArtifactForce,
     ];
 
     /// The capability's stable name, e.g. `identity.key.sign`.
@@ -76,6 +81,7 @@ impl Capability {
             Capability::UserAdmin => "identity.user.admin",
             Capability::BundleInstall => "identity.bundle.install",
             Capability::UpdateStage => "identity.update.stage",
+            Capability::ArtifactForce => "identity.artifact.force",
         }
     }
 
@@ -84,7 +90,10 @@ impl Capability {
     pub fn is_system_only(self) -> bool {
         matches!(
             self,
-            Capability::TrustWrite | Capability::UserAdmin | Capability::UpdateStage
+            Capability::TrustWrite
+                | Capability::UserAdmin
+                | Capability::UpdateStage
+                | Capability::ArtifactForce
         )
     }
 }

@@ -43,6 +43,8 @@ struct DocOp {
     args: Vec<DocField>,
     reply: Reply,
     capability: Option<String>,
+    /// `(argument, capability)` pairs: `; with `force`: identity.x`.
+    when_set: Vec<(String, String)>,
     callers: Option<Vec<String>>,
 }
 
@@ -248,11 +250,20 @@ fn parse_services_md() -> (
             errors.push(format!("{name}: cannot read: {args:?} / {reply:?}"));
             continue;
         };
-        let capability = col("capability").and_then(|c| {
+        let first_cap = |c: &str| {
             c.split(|ch: char| ch.is_whitespace() || ch == '(')
                 .find(|w| w.starts_with("identity."))
                 .map(str::to_owned)
-        });
+        };
+        let cell = col("capability").map(String::as_str).unwrap_or("");
+        let mut parts = cell.split(';');
+        let capability = parts.next().and_then(first_cap);
+        let when_set: Vec<(String, String)> = parts
+            .filter_map(|p| {
+                let arg = code_spans(p).into_iter().next()?;
+                Some((arg, first_cap(p)?))
+            })
+            .collect();
         let callers = col("caller").map(|c| {
             c.split(',')
                 .map(|s| s.trim().to_owned())
@@ -266,6 +277,7 @@ fn parse_services_md() -> (
                     args,
                     reply,
                     capability,
+                    when_set,
                     callers,
                 },
             )
@@ -334,6 +346,26 @@ fn services_md_and_the_op_table_agree() {
                 "{} capability: services.md {:?}, schema {:?}",
                 op.name, d.capability, cap
             ));
+        }
+        let when_set: Vec<(String, String)> = op
+            .when_set
+            .iter()
+            .map(|w| (w.arg.to_owned(), w.capability.as_str().to_owned()))
+            .collect();
+        if d.when_set != when_set {
+            errors.push(format!(
+                "{} capabilities when an argument is set: services.md {:?}, schema {:?}",
+                op.name, d.when_set, when_set
+            ));
+        }
+        for w in op.when_set {
+            if !op
+                .args
+                .iter()
+                .any(|a| a.name == w.arg && a.kind.word() == "bool")
+            {
+                errors.push(format!("{}: `{}` is not a bool argument", op.name, w.arg));
+            }
         }
         let callers: Vec<String> = op.callers.iter().map(|c| (*c).to_owned()).collect();
         match &d.callers {

@@ -62,6 +62,21 @@ pub enum StateError {
     Path(#[from] PathError),
 }
 
+impl StateError {
+    /// What went wrong, without the path (for a report that names the
+    /// record already).
+    pub fn detail(&self) -> String {
+        match self {
+            StateError::Io { source, .. } => format!("unreadable: {source}"),
+            StateError::Corrupt { reason, .. } => (*reason).to_owned(),
+            StateError::UnsupportedVersion { version, .. } => {
+                format!("unsupported record version {version}")
+            }
+            StateError::Path(e) => e.to_string(),
+        }
+    }
+}
+
 impl Coded for StateError {
     fn code(&self) -> ErrorCode {
         match self {

@@ -161,6 +161,33 @@ impl Coded for TrustError {
     }
 }
 
+impl TrustError {
+    /// The damaged record this error is about, if it names one: a trust
+    /// store record, or a kept file (`state:/…`) that differs from its
+    /// manifest. For the daemon's damage report.
+    pub fn damaged_record(&self) -> Option<nexus_core::DamagedRecord> {
+        use nexus_core::DamagedRecord as R;
+        let kept = |p: &str, why: &str| {
+            p.starts_with("state:/")
+                .then(|| R::new(p.to_owned(), why.to_owned()))
+        };
+        match self {
+            TrustError::Damaged { location, reason } => {
+                Some(R::new(location.clone(), reason.clone()))
+            }
+            TrustError::MissingFile(p) => kept(p, "missing"),
+            TrustError::SizeMismatch(p) => kept(p, "wrong size"),
+            TrustError::HashMismatch(p) => kept(p, "wrong hash"),
+            TrustError::UnlistedFile(p) => kept(p, "not in the manifest"),
+            TrustError::NotRegularFile(p) => kept(p, "not a regular file"),
+            TrustError::State(
+                e @ (StateError::Corrupt { path, .. } | StateError::Io { path, .. }),
+            ) => Some(R::new(path.clone(), e.detail())),
+            _ => None,
+        }
+    }
+}
+
 /// Escape a name read from disk before it goes into a message: it may hold
 /// control characters or terminal escapes.
 pub(crate) fn shown(name: &str) -> String {

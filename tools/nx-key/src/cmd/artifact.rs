@@ -132,14 +132,20 @@ pub fn update(ctx: &mut Ctx<'_>, cmd: UpdateCmd) -> Result<(), NxError> {
             let j = json!({ "active": active, "version": version });
             ctx.emit(j, &format!("active slot {active} ({version})"))
         }
-        UpdateCmd::Rollback => {
-            call::<proto::UpdateRollback>(&c, &Empty {}, Retry::Once)?;
-            ctx.emit(json!({ "rolled_back": true }), "rolled back")
+        UpdateCmd::Rollback { force } => {
+            let args = proto::RollbackArgs {
+                force: force.then_some(true),
+            };
+            let r = call::<proto::UpdateRollback>(&c, &args, Retry::Once)?;
+            let (active, version) = (r.active.as_str(), r.version);
+            let j = json!({ "rolled_back": true, "active": active, "version": version });
+            ctx.emit(j, &format!("rolled back: active slot {active} ({version})"))
         }
         UpdateCmd::Status => {
             let r = call::<proto::UpdateStatus>(&c, &Empty {}, Retry::Idempotent)?;
             let active = r.active.as_str();
             let pending = r.pending.map(|s| s.as_str());
+            let previous = r.previous.map(|s| s.as_str());
             let versions: Map<String, Json> = r
                 .versions
                 .0
@@ -148,11 +154,17 @@ pub fn update(ctx: &mut Ctx<'_>, cmd: UpdateCmd) -> Result<(), NxError> {
                 .collect();
             let versions = Json::Object(versions);
             let human = format!(
-                "active {active}\npending {}\nversions {versions}",
-                pending.unwrap_or("-")
+                "active {active}\npending {}\nprevious {}\nversions {versions}",
+                pending.unwrap_or("-"),
+                previous.unwrap_or("-")
             );
             ctx.emit(
-                json!({ "active": active, "pending": pending, "versions": versions }),
+                json!({
+                    "active": active,
+                    "pending": pending,
+                    "previous": previous,
+                    "versions": versions,
+                }),
                 &human,
             )
         }

@@ -20,7 +20,7 @@ capabilities = [
   "identity.key.sign", "identity.key.seal", "identity.key.decrypt",
   "identity.key.export", "identity.attest", "identity.trust.write",
   "identity.vault.use", "identity.user.admin", "identity.bundle.install",
-  "identity.update.stage",
+  "identity.update.stage", "identity.artifact.force",
 ]
 
 [[subjects]]

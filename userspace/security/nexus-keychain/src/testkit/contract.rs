@@ -457,7 +457,12 @@ impl Contract {
                     version: "1.2.0".into(),
                 })
             }),
-            "update.rollback" => answer::<proto::UpdateRollback>(a, |_| Ok(Empty {})),
+            "update.rollback" => answer::<proto::UpdateRollback>(a, |_| {
+                Ok(UpdateCommitReply {
+                    active: Slot::A,
+                    version: "1.1.0".into(),
+                })
+            }),
             "update.status" => answer::<proto::UpdateStatus>(a, |_| {
                 Ok(UpdateStatusReply {
                     active: Slot::A,
@@ -466,6 +471,7 @@ impl Contract {
                         (Slot::A, "1.1.0".into()),
                         (Slot::B, "1.2.0".into()),
                     ]),
+                    previous: None,
                 })
             }),
             other => Err(WireError::unknown_op(other)),
