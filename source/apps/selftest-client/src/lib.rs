@@ -286,6 +286,7 @@ mod tests {
                 volatile,
                 insecure: false,
                 version: "0.1.0".into(),
+                damaged: Vec::new(),
             },
         )
     }

@@ -394,12 +394,13 @@ fn the_named_maps_are_the_schemas_maps() {
     let (_, defs, errors) = parse_services_md();
     assert!(errors.is_empty(), "{errors:?}");
     let names: Vec<String> = defs.keys().cloned().collect();
-    let cases: [(&str, &[FieldInfo]); 5] = [
+    let cases: [(&str, &[FieldInfo]); 6] = [
         ("ident", nexus_proto::KeyIdent::FIELDS),
         ("key-info", nexus_proto::KeyInfo::FIELDS),
         ("key-version", nexus_proto::KeyVersionInfo::FIELDS),
         ("root-info", nexus_proto::RootInfo::FIELDS),
         ("bundle-info", nexus_proto::BundleInfo::FIELDS),
+        ("bundle-error", nexus_proto::BundleError::FIELDS),
     ];
     for (name, fields) in cases {
         let def = defs

@@ -1,4 +1,5 @@
-//! `nx status`: every service's `status`, reachable or not.
+//! `nx status`: every service's `status`, reachable or not, with the
+//! records each reports damaged.
 
 use crate::ctx::Ctx;
 use crate::error::NxError;
@@ -21,12 +22,16 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<(), NxError> {
                     (true, true) => " (volatile, INSECURE)",
                 };
                 text.push(format!("{svc}: ok {}{mode}", s.version));
+                // Damaged records: the service serves, but the operations
+                // that need them fail with EIO.
+                text.extend(s.damaged.iter().map(|p| format!("  damaged: {p}")));
                 rows.push(json!({
                     "service": svc.name(),
                     "reachable": true,
                     "volatile": s.volatile,
                     "insecure": s.insecure,
                     "version": s.version,
+                    "damaged": s.damaged,
                 }));
             }
             Err(e) => {

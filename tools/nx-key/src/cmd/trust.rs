@@ -69,7 +69,7 @@ pub fn damaged_exit(damaged: &[String]) -> Result<(), NxError> {
         Some(first) => Err(NxError::Remote {
             code: ErrorCode::Eio,
             msg: format!(
-                "{} damaged record(s), first {first}; the rest is listed",
+                "{} damaged, first {first}; the rest is listed",
                 damaged.len()
             ),
         }),

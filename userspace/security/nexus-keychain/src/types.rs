@@ -238,6 +238,8 @@ pub struct ServiceStatus {
     pub insecure: bool,
     /// Its version.
     pub version: String,
+    /// The records it reports damaged (`state:/…` paths); empty when none.
+    pub damaged: Vec<String>,
 }
 
 impl From<nexus_proto::StatusReply> for ServiceStatus {
@@ -247,6 +249,7 @@ impl From<nexus_proto::StatusReply> for ServiceStatus {
             volatile: r.volatile,
             insecure: r.insecure,
             version: r.version,
+            damaged: r.damaged.unwrap_or_default(),
         }
     }
 }

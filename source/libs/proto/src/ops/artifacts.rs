@@ -22,13 +22,27 @@ wire_map!(args
 );
 
 wire_map!(reply
+    /// Why an installed bundle cannot be used: the code and message its
+    /// operations fail with.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    BundleError {
+        /// The stable code (`EIO` for a damaged record or file).
+        code: String,
+        /// What is damaged (names the `state:/` path).
+        msg: String,
+    }
+);
+
+wire_map!(reply
     /// One installed bundle.
     #[derive(Debug, Clone, PartialEq, Eq)]
     BundleInfo {
         /// Its name.
         name: Label,
-        /// Its version.
-        version: String,
+        /// Its version (`null` when its record cannot be read).
+        version: Option<String>,
+        /// `null` when its record and every file verify; else why not.
+        error: Option<BundleError>,
     }
 );
 

@@ -447,7 +447,8 @@ impl Contract {
                 Ok(BundleListReply {
                     bundles: vec![BundleInfo {
                         name: parsed("com.example.app")?,
-                        version: "1.2.0".into(),
+                        version: Some("1.2.0".into()),
+                        error: None,
                     }],
                 })
             }),
