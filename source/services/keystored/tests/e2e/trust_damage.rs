@@ -93,14 +93,14 @@ fn test_reject_damaged_installed_root_only_for_itself() {
     s.keystored.wait_stderr(&location);
     let mut admin = Client::connect(s.run().join("keystored.sock")).unwrap();
     let status = admin.call("status", &Args::new()).unwrap();
-    assert_eq!(damaged(&status), [location.clone()]);
+    assert_eq!(damaged(&status), std::slice::from_ref(&location));
     let list = admin.call("trust.list", &Args::new()).unwrap();
     assert_eq!(
         kids(&list),
         [(good.kid().to_hex(), "valid".to_owned())],
         "every readable root"
     );
-    assert_eq!(damaged(&list), [location.clone()]);
+    assert_eq!(damaged(&list), std::slice::from_ref(&location));
     let err = admin.call("trust.show", &kid_arg(&bad)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Eio, "{err}");
     assert!(err.to_string().contains(&location), "{err}");
