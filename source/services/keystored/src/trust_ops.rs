@@ -2,7 +2,7 @@
 //! `--trust-dir`, installed roots and distrust entries in the state.
 //!
 //! Invariants:
-//! - Writes (add, rm, distrust) go through the store's own checks: the
+//! - Writes (add, update, rm, distrust) go through the store's own checks: the
 //!   policy engine's `identity.trust.write` (system-only, audited), then
 //!   the store's system-caller and `updates`-scope rules. Reads need no
 //!   capability.
@@ -20,9 +20,10 @@ use nexus_core::{ErrorCode, Label, Subject};
 use nexus_proto::{
     self as proto, Bytes, Empty, KidReply, Op, RootInfo, RootSource, RootStatus, TrustAdd,
     TrustAddArgs, TrustAddForm, TrustDistrust, TrustList, TrustListReply, TrustRm, TrustShow,
+    TrustUpdate, TrustUpdateArgs,
 };
 use trust::minisign::MinisignPublicKey;
-use trust::{Origin, RootEntry, Scope, TrustRoot};
+use trust::{Origin, RootEntry, RootUpdate, Scope, TrustRoot};
 use wire::{ArgError, Request, Value, WireError};
 
 /// `not_after` of a root added without one: no expiry (the largest value
@@ -72,6 +73,32 @@ fn parse_add(a: TrustAddArgs, now: u64) -> Result<TrustRoot, WireError> {
     }
 }
 
+/// `trust.update`'s arguments as a change: at least one field.
+fn parse_update(a: TrustUpdateArgs) -> Result<RootUpdate, WireError> {
+    let scopes = match a.scopes {
+        Some(list) => Some(
+            list.0
+                .iter()
+                .map(|s| Scope::parse(s).ok_or_else(|| invalid("scopes")))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    let change = RootUpdate {
+        label: a.label,
+        scopes,
+        not_before: a.not_before,
+        not_after: a.not_after,
+    };
+    if change == RootUpdate::default() {
+        return Err(WireError::new(
+            ErrorCode::Einval,
+            "nothing to update: give label, scopes, not_before or not_after",
+        ));
+    }
+    Ok(change)
+}
+
 fn status(e: &RootEntry, now: u64) -> RootStatus {
     if e.distrusted {
         RootStatus::Distrusted
@@ -112,6 +139,16 @@ impl Keystored {
                 let root = parse_add(a, now)?;
                 let kid = self.trust.add_installed(s, authz, &root)?;
                 Ok(KidReply { kid })
+            }),
+            TrustUpdate::NAME => proto::serve::<TrustUpdate>(req, |a| {
+                let kid = a.kid;
+                let change = parse_update(a)?;
+                self.trust.update_installed(s, authz, &kid, &change)?;
+                let snap = self.trust.load()?;
+                let e = snap
+                    .find(&kid)
+                    .ok_or_else(|| WireError::new(ErrorCode::Eio, "updated root vanished"))?;
+                Ok(root_info(e, now, false))
             }),
             TrustList::NAME => proto::serve::<TrustList>(req, |_| {
                 let snap = self.trust.load()?;

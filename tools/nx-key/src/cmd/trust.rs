@@ -13,7 +13,7 @@ use crate::io::read_file;
 use base64::Engine;
 use keymint::kid::{ed25519_kid, Kid};
 use nexus_core::ErrorCode;
-use nexus_keychain::{Keychain, TrustAdd, TrustRootInfo};
+use nexus_keychain::{Keychain, TrustAdd, TrustRootInfo, TrustUpdate};
 use serde_json::{json, Value as Json};
 use trust::minisign::MinisignPublicKey;
 use trust::{Scope, TrustRoot};
@@ -76,6 +76,20 @@ pub fn damaged_exit(damaged: &[String]) -> Result<(), NxError> {
     }
 }
 
+/// Each scope known and given once.
+fn check_scopes(scopes: &[String]) -> Result<(), NxError> {
+    let mut seen = Vec::new();
+    for s in scopes {
+        let parsed = Scope::parse(s)
+            .ok_or_else(|| NxError::usage(format!("unknown scope `{s}` (packages, updates)")))?;
+        if seen.contains(&parsed) {
+            return Err(NxError::usage(format!("scope `{s}` given twice")));
+        }
+        seen.push(parsed);
+    }
+    Ok(())
+}
+
 const CHECK_HINT: &str = "Check this kid with the key's publisher over a channel you trust \
 (in person, a signed release note) before relying on the root.";
 
@@ -109,16 +123,7 @@ pub fn run(ctx: &mut Ctx<'_>, kc: &Keychain, cmd: TrustCmd) -> Result<(), NxErro
                     }
                 };
                 let local = kid_of_key_text(&text)?;
-                let mut seen = Vec::new();
-                for s in &scope {
-                    let parsed = Scope::parse(s).ok_or_else(|| {
-                        NxError::usage(format!("unknown scope `{s}` (packages, updates)"))
-                    })?;
-                    if seen.contains(&parsed) {
-                        return Err(NxError::usage(format!("scope `{s}` given twice")));
-                    }
-                    seen.push(parsed);
-                }
+                check_scopes(&scope)?;
                 let label = label.ok_or_else(|| NxError::usage("--label is required"))?;
                 let add = TrustAdd::Key {
                     public_key: text,
@@ -143,6 +148,33 @@ do not rely on it; remove it with `nx key trust rm {kid}`"
                 json!({ "kid": kid.to_hex() }),
                 &format!("added root {kid}\n{CHECK_HINT}"),
             )
+        }
+        TrustCmd::Update {
+            kid,
+            scope,
+            label,
+            not_before,
+            not_after,
+        } => {
+            check_scopes(&scope)?;
+            let change = TrustUpdate {
+                kid,
+                label,
+                scopes: (!scope.is_empty()).then_some(nexus_proto::TextList(scope)),
+                not_before,
+                not_after,
+            };
+            if change.label.is_none()
+                && change.scopes.is_none()
+                && change.not_before.is_none()
+                && change.not_after.is_none()
+            {
+                return Err(NxError::usage(
+                    "give --scope, --label, --not-before or --not-after",
+                ));
+            }
+            let r = kc.trust_update(&change)?;
+            ctx.emit(root_json(&r), &format!("updated {}", root_text(&r)))
         }
         TrustCmd::List => {
             let listing = kc.trust_listing()?;

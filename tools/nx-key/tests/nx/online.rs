@@ -670,3 +670,44 @@ fn test_reject_listing_damaged_bundles_as_complete() {
         o.text()
     );
 }
+
+#[test]
+fn trust_update_sends_the_changed_fields() {
+    let s = Stack::start();
+    let j = s
+        .run(
+            &[
+                "--json",
+                "key",
+                "trust",
+                "update",
+                ADDED_KID,
+                "--scope",
+                "packages",
+                "--scope",
+                "updates",
+                "--label",
+                "acme-2026",
+            ],
+            b"",
+        )
+        .json();
+    assert_eq!(j["kid"], ADDED_KID);
+    let (op, a) = s.fake(Service::Keystored).last().unwrap();
+    assert_eq!(op, "trust.update");
+    assert_eq!(
+        a.get("scopes"),
+        Some(&Value::Array(vec!["packages".into(), "updates".into()]))
+    );
+    assert_eq!(a.get("label"), Some(&Value::from("acme-2026")));
+    assert_eq!(a.get("not_after"), None);
+    // Nothing to change, or a scope twice: usage errors, nothing sent.
+    assert_eq!(s.run(&["key", "trust", "update", ADDED_KID], b"").code, 2);
+    let o = s.run(
+        &[
+            "key", "trust", "update", ADDED_KID, "--scope", "updates", "--scope", "updates",
+        ],
+        b"",
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+}

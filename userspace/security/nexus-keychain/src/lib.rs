@@ -50,7 +50,7 @@ pub use identity::{Session, SessionStatus};
 pub use keychain::{status_of, Keychain};
 pub use secret::SecretBytes;
 pub use service::{LinkConfig, Retry, Service, ServiceClient};
-pub use trust::{TrustAdd, TrustListing, TrustRootInfo};
+pub use trust::{TrustAdd, TrustListing, TrustRootInfo, TrustUpdate};
 pub use types::{
     CreatedKey, DeviceInfo, KeyAlg, KeyInfo, KeyVersion, Sealed, ServiceStatus, Signed, UnknownAlg,
     Unsealed, Verified, WrappedExport,

@@ -332,6 +332,10 @@ impl Contract {
                     damaged: None,
                 })
             }),
+            "trust.update" => answer::<proto::TrustUpdate>(a, |a| match a.kid.to_hex().as_str() {
+                ADDED_KID => root(ADDED_KID, RootSource::Installed, false),
+                _ => Err(WireError::new(ErrorCode::Enoent, "no installed root")),
+            }),
             "trust.show" => answer::<proto::TrustShow>(a, |a| match a.kid.to_hex().as_str() {
                 SYSTEM_KID => root(SYSTEM_KID, RootSource::System, true),
                 ADDED_KID => root(ADDED_KID, RootSource::Installed, true),
