@@ -137,10 +137,3 @@ pub fn names(list: &Value) -> Vec<String> {
         .map(|b| field(b, "name").as_text().unwrap().to_owned())
         .collect()
 }
-
-/// Flip one bit of the file at `path`.
-pub fn flip(path: &Path, at: usize) {
-    let mut bytes = fs::read(path).unwrap();
-    bytes[at] ^= 1;
-    fs::write(path, bytes).unwrap();
-}

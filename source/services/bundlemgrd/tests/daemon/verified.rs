@@ -4,9 +4,9 @@
 //! refused, `force` needs its own capability, and a damaged record fails
 //! only its bundle while the daemon serves the rest.
 
-use crate::common::{env, flip, install, names, ready, spawn, spawn_with, system_root, Env, APP};
+use crate::common::{env, install, names, ready, spawn, spawn_with, system_root, Env, APP};
 use nexus_core::ErrorCode;
-use nexus_daemon::testkit::{field, remote_code, Proc};
+use nexus_daemon::testkit::{self, field, flip, refusal, remote_code, Proc};
 use std::fs;
 use wire::{Args, Client, ClientError, Value};
 
@@ -16,32 +16,15 @@ fn call(c: &mut Client, op: &str) -> Result<Value, ClientError> {
     c.call(op, &Args::new())
 }
 
-fn refusal(r: Result<Value, ClientError>) -> (ErrorCode, String) {
-    let e = r.expect_err("expected a refusal");
-    (e.remote_code().expect("a refusal"), e.to_string())
-}
-
 fn start(e: &Env) -> Proc {
     let d = spawn(Some(&e.state()), &e.run(), &e.trust);
     assert_eq!(ready(&d), "bundlemgrd: ready");
     d
 }
 
-/// `status`'s `damaged` list (absent when nothing is damaged).
+/// `status`'s `damaged` list.
 fn damaged(c: &mut Client) -> Vec<String> {
-    let status = call(c, "status").unwrap();
-    let Some(map) = status.as_map() else {
-        panic!("not a map")
-    };
-    match map.iter().find(|(k, _)| k.as_text() == Some("damaged")) {
-        None => Vec::new(),
-        Some((_, v)) => v
-            .as_array()
-            .expect("an array")
-            .iter()
-            .map(|t| t.as_text().unwrap().to_owned())
-            .collect(),
-    }
+    testkit::damaged(&call(c, "status").unwrap())
 }
 
 /// `bundle.list`'s entry for `name`.
@@ -140,16 +123,12 @@ fn test_reject_upgrade_signed_by_another_root() {
 #[test]
 fn test_reject_forced_install_without_the_force_capability() {
     let e = env();
-    let policy = e.tmp.path().join("policy.toml");
-    let shipped = fs::read_to_string(crate::common::policy()).unwrap();
-    fs::write(
-        &policy,
-        format!(
-            "{shipped}\n[[subjects]]\nsubject = \"system:installer\"\n\
-             capabilities = [\"identity.bundle.install\"]\n"
-        ),
-    )
-    .unwrap();
+    let policy = testkit::policy_with_subject(
+        e.tmp.path(),
+        &crate::common::policy(),
+        "system:installer",
+        &["identity.bundle.install"],
+    );
     let d = spawn_with(Some(&e.state()), &e.run(), &e.trust, &policy);
     assert_eq!(ready(&d), "bundlemgrd: ready");
     let mut installer = d.connect("system:installer");

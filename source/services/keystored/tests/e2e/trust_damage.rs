@@ -6,6 +6,7 @@
 use crate::common::{args, field, text, Stack, ALPHA};
 use ed25519_dalek::SigningKey;
 use nexus_core::{Coded, ErrorCode};
+use nexus_daemon::testkit::damaged;
 use trust::{Scope, TrustRoot};
 use wire::{Args, Client, Value};
 
@@ -28,24 +29,6 @@ fn add(admin: &mut Client, r: &TrustRoot) -> Result<Value, wire::ClientError> {
 
 fn kid_arg(r: &TrustRoot) -> Args {
     args(&[("kid", text(&r.kid().to_hex()))])
-}
-
-/// A reply's optional `damaged` list.
-fn damaged(v: &Value) -> Vec<String> {
-    match v
-        .as_map()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.as_text() == Some("damaged"))
-    {
-        None => Vec::new(),
-        Some((_, l)) => l
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t.as_text().unwrap().to_owned())
-            .collect(),
-    }
 }
 
 fn kids(list: &Value) -> Vec<(String, String)> {

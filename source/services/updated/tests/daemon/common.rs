@@ -137,10 +137,3 @@ pub fn stage(c: &mut Client, dir: &Path) -> Result<Value, ClientError> {
 pub fn text<'a>(v: &'a Value, name: &str) -> &'a str {
     field(v, name).as_text().unwrap()
 }
-
-/// Flip one bit of the file at `path`.
-pub fn flip(path: &Path, at: usize) {
-    let mut bytes = fs::read(path).unwrap();
-    bytes[at] ^= 1;
-    fs::write(path, bytes).unwrap();
-}

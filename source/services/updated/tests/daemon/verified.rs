@@ -4,9 +4,9 @@
 //! damaged record (the A/B state, a trust root, the distrust list) fails
 //! only the operations that need it while the daemon serves the rest.
 
-use crate::common::{env, flip, ready, spawn, spawn_with, stage, text, Env};
+use crate::common::{env, ready, spawn, spawn_with, stage, text, Env};
 use nexus_core::ErrorCode;
-use nexus_daemon::testkit::{field, remote_code, Proc};
+use nexus_daemon::testkit::{self, damaged, field, flip, refusal, remote_code, Proc};
 use std::fs;
 use std::path::Path;
 use trust::minisign::MinisignSecretKey;
@@ -17,25 +17,10 @@ fn call(c: &mut Client, op: &str) -> Result<Value, ClientError> {
     c.call(op, &Args::new())
 }
 
-/// The refusal's code and message.
-fn refusal(r: Result<Value, ClientError>) -> (ErrorCode, String) {
-    let e = r.expect_err("expected a refusal");
-    (e.remote_code().expect("a refusal"), e.to_string())
-}
-
 fn start(e: &Env) -> Proc {
     let d = spawn(Some(&e.state()), &e.run(), &e.trust);
     assert_eq!(ready(&d), "updated: ready");
     d
-}
-
-fn damaged(status: &Value) -> Vec<String> {
-    field(status, "damaged")
-        .as_array()
-        .expect("an array")
-        .iter()
-        .map(|v| v.as_text().unwrap().to_owned())
-        .collect()
 }
 
 fn pending(c: &mut Client) -> Value {
@@ -152,16 +137,12 @@ fn test_reject_rollback_to_a_tampered_previous_slot() {
 #[test]
 fn test_reject_forced_downgrade_without_the_force_capability() {
     let e = env();
-    let policy = e.tmp.path().join("policy.toml");
-    let shipped = fs::read_to_string(crate::common::policy()).unwrap();
-    fs::write(
-        &policy,
-        format!(
-            "{shipped}\n[[subjects]]\nsubject = \"system:updater\"\n\
-             capabilities = [\"identity.update.stage\"]\n"
-        ),
-    )
-    .unwrap();
+    let policy = testkit::policy_with_subject(
+        e.tmp.path(),
+        &crate::common::policy(),
+        "system:updater",
+        &["identity.update.stage"],
+    );
     let d = spawn_with(Some(&e.state()), &e.run(), &e.trust, &policy);
     assert_eq!(ready(&d), "updated: ready");
     let mut updater = d.connect("system:updater");
