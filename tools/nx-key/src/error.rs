@@ -5,9 +5,13 @@
 //! - 1: the service could not be reached or its reply not understood
 //!   (transport);
 //! - 2: usage error (bad arguments, found before anything was sent);
+//! - 3: a local file (one named on the command line, or stdin/stdout)
+//!   could not be read or written: missing, unreadable, not writable.
+//!   Never a service's answer, so a damaged record a service reports
+//!   (`EIO`, 19) and a file the user mistyped are told apart;
 //! - `ErrorCode::exit_status()` (10..=19): the service refused with that
-//!   code, or an offline check (signing, token verification, reading a
-//!   file) failed with it.
+//!   code, or an offline check (signing, token verification) failed with
+//!   it.
 //!
 //! Invariant: messages name files, ops and fields, never a secret (no
 //! password, plaintext or vault value, no secret key bytes).
@@ -37,7 +41,16 @@ pub enum NxError {
         /// What happened.
         msg: String,
     },
-    /// A local step failed (a file, an offline check).
+    /// A local file could not be read or written (exit status 3).
+    #[error("{msg}")]
+    LocalFile {
+        /// The code closest to the OS error (`ENOENT`, `EPERM`, `EIO`),
+        /// for the message.
+        code: ErrorCode,
+        /// What happened, naming the file.
+        msg: String,
+    },
+    /// A local step failed (an offline check).
     #[error("{msg}")]
     Local {
         /// The stable code.
@@ -61,10 +74,15 @@ impl NxError {
         }
     }
 
-    /// A local I/O failure on `what` (EIO).
+    /// A local file `what` could not be read or written (exit status 3).
     pub fn io(what: &str, e: &std::io::Error) -> NxError {
-        NxError::Local {
-            code: ErrorCode::Eio,
+        let code = match e.kind() {
+            std::io::ErrorKind::NotFound => ErrorCode::Enoent,
+            std::io::ErrorKind::PermissionDenied => ErrorCode::Eperm,
+            _ => ErrorCode::Eio,
+        };
+        NxError::LocalFile {
+            code,
             msg: format!("{what}: {e}"),
         }
     }
@@ -74,6 +92,7 @@ impl NxError {
         match self {
             NxError::Usage(_) => 2,
             NxError::Transport { .. } => 1,
+            NxError::LocalFile { .. } => 3,
             NxError::Remote { code, .. } | NxError::Local { code, .. } => code.exit_status(),
         }
     }
@@ -85,6 +104,7 @@ impl Coded for NxError {
             NxError::Usage(_) => ErrorCode::Einval,
             NxError::Remote { code, .. }
             | NxError::Transport { code, .. }
+            | NxError::LocalFile { code, .. }
             | NxError::Local { code, .. } => *code,
         }
     }
@@ -121,5 +141,14 @@ mod tests {
         }
         .into();
         assert_eq!((t.exit_status(), t.code()), (1, ErrorCode::Ebusy));
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let f = NxError::io("./release.tar", &missing);
+        assert_eq!((f.exit_status(), f.code()), (3, ErrorCode::Enoent));
+        let remote_eio: NxError = KeychainError::Remote {
+            code: ErrorCode::Eio,
+            msg: "damaged".into(),
+        }
+        .into();
+        assert_eq!(remote_eio.exit_status(), 19);
     }
 }

@@ -293,6 +293,7 @@ mod tests {
                 volatile,
                 insecure: false,
                 version: "0.1.0".into(),
+                damaged: Vec::new(),
             },
         )
     }

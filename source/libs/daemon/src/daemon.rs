@@ -15,6 +15,7 @@
 use crate::args::{Config, StateChoice};
 use crate::audit::{AuditLog, SharedSink};
 use crate::control::{Control, ServeSlot};
+use crate::damage::{Damage, WithDamage};
 use crate::error::DaemonError;
 use crate::markers::Markers;
 use crate::shutdown::{Shutdown, SignalWatcher, StopReason};
@@ -61,6 +62,7 @@ pub struct Context {
     upstreams: Upstreams,
     markers: Markers,
     shutdown: Shutdown,
+    damage: Damage,
 }
 
 impl Context {
@@ -96,19 +98,26 @@ impl Context {
     pub fn shutdown(&self) -> &Shutdown {
         &self.shutdown
     }
+    /// Where the service reports damaged records (said on stderr and in
+    /// every `status` reply).
+    pub fn damage(&self) -> &Damage {
+        &self.damage
+    }
     /// Whether the daemon runs without a state directory.
     pub fn is_volatile(&self) -> bool {
         self.state.is_volatile()
     }
 
     /// The `status` reply every service gives:
-    /// `{service, volatile, insecure, version}`.
+    /// `{service, volatile, insecure, version}`. The records in
+    /// [`Context::damage`] are added to each reply as it is sent.
     pub fn status(&self, insecure: bool) -> nexus_proto::StatusReply {
         nexus_proto::StatusReply {
             service: self.spec.name.to_owned(),
             volatile: self.is_volatile(),
             insecure,
             version: self.spec.version.to_owned(),
+            damaged: None,
         }
     }
 }
@@ -261,6 +270,7 @@ impl Daemon {
                 upstreams,
                 markers,
                 shutdown,
+                damage: Damage::new(spec.name),
             },
             serve,
             control,
@@ -275,7 +285,8 @@ impl Daemon {
 
     /// Serve with `service` until told to stop; returns why it stopped.
     pub fn serve<H: Handler>(mut self, service: Service<H>) -> Result<StopReason, DaemonError> {
-        let server = Server::new(service.handler, self.ctx.config.server_config());
+        let handler = WithDamage::new(service.handler, self.ctx.damage.clone());
+        let server = Server::new(handler, self.ctx.config.server_config());
         let result = self.go_live(&server, service.insecure);
         let result = result.map(|()| self.ctx.shutdown.wait());
         if !server.shutdown() {

@@ -14,6 +14,8 @@
 //!   SIGTERM/SIGINT or when the control channel closes.
 //! - [`Upstreams`]: clients to other services, replaced when the supervisor
 //!   re-issues an endpoint; callers wait a bounded time, never forever.
+//! - [`Damage`]: the damaged records the daemon's libraries reported; said
+//!   once each on stderr, and in every `status` reply ([`WithDamage`]).
 //! - [`Markers`]: marker lines on stdout, flushed.
 //! - [`run`]: all of the above for a `main.rs`.
 //! - `testkit` (feature of the same name, tests only): the supervisor's
@@ -29,6 +31,7 @@ mod args;
 mod audit;
 mod control;
 mod daemon;
+mod damage;
 mod error;
 mod markers;
 mod shutdown;
@@ -41,6 +44,7 @@ pub use args::{Config, StateChoice};
 pub use audit::AuditLog;
 pub use control::SERVE;
 pub use daemon::{run, run_with, Context, Daemon, Service, Spec};
+pub use damage::{Damage, WithDamage};
 pub use error::DaemonError;
 pub use markers::{ready_line, Markers};
 pub use shutdown::{Shutdown, SignalWatcher, StopReason};

@@ -293,3 +293,64 @@ pub fn remote_code(r: Result<Value, ClientError>) -> ErrorCode {
         Ok(v) => panic!("expected a refusal, got {v:?}"),
     }
 }
+
+/// The code and message of a call the service refused.
+pub fn refusal(r: Result<Value, ClientError>) -> (ErrorCode, String) {
+    match r {
+        Err(e) => {
+            let code = e
+                .remote_code()
+                .unwrap_or_else(|| panic!("not a refusal: {e}"));
+            (code, e.to_string())
+        }
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+    }
+}
+
+/// A reply's optional `damaged` list (`status`, `trust.list`): empty when
+/// the field is absent.
+pub fn damaged(v: &Value) -> Vec<String> {
+    let Some(map) = v.as_map() else {
+        panic!("not a map: {v:?}");
+    };
+    match map.iter().find(|(k, _)| k.as_text() == Some("damaged")) {
+        None => Vec::new(),
+        Some((_, list)) => list
+            .as_array()
+            .unwrap_or_else(|| panic!("damaged is not an array: {list:?}"))
+            .iter()
+            .map(|t| {
+                t.as_text()
+                    .unwrap_or_else(|| panic!("not a path: {t:?}"))
+                    .to_owned()
+            })
+            .collect(),
+    }
+}
+
+/// Flip one bit of the byte at `at` of the file at `path` (damage a
+/// record or an installed file on disk).
+pub fn flip(path: &Path, at: usize) {
+    let mut bytes = must(std::fs::read(path), "read the file to damage");
+    bytes[at] ^= 1;
+    must(std::fs::write(path, bytes), "write the damaged file");
+}
+
+/// `base` (a policy file) with one more subject holding `capabilities`,
+/// written to `dir/policy.toml`; returns its path.
+pub fn policy_with_subject(
+    dir: &Path,
+    base: &Path,
+    subject: &str,
+    capabilities: &[&str],
+) -> PathBuf {
+    let shipped = must(std::fs::read_to_string(base), "read the base policy");
+    let caps: Vec<String> = capabilities.iter().map(|c| format!("\"{c}\"")).collect();
+    let path = dir.join("policy.toml");
+    let text = format!(
+        "{shipped}\n[[subjects]]\nsubject = \"{subject}\"\ncapabilities = [{}]\n",
+        caps.join(", ")
+    );
+    must(std::fs::write(&path, text), "write the policy");
+    path
+}

@@ -42,6 +42,10 @@ pub enum Capability {
     BundleInstall,
     /// Stage, commit or roll back a signed system update. System only.
     UpdateStage,
+    /// Install a bundle or stage (or roll back to) a system update whose
+    /// version does not go up: a downgrade or a reinstall (`force`).
+    /// System only.
+    ArtifactForce,
 }
 
 impl Capability {
@@ -61,6 +65,7 @@ impl Capability {
         Capability::UserAdmin,
         Capability::BundleInstall,
         Capability::UpdateStage,
+        Capability::ArtifactForce,
     ];
 
     /// The capability's stable name, e.g. `identity.key.sign`.
@@ -80,6 +85,7 @@ impl Capability {
             Capability::UserAdmin => "identity.user.admin",
             Capability::BundleInstall => "identity.bundle.install",
             Capability::UpdateStage => "identity.update.stage",
+            Capability::ArtifactForce => "identity.artifact.force",
         }
     }
 
@@ -88,7 +94,10 @@ impl Capability {
     pub fn is_system_only(self) -> bool {
         matches!(
             self,
-            Capability::TrustWrite | Capability::UserAdmin | Capability::UpdateStage
+            Capability::TrustWrite
+                | Capability::UserAdmin
+                | Capability::UpdateStage
+                | Capability::ArtifactForce
         )
     }
 }

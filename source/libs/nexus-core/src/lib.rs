@@ -6,7 +6,8 @@
 //! [`Kid`]), the caller identity
 //! ([`Subject`]), the custom claims an attestation carries
 //! ([`CustomClaims`]), the authorization contract ([`Authorizer`],
-//! [`Capability`]) and an injectable [`Clock`]. Feature `testkit` (tests
+//! [`Capability`]), how damaged records are reported ([`DamageSink`]) and
+//! an injectable [`Clock`]. Feature `testkit` (tests
 //! only) adds a recording [`Authorizer`] for other crates' tests.
 //!
 //! Invariant: a value of one of the id types has passed validation; code
@@ -18,6 +19,7 @@ mod authz;
 mod claims;
 mod clock;
 mod code;
+mod damage;
 mod ids;
 mod kid;
 mod session;
@@ -32,6 +34,7 @@ pub use claims::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{Coded, ErrorCode, UnknownErrorCode};
+pub use damage::{DamageSink, DamagedRecord, IgnoreDamage};
 pub use ids::{
     AppId, IdError, Label, UserId, LABEL_MAX_LEN, SERVICE_NAMESPACE_PREFIX, SERVICE_NAME_MAX_LEN,
 };

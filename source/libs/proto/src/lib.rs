@@ -38,7 +38,7 @@ mod types;
 pub use codec::{
     answer, decode_args, decode_reply, encode_args, encode_reply, serve, EncodeError, ReplyError,
 };
-pub use schema::{FieldInfo, Kind, Op, OpInfo, Service, Shape, WireField};
+pub use schema::{ArgCapability, FieldInfo, Kind, Op, OpInfo, Service, Shape, WireField};
 pub use types::{
     Alg, Bytes, KeyState, RootSource, RootStatus, Secret, SecretText, SessionState, Slot, TextList,
     VersionState,

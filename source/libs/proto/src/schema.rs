@@ -121,6 +121,9 @@ pub struct OpInfo {
     pub service: Option<Service>,
     /// The capability the service asks the policy for, if any.
     pub capability: Option<Capability>,
+    /// Capabilities asked for in addition when a `bool` argument is
+    /// `true` (`force` asks for `identity.artifact.force`).
+    pub when_set: &'static [ArgCapability],
     /// For keymintd's ops: the only subjects (`system:<name>`) that may
     /// call it. Empty: whoever the service admits.
     pub callers: &'static [&'static str],
@@ -128,6 +131,16 @@ pub struct OpInfo {
     pub args: &'static [FieldInfo],
     /// The `ok` map.
     pub reply: &'static [FieldInfo],
+}
+
+/// A capability an op also needs when one of its `bool` arguments is
+/// `true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgCapability {
+    /// The argument.
+    pub arg: &'static str,
+    /// What it then also needs.
+    pub capability: Capability,
 }
 
 /// The Rust side of one op: its name, its table entry, its types.
@@ -244,6 +257,8 @@ pub(crate) use wire_map;
 /// ops! {
 ///     /// doc
 ///     KeySign = "key.sign" in Keystored, capability KeySign, callers [];
+///     // or, for a capability also needed when a bool argument is true:
+///     // capability BundleInstall + force => ArtifactForce, callers [];
 ///         args [#[derive(Debug)] KeySignArgs { purpose: Label, name: Label, msg: Bytes }]
 ///         reply [#[derive(Debug)] KeySignReply { sig: Bytes, kid: Kid, version: u32 }]
 /// }
@@ -251,7 +266,7 @@ pub(crate) use wire_map;
 macro_rules! ops {
     ($(
         $(#[$doc:meta])*
-        $op:ident = $wire:literal in $svc:ident, capability $cap:ident, callers [$($caller:literal),*];
+        $op:ident = $wire:literal in $svc:ident, capability $cap:ident $(+ $carg:ident => $ccap:ident)*, callers [$($caller:literal),*];
             args $args:tt
             reply $reply:tt
     )*) => {
@@ -269,6 +284,10 @@ macro_rules! ops {
                     name: $wire,
                     service: $crate::schema::ops!(@svc $svc),
                     capability: $crate::schema::ops!(@cap $cap),
+                    when_set: &[$($crate::schema::ArgCapability {
+                        arg: stringify!($carg),
+                        capability: nexus_core::Capability::$ccap,
+                    }),*],
                     callers: &[$($caller),*],
                     args: <$crate::schema::ops!(@ty $args) as $crate::schema::Shape>::FIELDS,
                     reply: <$crate::schema::ops!(@ty $reply) as $crate::schema::Shape>::FIELDS,

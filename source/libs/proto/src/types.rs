@@ -315,6 +315,8 @@ words!(
         /** Past `not_after`. */ Expired = "expired",
         /** Before `not_before`. */ NotYetValid = "not-yet-valid",
         /** Named by a distrust entry: verifies nothing. */ Distrusted = "distrusted",
+        /** Whether it is distrusted cannot be read (a damaged distrust
+        entry or list): verifies nothing. */ Damaged = "damaged",
     }
 );
 words!(

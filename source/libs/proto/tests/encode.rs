@@ -114,6 +114,7 @@ fn replies_keep_the_documented_order_and_nulls() {
         active: Slot::B,
         pending: Some(Slot::A),
         versions: SlotVersions(vec![(Slot::B, "1.1.0".into()), (Slot::A, "1.2.0".into())]),
+        previous: None,
     })
     .unwrap();
     assert_eq!(
@@ -128,6 +129,7 @@ fn replies_keep_the_documented_order_and_nulls() {
                     ("a".into(), "1.2.0".into())
                 ])
             ),
+            ("previous".into(), Value::Null),
         ])
     );
     // trust.list's roots carry no public key; trust.show's does.

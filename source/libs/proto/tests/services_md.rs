@@ -43,6 +43,8 @@ struct DocOp {
     args: Vec<DocField>,
     reply: Reply,
     capability: Option<String>,
+    /// `(argument, capability)` pairs: `; with `force`: identity.x`.
+    when_set: Vec<(String, String)>,
     callers: Option<Vec<String>>,
 }
 
@@ -248,11 +250,20 @@ fn parse_services_md() -> (
             errors.push(format!("{name}: cannot read: {args:?} / {reply:?}"));
             continue;
         };
-        let capability = col("capability").and_then(|c| {
+        let first_cap = |c: &str| {
             c.split(|ch: char| ch.is_whitespace() || ch == '(')
                 .find(|w| w.starts_with("identity."))
                 .map(str::to_owned)
-        });
+        };
+        let cell = col("capability").map(String::as_str).unwrap_or("");
+        let mut parts = cell.split(';');
+        let capability = parts.next().and_then(first_cap);
+        let when_set: Vec<(String, String)> = parts
+            .filter_map(|p| {
+                let arg = code_spans(p).into_iter().next()?;
+                Some((arg, first_cap(p)?))
+            })
+            .collect();
         let callers = col("caller").map(|c| {
             c.split(',')
                 .map(|s| s.trim().to_owned())
@@ -266,6 +277,7 @@ fn parse_services_md() -> (
                     args,
                     reply,
                     capability,
+                    when_set,
                     callers,
                 },
             )
@@ -335,6 +347,26 @@ fn services_md_and_the_op_table_agree() {
                 op.name, d.capability, cap
             ));
         }
+        let when_set: Vec<(String, String)> = op
+            .when_set
+            .iter()
+            .map(|w| (w.arg.to_owned(), w.capability.as_str().to_owned()))
+            .collect();
+        if d.when_set != when_set {
+            errors.push(format!(
+                "{} capabilities when an argument is set: services.md {:?}, schema {:?}",
+                op.name, d.when_set, when_set
+            ));
+        }
+        for w in op.when_set {
+            if !op
+                .args
+                .iter()
+                .any(|a| a.name == w.arg && a.kind.word() == "bool")
+            {
+                errors.push(format!("{}: `{}` is not a bool argument", op.name, w.arg));
+            }
+        }
         let callers: Vec<String> = op.callers.iter().map(|c| (*c).to_owned()).collect();
         match &d.callers {
             Some(doc) if *doc != callers => errors.push(format!(
@@ -362,7 +394,7 @@ fn the_named_maps_are_the_schemas_maps() {
     let (_, defs, errors) = parse_services_md();
     assert!(errors.is_empty(), "{errors:?}");
     let names: Vec<String> = defs.keys().cloned().collect();
-    let cases: [(&str, &[FieldInfo]); 7] = [
+    let cases: [(&str, &[FieldInfo]); 8] = [
         ("ident", nexus_proto::KeyIdent::FIELDS),
         ("damaged-key", nexus_proto::DamagedKey::FIELDS),
         ("key-info", nexus_proto::KeyInfo::FIELDS),
@@ -370,6 +402,7 @@ fn the_named_maps_are_the_schemas_maps() {
         ("root-info", nexus_proto::RootInfo::FIELDS),
         ("bundle-info", nexus_proto::BundleInfo::FIELDS),
         ("unit-info", nexus_proto::UnitInfo::FIELDS),
+        ("bundle-error", nexus_proto::BundleError::FIELDS),
     ];
     for (name, fields) in cases {
         let def = defs

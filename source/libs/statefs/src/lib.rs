@@ -17,10 +17,12 @@
 
 #![forbid(unsafe_code)]
 
+mod entries;
 mod path;
 pub mod record;
 mod store;
 
+pub use entries::{DirEntry, EntryKind};
 pub use path::{PathError, StatePath};
 pub use store::{StateFs, StateMode};
 
@@ -58,6 +60,21 @@ pub enum StateError {
     /// The path is not a valid state path.
     #[error(transparent)]
     Path(#[from] PathError),
+}
+
+impl StateError {
+    /// What went wrong, without the path (for a report that names the
+    /// record already).
+    pub fn detail(&self) -> String {
+        match self {
+            StateError::Io { source, .. } => format!("unreadable: {source}"),
+            StateError::Corrupt { reason, .. } => (*reason).to_owned(),
+            StateError::UnsupportedVersion { version, .. } => {
+                format!("unsupported record version {version}")
+            }
+            StateError::Path(e) => e.to_string(),
+        }
+    }
 }
 
 impl Coded for StateError {

@@ -30,7 +30,7 @@ impl fmt::Display for StateMode {
     }
 }
 
-enum Backend {
+pub(crate) enum Backend {
     Disk { root: PathBuf, tmp_seq: AtomicU64 },
     Memory(Mutex<BTreeMap<StatePath, Vec<u8>>>),
 }
@@ -38,7 +38,7 @@ enum Backend {
 /// A handle on the state store. Cheap to clone; clones share the store.
 #[derive(Clone)]
 pub struct StateFs {
-    backend: Arc<Backend>,
+    pub(crate) backend: Arc<Backend>,
 }
 
 impl fmt::Debug for StateFs {
@@ -219,13 +219,13 @@ impl StateFs {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section is a single map operation, so a panic in
     // another holder cannot leave the map half-updated.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn host(root: &Path, path: &StatePath) -> PathBuf {
+pub(crate) fn host(root: &Path, path: &StatePath) -> PathBuf {
     let mut p = root.to_path_buf();
     p.extend(path.segments());
     p

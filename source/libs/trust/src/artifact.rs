@@ -19,6 +19,7 @@ use crate::minisign::{MinisignSignature, MAX_MINISIGN_FILE};
 use crate::path::MAX_PATH_DEPTH;
 use crate::scope::Scope;
 use crate::store::{Origin, RootEntry, TrustSnapshot, TrustStore};
+use crate::stored::SignedManifest;
 use keymint::kid::Kid;
 use rustix::fs::{Mode, OFlags};
 use sha2::{Digest, Sha256};
@@ -147,7 +148,7 @@ pub struct VerifiedArtifact {
     signer: Kid,
     signer_origin: Origin,
     trusted_comment: String,
-    manifest_sha256: [u8; 32],
+    signed: SignedManifest,
     contents: Vec<Vec<u8>>,
 }
 
@@ -186,7 +187,13 @@ impl VerifiedArtifact {
 
     /// SHA-256 of the manifest bytes as signed.
     pub fn manifest_sha256(&self) -> &[u8; 32] {
-        &self.manifest_sha256
+        self.signed.sha256()
+    }
+
+    /// The manifest and signature exactly as verified, to keep with the
+    /// installed files and verify again later ([`crate::verify_signed`]).
+    pub fn signed(&self) -> &SignedManifest {
+        &self.signed
     }
 
     /// Each file with the verified bytes, in manifest order.
@@ -263,30 +270,40 @@ fn check_files(dir: &Path, manifest: &Manifest) -> Result<Vec<Vec<u8>>, TrustErr
     Ok(contents)
 }
 
-/// The one verification path. Checks, in order: the trust store loads
-/// (fail closed); the artifact has a signature and a manifest; a root in
-/// the store made the signature; that root is not distrusted, is valid at
-/// `now` (`not_before <= now < not_after`) and holds `scope`; the trusted
-/// comment's signature verifies; the manifest parses and is for `scope`;
-/// the directory holds exactly the listed files (regular files only, no
-/// extras) with the signed sizes and SHA-256 hashes.
-pub fn verify(
-    store: &TrustStore,
-    artifact_dir: &Path,
+/// What a signature check established.
+pub(crate) struct Signed<'a> {
+    pub(crate) manifest: Manifest,
+    pub(crate) signer: &'a RootEntry,
+    pub(crate) trusted_comment: String,
+}
+
+/// Steps 3 to 6 of [`verify`]: a root in `snapshot` made the signature,
+/// may vouch for `scope` at `now`, signed the trusted comment too, and the
+/// manifest (parsed only now) is for `scope`.
+pub(crate) fn check_signature<'a>(
+    snapshot: &'a TrustSnapshot,
+    sig_bytes: &[u8],
+    manifest_bytes: &[u8],
     scope: Scope,
     now: u64,
-) -> Result<VerifiedArtifact, TrustError> {
-    let snapshot = store.load()?;
-    let sig_bytes =
-        read_top(artifact_dir, SIGNATURE_FILE, MAX_MINISIGN_FILE)?.ok_or(TrustError::Unsigned)?;
-    let manifest_bytes = read_top(artifact_dir, MANIFEST_FILE, MAX_MANIFEST_LEN)?
-        .ok_or(TrustError::MissingManifest)?;
-    let sig = MinisignSignature::parse(&sig_bytes)?;
-    let signer = find_signer(&snapshot, &sig, &manifest_bytes)?;
+) -> Result<Signed<'a>, TrustError> {
+    let sig = MinisignSignature::parse(sig_bytes)?;
+    let signer = match find_signer(snapshot, &sig, manifest_bytes) {
+        Ok(s) => s,
+        // A damaged root might be the one that signed it.
+        Err(TrustError::UnknownSigner) => match snapshot.any_damaged_root() {
+            Some(d) => return Err(d.into()),
+            None => return Err(TrustError::UnknownSigner),
+        },
+        Err(e) => return Err(e),
+    };
     let root = &signer.root;
     let kid = root.kid();
     if signer.distrusted {
         return Err(TrustError::Distrusted(kid));
+    }
+    if let Some(d) = snapshot.distrust_unknown(&kid) {
+        return Err(d.into());
     }
     if now < root.not_before() {
         return Err(TrustError::NotYetValid(kid));
@@ -299,20 +316,48 @@ pub fn verify(
     }
     sig.verify_trusted_comment(root.key())
         .map_err(|_| TrustError::BadSignature)?;
-    let manifest = Manifest::parse(&manifest_bytes)?;
+    let manifest = Manifest::parse(manifest_bytes)?;
     if manifest.scope() != scope {
         return Err(TrustError::WrongScope {
             expected: scope,
             found: manifest.scope(),
         });
     }
-    let contents = check_files(artifact_dir, &manifest)?;
-    Ok(VerifiedArtifact {
-        manifest_sha256: Sha256::digest(&manifest_bytes).into(),
-        trusted_comment: sig.trusted_comment().to_owned(),
-        signer: kid,
-        signer_origin: signer.origin,
+    Ok(Signed {
         manifest,
+        signer,
+        trusted_comment: sig.trusted_comment().to_owned(),
+    })
+}
+
+/// The one verification path. Checks, in order: the trust store loads
+/// (fail closed); the artifact has a signature and a manifest; a root in
+/// the store made the signature (if none did and a root file is damaged,
+/// `EIO` naming it: it may be the signer); that root is not distrusted
+/// (nor is its distrust entry, or the distrust list, damaged: `EIO`), is
+/// valid at `now` (`not_before <= now < not_after`) and holds `scope`;
+/// the trusted comment's signature verifies; the manifest parses and is
+/// for `scope`; the directory holds exactly the listed files (regular
+/// files only, no extras) with the signed sizes and SHA-256 hashes.
+pub fn verify(
+    store: &TrustStore,
+    artifact_dir: &Path,
+    scope: Scope,
+    now: u64,
+) -> Result<VerifiedArtifact, TrustError> {
+    let snapshot = store.load()?;
+    let sig_bytes =
+        read_top(artifact_dir, SIGNATURE_FILE, MAX_MINISIGN_FILE)?.ok_or(TrustError::Unsigned)?;
+    let manifest_bytes = read_top(artifact_dir, MANIFEST_FILE, MAX_MANIFEST_LEN)?
+        .ok_or(TrustError::MissingManifest)?;
+    let checked = check_signature(&snapshot, &sig_bytes, &manifest_bytes, scope, now)?;
+    let contents = check_files(artifact_dir, &checked.manifest)?;
+    Ok(VerifiedArtifact {
+        signer: checked.signer.root.kid(),
+        signer_origin: checked.signer.origin,
+        trusted_comment: checked.trusted_comment,
+        signed: SignedManifest::new(manifest_bytes, sig_bytes),
+        manifest: checked.manifest,
         contents,
     })
 }

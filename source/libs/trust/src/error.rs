@@ -7,6 +7,7 @@
 //! damaged or unreadable trust store is `EIO`. Messages name kids, scopes
 //! and artifact-relative paths, never key material or file contents.
 
+use crate::damage::DamagedEntry;
 use crate::manifest::ManifestError;
 use crate::minisign::MinisignError;
 use crate::root::RootError;
@@ -25,17 +26,15 @@ pub enum TrustError {
         #[source]
         source: std::io::Error,
     },
-    /// A root or distrust file in the store is malformed or misnamed.
-    #[error("corrupt trust store entry {location}: {reason}")]
-    CorruptStore {
+    /// A record of the store (a root file, a distrust entry or the
+    /// distrust list itself) cannot be used, and the answer depends on it.
+    #[error("trust store record {location} is damaged: {reason}")]
+    Damaged {
         /// `pkg://trust/…` or `state:/trust/…`.
         location: String,
         /// What is wrong with it.
-        reason: RootError,
+        reason: String,
     },
-    /// Something other than a root or distrust file sits in the store.
-    #[error("unexpected entry in trust store: {0}")]
-    UnexpectedEntry(String),
     /// statefs failed.
     #[error(transparent)]
     State(#[from] StateError),
@@ -133,9 +132,7 @@ impl Coded for TrustError {
     fn code(&self) -> ErrorCode {
         use TrustError as E;
         match self {
-            E::SystemStoreUnavailable { .. } | E::CorruptStore { .. } | E::UnexpectedEntry(_) => {
-                ErrorCode::Eio
-            }
+            E::SystemStoreUnavailable { .. } | E::Damaged { .. } => ErrorCode::Eio,
             E::State(e) => e.code(),
             E::Authz(e) => e.code(),
             E::InvalidRoot(_) | E::Minisign(_) | E::Manifest(_) | E::MissingManifest => {
@@ -164,6 +161,33 @@ impl Coded for TrustError {
     }
 }
 
+impl TrustError {
+    /// The damaged record this error is about, if it names one: a trust
+    /// store record, or a kept file (`state:/…`) that differs from its
+    /// manifest. For the daemon's damage report.
+    pub fn damaged_record(&self) -> Option<nexus_core::DamagedRecord> {
+        use nexus_core::DamagedRecord as R;
+        let kept = |p: &str, why: &str| {
+            p.starts_with("state:/")
+                .then(|| R::new(p.to_owned(), why.to_owned()))
+        };
+        match self {
+            TrustError::Damaged { location, reason } => {
+                Some(R::new(location.clone(), reason.clone()))
+            }
+            TrustError::MissingFile(p) => kept(p, "missing"),
+            TrustError::SizeMismatch(p) => kept(p, "wrong size"),
+            TrustError::HashMismatch(p) => kept(p, "wrong hash"),
+            TrustError::UnlistedFile(p) => kept(p, "not in the manifest"),
+            TrustError::NotRegularFile(p) => kept(p, "not a regular file"),
+            TrustError::State(
+                e @ (StateError::Corrupt { path, .. } | StateError::Io { path, .. }),
+            ) => Some(R::new(path.clone(), e.detail())),
+            _ => None,
+        }
+    }
+}
+
 /// Escape a name read from disk before it goes into a message: it may hold
 /// control characters or terminal escapes.
 pub(crate) fn shown(name: &str) -> String {
@@ -171,6 +195,15 @@ pub(crate) fn shown(name: &str) -> String {
         .take(160)
         .flat_map(char::escape_debug)
         .collect()
+}
+
+impl From<&DamagedEntry> for TrustError {
+    fn from(d: &DamagedEntry) -> Self {
+        TrustError::Damaged {
+            location: d.location.clone(),
+            reason: d.reason.clone(),
+        }
+    }
 }
 
 impl From<statefs::PathError> for TrustError {

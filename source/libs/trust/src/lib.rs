@@ -5,7 +5,9 @@
 //!   (`pkg://trust/`), installed roots (`state:/trust/installed/`) and a
 //!   distrust list (`state:/trust/distrusted/`, plus an optional shipped
 //!   `pkg://trust/distrusted/`) that overrides both.
-//! - [`verify`]: the only way anything in the system accepts an artifact.
+//! - [`verify`]: the only way anything in the system accepts an artifact;
+//!   [`verify_signed`] and [`check_stored_files`] verify it again, as
+//!   kept in the state store, when it is activated or read.
 //! - [`minisign`]: the signature and key formats, compatible with the stock
 //!   `minisign` tool.
 //! - [`sign_artifact`]: the publisher side.
@@ -18,8 +20,10 @@
 #![forbid(unsafe_code)]
 
 mod artifact;
+mod damage;
 mod error;
 mod fields;
+mod load;
 mod manifest;
 pub mod minisign;
 mod path;
@@ -27,9 +31,11 @@ mod root;
 mod scope;
 mod sign;
 mod store;
+mod stored;
 mod version;
 
 pub use artifact::{verify, VerifiedArtifact};
+pub use damage::{DamagedEntry, Unknown};
 pub use error::TrustError;
 pub use fields::FieldError;
 pub use manifest::{
@@ -40,7 +46,8 @@ pub use path::{ArtifactPath, MAX_PATH_DEPTH, MAX_SEGMENT_LEN};
 pub use root::{RootError, TrustRoot, ALGORITHM, MAX_ROOT_FILE, ROOT_FORMAT};
 pub use scope::{Kind, Scope};
 pub use sign::{build_manifest, sign_artifact, sign_manifest, UNTRUSTED_COMMENT};
-pub use store::{Origin, RootEntry, TrustSnapshot, TrustStore, SYSTEM_LOCATION};
+pub use store::{Origin, RootEntry, RootUpdate, TrustSnapshot, TrustStore, SYSTEM_LOCATION};
+pub use stored::{check_stored_files, stored_path, verify_signed, Reverified, SignedManifest};
 pub use version::{Version, VersionError, MAX_VERSION_LEN, MAX_VERSION_PARTS};
 
 pub use keymint::kid::Kid;

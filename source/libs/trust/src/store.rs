@@ -11,31 +11,40 @@
 //! Invariants:
 //! - Whether a root is system or installed is decided by the directory it
 //!   was read from, never by its content.
-//! - Loading fails closed: a missing or unreadable system directory, or any
-//!   malformed, misnamed or unexpected entry, is an error (`EIO`), never an
-//!   empty or partial store. Names starting with `.` (statefs temp files
-//!   left by a crash) are ignored.
+//! - Loading fails closed without failing wide: a missing or unreadable
+//!   system directory is an error (`EIO`), never an empty store; any
+//!   other entry that cannot be used (malformed, misnamed, a symlink, a
+//!   special file, a file where the distrust directory should be) is kept
+//!   as a [`DamagedEntry`] with what it leaves unknown (see `damage`), is
+//!   reported to the damage sink, and makes `EIO` exactly the answers that
+//!   depend on it. Nothing damaged is skipped, followed or read as empty.
+//!   Names starting with `.` (statefs temp files left by a crash) are
+//!   ignored.
 //! - A system root shadows an installed root with the same kid.
 //! - Writes require `identity.trust.write` from the authorizer AND a system
 //!   caller; an `updates` root additionally requires a system caller.
-//!   Writes are single atomic statefs writes or deletes.
+//!   Writes are single atomic statefs writes or deletes, never through a
+//!   directory that is not one.
 
+use crate::damage::{DamagedEntry, Unknown};
 use crate::error::TrustError;
-use crate::root::{distrust_toml, parse_distrust, RootError, TrustRoot, MAX_ROOT_FILE};
+use crate::load::Loaded;
+use crate::root::{distrust_toml, TrustRoot};
 use crate::scope::Scope;
 use keymint::kid::Kid;
-use nexus_core::{Authorizer, Capability, Subject};
+use nexus_core::{Authorizer, Capability, DamageSink, DamagedRecord, Subject};
 use statefs::{StateFs, StatePath};
 use std::collections::BTreeSet;
-use std::fs;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where system roots live in the image.
 pub const SYSTEM_LOCATION: &str = "pkg://trust/";
-const SYSTEM_DISTRUST_DIR: &str = "distrusted";
-const INSTALLED: &str = "state:/trust/installed";
-const DISTRUSTED: &str = "state:/trust/distrusted";
+pub(crate) const SYSTEM_DISTRUST_DIR: &str = "distrusted";
+pub(crate) const INSTALLED: &str = "state:/trust/installed";
+pub(crate) const DISTRUSTED: &str = "state:/trust/distrusted";
+/// The scope the store reports its damaged records under.
+const DAMAGE_SCOPE: &str = "trust";
 
 /// Where a root comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +65,16 @@ pub struct RootEntry {
     pub origin: Origin,
     /// Whether a distrust entry names it (it then verifies nothing).
     pub distrusted: bool,
+    /// Whether a damaged distrust entry (or list) leaves it unknown if it
+    /// is distrusted (it then verifies nothing either).
+    pub distrust_unknown: bool,
 }
 
 impl RootEntry {
     /// Whether this root may vouch for `scope` at time `now`.
     pub fn usable_for(&self, scope: Scope, now: u64) -> bool {
         !self.distrusted
+            && !self.distrust_unknown
             && self.root.not_before() <= now
             && now < self.root.not_after()
             && self.root.allows(scope)
@@ -73,97 +86,114 @@ impl RootEntry {
 pub struct TrustSnapshot {
     entries: Vec<RootEntry>,
     distrusted: BTreeSet<Kid>,
+    damaged: Vec<DamagedEntry>,
 }
 
 impl TrustSnapshot {
-    /// Every effective root (system first), sorted by kid within each.
+    /// Every effective intact root (system first), sorted by kid within
+    /// each.
     pub fn roots(&self) -> &[RootEntry] {
         &self.entries
     }
 
-    /// Every distrusted kid (whether or not a root has it).
+    /// Every kid an intact distrust entry names (whether or not a root has
+    /// it).
     pub fn distrusted(&self) -> impl Iterator<Item = &Kid> {
         self.distrusted.iter()
     }
 
-    /// The effective root with this kid.
+    /// The effective intact root with this kid.
     pub fn find(&self, kid: &Kid) -> Option<&RootEntry> {
         self.entries.iter().find(|e| e.root.kid() == *kid)
     }
+
+    /// Every record of the store that could not be used, sorted by
+    /// location.
+    pub fn damaged(&self) -> &[DamagedEntry] {
+        &self.damaged
+    }
+
+    /// The damaged record that leaves unknown whether `kid` is
+    /// distrusted, if any.
+    pub fn distrust_unknown(&self, kid: &Kid) -> Option<&DamagedEntry> {
+        self.damaged.iter().find(|d| d.hides_distrust_of(kid))
+    }
+
+    /// The damaged root file whose name is `kid`'s, if any.
+    pub fn damaged_root(&self, kid: &Kid) -> Option<&DamagedEntry> {
+        self.damaged
+            .iter()
+            .find(|d| d.unknown == Unknown::Root(Some(*kid)))
+    }
+
+    /// A damaged root file, any (it might have made a signature no intact
+    /// root verifies).
+    pub fn any_damaged_root(&self) -> Option<&DamagedEntry> {
+        self.damaged.iter().find(|d| d.may_be_a_root())
+    }
+}
+
+/// What [`TrustStore::update_installed`] changes; `None` keeps the field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootUpdate {
+    /// A new label.
+    pub label: Option<nexus_core::Label>,
+    /// The new set of scopes (replaces the old one; may add or drop).
+    pub scopes: Option<Vec<Scope>>,
+    /// A new start of validity.
+    pub not_before: Option<u64>,
+    /// A new end of validity.
+    pub not_after: Option<u64>,
 }
 
 /// A handle on the trust store. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TrustStore {
     system_dir: PathBuf,
     state: StateFs,
+    damage: Option<Arc<dyn DamageSink>>,
 }
 
-fn state_path(s: &str) -> Result<StatePath, TrustError> {
+impl std::fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustStore")
+            .field("system_dir", &self.system_dir)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn state_path(s: &str) -> Result<StatePath, TrustError> {
     Ok(StatePath::parse(s)?)
 }
 
-fn corrupt(location: String, reason: RootError) -> TrustError {
-    TrustError::CorruptStore { location, reason }
-}
-
-/// Read a file that [`shipped_entries`] found to be a regular file, bounded
-/// so that a huge file cannot exhaust memory (the parser refuses the excess).
-fn read_plain_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let f = fs::File::open(path)?;
-    let mut buf = Vec::new();
-    f.take(MAX_ROOT_FILE as u64 + 1).read_to_end(&mut buf)?;
-    Ok(buf)
-}
-
-/// The entries of a shipped directory: `(name, is_dir, path)`, names
-/// starting with `.` skipped, anything that is not a UTF-8 name, a file or
-/// a directory refused.
-fn shipped_entries(dir: &Path, location: &str) -> Result<Vec<(String, bool, PathBuf)>, TrustError> {
-    let unavailable = |source| TrustError::SystemStoreUnavailable { source };
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).map_err(unavailable)? {
-        let entry = entry.map_err(unavailable)?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            return Err(TrustError::UnexpectedEntry(format!(
-                "{location}<non-UTF-8 name>"
-            )));
-        };
-        if name.starts_with('.') {
-            continue;
-        }
-        let ft = entry.file_type().map_err(unavailable)?;
-        if !(ft.is_file() || ft.is_dir()) {
-            return Err(TrustError::UnexpectedEntry(format!("{location}{name}")));
-        }
-        out.push((name, ft.is_dir(), entry.path()));
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// A state file directly under `dir`, by name; anything deeper is an
-/// unexpected entry.
-fn state_entry(dir: &StatePath, p: &StatePath) -> Result<(String, String), TrustError> {
-    if p.segments().len() != dir.segments().len() + 1 {
-        return Err(TrustError::UnexpectedEntry(p.to_string()));
-    }
-    let name = p.file_name().unwrap_or_default().to_owned();
-    Ok((name, p.to_string()))
+fn installed_path(kid: &Kid) -> Result<StatePath, TrustError> {
+    Ok(state_path(INSTALLED)?.join(&format!("{kid}.toml"))?)
 }
 
 impl TrustStore {
     /// Open the store over the system root directory (`pkg://trust/` in the
     /// image) and the state store. A missing or unreadable system directory
-    /// is an error: there is no trust store without system roots.
+    /// is an error: there is no trust store without system roots. A
+    /// damaged entry is not: it fails the verifications that need it.
     pub fn open(system_dir: impl Into<PathBuf>, state: StateFs) -> Result<Self, TrustError> {
         let store = TrustStore {
             system_dir: system_dir.into(),
             state,
+            damage: None,
         };
-        // Fail at start-up rather than at the first verification.
         store.load()?;
         Ok(store)
+    }
+
+    /// Report the store's damaged records to `sink` from now on (after
+    /// every load), starting with a load now.
+    pub fn with_damage_sink(mut self, sink: Arc<dyn DamageSink>) -> Self {
+        self.damage = Some(sink);
+        // Whatever this finds is reported; a failure is the caller's to
+        // meet at its first verification.
+        let _ = self.load();
+        self
     }
 
     /// Whether installed roots and distrust entries survive a restart
@@ -172,54 +202,35 @@ impl TrustStore {
         !self.state.is_volatile()
     }
 
-    /// Load every root and distrust entry now.
+    /// Load every root and distrust entry now. Damaged entries are kept
+    /// in the snapshot with what they leave unknown (and reported to the
+    /// damage sink); only an unreadable system directory is an error.
     pub fn load(&self) -> Result<TrustSnapshot, TrustError> {
-        let mut distrusted = BTreeSet::new();
-        let mut system = Vec::new();
-        for (name, is_dir, path) in shipped_entries(&self.system_dir, SYSTEM_LOCATION)? {
-            let location = format!("{SYSTEM_LOCATION}{name}");
-            if is_dir {
-                if name != SYSTEM_DISTRUST_DIR {
-                    return Err(TrustError::UnexpectedEntry(location));
-                }
-                let sub = format!("{location}/");
-                for (dname, dis_dir, dpath) in shipped_entries(&path, &sub)? {
-                    let dloc = format!("{sub}{dname}");
-                    if dis_dir {
-                        return Err(TrustError::UnexpectedEntry(dloc));
-                    }
-                    let bytes = read_plain_file(&dpath)
-                        .map_err(|source| TrustError::SystemStoreUnavailable { source })?;
-                    distrusted
-                        .insert(parse_distrust(&dname, &bytes).map_err(|e| corrupt(dloc, e))?);
-                }
-                continue;
-            }
-            let bytes = read_plain_file(&path)
-                .map_err(|source| TrustError::SystemStoreUnavailable { source })?;
-            system.push(TrustRoot::parse_file(&name, &bytes).map_err(|e| corrupt(location, e))?);
+        let mut l = Loaded::default();
+        l.system(&self.system_dir)?;
+        let mut system = std::mem::take(&mut l.roots);
+        l.state_distrust(&self.state);
+        let mut installed = l.state_installed(&self.state);
+        let Loaded {
+            distrusted,
+            mut damaged,
+            ..
+        } = l;
+        damaged.sort_by(|a, b| a.location.cmp(&b.location));
+        if let Some(sink) = &self.damage {
+            let records: Vec<DamagedRecord> = damaged.iter().map(DamagedEntry::record).collect();
+            sink.set_damaged(DAMAGE_SCOPE, &records);
         }
-
-        let distrust_dir = state_path(DISTRUSTED)?;
-        for p in self.state.list(&distrust_dir)? {
-            let (name, location) = state_entry(&distrust_dir, &p)?;
-            let bytes = self.state.read(&p)?.unwrap_or_default();
-            distrusted.insert(parse_distrust(&name, &bytes).map_err(|e| corrupt(location, e))?);
-        }
-
-        let installed_dir = state_path(INSTALLED)?;
-        let mut installed = Vec::new();
-        for p in self.state.list(&installed_dir)? {
-            let (name, location) = state_entry(&installed_dir, &p)?;
-            let bytes = self.state.read(&p)?.unwrap_or_default();
-            installed.push(TrustRoot::parse_file(&name, &bytes).map_err(|e| corrupt(location, e))?);
-        }
-
         let system_kids: BTreeSet<Kid> = system.iter().map(TrustRoot::kid).collect();
-        let entry = |root: TrustRoot, origin| RootEntry {
-            distrusted: distrusted.contains(&root.kid()),
-            root,
-            origin,
+        let entry = |root: TrustRoot, origin| {
+            let kid = root.kid();
+            let distrusted = distrusted.contains(&kid);
+            RootEntry {
+                distrusted,
+                distrust_unknown: !distrusted && damaged.iter().any(|d| d.hides_distrust_of(&kid)),
+                root,
+                origin,
+            }
         };
         let mut entries: Vec<RootEntry> = Vec::new();
         system.sort_by_key(TrustRoot::kid);
@@ -234,6 +245,7 @@ impl TrustStore {
         Ok(TrustSnapshot {
             entries,
             distrusted,
+            damaged,
         })
     }
 
@@ -273,12 +285,80 @@ impl TrustStore {
         if snap.distrusted.contains(&kid) {
             return Err(TrustError::Distrusted(kid));
         }
-        let path = state_path(INSTALLED)?.join(&root.file_name())?;
+        if let Some(d) = snap.distrust_unknown(&kid).or(snap.damaged_root(&kid)) {
+            return Err(d.into());
+        }
+        let path = installed_path(&kid)?;
         if snap.find(&kid).is_some() || self.state.read(&path)?.is_some() {
             return Err(TrustError::AlreadyPresent(kid));
         }
-        self.state.write(&path, root.to_toml().as_bytes())?;
+        self.write_root(&path, root)?;
         Ok(kid)
+    }
+
+    /// Write an installed root's file: the one place installed roots are
+    /// persisted (a single atomic statefs write).
+    fn write_root(&self, path: &StatePath, root: &TrustRoot) -> Result<(), TrustError> {
+        self.state.write(path, root.to_toml().as_bytes())?;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Load again after a write, so the damage sink sees what the write
+    /// repaired or removed at once.
+    fn refresh(&self) {
+        if self.damage.is_some() {
+            let _ = self.load();
+        }
+    }
+
+    /// Change an installed root's label, scopes or validity (the fields
+    /// `change` gives; the key, and so the kid, never change). The same
+    /// rules as [`TrustStore::add_installed`]: `identity.trust.write` and a
+    /// system caller; a root that gains the `updates` scope needs a system
+    /// caller. A system root (its metadata comes with the image) is
+    /// `EPERM`, a distrusted kid is `EPERM`, a kid with no installed root
+    /// `ENOENT`, a damaged entry for it `EIO`. Returns the root as written.
+    pub fn update_installed(
+        &self,
+        caller: &Subject,
+        authz: &dyn Authorizer,
+        kid: &Kid,
+        change: &RootUpdate,
+    ) -> Result<TrustRoot, TrustError> {
+        let wants_updates = change
+            .scopes
+            .as_ref()
+            .is_some_and(|s| s.contains(&Scope::Updates));
+        Self::authorize_write(caller, authz, &format!("trust:{kid}"), wants_updates)?;
+        let snap = self.load()?;
+        if snap.distrusted.contains(kid) {
+            return Err(TrustError::Distrusted(*kid));
+        }
+        if let Some(d) = snap.distrust_unknown(kid).or(snap.damaged_root(kid)) {
+            return Err(d.into());
+        }
+        let entry = snap.find(kid).ok_or(TrustError::NotFound(*kid))?;
+        if entry.origin == Origin::System {
+            return Err(TrustError::SystemRoot(*kid));
+        }
+        let old = &entry.root;
+        let scopes: Vec<Scope> = match &change.scopes {
+            Some(s) => s.clone(),
+            None => old.scopes().collect(),
+        };
+        let root = TrustRoot::new(
+            old.key().as_bytes(),
+            old.minisign_key_id(),
+            change.label.clone().unwrap_or_else(|| old.label().clone()),
+            &scopes,
+            change.not_before.unwrap_or(old.not_before()),
+            change.not_after.unwrap_or(old.not_after()),
+        )?;
+        if root != *old {
+            self.write_root(&installed_path(kid)?, &root)?;
+        }
+        Ok(root)
     }
 
     /// Remove an installed root. System roots cannot be removed (distrust
@@ -291,8 +371,11 @@ impl TrustStore {
         kid: &Kid,
     ) -> Result<(), TrustError> {
         Self::authorize_write(caller, authz, &format!("trust:{kid}"), false)?;
-        let path = state_path(INSTALLED)?.join(&format!("{kid}.toml"))?;
+        // Never through a directory that is not one (a symlink): EIO.
+        self.state.entries(&state_path(INSTALLED)?)?;
+        let path = installed_path(kid)?;
         if self.state.delete(&path)? {
+            self.refresh();
             return Ok(());
         }
         if self.system_dir.join(format!("{kid}.toml")).exists() {
@@ -310,11 +393,24 @@ impl TrustStore {
         kid: &Kid,
     ) -> Result<(), TrustError> {
         Self::authorize_write(caller, authz, &format!("trust:{kid}"), false)?;
-        let path = state_path(DISTRUSTED)?.join(&kid.to_hex())?;
-        if self.state.read(&path)?.is_some() {
+        let dir = state_path(DISTRUSTED)?;
+        // A list directory that is not one is damage to report, never a
+        // place to write through.
+        self.state.entries(&dir)?;
+        let path = dir.join(&kid.to_hex())?;
+        // A damaged entry for the same kid is rewritten: distrusting it
+        // again is what it said.
+        let location = path.to_string();
+        let damaged = self
+            .load()?
+            .damaged()
+            .iter()
+            .any(|d| d.location == location);
+        if !damaged && self.state.read(&path)?.is_some() {
             return Err(TrustError::AlreadyPresent(*kid));
         }
         self.state.write(&path, distrust_toml(kid).as_bytes())?;
+        self.refresh();
         Ok(())
     }
 }

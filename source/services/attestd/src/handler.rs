@@ -95,6 +95,7 @@ impl Handler for AttestdHandler {
                     volatile: s.volatile,
                     insecure: s.insecure,
                     version: crate::SWVERSION.to_owned(),
+                    damaged: None,
                 })
             }),
             other => Err(WireError::unknown_op(other)),

@@ -7,8 +7,11 @@
 //!   names it. An argument an op does not take is `EINVAL`.
 //! - The trust store is opened at start-up from `--trust-dir` (system
 //!   roots, read-only) and the daemon's statefs (installed roots and the
-//!   distrust list); a missing or damaged system directory stops the
-//!   daemon before it says ready (fail closed, never an empty store).
+//!   distrust list); a missing system directory stops the daemon before it
+//!   says ready (fail closed, never an empty store). A damaged bundle
+//!   record or file, or trust store record, does not: it is said on the
+//!   console and in `status` (`ctx.damage()`), and fails only what needs
+//!   it (`EIO`).
 //! - `path` must be absolute: the daemon's working directory is no
 //!   business of its callers. Whatever it names is only ever read, and
 //!   only what `trust::verify` accepted is written.
@@ -78,13 +81,25 @@ pub fn build(ctx: &Context) -> Result<Service<BundleHandler>, BuildError> {
         .trust_dir
         .as_ref()
         .ok_or(BuildError::NoTrustDir)?;
-    let store = TrustStore::open(trust_dir, ctx.state().clone()).map_err(BundleError::from)?;
+    let damage: Arc<dyn nexus_core::DamageSink> = Arc::new(ctx.damage().clone());
+    let store = TrustStore::open(trust_dir, ctx.state().clone())
+        .map_err(BundleError::from)?
+        .with_damage_sink(Arc::clone(&damage));
     let authz: Arc<dyn Authorizer> = ctx.policy().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mgr = BundleManager::new(ctx.state().clone(), store, authz, clock);
-    // A damaged installed-version record is found now, not by a caller.
-    let installed = mgr.list().map_err(BuildError::Bundle)?;
-    eprintln!("{SERVICE}: {} bundle(s) installed", installed.len());
+    let mgr = BundleManager::new(ctx.state().clone(), store, authz, clock).with_damage_sink(damage);
+    // Every installed bundle is verified now: what is damaged is said on
+    // the console (and in `status`), and fails only that bundle.
+    match mgr.list() {
+        Ok(listed) => {
+            let bad = listed.iter().filter(|b| b.check.is_err()).count();
+            eprintln!(
+                "{SERVICE}: {} bundle(s) installed, {bad} damaged",
+                listed.len()
+            );
+        }
+        Err(e) => eprintln!("{SERVICE}: installed bundles unreadable: {e}"),
+    }
     Ok(Service {
         handler: BundleHandler::new(mgr, ctx.status(false)),
         insecure: false,
@@ -140,12 +155,8 @@ impl BundleHandler {
             .mgr
             .uninstall(ctx.subject(), name)
             .map_err(|e| wire_err(&e))?;
-        eprintln!(
-            "{SERVICE}: {} uninstalled {} {}",
-            ctx.subject(),
-            b.name,
-            b.version
-        );
+        let version = b.map_or_else(|| "(damaged record)".to_owned(), |b| b.version.to_string());
+        eprintln!("{SERVICE}: {} uninstalled {name} {version}", ctx.subject());
         Ok(Empty {})
     }
 
@@ -157,7 +168,11 @@ impl BundleHandler {
             .iter()
             .map(|b| BundleInfo {
                 name: b.name.clone(),
-                version: b.version.as_str().to_owned(),
+                version: b.record.as_ref().map(|r| r.version.as_str().to_owned()),
+                error: b.check.as_ref().err().map(|e| proto::BundleError {
+                    code: nexus_core::Coded::code(e).as_str().to_owned(),
+                    msg: e.to_string(),
+                }),
             })
             .collect();
         Ok(BundleListReply { bundles })

@@ -38,6 +38,7 @@ fn bench(c: &mut Criterion) {
                 volatile: true,
                 insecure: false,
                 version: "bench".into(),
+                damaged: None,
             },
             None,
         ),

@@ -3,11 +3,12 @@
 //! over the daemon's state, all authorizing through its policy engine.
 //!
 //! Invariants: nothing is served before keymintd answered `km.device`
-//! (bounded wait, then a fatal error); the trust store is opened (and so
-//! checked) before serving; quotas are read from the policy per subject;
-//! keys still in the once-shared `system` namespace are moved to their
-//! owners' namespaces before anything is served (a key that cannot move
-//! stays, named on the console; it never stops the start).
+//! (bounded wait, then a fatal error); the trust store is opened before
+//! serving (a missing system directory is fatal, a damaged record is
+//! reported through `ctx.damage()`); quotas are read from the policy per
+//! subject; keys still in the once-shared `system` namespace are moved to
+//! their owners' namespaces before anything is served (a key that cannot
+//! move stays, named on the console; it never stops the start).
 
 use crate::error::KeystoredError;
 use crate::handler::Keystored;
@@ -67,7 +68,10 @@ pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
         .trust_dir
         .clone()
         .ok_or(KeystoredError::NoTrustDir)?;
-    let trust = TrustStore::open(trust_dir, state.clone())?;
+    // A damaged record of the store is said now, on the console and in
+    // `status`; it fails what needs it, not keystored's start.
+    let trust = TrustStore::open(trust_dir, state.clone())?
+        .with_damage_sink(Arc::new(ctx.damage().clone()));
     let keys = KeyStore::new(
         state.clone(),
         km.clone(),

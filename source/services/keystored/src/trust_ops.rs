@@ -2,15 +2,17 @@
 //! `--trust-dir`, installed roots and distrust entries in the state.
 //!
 //! Invariants:
-//! - Writes (add, rm, distrust) go through the store's own checks: the
+//! - Writes (add, update, rm, distrust) go through the store's own checks: the
 //!   policy engine's `identity.trust.write` (system-only, audited), then
 //!   the store's system-caller and `updates`-scope rules. Reads need no
 //!   capability.
 //! - `trust.add` parses what it is given into a [`TrustRoot`] (strict key
 //!   parsing: canonical, not of small order) and answers the full kid of
 //!   that key, so the caller can compare it out of band.
-//! - Every read loads the store afresh: a damaged store is `EIO`, never a
-//!   partial list.
+//! - Every read loads the store afresh. A damaged record is never left
+//!   out silently: `trust.list` names it beside every intact root, and
+//!   what depends on it (`trust.show` of its kid, `trust.add` over it) is
+//!   `EIO` naming it.
 
 use crate::handler::Keystored;
 use base64::Engine;
@@ -18,9 +20,10 @@ use nexus_core::{ErrorCode, Label, Subject};
 use nexus_proto::{
     self as proto, Bytes, Empty, KidReply, Op, RootInfo, RootSource, RootStatus, TrustAdd,
     TrustAddArgs, TrustAddForm, TrustDistrust, TrustList, TrustListReply, TrustRm, TrustShow,
+    TrustUpdate, TrustUpdateArgs,
 };
 use trust::minisign::MinisignPublicKey;
-use trust::{Origin, RootEntry, Scope, TrustRoot};
+use trust::{Origin, RootEntry, RootUpdate, Scope, TrustRoot};
 use wire::{ArgError, Request, Value, WireError};
 
 /// `not_after` of a root added without one: no expiry (the largest value
@@ -70,9 +73,37 @@ fn parse_add(a: TrustAddArgs, now: u64) -> Result<TrustRoot, WireError> {
     }
 }
 
+/// `trust.update`'s arguments as a change: at least one field.
+fn parse_update(a: TrustUpdateArgs) -> Result<RootUpdate, WireError> {
+    let scopes = match a.scopes {
+        Some(list) => Some(
+            list.0
+                .iter()
+                .map(|s| Scope::parse(s).ok_or_else(|| invalid("scopes")))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    let change = RootUpdate {
+        label: a.label,
+        scopes,
+        not_before: a.not_before,
+        not_after: a.not_after,
+    };
+    if change == RootUpdate::default() {
+        return Err(WireError::new(
+            ErrorCode::Einval,
+            "nothing to update: give label, scopes, not_before or not_after",
+        ));
+    }
+    Ok(change)
+}
+
 fn status(e: &RootEntry, now: u64) -> RootStatus {
     if e.distrusted {
         RootStatus::Distrusted
+    } else if e.distrust_unknown {
+        RootStatus::Damaged
     } else if now < e.root.not_before() {
         RootStatus::NotYetValid
     } else if now >= e.root.not_after() {
@@ -109,6 +140,16 @@ impl Keystored {
                 let kid = self.trust.add_installed(s, authz, &root)?;
                 Ok(KidReply { kid })
             }),
+            TrustUpdate::NAME => proto::serve::<TrustUpdate>(req, |a| {
+                let kid = a.kid;
+                let change = parse_update(a)?;
+                self.trust.update_installed(s, authz, &kid, &change)?;
+                let snap = self.trust.load()?;
+                let e = snap
+                    .find(&kid)
+                    .ok_or_else(|| WireError::new(ErrorCode::Eio, "updated root vanished"))?;
+                Ok(root_info(e, now, false))
+            }),
             TrustList::NAME => proto::serve::<TrustList>(req, |_| {
                 let snap = self.trust.load()?;
                 let roots = snap
@@ -116,14 +157,22 @@ impl Keystored {
                     .iter()
                     .map(|e| root_info(e, now, false))
                     .collect();
-                Ok(TrustListReply { roots })
+                let damaged: Vec<String> =
+                    snap.damaged().iter().map(|d| d.location.clone()).collect();
+                Ok(TrustListReply {
+                    roots,
+                    damaged: (!damaged.is_empty()).then_some(damaged),
+                })
             }),
             TrustShow::NAME => proto::serve::<TrustShow>(req, |a| {
                 let snap = self.trust.load()?;
-                let e = snap
-                    .find(&a.kid)
-                    .ok_or_else(|| WireError::new(ErrorCode::Enoent, "no root with this kid"))?;
-                Ok(root_info(e, now, true))
+                if let Some(e) = snap.find(&a.kid) {
+                    return Ok(root_info(e, now, true));
+                }
+                match snap.damaged_root(&a.kid) {
+                    Some(d) => Err(trust::TrustError::from(d).into()),
+                    None => Err(WireError::new(ErrorCode::Enoent, "no root with this kid")),
+                }
             }),
             TrustRm::NAME => proto::serve::<TrustRm>(req, |a| {
                 self.trust.remove_installed(s, authz, &a.kid)?;

@@ -6,24 +6,27 @@
 //! - The caller is the channel's subject (`ctx.subject()`); no argument
 //!   names it. An argument an op does not take is `EINVAL`.
 //! - The trust store is opened at start-up from `--trust-dir` and the
-//!   daemon's statefs; a missing or damaged system directory, or a damaged
-//!   A/B state record, stops the daemon before it says ready.
+//!   daemon's statefs; a missing system directory stops the daemon before
+//!   it says ready. A damaged A/B state record, slot file or trust store
+//!   record does not: it is said on the console and in `status`
+//!   (`ctx.damage()`), and fails the operations that need it with `EIO`.
 //! - The anti-rollback floor before the first committed update is this
 //!   image's own release, [`PRODUCT`] at the crate's version.
 //! - `path` must be absolute; it is only read, and only what
 //!   `trust::verify` accepted is written.
 //!
 //! On the wire the slots are `"a"` and `"b"`. `update.status` answers
-//! `{active: slot, pending: slot / null, versions: {slot: version}}`, with
-//! one `versions` entry for the active slot and one for the pending slot if
-//! there is one; `update.stage` answers `{slot, version, signer_kid}` and
-//! `update.commit` `{active: slot, version}`.
+//! `{active: slot, pending: slot / null, versions: {slot: version},
+//! previous: slot / null}`, with one `versions` entry for the active slot
+//! and one for the other slot if it holds the pending update or the
+//! previous release; `update.stage` answers `{slot, version, signer_kid}`,
+//! `update.commit` and `update.rollback` `{active: slot, version}`.
 
 use crate::{Release, Slot, UpdateError, UpdateManager};
 use nexus_core::{Authorizer, Clock, Label, SystemClock};
 use nexus_daemon::{Context, Service, Spec};
 use nexus_proto::{
-    self as proto, ArtifactArgs, Empty, Op, SlotVersions, Status, StatusReply, UpdateCommit,
+    self as proto, ArtifactArgs, Op, RollbackArgs, SlotVersions, Status, StatusReply, UpdateCommit,
     UpdateCommitReply, UpdateRollback, UpdateStage, UpdateStageReply, UpdateStatus,
     UpdateStatusReply,
 };
@@ -98,23 +101,30 @@ pub fn build(ctx: &Context) -> Result<Service<UpdateHandler>, BuildError> {
         .trust_dir
         .as_ref()
         .ok_or(BuildError::NoTrustDir)?;
-    let store = TrustStore::open(trust_dir, ctx.state().clone()).map_err(UpdateError::from)?;
+    let damage: Arc<dyn nexus_core::DamageSink> = Arc::new(ctx.damage().clone());
+    let store = TrustStore::open(trust_dir, ctx.state().clone())
+        .map_err(UpdateError::from)?
+        .with_damage_sink(Arc::clone(&damage));
     let authz: Arc<dyn Authorizer> = ctx.policy().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mgr = UpdateManager::new(ctx.state().clone(), store, authz, clock, baseline()?);
-    // A damaged state record is found now, not by a caller.
-    let st = mgr.status()?;
-    eprintln!(
-        "{SERVICE}: slot {} active ({} {}){}",
-        slot_name(st.active_slot),
-        st.active.name,
-        st.active.version,
-        if st.pending.is_some() {
-            ", an update is pending"
-        } else {
-            ""
-        }
-    );
+    let mgr = UpdateManager::new(ctx.state().clone(), store, authz, clock, baseline()?)
+        .with_damage_sink(damage);
+    // A damaged state record is said now (on the console, and in
+    // `status`); it fails what needs it, not the daemon's start.
+    match mgr.status() {
+        Ok(st) => eprintln!(
+            "{SERVICE}: slot {} active ({} {}){}",
+            slot_name(st.active_slot),
+            st.active.name,
+            st.active.version,
+            if st.pending.is_some() {
+                ", an update is pending"
+            } else {
+                ""
+            }
+        ),
+        Err(e) => eprintln!("{SERVICE}: the A/B state is unusable: {e}"),
+    }
     Ok(Service {
         handler: UpdateHandler::new(mgr, ctx.status(false)),
         insecure: false,
@@ -196,15 +206,23 @@ impl UpdateHandler {
         })
     }
 
-    fn rollback(&self, ctx: &CallContext) -> Result<Empty, WireError> {
-        let r = self.mgr.rollback(ctx.subject()).map_err(|e| wire_err(&e))?;
+    fn rollback(&self, ctx: &CallContext, a: RollbackArgs) -> Result<UpdateCommitReply, WireError> {
+        let force = a.force.unwrap_or(false);
+        let r = self
+            .mgr
+            .rollback(ctx.subject(), force)
+            .map_err(|e| wire_err(&e))?;
+        let st = self.mgr.status().map_err(|e| wire_err(&e))?;
         eprintln!(
-            "{SERVICE}: {} rolled back {} {}",
+            "{SERVICE}: {} rolled back; active {} {}",
             ctx.subject(),
             r.name,
             r.version
         );
-        Ok(Empty {})
+        Ok(UpdateCommitReply {
+            active: wire_slot(st.active_slot),
+            version: r.version.as_str().to_owned(),
+        })
     }
 
     fn update_status(&self) -> Result<UpdateStatusReply, WireError> {
@@ -213,14 +231,19 @@ impl UpdateHandler {
             wire_slot(st.active_slot),
             st.active.version.as_str().to_owned(),
         )];
-        let pending = st.pending.as_ref().map(|(slot, r)| {
-            versions.push((wire_slot(*slot), r.version.as_str().to_owned()));
-            wire_slot(*slot)
-        });
+        let mut other = |o: &Option<(Slot, Release)>| {
+            o.as_ref().map(|(slot, r)| {
+                versions.push((wire_slot(*slot), r.version.as_str().to_owned()));
+                wire_slot(*slot)
+            })
+        };
+        let pending = other(&st.pending);
+        let previous = other(&st.previous);
         Ok(UpdateStatusReply {
             active: wire_slot(st.active_slot),
             pending,
             versions: SlotVersions(versions),
+            previous,
         })
     }
 }
@@ -230,7 +253,7 @@ impl Handler for UpdateHandler {
         match req.op() {
             UpdateStage::NAME => proto::serve::<UpdateStage>(req, |a| self.stage(ctx, a)),
             UpdateCommit::NAME => proto::serve::<UpdateCommit>(req, |_| self.commit(ctx)),
-            UpdateRollback::NAME => proto::serve::<UpdateRollback>(req, |_| self.rollback(ctx)),
+            UpdateRollback::NAME => proto::serve::<UpdateRollback>(req, |a| self.rollback(ctx, a)),
             UpdateStatus::NAME => proto::serve::<UpdateStatus>(req, |_| self.update_status()),
             Status::NAME => proto::serve::<Status>(req, |_| Ok(self.status.clone())),
             other => Err(WireError::unknown_op(other)),

@@ -207,6 +207,30 @@ nx key trust add --root-file 3f0a….toml"
         #[arg(long, value_name = "SECS")]
         not_after: Option<u64>,
     },
+    /// Change an installed root's scopes, label or validity (needs
+    /// identity.trust.write; `updates` only for system subjects). The key
+    /// and kid stay; `--scope` replaces the whole set.
+    #[command(
+        after_help = "Examples:\n  nx key trust update <kid> --scope packages --scope updates\n  \
+nx key trust update <kid> --label acme-2026 --not-after 1893456000"
+    )]
+    Update {
+        /// The installed root's kid (64 hex digits).
+        kid: Kid,
+        /// The new scopes: `packages` and/or `updates` (repeatable; replaces
+        /// the old set).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scope: Vec<String>,
+        /// A new label.
+        #[arg(long)]
+        label: Option<Label>,
+        /// A new start of validity (seconds since the Unix epoch).
+        #[arg(long, value_name = "SECS")]
+        not_before: Option<u64>,
+        /// A new end of validity (seconds since the Unix epoch).
+        #[arg(long, value_name = "SECS")]
+        not_after: Option<u64>,
+    },
     /// List every root with its source, status, scopes and validity.
     #[command(after_help = "Example:\n  nx key trust list --json")]
     List,

@@ -110,7 +110,8 @@ pub enum BundleCmd {
     Install {
         /// The bundle folder (must be readable by bundlemgrd).
         dir: PathBuf,
-        /// Allow installing a version not newer than the installed one.
+        /// Allow installing a version not newer than the installed one
+        /// (needs identity.artifact.force, system subjects only).
         #[arg(long)]
         force: bool,
     },
@@ -138,17 +139,26 @@ pub enum UpdateCmd {
     Stage {
         /// The update folder (must be readable by updated).
         dir: PathBuf,
-        /// Allow a version not newer than the active one.
+        /// Allow a version not newer than the active one (needs
+        /// identity.artifact.force, system subjects only).
         #[arg(long)]
         force: bool,
     },
-    /// Make the staged slot active.
+    /// Verify the staged slot again and make it active.
     #[command(after_help = "Example:\n  nx update commit")]
     Commit,
-    /// Go back to the previous slot.
-    #[command(after_help = "Example:\n  nx update rollback")]
-    Rollback,
-    /// The active slot, the pending one and each slot's version.
+    /// Drop the staged update; with --force and nothing staged, go back to
+    /// the release the last commit replaced.
+    #[command(
+        after_help = "Examples:\n  nx update rollback            # drop the staged update\n  nx update rollback --force    # undo the last commit (a downgrade)"
+    )]
+    Rollback {
+        /// Roll back the committed update (needs identity.artifact.force,
+        /// system subjects only).
+        #[arg(long)]
+        force: bool,
+    },
+    /// The active slot, the pending or previous one and each slot's version.
     #[command(after_help = "Example:\n  nx update status --json")]
     Status,
 }

@@ -38,7 +38,13 @@ pub fn sign(ctx: &mut Ctx<'_>, kind: Kind, a: &ArtifactArgs) -> Result<(), NxErr
         &key,
         &comment,
     )
-    .map_err(|e| NxError::local("signing failed", &e))?;
+    .map_err(|e| match &e {
+        // The folder, or a file in it, could not be read: a local file.
+        trust::TrustError::ArtifactIo { source, .. } => {
+            NxError::io(&format!("signing failed: {}", a.dir.display()), source)
+        }
+        _ => NxError::local("signing failed", &e),
+    })?;
     let pk = key.public_key();
     let kid = ed25519_kid(pk.verifying_key());
     let j = json!({
@@ -102,12 +108,22 @@ pub fn bundle(ctx: &mut Ctx<'_>, cmd: BundleCmd) -> Result<(), NxError> {
             let r = call::<proto::BundleList>(&c, &Empty {}, Retry::Idempotent)?;
             let mut out = Vec::new();
             let mut text = Vec::new();
+            let mut damaged = Vec::new();
             for b in r.bundles {
-                let (name, version) = (b.name.as_str(), b.version);
-                text.push(format!("{name} {version}"));
-                out.push(json!({ "name": name, "version": version }));
+                let name = b.name.as_str();
+                let version = b.version.as_deref().unwrap_or("?");
+                let error = b.error.map(|e| {
+                    damaged.push(format!("{name} ({})", e.msg));
+                    json!({ "code": e.code, "message": e.msg })
+                });
+                text.push(match &error {
+                    None => format!("{name} {version}"),
+                    Some(_) => format!("{name} {version} DAMAGED"),
+                });
+                out.push(json!({ "name": name, "version": b.version, "error": error }));
             }
-            ctx.emit(json!({ "bundles": out }), &text.join("\n"))
+            ctx.emit(json!({ "bundles": out }), &text.join("\n"))?;
+            crate::cmd::trust::damaged_exit(&damaged)
         }
     }
 }
@@ -132,14 +148,20 @@ pub fn update(ctx: &mut Ctx<'_>, cmd: UpdateCmd) -> Result<(), NxError> {
             let j = json!({ "active": active, "version": version });
             ctx.emit(j, &format!("active slot {active} ({version})"))
         }
-        UpdateCmd::Rollback => {
-            call::<proto::UpdateRollback>(&c, &Empty {}, Retry::Once)?;
-            ctx.emit(json!({ "rolled_back": true }), "rolled back")
+        UpdateCmd::Rollback { force } => {
+            let args = proto::RollbackArgs {
+                force: force.then_some(true),
+            };
+            let r = call::<proto::UpdateRollback>(&c, &args, Retry::Once)?;
+            let (active, version) = (r.active.as_str(), r.version);
+            let j = json!({ "rolled_back": true, "active": active, "version": version });
+            ctx.emit(j, &format!("rolled back: active slot {active} ({version})"))
         }
         UpdateCmd::Status => {
             let r = call::<proto::UpdateStatus>(&c, &Empty {}, Retry::Idempotent)?;
             let active = r.active.as_str();
             let pending = r.pending.map(|s| s.as_str());
+            let previous = r.previous.map(|s| s.as_str());
             let versions: Map<String, Json> = r
                 .versions
                 .0
@@ -148,11 +170,17 @@ pub fn update(ctx: &mut Ctx<'_>, cmd: UpdateCmd) -> Result<(), NxError> {
                 .collect();
             let versions = Json::Object(versions);
             let human = format!(
-                "active {active}\npending {}\nversions {versions}",
-                pending.unwrap_or("-")
+                "active {active}\npending {}\nprevious {}\nversions {versions}",
+                pending.unwrap_or("-"),
+                previous.unwrap_or("-")
             );
             ctx.emit(
-                json!({ "active": active, "pending": pending, "versions": versions }),
+                json!({
+                    "active": active,
+                    "pending": pending,
+                    "previous": previous,
+                    "versions": versions,
+                }),
                 &human,
             )
         }

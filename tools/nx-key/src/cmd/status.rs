@@ -2,6 +2,10 @@
 //! `<run>/init.sock`: keymintd included, with its state, restarts and last
 //! exit), and the `status` of every service with a public socket.
 //!
+//! A service that serves with damaged records lists each (`  damaged:
+//! state:/…`): it serves, but the operations that need them fail with
+//! `EIO`.
+//!
 //! Invariant: the command exits 0 only when init answered, boot is done,
 //! every daemon init supervises is up and every public service answered;
 //! otherwise it still prints every line, then fails with the first
@@ -126,14 +130,18 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<(), NxError> {
                 });
             }
         }
+        let mut damaged = Vec::new();
         if let Some(svc) = Service::ALL.into_iter().find(|s| s.name() == name) {
-            line.push_str(&public_status(ctx, svc, &mut row, &mut first_failure));
+            let (status, d) = public_status(ctx, svc, &mut row, &mut first_failure);
+            line.push_str(&status);
+            damaged = d;
         }
         if let Some(u) = unit.filter(|u| u.restarts > 0) {
             let last = u.last_exit.as_deref().unwrap_or("unknown");
             line.push_str(&format!(" [{} restarts, last exit {last}]", u.restarts));
         }
         text.push(line);
+        text.extend(damaged.iter().map(|p| format!("  damaged: {p}")));
         rows.push(Json::Object(row));
     }
     ctx.emit(
@@ -146,13 +154,14 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<(), NxError> {
     }
 }
 
-/// The service's own `status`, into `row`; the text for its line.
+/// The service's own `status`, into `row`; the text for its line and the
+/// records it reports damaged.
 fn public_status(
     ctx: &Ctx<'_>,
     svc: Service,
     row: &mut Map<String, Json>,
     first_failure: &mut Option<NxError>,
-) -> String {
+) -> (String, Vec<String>) {
     match status_of(&ctx.service(svc)) {
         Ok(s) => {
             let mode = match (s.volatile, s.insecure) {
@@ -165,7 +174,8 @@ fn public_status(
             row.insert("volatile".into(), Json::from(s.volatile));
             row.insert("insecure".into(), Json::from(s.insecure));
             row.insert("version".into(), Json::from(s.version.as_str()));
-            format!(" ok {}{mode}", s.version)
+            row.insert("damaged".into(), json!(s.damaged));
+            (format!(" ok {}{mode}", s.version), s.damaged)
         }
         Err(e) => {
             row.insert("reachable".into(), Json::from(e.remote_code().is_some()));
@@ -175,7 +185,7 @@ fn public_status(
             );
             let line = format!(" {e}");
             first_failure.get_or_insert(NxError::from(e as KeychainError));
-            line
+            (line, Vec::new())
         }
     }
 }

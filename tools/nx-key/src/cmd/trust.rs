@@ -13,7 +13,7 @@ use crate::io::read_file;
 use base64::Engine;
 use keymint::kid::{ed25519_kid, Kid};
 use nexus_core::ErrorCode;
-use nexus_keychain::{Keychain, TrustAdd, TrustRootInfo};
+use nexus_keychain::{Keychain, TrustAdd, TrustRootInfo, TrustUpdate};
 use serde_json::{json, Value as Json};
 use trust::minisign::MinisignPublicKey;
 use trust::{Scope, TrustRoot};
@@ -61,6 +61,35 @@ fn root_text(r: &TrustRootInfo) -> String {
     )
 }
 
+/// After printing a list: `EIO` (19) if any of it is damaged, so scripts
+/// do not take a partial list for a whole one.
+pub fn damaged_exit(damaged: &[String]) -> Result<(), NxError> {
+    match damaged.first() {
+        None => Ok(()),
+        Some(first) => Err(NxError::Remote {
+            code: ErrorCode::Eio,
+            msg: format!(
+                "{} damaged, first {first}; the rest is listed",
+                damaged.len()
+            ),
+        }),
+    }
+}
+
+/// Each scope known and given once.
+fn check_scopes(scopes: &[String]) -> Result<(), NxError> {
+    let mut seen = Vec::new();
+    for s in scopes {
+        let parsed = Scope::parse(s)
+            .ok_or_else(|| NxError::usage(format!("unknown scope `{s}` (packages, updates)")))?;
+        if seen.contains(&parsed) {
+            return Err(NxError::usage(format!("scope `{s}` given twice")));
+        }
+        seen.push(parsed);
+    }
+    Ok(())
+}
+
 const CHECK_HINT: &str = "Check this kid with the key's publisher over a channel you trust \
 (in person, a signed release note) before relying on the root.";
 
@@ -94,16 +123,7 @@ pub fn run(ctx: &mut Ctx<'_>, kc: &Keychain, cmd: TrustCmd) -> Result<(), NxErro
                     }
                 };
                 let local = kid_of_key_text(&text)?;
-                let mut seen = Vec::new();
-                for s in &scope {
-                    let parsed = Scope::parse(s).ok_or_else(|| {
-                        NxError::usage(format!("unknown scope `{s}` (packages, updates)"))
-                    })?;
-                    if seen.contains(&parsed) {
-                        return Err(NxError::usage(format!("scope `{s}` given twice")));
-                    }
-                    seen.push(parsed);
-                }
+                check_scopes(&scope)?;
                 let label = label.ok_or_else(|| NxError::usage("--label is required"))?;
                 let add = TrustAdd::Key {
                     public_key: text,
@@ -129,11 +149,46 @@ do not rely on it; remove it with `nx key trust rm {kid}`"
                 &format!("added root {kid}\n{CHECK_HINT}"),
             )
         }
+        TrustCmd::Update {
+            kid,
+            scope,
+            label,
+            not_before,
+            not_after,
+        } => {
+            check_scopes(&scope)?;
+            let change = TrustUpdate {
+                kid,
+                label,
+                scopes: (!scope.is_empty()).then_some(nexus_proto::TextList(scope)),
+                not_before,
+                not_after,
+            };
+            if change.label.is_none()
+                && change.scopes.is_none()
+                && change.not_before.is_none()
+                && change.not_after.is_none()
+            {
+                return Err(NxError::usage(
+                    "give --scope, --label, --not-before or --not-after",
+                ));
+            }
+            let r = kc.trust_update(&change)?;
+            ctx.emit(root_json(&r), &format!("updated {}", root_text(&r)))
+        }
         TrustCmd::List => {
-            let roots = kc.trust_list()?;
-            let text = roots.iter().map(root_text).collect::<Vec<_>>().join("\n");
-            let j = json!({ "roots": roots.iter().map(root_json).collect::<Vec<_>>() });
-            ctx.emit(j, if roots.is_empty() { "no roots" } else { &text })
+            let listing = kc.trust_listing()?;
+            let mut lines: Vec<String> = listing.roots.iter().map(root_text).collect();
+            if lines.is_empty() {
+                lines.push("no roots".into());
+            }
+            lines.extend(listing.damaged.iter().map(|p| format!("damaged: {p}")));
+            let j = json!({
+                "roots": listing.roots.iter().map(root_json).collect::<Vec<_>>(),
+                "damaged": listing.damaged,
+            });
+            ctx.emit(j, &lines.join("\n"))?;
+            damaged_exit(&listing.damaged)
         }
         TrustCmd::Show { kid } => {
             let r = kc.trust_show(&kid)?;

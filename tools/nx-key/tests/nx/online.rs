@@ -667,3 +667,173 @@ fn bench_runs_against_the_fakes() {
     let o = s.run(&["--json", "vault", "list", "--sid", SID], b"");
     assert_eq!(o.json()["names"], serde_json::json!([]));
 }
+
+/// A fake bundlemgrd and updated answering as the real ones do for a
+/// bundle whose installed file changed and a staged slot that changed.
+fn damaged_artifacts(dir: &std::path::Path) -> Vec<nexus_keychain::testkit::FakeService> {
+    let eio = || {
+        wire::WireError::new(
+            nexus_core::ErrorCode::Eio,
+            "file state:/apps/com.example.app/1.0/bin/app has the wrong hash",
+        )
+    };
+    let bundles = nexus_keychain::testkit::FakeService::listen(
+        Service::Bundlemgrd.socket_in(dir),
+        wire::Subject::Uid(0),
+        move |op, _| match op {
+            "bundle.install" => Err(eio()),
+            "bundle.list" => Ok(Value::Map(vec![(
+                "bundles".into(),
+                Value::Array(vec![
+                    Value::Map(vec![
+                        ("name".into(), "com.example.app".into()),
+                        ("version".into(), "1.0".into()),
+                        (
+                            "error".into(),
+                            Value::Map(vec![
+                                ("code".into(), "EIO".into()),
+                                ("msg".into(), eio().to_string().into()),
+                            ]),
+                        ),
+                    ]),
+                    Value::Map(vec![
+                        ("name".into(), "com.example.other".into()),
+                        ("version".into(), "2.0".into()),
+                        ("error".into(), Value::Null),
+                    ]),
+                ]),
+            )])),
+            "status" => Ok(Value::Map(vec![
+                ("service".into(), "bundlemgrd".into()),
+                ("volatile".into(), false.into()),
+                ("insecure".into(), false.into()),
+                ("version".into(), "0.1.0".into()),
+                (
+                    "damaged".into(),
+                    Value::Array(vec!["state:/apps/com.example.app/1.0/bin/app".into()]),
+                ),
+            ])),
+            _ => Err(wire::WireError::unknown_op(op)),
+        },
+    )
+    .unwrap();
+    vec![bundles]
+}
+
+#[test]
+fn test_reject_missing_local_file_and_tampered_bundle_with_distinct_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let _fakes = damaged_artifacts(dir.path());
+    let art = dir.path().join("app");
+    std::fs::create_dir(&art).unwrap();
+    // The service reports a damaged record: EIO, 19.
+    let o = crate::common::nx_at(
+        dir.path(),
+        &["bundle", "install", art.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(o.code, 19, "{}", o.stderr);
+    assert!(
+        o.stderr.starts_with("nx: EIO: file state:/apps/"),
+        "{}",
+        o.stderr
+    );
+    // A file the user named that is not there: 3, never 19.
+    let missing = dir.path().join("no-such-dir");
+    let o = crate::common::nx_at(
+        dir.path(),
+        &["bundle", "install", missing.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.starts_with("nx: ENOENT: "), "{}", o.stderr);
+    let o = crate::common::nx(
+        &["key", "sign", "p", "n", "--in", missing.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    let key = dir.path().join("missing.key");
+    let o = crate::common::nx(
+        &[
+            "bundle",
+            "sign",
+            art.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--name",
+            "com.example.app",
+            "--version",
+            "1.0",
+        ],
+        b"",
+    );
+    assert_eq!(o.code, 3, "{}", o.stderr);
+}
+
+#[test]
+fn test_reject_listing_damaged_bundles_as_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let _fakes = damaged_artifacts(dir.path());
+    // Every bundle is listed, the damaged one marked; the status says the
+    // list is not whole.
+    let o = crate::common::nx_at(dir.path(), &["bundle", "list"], b"");
+    assert_eq!(o.code, 19, "{}", o.stderr);
+    assert_eq!(
+        o.text(),
+        "com.example.app 1.0 DAMAGED\ncom.example.other 2.0\n"
+    );
+    assert!(o.stderr.contains("1 damaged"), "{}", o.stderr);
+    let o = crate::common::nx_at(dir.path(), &["--json", "bundle", "list"], b"");
+    let j: serde_json::Value = serde_json::from_str(&o.text()).unwrap();
+    assert_eq!(j["bundles"][0]["error"]["code"], "EIO");
+    assert_eq!(j["bundles"][1]["error"], serde_json::Value::Null);
+    // nx status shows what each service reports damaged.
+    let o = crate::common::nx_at(dir.path(), &["status"], b"");
+    assert!(
+        o.text()
+            .contains("bundlemgrd: ok 0.1.0\n  damaged: state:/apps/com.example.app/1.0/bin/app"),
+        "{}",
+        o.text()
+    );
+}
+
+#[test]
+fn trust_update_sends_the_changed_fields() {
+    let s = Stack::start();
+    let j = s
+        .run(
+            &[
+                "--json",
+                "key",
+                "trust",
+                "update",
+                ADDED_KID,
+                "--scope",
+                "packages",
+                "--scope",
+                "updates",
+                "--label",
+                "acme-2026",
+            ],
+            b"",
+        )
+        .json();
+    assert_eq!(j["kid"], ADDED_KID);
+    let (op, a) = s.fake(Service::Keystored).last().unwrap();
+    assert_eq!(op, "trust.update");
+    assert_eq!(
+        a.get("scopes"),
+        Some(&Value::Array(vec!["packages".into(), "updates".into()]))
+    );
+    assert_eq!(a.get("label"), Some(&Value::from("acme-2026")));
+    assert_eq!(a.get("not_after"), None);
+    // Nothing to change, or a scope twice: usage errors, nothing sent.
+    assert_eq!(s.run(&["key", "trust", "update", ADDED_KID], b"").code, 2);
+    let o = s.run(
+        &[
+            "key", "trust", "update", ADDED_KID, "--scope", "updates", "--scope", "updates",
+        ],
+        b"",
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+}

@@ -51,7 +51,7 @@ pub use identity::{Session, SessionStatus};
 pub use keychain::{status_of, Keychain};
 pub use secret::SecretBytes;
 pub use service::{LinkConfig, Retry, Service, ServiceClient};
-pub use trust::{TrustAdd, TrustRootInfo};
+pub use trust::{TrustAdd, TrustListing, TrustRootInfo, TrustUpdate};
 pub use types::{
     CreatedKey, DamagedKey, DeviceInfo, KeyAlg, KeyInfo, KeyListing, KeyVersion, Sealed,
     ServiceStatus, Signed, UnknownAlg, Unsealed, Verified, WrappedExport,

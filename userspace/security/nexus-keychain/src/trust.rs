@@ -2,8 +2,8 @@
 //! `identity.trust.write`, which only system subjects can hold.
 //!
 //! Retry class: `trust.list` and `trust.show` are retried after a
-//! lost connection ([`Retry::Idempotent`]); `trust.add`, `trust.rm` and `trust.distrust` are sent
-//! once.
+//! lost connection ([`Retry::Idempotent`]); `trust.add`, `trust.update`,
+//! `trust.rm` and `trust.distrust` are sent once.
 
 use crate::error::KeychainError;
 use crate::keychain::Keychain;
@@ -15,6 +15,10 @@ use nexus_proto::{self as proto, Empty, KidArgs, RootInfo, RootSource, RootStatu
 /// (`Key { public_key, label, scopes, not_before, not_after }`), or a
 /// complete root file's text (`RootFile`), which carries its own.
 pub use nexus_proto::TrustAddForm as TrustAdd;
+
+/// What to change in an installed root: its `kid`, and a new `label`,
+/// `scopes` (the whole new set) and/or validity; `None` keeps a field.
+pub use nexus_proto::TrustUpdateArgs as TrustUpdate;
 
 /// One trust root as the store reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +56,16 @@ impl From<RootInfo> for TrustRootInfo {
     }
 }
 
+/// What `trust.list` reports: every intact root, and the store's damaged
+/// records (`state:/trust/…` or `pkg://trust/…` paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustListing {
+    /// Every intact root, system first.
+    pub roots: Vec<TrustRootInfo>,
+    /// The damaged records (empty when there are none).
+    pub damaged: Vec<String>,
+}
+
 fn kid_args(kid: &Kid) -> KidArgs {
     KidArgs { kid: *kid }
 }
@@ -66,12 +80,29 @@ impl Keychain {
         Ok(r.kid)
     }
 
-    /// `trust.list`: every root, system first.
+    /// `trust.update`: change an installed root's label, scopes or
+    /// validity; returns the root as it is now.
+    pub fn trust_update(&self, change: &TrustUpdate) -> Result<TrustRootInfo, KeychainError> {
+        let r = self
+            .keystored
+            .call_op::<proto::TrustUpdate>(change, Retry::Once)?;
+        Ok(r.into())
+    }
+
+    /// `trust.list`: every intact root, system first.
     pub fn trust_list(&self) -> Result<Vec<TrustRootInfo>, KeychainError> {
+        Ok(self.trust_listing()?.roots)
+    }
+
+    /// `trust.list` in full: every intact root and the damaged records.
+    pub fn trust_listing(&self) -> Result<TrustListing, KeychainError> {
         let r = self
             .keystored
             .call_op::<proto::TrustList>(&Empty {}, Retry::Idempotent)?;
-        Ok(r.roots.into_iter().map(TrustRootInfo::from).collect())
+        Ok(TrustListing {
+            roots: r.roots.into_iter().map(TrustRootInfo::from).collect(),
+            damaged: r.damaged.unwrap_or_default(),
+        })
     }
 
     /// `trust.show`: one root, with its public key.

@@ -274,6 +274,8 @@ pub struct ServiceStatus {
     pub insecure: bool,
     /// Its version.
     pub version: String,
+    /// The records it reports damaged (`state:/…` paths); empty when none.
+    pub damaged: Vec<String>,
 }
 
 impl From<nexus_proto::StatusReply> for ServiceStatus {
@@ -283,6 +285,7 @@ impl From<nexus_proto::StatusReply> for ServiceStatus {
             volatile: r.volatile,
             insecure: r.insecure,
             version: r.version,
+            damaged: r.damaged.unwrap_or_default(),
         }
     }
 }

@@ -91,6 +91,7 @@ capability_tests! {
     allow_user_admin, test_reject_user_admin_not_granted, UserAdmin, "identity.user.admin", SYS, SYS_EMPTY;
     allow_bundle_install, test_reject_bundle_install_not_granted, BundleInstall, "identity.bundle.install", APP, APP_EMPTY;
     allow_update_stage, test_reject_update_stage_not_granted, UpdateStage, "identity.update.stage", SYS, SYS_EMPTY;
+    allow_artifact_force, test_reject_artifact_force_not_granted, ArtifactForce, "identity.artifact.force", SYS, SYS_EMPTY;
 }
 
 #[test]
@@ -102,7 +103,7 @@ fn test_reject_system_only_capabilities_for_app_holding_everything_else() {
         assert_eq!(err.code(), ErrorCode::Eperm);
     }
     let lines = sink.lines().unwrap();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     assert_eq!(
         lines[0],
         line(APP, "identity.trust.write", "t", "deny", "not_granted")
@@ -114,6 +115,10 @@ fn test_reject_system_only_capabilities_for_app_holding_everything_else() {
     assert_eq!(
         lines[2],
         line(APP, "identity.update.stage", "t", "deny", "not_granted")
+    );
+    assert_eq!(
+        lines[3],
+        line(APP, "identity.artifact.force", "t", "deny", "not_granted")
     );
 }
 

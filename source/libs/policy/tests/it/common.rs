@@ -20,7 +20,7 @@ capabilities = [
   "identity.key.sign", "identity.key.seal", "identity.key.decrypt",
   "identity.key.export", "identity.key.delete", "identity.attest",
   "identity.trust.write", "identity.vault.use", "identity.user.admin",
-  "identity.bundle.install", "identity.update.stage",
+  "identity.bundle.install", "identity.update.stage", "identity.artifact.force",
 ]
 
 [[subjects]]

@@ -22,13 +22,27 @@ wire_map!(args
 );
 
 wire_map!(reply
+    /// Why an installed bundle cannot be used: the code and message its
+    /// operations fail with.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    BundleError {
+        /// The stable code (`EIO` for a damaged record or file).
+        code: String,
+        /// What is damaged (names the `state:/` path).
+        msg: String,
+    }
+);
+
+wire_map!(reply
     /// One installed bundle.
     #[derive(Debug, Clone, PartialEq, Eq)]
     BundleInfo {
         /// Its name.
         name: Label,
-        /// Its version.
-        version: String,
+        /// Its version (`null` when its record cannot be read).
+        version: Option<String>,
+        /// `null` when its record and every file verify; else why not.
+        error: Option<BundleError>,
     }
 );
 
@@ -77,7 +91,7 @@ impl WireField for SlotVersions {
 
 ops! {
     /// `bundle.install`: verify and install a signed bundle.
-    BundleInstall = "bundle.install" in Bundlemgrd, capability BundleInstall, callers [];
+    BundleInstall = "bundle.install" in Bundlemgrd, capability BundleInstall + force => ArtifactForce, callers [];
         args [= ArtifactArgs]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +110,7 @@ ops! {
 
     /// `update.stage`: verify a signed update and stage it in the other
     /// slot.
-    UpdateStage = "update.stage" in Updated, capability UpdateStage, callers [];
+    UpdateStage = "update.stage" in Updated, capability UpdateStage + force => ArtifactForce, callers [];
         args [= ArtifactArgs]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,16 +132,34 @@ ops! {
             UpdateCommitReply { active: Slot, version: String }
         ]
 
-    /// `update.rollback`: drop the staged update.
-    UpdateRollback = "update.rollback" in Updated, capability UpdateStage, callers [];
-        args [= Empty]
-        reply [= Empty]
+    /// `update.rollback`: drop the staged update; with `force` and none
+    /// staged, return to the slot kept behind the committed one (a
+    /// downgrade).
+    UpdateRollback = "update.rollback" in Updated, capability UpdateStage + force => ArtifactForce, callers [];
+        args [
+            #[derive(Debug, Clone, Default, PartialEq, Eq)]
+            RollbackArgs {
+                /// Roll back the committed update when nothing is staged.
+                force: Option<bool>,
+            }
+        ]
+        reply [= UpdateCommitReply]
 
     /// `update.status`.
     UpdateStatus = "update.status" in Updated, capability none, callers [];
         args [= Empty]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
-            UpdateStatusReply { active: Slot, pending: Option<Slot>, versions: SlotVersions }
+            UpdateStatusReply {
+                /// The slot the system runs from.
+                active: Slot,
+                /// The slot holding a staged update, if any.
+                pending: Option<Slot>,
+                /// Each slot that holds a release, to its version.
+                versions: SlotVersions,
+                /// The slot keeping the release the last commit replaced
+                /// (what a forced rollback returns to), if any.
+                previous: Option<Slot>,
+            }
         ]
 }

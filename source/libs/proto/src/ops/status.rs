@@ -23,6 +23,11 @@ ops! {
                 insecure: bool,
                 /// Its version.
                 version: String,
+                /// The records it found damaged (`state:/…` paths): the
+                /// operations that need one fail with `EIO`, the rest
+                /// serve. Absent when there are none.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                damaged: Option<Vec<String>>,
             }
         ]
 }

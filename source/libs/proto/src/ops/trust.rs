@@ -56,10 +56,41 @@ ops! {
         ]
         reply [#[derive(Debug, Clone, PartialEq, Eq)] KidReply { kid: Kid }]
 
+    /// `trust.update`: change an installed root's label, scopes or
+    /// validity (at least one); the key and kid stay. Same rules as
+    /// `trust.add`; a system root is `EPERM`.
+    TrustUpdate = "trust.update" in Keystored, capability TrustWrite, callers [];
+        args [
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            TrustUpdateArgs {
+                /// The installed root's kid.
+                kid: Kid,
+                /// A new label.
+                label: Option<Label>,
+                /// The new set of scopes (replaces the old one).
+                scopes: Option<TextList>,
+                /// A new start of validity.
+                not_before: Option<u64>,
+                /// A new end of validity.
+                not_after: Option<u64>,
+            }
+        ]
+        reply [= RootInfo]
+
     /// `trust.list`: every root, system first.
     TrustList = "trust.list" in Keystored, capability none, callers [];
         args [= Empty]
-        reply [#[derive(Debug, Clone, PartialEq, Eq)] TrustListReply { roots: Vec<RootInfo> }]
+        reply [
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            TrustListReply {
+                /// Every intact root.
+                roots: Vec<RootInfo>,
+                /// The store's damaged records (`state:/trust/…`,
+                /// `pkg://trust/…`); absent when there are none.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                damaged: Option<Vec<String>>,
+            }
+        ]
 
     /// `trust.show`: one root, with its public key.
     TrustShow = "trust.show" in Keystored, capability none, callers [];

@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod damage;
 mod minisign_interop;
 mod store;
+mod stored;
+mod update;
 mod verify;
 mod worst_case;

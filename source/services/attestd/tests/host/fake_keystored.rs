@@ -215,6 +215,7 @@ impl FakeKeystored {
                         volatile: store.is_volatile(),
                         insecure: km.is_insecure(),
                         version: "0.1.0".into(),
+                        damaged: None,
                     })
                 }),
                 other => Err(WireError::unknown_op(other)),

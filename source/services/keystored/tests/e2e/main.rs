@@ -14,4 +14,5 @@ mod limits;
 mod load;
 mod restart;
 mod trust;
+mod trust_damage;
 mod vault;

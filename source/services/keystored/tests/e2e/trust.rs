@@ -136,3 +136,81 @@ fn base64_of(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+#[test]
+fn trust_update_extends_scopes_over_the_wire() {
+    let sys_root = TrustRoot::new(
+        key(11).as_bytes(),
+        None,
+        "vendor".parse().unwrap(),
+        &[Scope::Packages],
+        0,
+        4_000_000_000,
+    )
+    .unwrap();
+    let s = Stack::start();
+    std::fs::write(s.trust().join(sys_root.file_name()), sys_root.to_toml()).unwrap();
+    s.keystored.wait_for("keystore: ready");
+    let mut admin = Client::connect(s.run().join("keystored.sock")).unwrap();
+    let mut alpha = s.keystored.connect(ALPHA);
+    let raw = args(&[
+        ("public_key", text(&base64_of(key(12).as_bytes()))),
+        ("label", text("acme")),
+        ("scopes", Value::Array(vec![text("packages")])),
+    ]);
+    let kid = field(&admin.call("trust.add", &raw).unwrap(), "kid");
+    // Adding it again never changes it.
+    assert_eq!(
+        admin.call("trust.add", &raw).unwrap_err().code(),
+        ErrorCode::Ealready
+    );
+    let widen = args(&[
+        ("kid", kid.clone()),
+        (
+            "scopes",
+            Value::Array(vec![text("packages"), text("updates")]),
+        ),
+        ("label", text("acme-2026")),
+    ]);
+    // Apps may not; the administrator may.
+    assert_eq!(
+        alpha.call("trust.update", &widen).unwrap_err().code(),
+        ErrorCode::Eperm
+    );
+    let info = admin.call("trust.update", &widen).unwrap();
+    assert_eq!(field(&info, "kid"), kid);
+    assert_eq!(
+        field(&info, "scopes"),
+        Value::Array(vec![text("packages"), text("updates")])
+    );
+    assert_eq!(field(&info, "label"), text("acme-2026"));
+    let shown = alpha
+        .call("trust.show", &args(&[("kid", kid.clone())]))
+        .unwrap();
+    assert_eq!(field(&shown, "label"), text("acme-2026"));
+    // A system root's metadata ships with the image; nothing to change is
+    // malformed; an unknown kid is not found.
+    let sys = args(&[
+        ("kid", text(&sys_root.kid().to_hex())),
+        ("label", text("x")),
+    ]);
+    assert_eq!(
+        admin.call("trust.update", &sys).unwrap_err().code(),
+        ErrorCode::Eperm
+    );
+    assert_eq!(
+        admin
+            .call("trust.update", &args(&[("kid", kid)]))
+            .unwrap_err()
+            .code(),
+        ErrorCode::Einval
+    );
+    let unknown = args(&[
+        ("kid", text(&keymint::kid::ed25519_kid(&key(13)).to_hex())),
+        ("label", text("x")),
+    ]);
+    assert_eq!(
+        admin.call("trust.update", &unknown).unwrap_err().code(),
+        ErrorCode::Enoent
+    );
+}

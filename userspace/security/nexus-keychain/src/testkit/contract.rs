@@ -194,6 +194,7 @@ impl Contract {
                     volatile: true,
                     insecure: false,
                     version: "0.1.0".into(),
+                    damaged: None,
                 })
             }),
             "key.create" => answer::<proto::KeyCreate>(a, |a| {
@@ -350,7 +351,12 @@ impl Contract {
                         root(SYSTEM_KID, RootSource::System, false)?,
                         root(ADDED_KID, RootSource::Installed, false)?,
                     ],
+                    damaged: None,
                 })
+            }),
+            "trust.update" => answer::<proto::TrustUpdate>(a, |a| match a.kid.to_hex().as_str() {
+                ADDED_KID => root(ADDED_KID, RootSource::Installed, false),
+                _ => Err(WireError::new(ErrorCode::Enoent, "no installed root")),
             }),
             "trust.show" => answer::<proto::TrustShow>(a, |a| match a.kid.to_hex().as_str() {
                 SYSTEM_KID => root(SYSTEM_KID, RootSource::System, true),
@@ -467,7 +473,8 @@ impl Contract {
                 Ok(BundleListReply {
                     bundles: vec![BundleInfo {
                         name: parsed("com.example.app")?,
-                        version: "1.2.0".into(),
+                        version: Some("1.2.0".into()),
+                        error: None,
                     }],
                 })
             }),
@@ -477,7 +484,12 @@ impl Contract {
                     version: "1.2.0".into(),
                 })
             }),
-            "update.rollback" => answer::<proto::UpdateRollback>(a, |_| Ok(Empty {})),
+            "update.rollback" => answer::<proto::UpdateRollback>(a, |_| {
+                Ok(UpdateCommitReply {
+                    active: Slot::A,
+                    version: "1.1.0".into(),
+                })
+            }),
             "update.status" => answer::<proto::UpdateStatus>(a, |_| {
                 Ok(UpdateStatusReply {
                     active: Slot::A,
@@ -486,6 +498,7 @@ impl Contract {
                         (Slot::A, "1.1.0".into()),
                         (Slot::B, "1.2.0".into()),
                     ]),
+                    previous: None,
                 })
             }),
             other => Err(WireError::unknown_op(other)),

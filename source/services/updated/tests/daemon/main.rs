@@ -4,108 +4,14 @@
 //! with the caller's subject coming from the handed-over endpoint.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nexus_core::{ErrorCode, Label};
-use nexus_daemon::testkit::{field, remote_code, Proc, WAIT};
-use std::ffi::OsString;
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use trust::minisign::MinisignSecretKey;
-use trust::{sign_artifact, Kind, Scope, TrustRoot, Version};
-use wire::{Args, Client, ClientError, Value};
+mod common;
+mod verified;
 
-const OS: &str = updated::PRODUCT;
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn policy() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../config/policy.toml")
-}
-
-/// Start updated as nexus-init does (durable at `state`, else volatile).
-fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Proc {
-    let mut args: Vec<OsString> = match state {
-        Some(s) => vec!["--state".into(), s.into()],
-        None => vec!["--volatile".into()],
-    };
-    args.extend([
-        "--policy".into(),
-        policy().into(),
-        "--run".into(),
-        run.into(),
-        "--trust-dir".into(),
-        trust.into(),
-    ]);
-    Proc::spawn(Path::new(env!("CARGO_BIN_EXE_updated")), args)
-}
-
-fn ready(d: &Proc) -> String {
-    d.next_line(WAIT).expect("no ready line")
-}
-
-struct Env {
-    tmp: tempfile::TempDir,
-    trust: PathBuf,
-    key: MinisignSecretKey,
-    root: TrustRoot,
-}
-
-fn env() -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let trust = tmp.path().join("trust");
-    fs::create_dir(&trust).unwrap();
-    let key = MinisignSecretKey::generate().unwrap();
-    let root = TrustRoot::from_minisign(
-        &key.public_key(),
-        Label::new("publisher").unwrap(),
-        &[Scope::Updates],
-        now() - 1000,
-        now() + 100_000,
-    )
-    .unwrap();
-    fs::write(trust.join(root.file_name()), root.to_toml()).unwrap();
-    Env {
-        tmp,
-        trust,
-        key,
-        root,
-    }
-}
-
-impl Env {
-    fn update(&self, version: &str) -> PathBuf {
-        let dir = self.tmp.path().join(format!("update-{version}"));
-        fs::create_dir_all(dir.join("sbin")).unwrap();
-        fs::write(dir.join("sbin/init"), format!("init {version}")).unwrap();
-        sign_artifact(
-            &dir,
-            Kind::Update,
-            Label::new(OS).unwrap(),
-            Version::parse(version).unwrap(),
-            Scope::Updates,
-            &self.key,
-            &format!("{OS} {version}"),
-        )
-        .unwrap();
-        dir
-    }
-}
-
-fn stage(c: &mut Client, dir: &Path) -> Result<Value, ClientError> {
-    c.call(
-        "update.stage",
-        &Args::new().with("path", dir.to_str().unwrap()),
-    )
-}
-
-fn text<'a>(v: &'a Value, name: &str) -> &'a str {
-    field(v, name).as_text().unwrap()
-}
+use crate::common::{env, ready, spawn, stage, text};
+use nexus_core::ErrorCode;
+use nexus_daemon::testkit::{field, remote_code};
+use std::time::Duration;
+use wire::{Args, Value};
 
 #[test]
 fn stages_commits_and_keeps_the_ab_state() {

@@ -2,146 +2,16 @@
 //! every rejection with its exact code, and the accepted paths.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bundlemgrd::{BundleError, BundleManager};
-use nexus_core::testkit::Grants;
-use nexus_core::{Capability, Coded, ErrorCode, Label, ManualClock, Subject};
-use statefs::{StateFs, StatePath};
+mod env;
+mod verified;
+
+use bundlemgrd::BundleError;
+use env::*;
+use nexus_core::{Coded, ErrorCode, Label};
+use statefs::StatePath;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use trust::minisign::MinisignSecretKey;
-use trust::{
-    sign_artifact, Kind, Scope, TrustError, TrustRoot, TrustStore, Version, MANIFEST_FILE,
-};
-
-const NOW: u64 = 1_750_000_000;
-const APP: &str = "com.example.app";
-
-fn subject(s: &str) -> Subject {
-    s.parse().unwrap()
-}
-
-struct Env {
-    tmp: tempfile::TempDir,
-    system_dir: PathBuf,
-    state: StateFs,
-    store: TrustStore,
-    key: MinisignSecretKey,
-    root: TrustRoot,
-    clock: ManualClock,
-    grants: Arc<Grants>,
-    mgr: BundleManager,
-}
-
-fn root_for(key: &MinisignSecretKey, scopes: &[Scope]) -> TrustRoot {
-    TrustRoot::from_minisign(
-        &key.public_key(),
-        Label::new("publisher").unwrap(),
-        scopes,
-        NOW - 1000,
-        NOW + 1000,
-    )
-    .unwrap()
-}
-
-fn env() -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let system_dir = tmp.path().join("pkg-trust");
-    fs::create_dir(&system_dir).unwrap();
-    let key = MinisignSecretKey::generate().unwrap();
-    let root = root_for(&key, &[Scope::Packages]);
-    fs::write(system_dir.join(root.file_name()), root.to_toml()).unwrap();
-    let state = StateFs::open(&tmp.path().join("state")).unwrap();
-    let store = TrustStore::open(&system_dir, state.clone()).unwrap();
-    let clock = ManualClock::new(NOW);
-    let grants = Arc::new(Grants::new(&[
-        ("system:nx", Capability::BundleInstall),
-        ("system:nx", Capability::TrustWrite),
-    ]));
-    let mgr = BundleManager::new(
-        state.clone(),
-        store.clone(),
-        grants.clone(),
-        Arc::new(clock.clone()),
-    );
-    Env {
-        tmp,
-        system_dir,
-        state,
-        store,
-        key,
-        root,
-        clock,
-        grants,
-        mgr,
-    }
-}
-
-impl Env {
-    /// A bundle folder with two files, signed by `key`.
-    fn bundle_by(&self, version: &str, kind: Kind, key: &MinisignSecretKey) -> PathBuf {
-        let dir = self
-            .tmp
-            .path()
-            .join(format!("art-{version}-{}-{}", kind, key.key_id()));
-        fs::create_dir_all(dir.join("bin")).unwrap();
-        fs::write(dir.join("bin/app"), format!("app {version}")).unwrap();
-        fs::write(dir.join("icon.png"), b"\x89PNG").unwrap();
-        sign_artifact(
-            &dir,
-            kind,
-            Label::new(APP).unwrap(),
-            Version::parse(version).unwrap(),
-            kind.scope(),
-            key,
-            &format!("{APP} {version}"),
-        )
-        .unwrap();
-        dir
-    }
-
-    fn bundle(&self, version: &str) -> PathBuf {
-        self.bundle_by(version, Kind::Bundle, &self.key)
-    }
-
-    fn install(&self, dir: &Path, force: bool) -> Result<bundlemgrd::InstalledBundle, BundleError> {
-        self.mgr.install(&subject("system:nx"), dir, force)
-    }
-
-    fn installed_version(&self) -> Option<String> {
-        self.mgr
-            .installed(&Label::new(APP).unwrap())
-            .unwrap()
-            .map(|b| b.version.to_string())
-    }
-
-    fn app_files(&self) -> Vec<String> {
-        self.state
-            .list(&StatePath::parse("state:/apps").unwrap())
-            .unwrap()
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    /// Install must fail with `code`, and leave what was installed as it was.
-    fn reject(&self, dir: &Path, force: bool, code: ErrorCode) -> BundleError {
-        let before = (self.installed_version(), self.app_files());
-        let err = self.install(dir, force).unwrap_err();
-        assert_eq!(err.code(), code, "{err}");
-        assert_eq!((self.installed_version(), self.app_files()), before);
-        err
-    }
-
-    /// An installed (not system) root for `key`, added by a system caller.
-    fn install_root(&self, key: &MinisignSecretKey, scopes: &[Scope]) -> TrustRoot {
-        let root = root_for(key, scopes);
-        self.store
-            .add_installed(&subject("system:nx"), self.grants.as_ref(), &root)
-            .unwrap();
-        root
-    }
-}
+use trust::{sign_artifact, Kind, Scope, TrustError, Version, MANIFEST_FILE};
 
 #[test]
 fn accepts_a_valid_bundle() {
@@ -152,7 +22,10 @@ fn accepts_a_valid_bundle() {
     let file = StatePath::parse(&format!("state:/apps/{APP}/1.0.0/bin/app")).unwrap();
     assert_eq!(e.state.read(&file).unwrap().unwrap(), b"app 1.0.0");
     assert_eq!(e.installed_version().as_deref(), Some("1.0.0"));
-    assert_eq!(e.mgr.list().unwrap(), vec![b]);
+    let listed = e.mgr.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].record.as_ref(), Some(&b));
+    assert!(listed[0].check.is_ok());
 }
 
 #[test]

@@ -2,144 +2,17 @@
 //! every rejection with its exact code, and the A/B life cycle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nexus_core::testkit::Grants;
-use nexus_core::{Capability, Coded, ErrorCode, Label, ManualClock, Subject};
+mod activation;
+mod env;
+
+use env::*;
+use nexus_core::{Coded, ErrorCode, Label};
 use statefs::{StateFs, StatePath};
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use trust::minisign::MinisignSecretKey;
-use trust::{
-    sign_artifact, Kind, Scope, TrustError, TrustRoot, TrustStore, Version, MANIFEST_FILE,
-};
+use trust::{Kind, Scope, TrustError, TrustStore, Version, MANIFEST_FILE};
 use updated::{Release, Slot, UpdateError, UpdateManager};
-
-const NOW: u64 = 1_750_000_000;
-const OS: &str = "nexus-os";
-
-fn subject(s: &str) -> Subject {
-    s.parse().unwrap()
-}
-
-fn updater() -> Subject {
-    subject("system:updater")
-}
-
-struct Env {
-    tmp: tempfile::TempDir,
-    system_dir: PathBuf,
-    state: StateFs,
-    store: TrustStore,
-    key: MinisignSecretKey,
-    root: TrustRoot,
-    clock: ManualClock,
-    grants: Arc<Grants>,
-    mgr: UpdateManager,
-}
-
-fn root_for(key: &MinisignSecretKey, scopes: &[Scope]) -> TrustRoot {
-    TrustRoot::from_minisign(
-        &key.public_key(),
-        Label::new("os-vendor").unwrap(),
-        scopes,
-        NOW - 1000,
-        NOW + 1000,
-    )
-    .unwrap()
-}
-
-fn env() -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let system_dir = tmp.path().join("pkg-trust");
-    fs::create_dir(&system_dir).unwrap();
-    let key = MinisignSecretKey::generate().unwrap();
-    let root = root_for(&key, &[Scope::Updates]);
-    fs::write(system_dir.join(root.file_name()), root.to_toml()).unwrap();
-    let state = StateFs::open(&tmp.path().join("state")).unwrap();
-    let store = TrustStore::open(&system_dir, state.clone()).unwrap();
-    let clock = ManualClock::new(NOW);
-    let grants = Arc::new(Grants::new(&[
-        ("system:updater", Capability::UpdateStage),
-        ("system:nx", Capability::TrustWrite),
-        // A misconfigured grant: the library must still refuse this app.
-        ("app:com.evil", Capability::UpdateStage),
-    ]));
-    let mgr = UpdateManager::new(
-        state.clone(),
-        store.clone(),
-        grants.clone(),
-        Arc::new(clock.clone()),
-        Release::factory(Label::new(OS).unwrap(), Version::parse("1.0").unwrap()),
-    );
-    Env {
-        tmp,
-        system_dir,
-        state,
-        store,
-        key,
-        root,
-        clock,
-        grants,
-        mgr,
-    }
-}
-
-impl Env {
-    fn update_as(&self, name: &str, version: &str, kind: Kind, key: &MinisignSecretKey) -> PathBuf {
-        let dir = self
-            .tmp
-            .path()
-            .join(format!("art-{name}-{version}-{kind}-{}", key.key_id()));
-        fs::create_dir_all(dir.join("boot")).unwrap();
-        fs::write(dir.join("boot/kernel"), format!("kernel {version}")).unwrap();
-        fs::write(dir.join("rootfs.img"), vec![7u8; 4096]).unwrap();
-        sign_artifact(
-            &dir,
-            kind,
-            Label::new(name).unwrap(),
-            Version::parse(version).unwrap(),
-            kind.scope(),
-            key,
-            &format!("{name} {version}"),
-        )
-        .unwrap();
-        dir
-    }
-
-    fn update(&self, version: &str) -> PathBuf {
-        self.update_as(OS, version, Kind::Update, &self.key)
-    }
-
-    fn stage(&self, dir: &Path, force: bool) -> Result<Release, UpdateError> {
-        self.mgr.stage(&updater(), dir, force)
-    }
-
-    fn slot_files(&self) -> Vec<String> {
-        self.state
-            .list(&StatePath::parse("state:/update").unwrap())
-            .unwrap()
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    /// Stage must fail with `code` and change nothing.
-    fn reject(&self, dir: &Path, force: bool, code: ErrorCode) -> UpdateError {
-        let before = (self.mgr.status().unwrap(), self.slot_files());
-        let err = self.stage(dir, force).unwrap_err();
-        assert_eq!(err.code(), code, "{err}");
-        assert_eq!((self.mgr.status().unwrap(), self.slot_files()), before);
-        err
-    }
-
-    fn install_root(&self, key: &MinisignSecretKey, scopes: &[Scope]) -> TrustRoot {
-        let root = root_for(key, scopes);
-        self.store
-            .add_installed(&subject("system:nx"), self.grants.as_ref(), &root)
-            .unwrap();
-        root
-    }
-}
 
 #[test]
 fn accepts_a_valid_update_then_commits() {
@@ -172,7 +45,7 @@ fn accepts_a_valid_update_then_commits() {
 fn rollback_abandons_the_pending_update() {
     let e = env();
     e.stage(&e.update("1.1"), false).unwrap();
-    e.mgr.rollback(&updater()).unwrap();
+    e.mgr.rollback(&updater(), false).unwrap();
     let st = e.mgr.status().unwrap();
     assert_eq!(
         (st.active_slot, st.active.version.as_str(), st.pending),
@@ -180,7 +53,7 @@ fn rollback_abandons_the_pending_update() {
     );
     assert!(e.mgr.slot_files(Slot::B).unwrap().is_empty());
     assert_eq!(
-        e.mgr.rollback(&updater()).unwrap_err().code(),
+        e.mgr.rollback(&updater(), false).unwrap_err().code(),
         ErrorCode::Enoent
     );
     assert_eq!(
@@ -358,7 +231,14 @@ fn test_reject_downgrade() {
     let old = e.update("0.9");
     let err = e.reject(&old, false, ErrorCode::Eperm);
     assert!(matches!(err, UpdateError::Downgrade { .. }), "{err}");
-    // Explicitly forced, it goes through.
+    // Forcing needs its own capability.
+    let err = e
+        .mgr
+        .stage(&subject("system:stager"), &old, true)
+        .unwrap_err();
+    assert!(matches!(err, UpdateError::Authz(_)), "{err}");
+    assert!(e.mgr.status().unwrap().pending.is_none());
+    // Explicitly forced by a holder, it goes through.
     e.stage(&old, true).unwrap();
 }
 
@@ -410,7 +290,7 @@ fn test_reject_non_system_caller_even_if_authorized() {
         ErrorCode::Eperm
     );
     assert_eq!(
-        e.mgr.rollback(&subject("uid:0")).unwrap_err().code(),
+        e.mgr.rollback(&subject("uid:0"), false).unwrap_err().code(),
         ErrorCode::Eperm
     );
     assert!(e.mgr.status().unwrap().pending.is_some());

@@ -2,115 +2,18 @@
 //! only once serving, volatile said, control-channel EOF exits 0, a
 //! missing trust directory stops it before ready) and every `bundle.*` op
 //! with the caller's subject coming from the handed-over endpoint.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use nexus_core::{ErrorCode, Label};
-use nexus_daemon::testkit::{field, remote_code, Proc, WAIT};
-use std::ffi::OsString;
+mod common;
+mod verified;
+
+use crate::common::{env, install, names, ready, spawn, Env, APP};
+use nexus_core::ErrorCode;
+use nexus_daemon::testkit::{field, remote_code};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use trust::minisign::MinisignSecretKey;
-use trust::{sign_artifact, Kind, Scope, TrustRoot, Version};
-use wire::{Args, Client, ClientError, Value};
-
-const APP: &str = "com.example.app";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn policy() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../config/policy.toml")
-}
-
-/// Start bundlemgrd as nexus-init does (durable at `state`, else volatile).
-fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Proc {
-    let mut args: Vec<OsString> = match state {
-        Some(s) => vec!["--state".into(), s.into()],
-        None => vec!["--volatile".into()],
-    };
-    args.extend([
-        "--policy".into(),
-        policy().into(),
-        "--run".into(),
-        run.into(),
-        "--trust-dir".into(),
-        trust.into(),
-    ]);
-    Proc::spawn(Path::new(env!("CARGO_BIN_EXE_bundlemgrd")), args)
-}
-
-fn ready(d: &Proc) -> String {
-    d.next_line(WAIT).expect("no ready line")
-}
-
-struct Env {
-    tmp: tempfile::TempDir,
-    trust: PathBuf,
-    key: MinisignSecretKey,
-    root: TrustRoot,
-}
-
-fn env() -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let trust = tmp.path().join("trust");
-    fs::create_dir(&trust).unwrap();
-    let key = MinisignSecretKey::generate().unwrap();
-    let root = TrustRoot::from_minisign(
-        &key.public_key(),
-        Label::new("publisher").unwrap(),
-        &[Scope::Packages],
-        now() - 1000,
-        now() + 100_000,
-    )
-    .unwrap();
-    fs::write(trust.join(root.file_name()), root.to_toml()).unwrap();
-    Env {
-        tmp,
-        trust,
-        key,
-        root,
-    }
-}
-
-impl Env {
-    fn bundle(&self, version: &str) -> PathBuf {
-        let dir = self.tmp.path().join(format!("bundle-{version}"));
-        fs::create_dir_all(dir.join("bin")).unwrap();
-        fs::write(dir.join("bin/app"), format!("app {version}")).unwrap();
-        sign_artifact(
-            &dir,
-            Kind::Bundle,
-            Label::new(APP).unwrap(),
-            Version::parse(version).unwrap(),
-            Scope::Packages,
-            &self.key,
-            &format!("{APP} {version}"),
-        )
-        .unwrap();
-        dir
-    }
-}
-
-fn install(c: &mut Client, dir: &Path) -> Result<Value, ClientError> {
-    c.call(
-        "bundle.install",
-        &Args::new().with("path", dir.to_str().unwrap()),
-    )
-}
-
-fn names(list: &Value) -> Vec<String> {
-    field(list, "bundles")
-        .as_array()
-        .expect("an array")
-        .iter()
-        .map(|b| field(b, "name").as_text().unwrap().to_owned())
-        .collect()
-}
+use wire::{Args, Value};
 
 #[test]
 fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
