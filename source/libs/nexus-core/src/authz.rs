@@ -50,7 +50,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in a fixed order.
-    pub const ALL: [Capability; 14] = [
+    pub const ALL: [Capability; 15] = [
         Capability::KeyCreate,
         Capability::KeyRotate,
         Capability::KeyRevoke,

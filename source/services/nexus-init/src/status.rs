@@ -131,6 +131,7 @@ fn handle(board: &Board, volatile: bool, req: &Request) -> Result<Value, WireErr
                 volatile,
                 insecure: false,
                 version: env!("CARGO_PKG_VERSION").to_owned(),
+                damaged: None,
             })
         }),
         op => Err(WireError::unknown_op(op)),
