@@ -5,8 +5,9 @@
 //! XChaCha20-Poly1305 for sealing keys), a lifecycle state, a primary
 //! version and a minimum version; each version has its own state, its
 //! public key and kid (Ed25519) and its material wrapped by keymint.
-//! [`KeyStore`] implements create, rotate, revoke, retire, list, describe,
-//! public key, sign, verify, seal, unseal and export-wrapped over
+//! [`KeyStore`] implements create, import, rotate, revoke, retire, list,
+//! describe, public key, sign and verify (plain or prehashed), seal,
+//! unseal and export-wrapped over
 //! `state:/keystore/<app>/<purpose>/<name>`.
 //!
 //! Invariants:
@@ -26,7 +27,9 @@
 mod access;
 mod crypto;
 mod error;
+mod import;
 mod model;
+mod prehash;
 mod quota;
 mod record;
 pub mod sealfmt;
@@ -37,6 +40,7 @@ pub use model::{
     ExportedKey, KeyInfo, KeyName, KeySelector, KeyState, KeyUse, Outcome, PublicKeyInfo,
     RevokeScope, SealOutput, SignOutput, Unsealed, VersionInfo, VersionState,
 };
+pub use prehash::{Prehash, PREHASH_LEN};
 pub use quota::{DefaultQuota, QuotaResource, QuotaSource, QuotaWarning, Usage, DEFAULT_QUOTA};
 pub use record::{RECORD_MAGIC, RECORD_VERSION};
 pub use store::KeyStore;

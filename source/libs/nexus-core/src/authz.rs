@@ -28,6 +28,9 @@ pub enum Capability {
     KeyDecrypt,
     /// Export a key as a device-bound wrapped blob.
     KeyExport,
+    /// Import an existing private key into one's own namespace (it is
+    /// wrapped at once and never leaves again).
+    KeyImport,
     /// Obtain an attestation statement.
     Attest,
     /// Write the trust store (add, remove, distrust roots). System only.
@@ -44,7 +47,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in a fixed order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::KeyCreate,
         Capability::KeyRotate,
         Capability::KeyRevoke,
@@ -52,6 +55,7 @@ impl Capability {
         Capability::KeySeal,
         Capability::KeyDecrypt,
         Capability::KeyExport,
+        Capability::KeyImport,
         Capability::Attest,
         Capability::TrustWrite,
         Capability::VaultUse,
@@ -70,6 +74,7 @@ impl Capability {
             Capability::KeySeal => "identity.key.seal",
             Capability::KeyDecrypt => "identity.key.decrypt",
             Capability::KeyExport => "identity.key.export",
+            Capability::KeyImport => "identity.key.import",
             Capability::Attest => "identity.attest",
             Capability::TrustWrite => "identity.trust.write",
             Capability::VaultUse => "identity.vault.use",

@@ -23,6 +23,7 @@ fn a_typed_request_is_the_documented_frame() {
         purpose: label("signing"),
         name: label("k1"),
         msg: Bytes(vec![1, 2, 3]),
+        prehash: None,
     })
     .unwrap();
     let names: Vec<&str> = args.names().collect();
@@ -231,7 +232,8 @@ fn the_op_table_is_consistent() {
         [
             ("purpose", Kind::Text, false),
             ("name", Kind::Text, false),
-            ("msg", Kind::Bytes, false)
+            ("msg", Kind::Bytes, false),
+            ("prehash", Kind::Text, true)
         ]
     );
     let verify = ops::find("key.verify").unwrap();

@@ -184,6 +184,7 @@ impl KeyBackend for RemoteBackend {
             purpose: self.device.purpose.clone(),
             name: self.device.name.clone(),
             msg: Bytes::from(msg),
+            prehash: None,
         };
         // Ed25519 signing is deterministic: sending it twice is harmless.
         let r = self.call::<KeySign>(&args, true, "malformed key.sign reply")?;

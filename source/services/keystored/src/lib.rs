@@ -31,6 +31,7 @@
 pub mod entry;
 mod error;
 mod handler;
+mod keyfmt;
 mod keys;
 mod setup;
 mod trust_ops;

@@ -6,6 +6,7 @@
 
 mod access;
 mod common;
+mod import;
 mod lifecycle;
 mod sealing;
 mod storage;

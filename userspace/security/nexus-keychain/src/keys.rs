@@ -128,6 +128,7 @@ impl Keychain {
             purpose: purpose.clone(),
             name: name.clone(),
             msg: Bytes::from(msg),
+            prehash: None,
         };
         let r = self
             .keystored
@@ -158,6 +159,7 @@ impl Keychain {
             sig: Bytes::from(sig),
             version: version.map(version_arg).transpose()?,
             app: app.cloned(),
+            prehash: None,
         };
         let r = self
             .keystored

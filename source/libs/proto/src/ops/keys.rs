@@ -5,7 +5,7 @@
 
 use super::status::Empty;
 use crate::schema::{ops, wire_map};
-use crate::types::{Alg, Bytes, KeyState, Secret, VersionState};
+use crate::types::{Alg, Bytes, KeyState, Prehash, Secret, VersionState};
 use nexus_core::{AppId, Kid, Label};
 
 wire_map!(reply
@@ -107,11 +107,12 @@ ops! {
         ]
         reply [= KeyInfo]
 
-    /// `key.sign`: sign `msg` with the primary version.
+    /// `key.sign`: sign `msg` with the primary version. With `prehash`,
+    /// `msg` is the 64-byte digest of the message.
     KeySign = "key.sign" in Keystored, capability KeySign, callers [];
         args [
             #[derive(Debug, Clone, PartialEq, Eq)]
-            KeySignArgs { purpose: Label, name: Label, msg: Bytes }
+            KeySignArgs { purpose: Label, name: Label, msg: Bytes, prehash: Option<Prehash> }
         ]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +120,8 @@ ops! {
         ]
 
     /// `key.verify`: check `sig` over `msg`; without `version`, every
-    /// active version, primary first. A bad signature is `EPERM`.
+    /// active version, primary first. A bad signature is `EPERM`. With
+    /// `prehash`, `msg` is the 64-byte digest of the message.
     KeyVerify = "key.verify" in Keystored, capability none, callers [];
         args [
             #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +132,7 @@ ops! {
                 sig: Bytes,
                 version: Option<u32>,
                 app: Option<AppId>,
+                prehash: Option<Prehash>,
             }
         ]
         reply [

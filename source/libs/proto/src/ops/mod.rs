@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod attest;
 pub mod identity;
+pub mod import;
 pub mod keymint;
 pub mod keys;
 pub mod status;
@@ -19,6 +20,7 @@ pub fn all() -> Vec<OpInfo> {
         status::OPS,
         keymint::OPS,
         keys::OPS,
+        import::OPS,
         vault::OPS,
         trust::OPS,
         identity::OPS,

@@ -6,6 +6,7 @@
 
 mod common;
 mod frames;
+mod import;
 mod keys;
 mod load;
 mod restart;
