@@ -39,10 +39,16 @@ fn imported_key_signs_as_before_and_its_seed_is_never_returned() {
     let a = subject("app:com.a");
     let k = key("com.a", "release", "imported");
     let rec = Recording::default();
-    let out = ks.import(&a, &rec, &k, Algorithm::Ed25519, &seed()).unwrap();
+    let out = ks
+        .import(&a, &rec, &k, Algorithm::Ed25519, &seed())
+        .unwrap();
     assert_eq!(
         rec.asked(),
-        vec![(a.clone(), Capability::KeyImport, "com.a/release/imported".into())]
+        vec![(
+            a.clone(),
+            Capability::KeyImport,
+            "com.a/release/imported".into()
+        )]
     );
     let original = SigningKey::from_bytes(&SEED);
     let v1 = out.value.version(1).unwrap();
@@ -102,7 +108,13 @@ fn test_reject_import_over_a_taken_name_other_algorithms_and_other_apps() {
     // Another app's namespace: EPERM before the authorizer is asked.
     let before = rec.asked().len();
     expect_code(
-        ks.import(&a, &rec, &key("com.b", "p", "x"), Algorithm::Ed25519, &seed()),
+        ks.import(
+            &a,
+            &rec,
+            &key("com.b", "p", "x"),
+            Algorithm::Ed25519,
+            &seed(),
+        ),
         ErrorCode::Eperm,
     );
     assert_eq!(rec.asked().len(), before);
@@ -122,7 +134,8 @@ fn prehashed_signature_is_minisigns_ed_signature() {
     let a = subject("app:com.a");
     let rec = Recording::default();
     let k = key("com.a", "release", "k");
-    ks.import(&a, &rec, &k, Algorithm::Ed25519, &seed()).unwrap();
+    ks.import(&a, &rec, &k, Algorithm::Ed25519, &seed())
+        .unwrap();
     let file = vec![0xabu8; 3 << 20]; // larger than one message may be
     let digest = Blake2b512::digest(&file);
     let out = ks

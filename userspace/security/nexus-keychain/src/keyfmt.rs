@@ -16,7 +16,9 @@ use crate::keychain::Keychain;
 use crate::service::Retry;
 use crate::types::{CreatedKey, KeyAlg, Signed, Verified};
 use nexus_core::{AppId, Label};
-use nexus_proto::{self as proto, Bytes, KeyImportArgs, KeySignArgs, KeyVerifyArgs, Prehash, Secret};
+use nexus_proto::{
+    self as proto, Bytes, KeyImportArgs, KeySignArgs, KeyVerifyArgs, Prehash, Secret,
+};
 
 /// The length of a BLAKE2b-512 digest, the one prehash.
 pub const PREHASH_LEN: usize = 64;

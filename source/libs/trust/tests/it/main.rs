@@ -4,5 +4,6 @@
 
 mod common;
 mod minisign_interop;
+mod signers;
 mod store;
 mod verify;

@@ -12,7 +12,7 @@ use trust::{
     MANIFEST_FILE,
 };
 
-fn minisign() -> PathBuf {
+pub fn minisign() -> PathBuf {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|d| d.join("minisign"))
@@ -24,7 +24,7 @@ fn minisign() -> PathBuf {
     )
 }
 
-fn run(args: &[&str], cwd: &Path) -> Output {
+pub fn run(args: &[&str], cwd: &Path) -> Output {
     Command::new(minisign())
         .args(args)
         .current_dir(cwd)

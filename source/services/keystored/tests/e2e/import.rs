@@ -87,10 +87,7 @@ fn imported_key_signs_as_before_prehashed_too_and_is_never_returned() {
     );
     let mut other = digest;
     other[0] ^= 1;
-    assert_eq!(
-        verify(&other, true).unwrap_err().code(),
-        ErrorCode::Eperm
-    );
+    assert_eq!(verify(&other, true).unwrap_err().code(), ErrorCode::Eperm);
     // Export gives the device-bound blob only.
     let exported = alpha
         .call(

@@ -24,15 +24,13 @@ fn import_sends_the_seed_once_as_bytes() {
     assert_eq!(c.version, 1);
     assert_eq!(c.public_key.as_deref(), Some(&PUBLIC_KEY[..]));
     // Refusals keep their code; an import is never sent twice.
-    let e = r
-        .kc
-        .import_key(&p, &label("exists"), KeyAlg::Ed25519, &[5; 32])
-        .unwrap_err();
+    let e =
+        r.kc.import_key(&p, &label("exists"), KeyAlg::Ed25519, &[5; 32])
+            .unwrap_err();
     assert_eq!(e.remote_code(), Some(ErrorCode::Ealready));
-    let e = r
-        .kc
-        .import_key(&p, &n, KeyAlg::Ed25519, &[5; 31])
-        .unwrap_err();
+    let e =
+        r.kc.import_key(&p, &n, KeyAlg::Ed25519, &[5; 31])
+            .unwrap_err();
     assert_eq!(e.remote_code(), Some(ErrorCode::Einval));
 }
 
@@ -54,10 +52,9 @@ fn prehashed_sign_and_verify_send_the_digest_and_the_word() {
     );
     assert_eq!(s.sig, FAKE_SIG);
     assert_eq!(s.kid, Kid::from_hex(KID).unwrap());
-    let v = r
-        .kc
-        .verify_prehashed(&p, &n, &digest, &FAKE_SIG, Some(2), None)
-        .unwrap();
+    let v =
+        r.kc.verify_prehashed(&p, &n, &digest, &FAKE_SIG, Some(2), None)
+            .unwrap();
     assert_last(
         &r.keystored,
         "key.verify",
@@ -71,9 +68,8 @@ fn prehashed_sign_and_verify_send_the_digest_and_the_word() {
         ],
     );
     assert_eq!(v.version, 2);
-    let e = r
-        .kc
-        .verify_prehashed(&p, &n, &digest, &[0; 64], None, None)
-        .unwrap_err();
+    let e =
+        r.kc.verify_prehashed(&p, &n, &digest, &[0; 64], None, None)
+            .unwrap_err();
     assert_eq!(e.remote_code(), Some(ErrorCode::Eperm));
 }
