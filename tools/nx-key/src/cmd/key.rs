@@ -87,6 +87,16 @@ fn created(
     )
 }
 
+/// A message over one frame: say how to sign it anyway.
+fn too_large_hint(e: NxError) -> NxError {
+    match e {
+        NxError::Usage(m) if m.contains("is larger than") => NxError::Usage(format!(
+            "{m}; sign and verify large files with --prehash (or --minisig)"
+        )),
+        e => e,
+    }
+}
+
 fn aad(file: Option<&Path>) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, NxError> {
     file.map(read_file).transpose()
 }
@@ -113,8 +123,24 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
             let k = kc.show_key(&key.purpose, &key.name, app.as_ref())?;
             ctx.emit(key_info_json(&k), &key_info_text(&k))
         }
-        KeyCmd::Sign { key, input, out } => {
-            let msg = read_input(&mut ctx.io, input.as_deref())?;
+        KeyCmd::Sign {
+            key,
+            input,
+            out,
+            form,
+        } => {
+            if form.prehash || form.minisig {
+                let k = (&key.purpose, &key.name);
+                return crate::cmd::prehash::sign(
+                    ctx,
+                    &kc,
+                    k,
+                    input.as_deref(),
+                    out.as_deref(),
+                    form,
+                );
+            }
+            let msg = read_input(&mut ctx.io, input.as_deref()).map_err(too_large_hint)?;
             let s = kc.sign(&key.purpose, &key.name, &msg)?;
             let meta = obj([
                 ("kid", Json::String(s.kid.to_hex())),
@@ -126,12 +152,18 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
         KeyCmd::Verify {
             key,
             sig,
+            prehash,
             input,
             version,
             app,
         } => {
             let sig = read_file(&sig)?;
-            let msg = read_input(&mut ctx.io, input.as_deref())?;
+            if prehash || crate::cmd::prehash::is_minisig(&sig) {
+                let k = (&key.purpose, &key.name);
+                let (i, a) = (input.as_deref(), app.as_ref());
+                return crate::cmd::prehash::verify(ctx, &kc, k, &sig, i, version, a);
+            }
+            let msg = read_input(&mut ctx.io, input.as_deref()).map_err(too_large_hint)?;
             let v = kc.verify(&key.purpose, &key.name, &msg, &sig, version, app.as_ref())?;
             let j = json!({ "valid": true, "version": v.version, "kid": v.kid.to_hex() });
             ctx.emit(j, &format!("valid: version {} kid {}", v.version, v.kid))
@@ -215,6 +247,8 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
             );
             ctx.emit_data(out.as_deref(), "blob", &e.blob, meta, &human)
         }
+        KeyCmd::Import(a) => crate::cmd::keyfmt::import(ctx, &kc, a),
+        KeyCmd::ExportPublic(a) => crate::cmd::keyfmt::export_public(ctx, &kc, a),
         KeyCmd::Trust(t) => crate::cmd::trust::run(ctx, &kc, t),
     }
 }
