@@ -1,11 +1,19 @@
 //! OpenSSH private key files (`openssh-key-v1`), through RustCrypto's
 //! `ssh-key` (bcrypt-pbkdf and the ciphers `ssh-keygen` uses for
-//! passphrase-protected keys).
+//! passphrase-protected keys). The key type and the key derivation's cost
+//! are read from the file's clear header and checked before any
+//! passphrase is asked for.
 
 use super::{wrong_passphrase, KeyFileFormat, ParsedKey, Passphrase};
 use crate::error::NxError;
 use base64::Engine;
 use ssh_key::private::KeypairData;
+
+/// The most bcrypt-pbkdf rounds a key file may ask for. ssh-keygen writes
+/// 16 by default (`-a` sets more; a few hundred is already slow); a file
+/// asking for billions would keep nx busy for days before the passphrase
+/// could even be checked.
+const MAX_BCRYPT_ROUNDS: u32 = 10_000;
 use ssh_key::{Algorithm, PrivateKey};
 
 pub(super) fn parse(
@@ -31,6 +39,14 @@ pub(super) fn parse(
         )));
     }
     let key = if key.is_encrypted() {
+        if let ssh_key::Kdf::Bcrypt { rounds, .. } = key.kdf() {
+            if *rounds > MAX_BCRYPT_ROUNDS {
+                return Err(NxError::usage(format!(
+                    "{what} asks for {rounds} bcrypt-pbkdf rounds, more than nx runs \
+                     ({MAX_BCRYPT_ROUNDS}): ssh-keygen -p -a 100 -f {what} re-encrypts it"
+                )));
+            }
+        }
         let pass = passphrase()?;
         match key.decrypt(pass.as_bytes()) {
             Ok(k) => k,

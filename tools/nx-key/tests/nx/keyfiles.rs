@@ -442,4 +442,41 @@ fn test_reject_wrong_passphrases_with_eperm() {
     // No passphrase at all (empty stdin) is a usage error.
     let (code, err) = refused(&d.join("id"), None);
     assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is encrypted: give its passphrase"), "{err}");
+
+    // A file asking for an absurd bcrypt-pbkdf cost is refused before any
+    // work: the rounds sit in the clear header ("openssh-key-v1\0",
+    // cipher, kdf name, kdf options = salt and rounds).
+    let text = std::fs::read_to_string(d.join("id")).unwrap();
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let mut at = b"openssh-key-v1\0".len();
+    for _ in 0..2 {
+        let len = u32::from_be_bytes(raw[at..at + 4].try_into().unwrap()) as usize;
+        at += 4 + len;
+    }
+    // kdf options: uint32 length, string salt, uint32 rounds.
+    let salt_len = u32::from_be_bytes(raw[at + 4..at + 8].try_into().unwrap()) as usize;
+    let rounds_at = at + 8 + salt_len;
+    raw[rounds_at..rounds_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(70)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let costly = write(
+        d,
+        "costly",
+        format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
+            lines.join("\n")
+        )
+        .as_bytes(),
+    );
+    let (code, err) = refused(&costly, Some(&wrong));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("4294967295 bcrypt-pbkdf rounds"), "{err}");
 }
