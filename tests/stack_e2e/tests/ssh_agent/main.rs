@@ -21,6 +21,8 @@ mod harness;
 mod procs;
 mod tools;
 
+mod forge;
+
 use harness::{must, repo, Stack, BOOT_WAIT};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
