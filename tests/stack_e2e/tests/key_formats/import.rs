@@ -260,6 +260,31 @@ fn imported_keys_sign_what_minisign_verifies_and_are_never_returned() {
     );
     assert!(String::from_utf8_lossy(&out).contains("Trusted comment: update nexus-os 9.0.0"));
 
+    // A --key that is both a keystore key and a file is refused.
+    must(std::fs::create_dir_all(d.join("release")), "release dir");
+    must(
+        std::fs::write(d.join("release/from-openssl"), b"x"),
+        "decoy",
+    );
+    let out = nx_out(
+        &stack,
+        d,
+        &[
+            "bundle",
+            "sign",
+            "app",
+            "--key",
+            "release/from-openssl",
+            "--name",
+            "com.example.hello",
+            "--version",
+            "1.0.1",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("names both a keystore key and a file"));
+
     // Importing over an existing name is refused; the name keeps its key.
     let out = nx_out(
         &stack,

@@ -480,3 +480,103 @@ fn test_reject_wrong_passphrases_with_eperm() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("4294967295 bcrypt-pbkdf rounds"), "{err}");
 }
+
+#[test]
+fn test_reject_bad_key_format_arguments() {
+    let run = |args: &[&str]| {
+        let mut all = vec!["--run", "/nonexistent-nexus-run"];
+        all.extend_from_slice(args);
+        nx(&all, b"")
+    };
+    for (args, want) in [
+        (
+            &["key", "export-public", "signing", "k1"][..],
+            "--format <FORMAT>",
+        ),
+        (
+            &["key", "export-public", "signing", "k1", "--format", "der"][..],
+            "invalid value 'der'",
+        ),
+        (
+            &["key", "sign", "signing", "k1", "--trusted-comment", "x"][..],
+            "--minisig",
+        ),
+        (
+            &[
+                "key",
+                "sign",
+                "signing",
+                "k1",
+                "--minisig",
+                "--minisign-key-id",
+                "12",
+            ][..],
+            "16 hex digits",
+        ),
+        (&["key", "import", "signing", "k1"][..], "--from <FILE>"),
+    ] {
+        let o = run(args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(want),
+            "{args:?}: want {want:?} in {}",
+            o.stderr
+        );
+    }
+}
+
+#[test]
+fn test_reject_a_signing_key_that_names_both_a_keystore_key_and_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir_all(d.join("app")).unwrap();
+    std::fs::write(d.join("app/file"), b"x").unwrap();
+    std::fs::create_dir_all(d.join("release")).unwrap();
+    let sk = trust::minisign::MinisignSecretKey::generate().unwrap();
+    std::fs::write(d.join("release/k1"), sk.to_file_text().as_bytes()).unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    // `release/k1` relative to the working directory: nx runs in-process,
+    // so the test names the file by an absolute path with the same shape
+    // instead of changing directory: a relative `PURPOSE/NAME` that does
+    // not exist is a keystore key (and the stack here is unreachable).
+    let o = nx(
+        &[
+            "--run",
+            "/nonexistent-nexus-run",
+            "bundle",
+            "sign",
+            d.join("app").to_str().unwrap(),
+            "--key",
+            "release/k1",
+            "--name",
+            "com.example.app",
+            "--version",
+            "1.0",
+        ],
+        b"",
+    );
+    // No such file here: taken as a keystore key, which cannot be reached.
+    assert!(!cwd.join("release/k1").exists());
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("keystored"), "{}", o.stderr);
+    // A path is a file; --minisign-key-id is refused with one.
+    let key = d.join("release/k1");
+    let o = nx(
+        &[
+            "bundle",
+            "sign",
+            d.join("app").to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--minisign-key-id",
+            "0123456789ABCDEF",
+            "--name",
+            "com.example.app",
+            "--version",
+            "1.0",
+        ],
+        b"",
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--minisign-key-id is for keystore keys"));
+}
