@@ -149,6 +149,13 @@ impl KeyMint {
         self.device.derive(WRAP_SALT, &id.encode())
     }
 
+    /// `material` wrapped for `id` (generated or imported alike).
+    fn wrap(&self, id: &KeyIdentity, material: &[u8; 32]) -> Result<WrappedKey, KeyMintError> {
+        let kek = self.kek(id)?;
+        let blob = aead::seal(&self.entropy, KIND_WRAPPED, &kek, &id.encode(), material)?;
+        Ok(WrappedKey(blob))
+    }
+
     fn unwrap32(
         &self,
         id: &KeyIdentity,
@@ -181,16 +188,8 @@ impl KeyOps for KeyMint {
             Algorithm::Ed25519 => Some(SigningKey::from_bytes(&material).verifying_key()),
             Algorithm::XChaCha20Poly1305 => None,
         };
-        let kek = self.kek(id)?;
-        let wrapped = aead::seal(
-            &self.entropy,
-            KIND_WRAPPED,
-            &kek,
-            &id.encode(),
-            material.as_slice(),
-        )?;
         Ok(GeneratedKey {
-            wrapped: WrappedKey(wrapped),
+            wrapped: self.wrap(id, &material)?,
             public,
         })
     }
@@ -199,16 +198,8 @@ impl KeyOps for KeyMint {
         Self::require(id, Algorithm::Ed25519)?;
         // SigningKey zeroizes itself on drop.
         let public = SigningKey::from_bytes(seed.expose_secret()).verifying_key();
-        let kek = self.kek(id)?;
-        let wrapped = aead::seal(
-            &self.entropy,
-            KIND_WRAPPED,
-            &kek,
-            &id.encode(),
-            seed.expose_secret(),
-        )?;
         Ok(GeneratedKey {
-            wrapped: WrappedKey(wrapped),
+            wrapped: self.wrap(id, seed.expose_secret())?,
             public: Some(public),
         })
     }

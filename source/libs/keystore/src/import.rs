@@ -10,7 +10,7 @@
 
 use crate::access;
 use crate::error::KeystoreError;
-use crate::model::{KeyInfo, KeyName, KeyRecord, KeyState, Outcome};
+use crate::model::{KeyInfo, KeyName, KeyRecord, Outcome};
 use crate::store::KeyStore;
 use keymint::{Algorithm, Ed25519Seed};
 use nexus_core::{Authorizer, Capability, Subject};
@@ -39,16 +39,7 @@ impl KeyStore {
             }
             let imported = self.ops.import(&key.identity(1, alg), seed)?;
             let v1 = self.version_record(1, alg, imported)?;
-            Ok(KeyRecord {
-                name: key.clone(),
-                alg,
-                state: KeyState::Active,
-                primary: 1,
-                min_version: 1,
-                created: v1.info.created,
-                rotated: None,
-                versions: vec![v1],
-            })
+            Ok(KeyRecord::first(key, alg, v1))
         })
     }
 }

@@ -229,16 +229,7 @@ impl KeyStore {
                 });
             }
             let v1 = self.new_version(key, 1, alg)?;
-            Ok(KeyRecord {
-                name: key.clone(),
-                alg,
-                state: KeyState::Active,
-                primary: 1,
-                min_version: 1,
-                created: v1.info.created,
-                rotated: None,
-                versions: vec![v1],
-            })
+            Ok(KeyRecord::first(key, alg, v1))
         })
     }
 

@@ -13,6 +13,7 @@
 
 use crate::error::KeychainError;
 use crate::keychain::Keychain;
+use crate::keys::version_arg;
 use crate::service::Retry;
 use crate::types::{CreatedKey, KeyAlg, Signed, Verified};
 use nexus_core::{AppId, Label};
@@ -22,10 +23,6 @@ use nexus_proto::{
 
 /// The length of a BLAKE2b-512 digest, the one prehash.
 pub const PREHASH_LEN: usize = 64;
-
-fn version_arg(v: u64) -> Result<u32, KeychainError> {
-    u32::try_from(v).map_err(|_| KeychainError::Invalid("a key version fits in 32 bits".into()))
-}
 
 impl Keychain {
     /// `key.import`: a new key `(purpose, name)` in the caller's app from
@@ -58,19 +55,11 @@ impl Keychain {
         name: &Label,
         digest: &[u8; PREHASH_LEN],
     ) -> Result<Signed, KeychainError> {
-        let args = KeySignArgs {
+        self.sign_with(KeySignArgs {
             purpose: purpose.clone(),
             name: name.clone(),
             msg: Bytes::from(&digest[..]),
             prehash: Some(Prehash::Blake2b512),
-        };
-        let r = self
-            .keystored
-            .call_op::<proto::KeySign>(&args, Retry::Idempotent)?;
-        Ok(Signed {
-            sig: r.sig.into_vec(),
-            kid: r.kid,
-            version: u64::from(r.version),
         })
     }
 
@@ -86,7 +75,7 @@ impl Keychain {
         version: Option<u64>,
         app: Option<&AppId>,
     ) -> Result<Verified, KeychainError> {
-        let args = KeyVerifyArgs {
+        self.verify_with(KeyVerifyArgs {
             purpose: purpose.clone(),
             name: name.clone(),
             msg: Bytes::from(&digest[..]),
@@ -94,20 +83,6 @@ impl Keychain {
             version: version.map(version_arg).transpose()?,
             app: app.cloned(),
             prehash: Some(Prehash::Blake2b512),
-        };
-        let r = self
-            .keystored
-            .call_op::<proto::KeyVerify>(&args, Retry::Idempotent)?;
-        if !r.valid {
-            return Err(KeychainError::BadReply {
-                service: self.keystored.service(),
-                op: "key.verify",
-                detail: "`valid` is false in a success reply".into(),
-            });
-        }
-        Ok(Verified {
-            version: u64::from(r.version),
-            kid: r.kid,
         })
     }
 }

@@ -29,7 +29,7 @@ fn key_args(purpose: &Label, name: &Label) -> KeyArgs {
 }
 
 /// A version number the caller asks for, as the wire carries it (1..=2^32−1).
-fn version_arg(v: u64) -> Result<u32, KeychainError> {
+pub(crate) fn version_arg(v: u64) -> Result<u32, KeychainError> {
     u32::try_from(v).map_err(|_| KeychainError::Invalid("a key version fits in 32 bits".into()))
 }
 
@@ -124,12 +124,16 @@ impl Keychain {
 
     /// `key.sign`: sign `msg` with the primary version.
     pub fn sign(&self, purpose: &Label, name: &Label, msg: &[u8]) -> Result<Signed, KeychainError> {
-        let args = KeySignArgs {
+        self.sign_with(KeySignArgs {
             purpose: purpose.clone(),
             name: name.clone(),
             msg: Bytes::from(msg),
             prehash: None,
-        };
+        })
+    }
+
+    /// `key.sign` with `args` (plain or prehashed).
+    pub(crate) fn sign_with(&self, args: KeySignArgs) -> Result<Signed, KeychainError> {
         let r = self
             .keystored
             .call_op::<proto::KeySign>(&args, Retry::Idempotent)?;
@@ -152,7 +156,7 @@ impl Keychain {
         version: Option<u64>,
         app: Option<&AppId>,
     ) -> Result<Verified, KeychainError> {
-        let args = KeyVerifyArgs {
+        self.verify_with(KeyVerifyArgs {
             purpose: purpose.clone(),
             name: name.clone(),
             msg: Bytes::from(msg),
@@ -160,7 +164,11 @@ impl Keychain {
             version: version.map(version_arg).transpose()?,
             app: app.cloned(),
             prehash: None,
-        };
+        })
+    }
+
+    /// `key.verify` with `args` (plain or prehashed).
+    pub(crate) fn verify_with(&self, args: KeyVerifyArgs) -> Result<Verified, KeychainError> {
         let r = self
             .keystored
             .call_op::<proto::KeyVerify>(&args, Retry::Idempotent)?;

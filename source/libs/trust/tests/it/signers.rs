@@ -95,7 +95,7 @@ fn test_reject_a_signer_that_signs_with_another_key_or_fails() {
 
 /// `minisign -G` with `password`: the encrypted key file's bytes and the
 /// public key.
-fn encrypted_keypair(password: &str) -> (Vec<u8>, MinisignPublicKey) {
+pub fn encrypted_keypair(password: &str) -> (Vec<u8>, MinisignPublicKey) {
     let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(minisign())
         .args(["-G", "-p", "e.pub", "-s", "e.key"])
