@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond cargo, and nothing else:
 #   minisign   - interoperability tests of the trust store's signatures
+#                and of keys imported into / exported from the keystore
+#   openssl    - PKCS#8 / SPKI interoperability of imported and exported keys
 #   e2fsprogs  - mkfs.ext4 for the QEMU /state disk image
 #   cpio       - the QEMU initramfs
 #   openssh-client, openssh-server, git - interoperability tests of
@@ -13,6 +15,7 @@ set -euo pipefail
 
 need_apt=()
 command -v minisign >/dev/null 2>&1 || need_apt+=(minisign)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v mkfs.ext4 >/dev/null 2>&1 || need_apt+=(e2fsprogs)
 command -v cpio >/dev/null 2>&1 || need_apt+=(cpio)
 command -v ssh-add >/dev/null 2>&1 || need_apt+=(openssh-client)

@@ -14,6 +14,7 @@ pub mod cmd;
 pub mod ctx;
 pub mod error;
 pub mod io;
+pub mod keyfile;
 
 use clap::error::ErrorKind;
 use clap::Parser;

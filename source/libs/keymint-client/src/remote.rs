@@ -4,17 +4,17 @@
 use crate::convert::ident_to_wire;
 use ed25519_dalek::Signature;
 use keymint::{
-    Algorithm, AuthSecret, GeneratedKey, KeyIdentity, KeyMintError, KeyOps, VaultKeyOps,
-    WrappedKey, WrappedVaultKey,
+    Algorithm, AuthSecret, Ed25519Seed, GeneratedKey, KeyIdentity, KeyMintError, KeyOps,
+    VaultKeyOps, WrappedKey, WrappedVaultKey,
 };
 use nexus_core::{Coded, ErrorCode, SessionId, UserId};
 use nexus_daemon::{Call, Context, UpstreamError};
 use nexus_proto::{
-    self as proto, Bytes, Empty, KeyIdent, KmDevice, KmGenerate, KmGenerateArgs, KmSeal,
-    KmSealArgs, KmSessionEnd, KmSessionEndAll, KmSessionUnseal, KmSessionUnsealArgs, KmSessionUser,
-    KmSign, KmSignArgs, KmUnseal, KmUnsealArgs, KmVaultKeyCreate, KmVaultKeyCreateArgs,
-    KmVaultKeyRewrap, KmVaultKeyRewrapArgs, KmVaultSeal, KmVaultSealArgs, KmVaultUnseal,
-    KmVaultUnsealArgs, Op, Secret, SidArgs,
+    self as proto, Bytes, Empty, KeyIdent, KmDevice, KmGenerate, KmGenerateArgs, KmGenerateReply,
+    KmImport, KmImportArgs, KmSeal, KmSealArgs, KmSessionEnd, KmSessionEndAll, KmSessionUnseal,
+    KmSessionUnsealArgs, KmSessionUser, KmSign, KmSignArgs, KmUnseal, KmUnsealArgs,
+    KmVaultKeyCreate, KmVaultKeyCreateArgs, KmVaultKeyRewrap, KmVaultKeyRewrapArgs, KmVaultSeal,
+    KmVaultSealArgs, KmVaultUnseal, KmVaultUnsealArgs, Op, Secret, SidArgs,
 };
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -105,11 +105,10 @@ impl RemoteKeyMint {
     }
 }
 
-impl KeyOps for RemoteKeyMint {
-    fn generate(&self, id: &KeyIdentity) -> Result<GeneratedKey, KeyMintError> {
-        let g = self.request::<KmGenerate>(&KmGenerateArgs {
-            ident: Self::ident(id)?,
-        })?;
+impl RemoteKeyMint {
+    /// A `km.generate` or `km.import` reply for `id`, with its public key
+    /// held to the strict rules.
+    fn generated(id: &KeyIdentity, g: KmGenerateReply) -> Result<GeneratedKey, KeyMintError> {
         let public = match (g.public, id.alg) {
             (Some(pk), Algorithm::Ed25519) => Some(
                 keymint::ed25519::parse_public_key(&pk)
@@ -122,6 +121,25 @@ impl KeyOps for RemoteKeyMint {
             wrapped: WrappedKey::from_bytes(g.wrapped.into_vec()),
             public,
         })
+    }
+}
+
+impl KeyOps for RemoteKeyMint {
+    fn generate(&self, id: &KeyIdentity) -> Result<GeneratedKey, KeyMintError> {
+        let g = self.request::<KmGenerate>(&KmGenerateArgs {
+            ident: Self::ident(id)?,
+        })?;
+        Self::generated(id, g)
+    }
+
+    /// The seed is copied once, into the request's zeroizing `Secret`; the
+    /// encoded request is wiped once sent.
+    fn import(&self, id: &KeyIdentity, seed: &Ed25519Seed) -> Result<GeneratedKey, KeyMintError> {
+        let g = self.request::<KmImport>(&KmImportArgs {
+            ident: Self::ident(id)?,
+            private: Secret::copy_from(seed.expose_secret()),
+        })?;
+        Self::generated(id, g)
     }
 
     fn sign(

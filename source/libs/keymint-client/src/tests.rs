@@ -128,3 +128,37 @@ fn requests_carry_the_documented_arguments() {
         .unwrap();
     assert_eq!(sealed, vec![5]);
 }
+
+#[test]
+fn import_sends_the_seed_as_bytes_and_checks_the_public_key() {
+    use keymint::Ed25519Seed;
+    // The RFC 8032 §7.1 TEST 1 public key: what keymintd answers.
+    let pk = [
+        0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07,
+        0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07,
+        0x51, 0x1a,
+    ];
+    let (_s, km) = scripted(move |op, a| {
+        assert_eq!(op, "km.import");
+        assert_eq!(a.names().collect::<Vec<_>>(), ["ident", "private"]);
+        assert_eq!(a.get("private"), Some(&Value::Bytes(vec![3; 32])));
+        Ok(Value::Map(vec![
+            ("wrapped".into(), Value::Bytes(vec![1])),
+            ("public".into(), Value::Bytes(pk.to_vec())),
+        ]))
+    });
+    let seed = Ed25519Seed::from_slice(&[3; 32]).unwrap();
+    let g = km.import(&ident(Algorithm::Ed25519), &seed).unwrap();
+    assert_eq!(g.public.unwrap().to_bytes(), pk);
+    // A weak public key in the reply is refused (EIO), as for generate.
+    let (_s, km) = scripted(|_, _| {
+        let mut weak = vec![0u8; 32];
+        weak[0] = 1;
+        Ok(Value::Map(vec![
+            ("wrapped".into(), Value::Bytes(vec![1])),
+            ("public".into(), Value::Bytes(weak)),
+        ]))
+    });
+    let e = km.import(&ident(Algorithm::Ed25519), &seed).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eio);
+}

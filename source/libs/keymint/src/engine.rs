@@ -19,6 +19,7 @@ use crate::aead;
 use crate::device::DeviceSecret;
 use crate::error::KeyMintError;
 use crate::identity::{Algorithm, KeyIdentity};
+use crate::import::Ed25519Seed;
 use crate::rng::Entropy;
 use crate::session::Sessions;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -63,6 +64,10 @@ pub struct GeneratedKey {
 pub trait KeyOps: Send + Sync {
     /// Create new material for `id`, wrapped.
     fn generate(&self, id: &KeyIdentity) -> Result<GeneratedKey, KeyMintError>;
+    /// Wrap an existing Ed25519 private key for `id` (an Ed25519
+    /// identity): from here on it is a key like a generated one, and the
+    /// seed is never returned.
+    fn import(&self, id: &KeyIdentity, seed: &Ed25519Seed) -> Result<GeneratedKey, KeyMintError>;
     /// Sign `msg` with the Ed25519 key in `blob`.
     fn sign(
         &self,
@@ -144,6 +149,13 @@ impl KeyMint {
         self.device.derive(WRAP_SALT, &id.encode())
     }
 
+    /// `material` wrapped for `id` (generated or imported alike).
+    fn wrap(&self, id: &KeyIdentity, material: &[u8; 32]) -> Result<WrappedKey, KeyMintError> {
+        let kek = self.kek(id)?;
+        let blob = aead::seal(&self.entropy, KIND_WRAPPED, &kek, &id.encode(), material)?;
+        Ok(WrappedKey(blob))
+    }
+
     fn unwrap32(
         &self,
         id: &KeyIdentity,
@@ -176,17 +188,19 @@ impl KeyOps for KeyMint {
             Algorithm::Ed25519 => Some(SigningKey::from_bytes(&material).verifying_key()),
             Algorithm::XChaCha20Poly1305 => None,
         };
-        let kek = self.kek(id)?;
-        let wrapped = aead::seal(
-            &self.entropy,
-            KIND_WRAPPED,
-            &kek,
-            &id.encode(),
-            material.as_slice(),
-        )?;
         Ok(GeneratedKey {
-            wrapped: WrappedKey(wrapped),
+            wrapped: self.wrap(id, &material)?,
             public,
+        })
+    }
+
+    fn import(&self, id: &KeyIdentity, seed: &Ed25519Seed) -> Result<GeneratedKey, KeyMintError> {
+        Self::require(id, Algorithm::Ed25519)?;
+        // SigningKey zeroizes itself on drop.
+        let public = SigningKey::from_bytes(seed.expose_secret()).verifying_key();
+        Ok(GeneratedKey {
+            wrapped: self.wrap(id, seed.expose_secret())?,
+            public: Some(public),
         })
     }
 

@@ -3,7 +3,7 @@
 //!
 //! - [`KeyMint`] opens the device master secret (created from the OS RNG on
 //!   first start, at `state:/keymint/device-secret`) and implements
-//!   [`KeyOps`] (generate, sign, seal, unseal per key identity) and
+//!   [`KeyOps`] (generate, import, sign, seal, unseal per key identity) and
 //!   [`VaultKeyOps`] (per-session unsealed vault keys).
 //! - [`kid`] computes RFC 9679 thumbprints; [`ed25519`] is the one strict
 //!   verification path.
@@ -25,6 +25,7 @@ pub mod ed25519;
 mod engine;
 mod error;
 mod identity;
+mod import;
 pub mod kid;
 mod rng;
 mod session;
@@ -34,6 +35,7 @@ pub use device::device_secret_path;
 pub use engine::{GeneratedKey, KeyMint, KeyOps, WrappedKey};
 pub use error::KeyMintError;
 pub use identity::{Algorithm, KeyIdentity};
+pub use import::Ed25519Seed;
 pub use rng::Entropy;
 pub use session::{AuthSecret, VaultKeyOps, WrappedVaultKey};
 

@@ -5,10 +5,11 @@
 //! XChaCha20-Poly1305 for sealing keys), a lifecycle state, a primary
 //! version and a minimum version; each version has its own state, its
 //! public key and kid (Ed25519) and its material wrapped by keymint.
-//! [`KeyStore`] implements create, rotate, revoke, retire, delete, list,
-//! describe, public key, sign, verify, seal, unseal and export-wrapped over
-//! `state:/keystore/<app>/<purpose>/<name>`, and the move of keys out of
-//! the once-shared `system` namespace ([`namespaces`]).
+//! [`KeyStore`] implements create, import, rotate, revoke, retire, delete,
+//! list, describe, public key, sign and verify (plain or prehashed), seal,
+//! unseal and export-wrapped over `state:/keystore/<app>/<purpose>/<name>`,
+//! and the move of keys out of the once-shared `system` namespace
+//! ([`namespaces`]).
 //!
 //! Invariants:
 //! - This crate never holds private key bytes: material exists here only as
@@ -33,9 +34,11 @@ mod access;
 mod crypto;
 mod delete;
 mod error;
+mod import;
 mod listing;
 mod model;
 pub mod namespaces;
+mod prehash;
 mod quota;
 mod record;
 pub mod sealfmt;
@@ -48,6 +51,7 @@ pub use model::{
     RevokeScope, SealOutput, SignOutput, Unsealed, VersionInfo, VersionState,
 };
 pub use namespaces::{Moved, SharedNamespaceUpgrade, Stayed};
+pub use prehash::{Prehash, PREHASH_LEN};
 pub use quota::{DefaultQuota, QuotaResource, QuotaSource, QuotaWarning, Usage, DEFAULT_QUOTA};
 pub use record::{RECORD_MAGIC, RECORD_VERSION, RECORD_VERSIONS};
 pub use store::KeyStore;

@@ -287,6 +287,20 @@ pub(crate) struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// A new active key whose version 1 (primary) is `v1`.
+    pub(crate) fn first(name: &KeyName, alg: Algorithm, v1: VersionRecord) -> KeyRecord {
+        KeyRecord {
+            name: name.clone(),
+            alg,
+            state: KeyState::Active,
+            primary: 1,
+            min_version: 1,
+            created: v1.info.created,
+            rotated: None,
+            versions: vec![v1],
+        }
+    }
+
     pub(crate) fn info(&self) -> KeyInfo {
         KeyInfo {
             name: self.name.clone(),

@@ -19,7 +19,7 @@ use crate::model::{
 use crate::quota::{self, QuotaResource, QuotaSource, Usage};
 use crate::record::{self, RECORD_MAGIC, RECORD_VERSION};
 use crate::MAX_VERSIONS;
-use keymint::{Algorithm, KeyOps};
+use keymint::{Algorithm, GeneratedKey, KeyOps};
 use nexus_core::{AppId, Authorizer, Capability, Clock, QuotaLimits, Subject};
 use statefs::{StateFs, StateMode, StatePath};
 use std::collections::HashMap;
@@ -149,7 +149,7 @@ impl KeyStore {
 
     /// Read, change and write one record under the writers' lock, checking
     /// the quota when storage grows.
-    fn update<F>(
+    pub(crate) fn update<F>(
         &self,
         subject: &Subject,
         key: &KeyName,
@@ -201,6 +201,17 @@ impl KeyStore {
         alg: Algorithm,
     ) -> Result<VersionRecord, KeystoreError> {
         let generated = self.ops.generate(&key.identity(version, alg))?;
+        self.version_record(version, alg, generated)
+    }
+
+    /// The record of version `version` made of keymint's answer (generated
+    /// or imported material).
+    pub(crate) fn version_record(
+        &self,
+        version: u32,
+        alg: Algorithm,
+        generated: GeneratedKey,
+    ) -> Result<VersionRecord, KeystoreError> {
         let (public, kid) = match (alg, generated.public) {
             (Algorithm::Ed25519, Some(vk)) => {
                 // keymint may be remote: hold its answer to the same strict
@@ -246,16 +257,7 @@ impl KeyStore {
                 });
             }
             let v1 = self.new_version(key, 1, alg)?;
-            Ok(KeyRecord {
-                name: key.clone(),
-                alg,
-                state: KeyState::Active,
-                primary: 1,
-                min_version: 1,
-                created: v1.info.created,
-                rotated: None,
-                versions: vec![v1],
-            })
+            Ok(KeyRecord::first(key, alg, v1))
         })
     }
 

@@ -30,6 +30,9 @@ pub enum Capability {
     KeyExport,
     /// Delete a key: its record and every wrapped version.
     KeyDelete,
+    /// Import an existing private key into one's own namespace (it is
+    /// wrapped at once and never leaves again).
+    KeyImport,
     /// Obtain an attestation statement.
     Attest,
     /// Write the trust store (add, remove, distrust roots). System only.
@@ -50,7 +53,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in a fixed order.
-    pub const ALL: [Capability; 15] = [
+    pub const ALL: [Capability; 16] = [
         Capability::KeyCreate,
         Capability::KeyRotate,
         Capability::KeyRevoke,
@@ -59,6 +62,7 @@ impl Capability {
         Capability::KeyDecrypt,
         Capability::KeyExport,
         Capability::KeyDelete,
+        Capability::KeyImport,
         Capability::Attest,
         Capability::TrustWrite,
         Capability::VaultUse,
@@ -79,6 +83,7 @@ impl Capability {
             Capability::KeyDecrypt => "identity.key.decrypt",
             Capability::KeyExport => "identity.key.export",
             Capability::KeyDelete => "identity.key.delete",
+            Capability::KeyImport => "identity.key.import",
             Capability::Attest => "identity.attest",
             Capability::TrustWrite => "identity.trust.write",
             Capability::VaultUse => "identity.vault.use",

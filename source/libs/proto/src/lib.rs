@@ -22,7 +22,8 @@
 //!   CBOR byte strings (major type 2), map keys come in the documented
 //!   order, an absent optional argument is left out, an absent optional
 //!   reply field is `null`.
-//! - Secrets (passwords, auth secrets, plaintexts, vault values) are
+//! - Secrets (passwords, auth secrets, plaintexts, vault values, imported
+//!   private keys) are
 //!   [`Secret`] / [`SecretText`]: no Debug, no Clone, zeroized on drop.
 //! - Error messages name fields, never values.
 
@@ -40,13 +41,14 @@ pub use codec::{
 };
 pub use schema::{ArgCapability, FieldInfo, Kind, Op, OpInfo, Service, Shape, WireField};
 pub use types::{
-    Alg, Bytes, KeyState, RootSource, RootStatus, Secret, SecretText, SessionState, Slot, TextList,
-    VersionState,
+    Alg, Bytes, KeyState, Prehash, RootSource, RootStatus, Secret, SecretText, SessionState, Slot,
+    TextList, VersionState,
 };
 
 pub use ops::artifacts::*;
 pub use ops::attest::*;
 pub use ops::identity::*;
+pub use ops::import::*;
 pub use ops::init::*;
 pub use ops::key_delete::*;
 pub use ops::keymint::*;

@@ -80,6 +80,8 @@ fn signing_the_largest_message_fits_every_hop() {
         purpose: label(),
         name: label(),
         msg: bytes(MAX_MESSAGE_LEN),
+        // Not a valid pair (a prehash is 64 bytes), but the largest frame.
+        prehash: Some(crate::Prehash::Blake2b512),
         app: Some(app()),
     };
     request_fits::<crate::KeySign>(&sign);
@@ -90,6 +92,7 @@ fn signing_the_largest_message_fits_every_hop() {
         sig: bytes(64),
         version: Some(u32::MAX),
         app: Some(app()),
+        prehash: Some(crate::Prehash::Blake2b512),
     };
     request_fits::<crate::KeyVerify>(&verify);
     let km = KmSignArgs {

@@ -288,6 +288,13 @@ words!(
     Alg { /** Ed25519 signing. */ Ed25519 = "Ed25519", /** XChaCha20-Poly1305 sealing. */ XChaCha20Poly1305 = "XChaCha20-Poly1305" }
 );
 words!(
+    /// How a signed message was hashed before signing (`key.sign`,
+    /// `key.verify`): with a prehash, `msg` is the 64-byte digest the
+    /// client computed, and the Ed25519 signature is over that digest, as
+    /// minisign's `ED` signatures are.
+    Prehash { /** BLAKE2b-512 (RFC 7693), minisign's prehash. */ Blake2b512 = "BLAKE2b-512" }
+);
+words!(
     /// A key's state.
     KeyState { /** Usable. */ Active = "active", /** Every use fails with `EKEYREVOKED`. */ Revoked = "revoked" }
 );

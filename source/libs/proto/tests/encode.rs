@@ -23,6 +23,7 @@ fn a_typed_request_is_the_documented_frame() {
         purpose: label("signing"),
         name: label("k1"),
         msg: Bytes(vec![1, 2, 3]),
+        prehash: None,
         app: None,
     })
     .unwrap();
@@ -237,6 +238,7 @@ fn the_op_table_is_consistent() {
             ("purpose", Kind::Text, false),
             ("name", Kind::Text, false),
             ("msg", Kind::Bytes, false),
+            ("prehash", Kind::Text, true),
             ("app", Kind::Text, true)
         ]
     );

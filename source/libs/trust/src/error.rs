@@ -135,9 +135,10 @@ impl Coded for TrustError {
             E::SystemStoreUnavailable { .. } | E::Damaged { .. } => ErrorCode::Eio,
             E::State(e) => e.code(),
             E::Authz(e) => e.code(),
-            E::InvalidRoot(_) | E::Minisign(_) | E::Manifest(_) | E::MissingManifest => {
-                ErrorCode::Einval
-            }
+            E::InvalidRoot(_) | E::Manifest(_) | E::MissingManifest => ErrorCode::Einval,
+            // A signing failure keeps the signer's code (a keystore key:
+            // keystored's refusal); malformed signatures are EINVAL.
+            E::Minisign(e) => e.code(),
             E::SystemOnly
             | E::UpdatesScopeRequiresSystem
             | E::SystemRoot(_)

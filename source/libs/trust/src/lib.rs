@@ -45,7 +45,10 @@ pub use manifest::{
 pub use path::{ArtifactPath, MAX_PATH_DEPTH, MAX_SEGMENT_LEN};
 pub use root::{RootError, TrustRoot, ALGORITHM, MAX_ROOT_FILE, ROOT_FORMAT};
 pub use scope::{Kind, Scope};
-pub use sign::{build_manifest, sign_artifact, sign_manifest, UNTRUSTED_COMMENT};
+pub use sign::{
+    build_manifest, sign_artifact, sign_artifact_with, sign_manifest, sign_manifest_with,
+    UNTRUSTED_COMMENT,
+};
 pub use store::{Origin, RootEntry, RootUpdate, TrustSnapshot, TrustStore, SYSTEM_LOCATION};
 pub use stored::{check_stored_files, stored_path, verify_signed, Reverified, SignedManifest};
 pub use version::{Version, VersionError, MAX_VERSION_LEN, MAX_VERSION_PARTS};

@@ -1,6 +1,7 @@
 //! The publisher side: describe a folder in a manifest and sign it with a
-//! minisign secret key, producing exactly what [`crate::verify`] checks
-//! (and what `minisign -V` accepts).
+//! minisign secret key or any other [`MinisignSigner`] (a keystore key),
+//! producing exactly what [`crate::verify`] checks (and what
+//! `minisign -V` accepts).
 //!
 //! Invariants: only regular files with listable paths are signed (no
 //! symlinks, no special files); the manifest and signature are written
@@ -12,7 +13,7 @@ use crate::error::TrustError;
 use crate::manifest::{
     FileEntry, Manifest, ManifestError, MANIFEST_FILE, MAX_TOTAL_BYTES, SIGNATURE_FILE,
 };
-use crate::minisign::{MinisignSecretKey, MinisignSignature};
+use crate::minisign::{digest, MinisignSecretKey, MinisignSignature, MinisignSigner};
 use crate::path::ArtifactPath;
 use crate::scope::{Kind, Scope};
 use crate::version::Version;
@@ -85,9 +86,20 @@ pub fn sign_manifest(
     key: &MinisignSecretKey,
     trusted_comment: &str,
 ) -> Result<MinisignSignature, TrustError> {
-    Ok(MinisignSignature::sign(
-        key,
-        manifest.to_toml().as_bytes(),
+    sign_manifest_with(manifest, key, trusted_comment)
+}
+
+/// [`sign_manifest`] with any signer (a keystore key signs through
+/// keystored: the manifest's BLAKE2b-512 digest, then the global
+/// signature).
+pub fn sign_manifest_with(
+    manifest: &Manifest,
+    signer: &dyn MinisignSigner,
+    trusted_comment: &str,
+) -> Result<MinisignSignature, TrustError> {
+    Ok(MinisignSignature::sign_digest_with(
+        signer,
+        &digest(manifest.to_toml().as_bytes()),
         trusted_comment,
         UNTRUSTED_COMMENT,
     )?)
@@ -104,8 +116,22 @@ pub fn sign_artifact(
     key: &MinisignSecretKey,
     trusted_comment: &str,
 ) -> Result<Manifest, TrustError> {
+    sign_artifact_with(dir, kind, name, version, scope, key, trusted_comment)
+}
+
+/// [`sign_artifact`] with any signer: nothing is written unless both
+/// signatures were made and verify with the signer's public key.
+pub fn sign_artifact_with(
+    dir: &Path,
+    kind: Kind,
+    name: Label,
+    version: Version,
+    scope: Scope,
+    signer: &dyn MinisignSigner,
+    trusted_comment: &str,
+) -> Result<Manifest, TrustError> {
     let manifest = build_manifest(dir, kind, name, version, scope)?;
-    let sig = sign_manifest(&manifest, key, trusted_comment)?;
+    let sig = sign_manifest_with(&manifest, signer, trusted_comment)?;
     write_fresh(dir, MANIFEST_FILE, manifest.to_toml().as_bytes())?;
     write_fresh(dir, SIGNATURE_FILE, sig.to_text().as_bytes())?;
     Ok(manifest)

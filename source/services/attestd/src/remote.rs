@@ -219,6 +219,7 @@ impl KeyBackend for RemoteBackend {
             purpose: self.purpose.clone(),
             name: name.clone(),
             msg: Bytes::from(msg),
+            prehash: None,
             app: None,
         };
         // Ed25519 signing is deterministic: sending it twice is harmless.

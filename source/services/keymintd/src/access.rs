@@ -3,7 +3,7 @@
 //! | op | keystored | identityd |
 //! |---|---|---|
 //! | `status`, `km.device` | yes | yes |
-//! | `km.generate`, `km.sign`, `km.seal`, `km.unseal`, `km.session.user`, `km.vault.seal`, `km.vault.unseal` | yes | no |
+//! | `km.generate`, `km.import`, `km.sign`, `km.seal`, `km.unseal`, `km.session.user`, `km.vault.seal`, `km.vault.unseal` | yes | no |
 //! | `km.vault_key.create`, `km.vault_key.rewrap`, `km.session.unseal`, `km.session.end` | no | yes |
 //!
 //! Invariants: any other subject is refused every op, known or not (it
@@ -41,6 +41,8 @@ pub enum Op {
     Status,
     /// `km.generate`
     Generate,
+    /// `km.import`
+    Import,
     /// `km.sign`
     Sign,
     /// `km.seal`
@@ -69,9 +71,10 @@ pub enum Op {
 
 impl Op {
     /// Every op, in table order.
-    pub const ALL: [Op; 14] = [
+    pub const ALL: [Op; 15] = [
         Op::Status,
         Op::Generate,
+        Op::Import,
         Op::Sign,
         Op::Seal,
         Op::Unseal,
@@ -91,6 +94,7 @@ impl Op {
         match self {
             Op::Status => "status",
             Op::Generate => "km.generate",
+            Op::Import => "km.import",
             Op::Sign => "km.sign",
             Op::Seal => "km.seal",
             Op::Unseal => "km.unseal",
@@ -116,6 +120,7 @@ impl Op {
         match self {
             Op::Status | Op::Device => true,
             Op::Generate
+            | Op::Import
             | Op::Sign
             | Op::Seal
             | Op::Unseal
@@ -212,6 +217,7 @@ mod tests {
             [
                 "status",
                 "km.generate",
+                "km.import",
                 "km.sign",
                 "km.seal",
                 "km.unseal",

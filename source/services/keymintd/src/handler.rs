@@ -9,6 +9,9 @@
 //!   `AppId`, `Label`, `UserId`, `SessionId`, the algorithm, a non-zero
 //!   version); any surplus argument is `EINVAL`. No argument value ever
 //!   reaches a log line or an error message.
+//! - An imported private key arrives in a zeroizing `Secret` and becomes
+//!   a [`keymint::Ed25519Seed`] (exactly 32 bytes, else ``argument
+//!   `private` is invalid``); it leaves keymint only wrapped.
 //! - Auth secrets arrive in zeroizing `Secret`s and become
 //!   [`keymint::AuthSecret`]s (exactly 32 bytes, else `argument `X` is
 //!   invalid`); a plaintext from `km.unseal`/`km.vault.unseal` leaves
@@ -20,13 +23,13 @@
 //!   keymintd takes; anything larger is `EINVAL` naming the limit.
 
 use crate::access::{Caller, Op};
-use keymint::{AuthSecret, KeyMint, KeyOps, VaultKeyOps, WrappedKey, WrappedVaultKey};
+use keymint::{AuthSecret, Ed25519Seed, KeyMint, KeyOps, VaultKeyOps, WrappedKey, WrappedVaultKey};
 use keymint_client::ident_from_wire;
 use nexus_core::{ErrorCode, Subject};
 use nexus_daemon::AuditLog;
 use nexus_proto::{
     self as proto, limits, Bytes, Empty, KmDevice, KmDeviceReply, KmGenerate, KmGenerateReply,
-    KmSeal, KmSessionEnd, KmSessionEndAll, KmSessionEndAllReply, KmSessionEndReply,
+    KmImport, KmSeal, KmSessionEnd, KmSessionEndAll, KmSessionEndAllReply, KmSessionEndReply,
     KmSessionUnseal, KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmUnseal,
     KmVaultKeyCreate, KmVaultKeyRewrap, KmVaultSeal, KmVaultUnseal, PlaintextReply, SealedReply,
     Secret, Status, StatusReply, WrappedReply,
@@ -109,6 +112,15 @@ impl KeymintService {
             }),
             Op::Generate => proto::serve::<KmGenerate>(req, |a| {
                 let g = km.generate(&ident_from_wire(a.ident))?;
+                Ok(KmGenerateReply {
+                    wrapped: Bytes(g.wrapped.as_bytes().to_vec()),
+                    public: g.public.map(|pk| Bytes(pk.to_bytes().to_vec())),
+                })
+            }),
+            Op::Import => proto::serve::<KmImport>(req, |a| {
+                let seed = Ed25519Seed::from_slice(a.private.expose())
+                    .map_err(|_| ArgError::Invalid("private".to_owned()))?;
+                let g = km.import(&ident_from_wire(a.ident), &seed)?;
                 Ok(KmGenerateReply {
                     wrapped: Bytes(g.wrapped.as_bytes().to_vec()),
                     public: g.public.map(|pk| Bytes(pk.to_bytes().to_vec())),

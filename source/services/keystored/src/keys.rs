@@ -1,8 +1,8 @@
 //! The `key.*` ops over [`keystore::KeyStore`].
 //!
 //! Invariants:
-//! - Private ops (create, rotate, revoke, retire, sign, seal, unseal,
-//!   export, delete) act on the caller's own key namespace only
+//! - Private ops (create, import, rotate, revoke, retire, sign, seal,
+//!   unseal, export, delete) act on the caller's own key namespace only
 //!   (`Subject::key_namespace`: each system service has its own). They
 //!   take an optional `app`, which may only name that namespace: any other,
 //!   whoever asks (`system:admin` included), is refused with `EPERM`
@@ -21,12 +21,12 @@
 
 use crate::handler::Keystored;
 use keymint_client::{alg_from_wire, alg_to_wire};
-use keystore::{KeyInfo, KeyName, KeySelector, KeystoreError, Outcome, RevokeScope};
+use keystore::{KeyInfo, KeyName, KeystoreError, Outcome, RevokeScope};
 use nexus_core::{AppId, Authorizer, Coded, ErrorCode, Label, Subject};
 use nexus_proto::{
     self as proto, Bytes, DamagedKey, Empty, KeyArgs, KeyCreate, KeyCreateArgs, KeyCreateReply,
-    KeyDelete, KeyExport, KeyExportReply, KeyList, KeyListReply, KeyRetire, KeyRevoke, KeyRotate,
-    KeySeal, KeySealReply, KeyShow, KeySign, KeySignReply, KeyUnseal, KeyUnsealReply, KeyVerify,
+    KeyDelete, KeyExport, KeyExportReply, KeyImport, KeyList, KeyListReply, KeyRetire, KeyRevoke,
+    KeyRotate, KeySeal, KeySealReply, KeyShow, KeySign, KeyUnseal, KeyUnsealReply, KeyVerify,
     KeyVerifyArgs, KeyVerifyReply, KeyVersionInfo, Op,
 };
 use wire::{Request, Value, WireError};
@@ -129,7 +129,7 @@ impl Keystored {
 
     /// The reply to create and rotate; soft-quota warnings also go to
     /// stderr (figures and names only).
-    fn created(&self, s: &Subject, out: Outcome<KeyInfo>) -> KeyCreateReply {
+    pub(crate) fn created(&self, s: &Subject, out: Outcome<KeyInfo>) -> KeyCreateReply {
         let info = out.value;
         let v = info.version(info.primary);
         let warnings = out
@@ -188,10 +188,7 @@ impl Keystored {
         }
         let mut last = None;
         for v in candidates {
-            match self
-                .keys
-                .verify(s, &key, KeySelector::Version(v), &a.msg, &a.sig)
-            {
+            match self.verify_version(s, &key, v, a.prehash, &a.msg, &a.sig) {
                 Ok(v) => {
                     let kid = info.version(v).and_then(|x| x.kid).ok_or_else(|| {
                         WireError::new(ErrorCode::Eio, "a verifying key version has no kid")
@@ -237,6 +234,7 @@ impl Keystored {
         let authz = self.authz();
         match req.op() {
             KeyCreate::NAME => proto::serve::<KeyCreate>(req, |a| self.create(s, a)),
+            KeyImport::NAME => proto::serve::<KeyImport>(req, |a| self.import(s, a)),
             KeyRotate::NAME => proto::serve::<KeyRotate>(req, |a| self.rotate(s, a)),
             KeyRevoke::NAME => proto::serve::<KeyRevoke>(req, |a| {
                 let scope = a.version.map_or(RevokeScope::Key, RevokeScope::Version);
@@ -255,15 +253,7 @@ impl Keystored {
                 let key = KeyName::new(app, a.purpose, a.name);
                 Ok(info_reply(&self.keys.describe(s, &key)?))
             }),
-            KeySign::NAME => proto::serve::<KeySign>(req, |a| {
-                let key = self.own_key(s, KeySign::NAME, a.app, a.purpose, a.name)?;
-                let out = self.keys.sign(s, authz, &key, &a.msg)?;
-                Ok(KeySignReply {
-                    sig: Bytes(out.signature.to_vec()),
-                    kid: out.kid,
-                    version: out.version,
-                })
-            }),
+            KeySign::NAME => proto::serve::<KeySign>(req, |a| self.sign(s, a)),
             KeyVerify::NAME => proto::serve::<KeyVerify>(req, |a| self.verify(s, a)),
             KeySeal::NAME => proto::serve::<KeySeal>(req, |a| {
                 let key = self.own_key(s, KeySeal::NAME, a.app, a.purpose, a.name)?;

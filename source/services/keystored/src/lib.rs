@@ -32,6 +32,7 @@ pub mod entry;
 mod error;
 mod handler;
 mod key_delete;
+mod keyfmt;
 mod keys;
 mod setup;
 mod trust_ops;

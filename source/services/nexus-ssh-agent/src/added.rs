@@ -104,7 +104,7 @@ impl Agent {
             }
             Err(ImportError::Unavailable) => {
                 log(
-                    "ADD_IDENTITY refused: this keystore cannot import keys yet (key.import); \
+                    "ADD_IDENTITY refused: this keystore cannot import keys (no key.import); \
                      create a key in the keystore instead: nx ssh add-key NAME",
                 );
                 return Response::Failure;

@@ -5,6 +5,8 @@
 //! - The agent never holds key material: identities are public keys from
 //!   `key.list`, signatures come from `key.sign`, imports go to the
 //!   keystore (see [`crate::backend`]).
+//! - Data of exactly 64 bytes is never signed ([`BARE_DIGEST_LEN`]): the
+//!   agent is no oracle for prehashed (minisign) signatures.
 //! - Refusals are `SSH_AGENT_FAILURE` (the protocol has no error codes)
 //!   plus one log line on stderr naming the reason; never a secret, never
 //!   the signed data.
@@ -29,6 +31,16 @@ use ssh_key::{Algorithm, Signature};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+/// The length of data the agent never signs: a BLAKE2b-512 digest. An
+/// Ed25519 signature over 64 bytes d is also a minisign (prehashed)
+/// signature of every file whose BLAKE2b-512 is d; signing 64 arbitrary
+/// bytes for anyone who reaches the socket (including a remote host
+/// through `ssh -A`) would let them obtain such signatures from an `ssh`
+/// key that also signs releases. No SSH user authentication request
+/// (session id, user, service, key: well over 64 bytes) and no `SSHSIG`
+/// blob (`ssh-keygen -Y sign`, git) is that short.
+pub const BARE_DIGEST_LEN: usize = 64;
 
 /// The agent's settings.
 pub struct AgentConfig {
@@ -267,6 +279,13 @@ impl Agent {
         }
         if flags != 0 {
             log(&format!("SIGN_REQUEST refused: unknown flags {flags:#x}"));
+            return Response::Failure;
+        }
+        if data.len() == BARE_DIGEST_LEN {
+            log(
+                "SIGN_REQUEST refused: 64 bytes of data is no SSH signature input; the agent \
+                 does not sign bare digests (one would be a prehashed minisign signature)",
+            );
             return Response::Failure;
         }
         let Some((key, rules)) = self.find(blob) else {

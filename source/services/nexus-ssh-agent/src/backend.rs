@@ -10,8 +10,8 @@
 //! [`ImportError::Unavailable`], never with a silent success.
 
 use crate::proto::add::Ed25519Seed;
-use nexus_core::Label;
-use nexus_keychain::{CreatedKey, KeyInfo, Keychain, KeychainError, LinkConfig, Signed};
+use nexus_core::{ErrorCode, Label};
+use nexus_keychain::{CreatedKey, KeyAlg, KeyInfo, Keychain, KeychainError, LinkConfig, Signed};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use thiserror::Error;
@@ -19,8 +19,8 @@ use thiserror::Error;
 /// Why an import failed.
 #[derive(Debug, Error)]
 pub enum ImportError {
-    /// This keystore does not serve `key.import`.
-    #[error("the keystore cannot import keys yet (no key.import)")]
+    /// This keystore does not serve `key.import` (an older keystored).
+    #[error("the keystore cannot import keys (no key.import)")]
     Unavailable,
     /// keystored refused, or could not be reached.
     #[error(transparent)]
@@ -93,12 +93,15 @@ impl KeyBackend for KeychainBackend {
         name: &Label,
         seed: &Ed25519Seed,
     ) -> Result<CreatedKey, ImportError> {
-        // The one place a key import reaches the keystore. keystored does
-        // not serve `key.import` yet; once nexus-keychain has it, this body
-        // becomes:
-        //     self.with(|kc| kc.import_key(purpose, name, KeyAlg::Ed25519, seed.expose()))
-        //         .map_err(ImportError::from)
-        let _ = (purpose, name, seed);
-        Err(ImportError::Unavailable)
+        // The one place a key import reaches the keystore: the seed is
+        // copied once, into the request's zeroizing buffer.
+        self.with(|kc| kc.import_key(purpose, name, KeyAlg::Ed25519, seed.expose()))
+            .map_err(|e| match e.remote_code() {
+                // A keystored that predates `key.import` says "unknown op".
+                Some(ErrorCode::Einval) if e.to_string().contains("unknown op") => {
+                    ImportError::Unavailable
+                }
+                _ => ImportError::Keychain(e),
+            })
     }
 }

@@ -7,6 +7,7 @@
 mod access;
 mod common;
 mod delete;
+mod import;
 mod lifecycle;
 mod sealing;
 mod storage;

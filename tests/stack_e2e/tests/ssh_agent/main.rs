@@ -21,6 +21,8 @@ mod harness;
 mod procs;
 mod tools;
 
+mod forge;
+
 use harness::{must, repo, Stack, BOOT_WAIT};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -300,20 +302,114 @@ fn git_commit_signed_through_the_agent_verifies() {
 }
 
 #[test]
-fn test_reject_ssh_add_of_a_key_file_until_the_keystore_imports_keys() {
+fn ssh_add_imports_a_key_file_that_then_logs_in_and_is_never_exported() {
     require_tools();
     let (stack, line) = stack_with_key("present");
     let dir = tmp(&stack);
     let (agent, sock) = start_agent(&stack.run_dir(), &dir);
-    let key = dir.join("id_ed25519");
+    let ssh_dir = dir.join("home/.ssh");
+    must(std::fs::create_dir_all(&ssh_dir), "~/.ssh");
+    let key = ssh_dir.join("id_ed25519");
     ok(Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "me@laptop", "-f"])
         .arg(&key));
+    let seed = {
+        let k = must(
+            ssh_key::PrivateKey::read_openssh_file(&key),
+            "read id_ed25519",
+        );
+        let pair = k.key_data().ed25519().expect("an Ed25519 key").clone();
+        pair.private.to_bytes()
+    };
+    let file_pub = must(std::fs::read_to_string(key.with_extension("pub")), "id.pub");
+    let key_field = file_pub.split_whitespace().nth(1).unwrap().to_owned();
+
+    // ssh-add imports it (key.import under purpose ssh) ...
     let out = run(with_agent("ssh-add", &sock).arg(&key), b"");
-    assert_eq!(out.status.code(), Some(1), "ssh-add of a key file");
-    agent.expect("refusal", |l| {
-        l.contains("ADD_IDENTITY refused: this keystore cannot import keys yet")
+    assert!(
+        out.status.success(),
+        "ssh-add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logged = agent.expect("import", |l| {
+        l.contains("key imported into the keystore as ssh/me-laptop-")
     });
-    // Nothing was added: the agent still offers exactly the keystore key.
-    assert_eq!(ok(with_agent("ssh-add", &sock).arg("-L")), line);
+    let name = logged.rsplit("ssh/").next().unwrap().trim().to_owned();
+    // ... and it is the keystore's now: the agent offers it with the
+    // keystore's comment, next to the key that was there.
+    let listed = ok(with_agent("ssh-add", &sock).arg("-L"));
+    let imported_line = listed
+        .lines()
+        .find(|l| l.contains(&key_field))
+        .expect("ssh-add -L lists the imported key")
+        .to_owned();
+    assert_eq!(
+        imported_line,
+        format!("ssh-ed25519 {key_field} system.admin/ssh/{name} v1")
+    );
+    assert!(listed.contains(line.trim_end()), "{listed}");
+    // Adding the same file again is idempotent.
+    let again = run(with_agent("ssh-add", &sock).arg(&key), b"");
+    assert!(again.status.success());
+
+    // The keystore cannot export it: no op returns the seed; export-wrapped
+    // gives only a blob for this device's keymintd; no state file holds it.
+    let run_dir = stack.run_dir();
+    let shown = nx(&run_dir, &["--json", "key", "show", "ssh", &name]);
+    let exported = nx(&run_dir, &["--json", "key", "export-wrapped", "ssh", &name]);
+    for text in [&shown, &exported] {
+        assert!(!text.contains(&hex(&seed)), "{text}");
+    }
+    let blob = b64(&exported);
+    assert!(blob.len() > 32 && !blob.windows(32).any(|w| w == seed));
+    for f in walk(run_dir.parent().unwrap()) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !bytes.windows(32).any(|w| w == seed),
+            "{} holds the seed",
+            f.display()
+        );
+    }
+
+    // The key file can go: ssh still logs in with the key, through the
+    // agent and the keystore.
+    must(std::fs::remove_file(&key), "rm id_ed25519");
+    let pub_file = dir.join("imported.pub");
+    must(std::fs::write(&pub_file, &imported_line), "imported.pub");
+    let sshd = Sshd::start(&dir, &file_pub);
+    let out = sshd.ssh(&sock, &pub_file, "echo logged-in-with-the-imported-key");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"logged-in-with-the-imported-key\n");
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The `blob_b64` of a `--json` export.
+fn b64(json: &str) -> Vec<u8> {
+    use base64::Engine;
+    let v: serde_json::Value = must(serde_json::from_str(json), "json");
+    must(
+        base64::engine::general_purpose::STANDARD.decode(v["blob_b64"].as_str().unwrap()),
+        "base64",
+    )
+}
+
+/// Every regular file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => out.extend(walk(&p)),
+            Ok(m) if m.is_file() => out.push(p),
+            _ => {}
+        }
+    }
+    out
 }

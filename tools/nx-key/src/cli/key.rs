@@ -1,5 +1,6 @@
 //! `nx key …` and `nx key trust …`.
 
+use super::keyfmt::{ExportPublicArgs, ImportArgs, SignForm};
 use clap::{ArgGroup, Args, Subcommand};
 use keymint::kid::Kid;
 use nexus_core::{AppId, Label};
@@ -55,8 +56,12 @@ nx key create storage s1 --alg XChaCha20-Poly1305 --json")]
         app: Option<AppId>,
     },
     /// Sign a message (--in FILE or stdin); the raw 64-byte signature goes
-    /// to --out FILE or stdout.
-    #[command(after_help = "Example:\n  nx key sign signing k1 --in msg.txt --out msg.sig")]
+    /// to --out FILE or stdout. Messages over 1 MiB: --prehash or --minisig.
+    #[command(
+        after_help = "Examples:\n  nx key sign signing k1 --in msg.txt --out msg.sig\n  \
+nx key sign signing k1 --prehash --in release.tar --out release.sig\n  \
+nx key sign signing k1 --minisig --in release.tar --out release.tar.minisig"
+    )]
     Sign {
         #[command(flatten)]
         key: KeyName,
@@ -66,16 +71,27 @@ nx key create storage s1 --alg XChaCha20-Poly1305 --json")]
         /// Write the signature to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        form: SignForm,
     },
-    /// Verify a signature (raw bytes in --sig FILE) over a message (--in
-    /// FILE or stdin). A bad signature exits with EPERM (10).
-    #[command(after_help = "Example:\n  nx key verify signing k1 --sig msg.sig --in msg.txt")]
+    /// Verify a signature (raw bytes, or a .minisig file, in --sig FILE)
+    /// over a message (--in FILE or stdin). A bad signature exits with
+    /// EPERM (10).
+    #[command(
+        after_help = "Examples:\n  nx key verify signing k1 --sig msg.sig --in msg.txt\n  \
+nx key verify signing k1 --prehash --sig release.sig --in release.tar\n  \
+nx key verify signing k1 --sig release.tar.minisig --in release.tar"
+    )]
     Verify {
         #[command(flatten)]
         key: KeyName,
-        /// The signature file (64 raw bytes).
+        /// The signature file (64 raw bytes, or a minisign .minisig).
         #[arg(long, value_name = "FILE")]
         sig: PathBuf,
+        /// The signature is over the message's BLAKE2b-512 digest (made with
+        /// `sign --prehash`); implied by a .minisig file.
+        #[arg(long)]
+        prehash: bool,
         /// Read the message from FILE instead of stdin.
         #[arg(long = "in", value_name = "FILE")]
         input: Option<PathBuf>,
@@ -164,6 +180,25 @@ nx key create storage s1 --alg XChaCha20-Poly1305 --json")]
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Import an existing Ed25519 private key (OpenSSH, PKCS#8 PEM or
+    /// minisign file): wrapped at once, never readable again.
+    #[command(
+        after_help = "Examples:\n  nx key import ssh laptop --from ~/.ssh/id_ed25519\n  \
+nx key import release k1 --from release.pem\n  \
+nx key import release k1 --from minisign.key --password-file pw.txt\n\
+The key file still holds the key afterwards: delete it if the keystore copy \
+is to be the only one."
+    )]
+    Import(ImportArgs),
+    /// Print a key's public key as SPKI PEM, an OpenSSH line, a minisign
+    /// public key file, or 32 raw bytes.
+    #[command(
+        name = "export-public",
+        after_help = "Examples:\n  nx key export-public signing k1 --format pem --out k1.pem\n  \
+nx key export-public ssh laptop --format openssh >> ~/.ssh/authorized_keys\n  \
+nx key export-public signing k1 --format minisign --out k1.pub"
+    )]
+    ExportPublic(ExportPublicArgs),
     /// The trust store: roots that may sign bundles and updates.
     #[command(subcommand)]
     Trust(TrustCmd),

@@ -4,10 +4,12 @@
 //! (exit 2) before anything is sent.
 
 mod key;
+mod keyfmt;
 mod other;
 mod ssh;
 
 pub use key::{KeyCmd, TrustCmd};
+pub use keyfmt::{ExportPublicArgs, ImportArgs, KeyIdArg, PublicFormat, SignForm};
 pub use other::{ArtifactArgs, AttestCmd, AttestSub, BundleCmd, UpdateCmd};
 pub use ssh::SshCmd;
 

@@ -83,9 +83,16 @@ pub struct ArtifactArgs {
     /// The folder to sign (manifest.toml and manifest.toml.minisig are
     /// written into it).
     pub dir: PathBuf,
-    /// The minisign secret key file (unencrypted, `minisign -G -W`).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    /// The signing key: PURPOSE/NAME of a key in your keystore namespace,
+    /// or a minisign secret key file (unencrypted, `minisign -G -W`).
+    #[arg(long, value_name = "PURPOSE/NAME|FILE")]
+    pub key: String,
+    /// The minisign key number written into the signature, for a keystore
+    /// key (default: derived from its kid; for a key imported from
+    /// minisign, its original number keeps `minisign -V -p old.pub`
+    /// working).
+    #[arg(long, value_name = "HEX")]
+    pub minisign_key_id: Option<super::KeyIdArg>,
     /// The artifact's name.
     #[arg(long)]
     pub name: Label,
@@ -100,9 +107,11 @@ pub struct ArtifactArgs {
 /// `nx bundle …`
 #[derive(Debug, Subcommand)]
 pub enum BundleCmd {
-    /// Sign a folder as a bundle, offline, with a minisign secret key.
+    /// Sign a folder as a bundle with a keystore key (PURPOSE/NAME) or,
+    /// offline, with a minisign secret key file.
     #[command(
-        after_help = "Example:\n  nx bundle sign ./app --key publisher.key --name com.example.app --version 1.2.0"
+        after_help = "Examples:\n  nx bundle sign ./app --key release/k1 --name com.example.app --version 1.2.0\n  \
+nx bundle sign ./app --key publisher.key --name com.example.app --version 1.2.0"
     )]
     Sign(ArtifactArgs),
     /// Install a signed bundle folder (verified against the trust store).
@@ -129,9 +138,11 @@ pub enum BundleCmd {
 /// `nx update …`
 #[derive(Debug, Subcommand)]
 pub enum UpdateCmd {
-    /// Sign a folder as a system update, offline, with a minisign secret key.
+    /// Sign a folder as a system update with a keystore key (PURPOSE/NAME)
+    /// or, offline, with a minisign secret key file.
     #[command(
-        after_help = "Example:\n  nx update sign ./os --key release.key --name nexus-os --version 2.0.0"
+        after_help = "Examples:\n  nx update sign ./os --key release/os --name nexus-os --version 2.0.0\n  \
+nx update sign ./os --key release.key --name nexus-os --version 2.0.0"
     )]
     Sign(ArtifactArgs),
     /// Stage a signed update folder into the inactive slot.

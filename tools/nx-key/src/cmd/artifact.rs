@@ -1,41 +1,88 @@
-//! `nx bundle …` and `nx update …`: signing artifacts offline with
-//! `trust::sign_artifact` (a minisign secret key, never sent anywhere),
-//! and driving bundlemgrd and updated.
+//! `nx bundle …` and `nx update …`: signing artifacts with
+//! `trust::sign_artifact_with`, by a keystore key (`--key PURPOSE/NAME`:
+//! the manifest's digest and the trusted comment are signed by
+//! keystored) or offline by a minisign secret key file (never sent
+//! anywhere), and driving bundlemgrd and updated.
 //!
 //! Invariant: the artifact path sent to a daemon is absolute (the daemon's
 //! working directory is not the caller's); install/stage/commit/rollback
 //! and uninstall are sent once, never retried.
 
 use crate::cli::{ArtifactArgs, BundleCmd, UpdateCmd};
+use crate::cmd::keyfmt::KeystoreSigner;
 use crate::ctx::Ctx;
 use crate::error::NxError;
 use crate::io::read_file;
 use keymint::kid::ed25519_kid;
+use nexus_core::Label;
 use nexus_keychain::{Retry, Service, ServiceClient};
 use nexus_proto::{self as proto, ArtifactArgs as PathArgs, BundleNameArgs, Empty, Op};
 use serde_json::{json, Map, Value as Json};
-use std::path::Path;
-use trust::minisign::MinisignSecretKey;
+use std::path::{Path, PathBuf};
+use trust::minisign::{MinisignSecretKey, MinisignSigner};
 use trust::{Kind, Version};
+
+/// What `--key` names: a key in the caller's keystore namespace, or a
+/// minisign secret key file.
+enum KeySource {
+    Keystore(Label, Label),
+    File(PathBuf),
+}
+
+/// `PURPOSE/NAME` (two labels, one `/`) is a keystore key; anything else
+/// a file. A value that is both (a file at that relative path exists) is
+/// refused rather than guessed.
+fn key_source(s: &str) -> Result<KeySource, NxError> {
+    let keystore = s
+        .split_once('/')
+        .and_then(|(p, n)| Some((Label::new(p).ok()?, Label::new(n).ok()?)));
+    match keystore {
+        Some(_) if Path::new(s).exists() => Err(NxError::usage(format!(
+            "--key {s} names both a keystore key and a file: write ./{s} for the file"
+        ))),
+        Some((p, n)) => Ok(KeySource::Keystore(p, n)),
+        None => Ok(KeySource::File(PathBuf::from(s))),
+    }
+}
 
 /// Sign `a.dir` as an artifact of `kind`.
 pub fn sign(ctx: &mut Ctx<'_>, kind: Kind, a: &ArtifactArgs) -> Result<(), NxError> {
     let version =
         Version::parse(&a.version).map_err(|e| NxError::usage(format!("--version: {e}")))?;
-    let key_bytes = read_file(&a.key)?;
-    let key = MinisignSecretKey::parse(&key_bytes).map_err(|e| NxError::local("secret key", &e))?;
-    drop(key_bytes);
     let comment = a
         .comment
         .clone()
         .unwrap_or_else(|| format!("{kind} {} {}", a.name, version.as_str()));
-    let manifest = trust::sign_artifact(
+    let file_key;
+    let kc;
+    let keystore_signer;
+    let (signer, signer_key): (&dyn MinisignSigner, Option<String>) = match key_source(&a.key)? {
+        KeySource::File(path) => {
+            if a.minisign_key_id.is_some() {
+                return Err(NxError::usage(
+                    "--minisign-key-id is for keystore keys: a minisign key file has its own",
+                ));
+            }
+            let key_bytes = read_file(&path)?;
+            file_key = MinisignSecretKey::parse(&key_bytes)
+                .map_err(|e| NxError::local("secret key", &e))?;
+            (&file_key, None)
+        }
+        KeySource::Keystore(purpose, name) => {
+            kc = ctx.keychain();
+            let id = a.minisign_key_id.map(|k| k.0);
+            keystore_signer = KeystoreSigner::primary(&kc, purpose, name, id)?;
+            let name = keystore_signer.key_name();
+            (&keystore_signer, Some(name))
+        }
+    };
+    let manifest = trust::sign_artifact_with(
         &a.dir,
         kind,
         a.name.clone(),
         version,
         kind.scope(),
-        &key,
+        signer,
         &comment,
     )
     .map_err(|e| match &e {
@@ -45,8 +92,7 @@ pub fn sign(ctx: &mut Ctx<'_>, kind: Kind, a: &ArtifactArgs) -> Result<(), NxErr
         }
         _ => NxError::local("signing failed", &e),
     })?;
-    let pk = key.public_key();
-    let kid = ed25519_kid(pk.verifying_key());
+    let kid = ed25519_kid(&signer.verifying_key());
     let j = json!({
         "kind": kind.as_str(),
         "name": manifest.name().as_str(),
@@ -54,11 +100,13 @@ pub fn sign(ctx: &mut Ctx<'_>, kind: Kind, a: &ArtifactArgs) -> Result<(), NxErr
         "scope": manifest.scope().as_str(),
         "files": manifest.files().len(),
         "signer_kid": kid.to_hex(),
-        "minisign_key_id": pk.key_id().to_hex(),
+        "minisign_key_id": signer.key_id().to_hex(),
+        "signer_key": signer_key,
         "dir": a.dir.display().to_string(),
     });
+    let by = signer_key.map_or_else(String::new, |k| format!(" (keystore key {k})"));
     let human = format!(
-        "signed {kind} {} {} ({} files) with key {kid}",
+        "signed {kind} {} {} ({} files) with key {kid}{by}",
         manifest.name(),
         manifest.version().as_str(),
         manifest.files().len()

@@ -88,6 +88,19 @@ fn created(
     )
 }
 
+/// A message over one frame: say how to sign it anyway.
+fn too_large_hint(e: NxError) -> NxError {
+    const HINT: &str = "sign and verify large files with --prehash (or --minisig)";
+    match e {
+        NxError::Usage(m) if m.contains("is larger than") => NxError::Usage(format!("{m}; {HINT}")),
+        NxError::Local { code, msg } if msg.contains("the limit is") => NxError::Local {
+            code,
+            msg: format!("{msg}; {HINT}"),
+        },
+        e => e,
+    }
+}
+
 fn aad(file: Option<&Path>) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, NxError> {
     file.map(|f| read_file_within(f, limits::AAD, "aad"))
         .transpose()
@@ -153,8 +166,25 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
             let k = kc.show_key(&key.purpose, &key.name, app.as_ref())?;
             ctx.emit(key_info_json(&k), &key_info_text(&k))
         }
-        KeyCmd::Sign { key, input, out } => {
-            let msg = read_input_within(&mut ctx.io, input.as_deref(), limits::MESSAGE, "message")?;
+        KeyCmd::Sign {
+            key,
+            input,
+            out,
+            form,
+        } => {
+            if form.prehash || form.minisig {
+                let k = (&key.purpose, &key.name);
+                return crate::cmd::prehash::sign(
+                    ctx,
+                    &kc,
+                    k,
+                    input.as_deref(),
+                    out.as_deref(),
+                    form,
+                );
+            }
+            let msg = read_input_within(&mut ctx.io, input.as_deref(), limits::MESSAGE, "message")
+                .map_err(too_large_hint)?;
             let s = kc.sign(&key.purpose, &key.name, &msg)?;
             let meta = obj([
                 ("kid", Json::String(s.kid.to_hex())),
@@ -166,12 +196,19 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
         KeyCmd::Verify {
             key,
             sig,
+            prehash,
             input,
             version,
             app,
         } => {
             let sig = read_file(&sig)?;
-            let msg = read_input_within(&mut ctx.io, input.as_deref(), limits::MESSAGE, "message")?;
+            if prehash || crate::cmd::prehash::is_minisig(&sig) {
+                let k = (&key.purpose, &key.name);
+                let (i, a) = (input.as_deref(), app.as_ref());
+                return crate::cmd::prehash::verify(ctx, &kc, k, &sig, i, version, a);
+            }
+            let msg = read_input_within(&mut ctx.io, input.as_deref(), limits::MESSAGE, "message")
+                .map_err(too_large_hint)?;
             let v = kc.verify(&key.purpose, &key.name, &msg, &sig, version, app.as_ref())?;
             let j = json!({ "valid": true, "version": v.version, "kid": v.kid.to_hex() });
             ctx.emit(j, &format!("valid: version {} kid {}", v.version, v.kid))
@@ -266,6 +303,8 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: KeyCmd) -> Result<(), NxError> {
             let j = json!({ "deleted": true, "purpose": key.purpose.as_str(), "name": key.name.as_str() });
             ctx.emit(j, &format!("deleted {}/{}", key.purpose, key.name))
         }
+        KeyCmd::Import(a) => crate::cmd::keyfmt::import(ctx, &kc, a),
+        KeyCmd::ExportPublic(a) => crate::cmd::keyfmt::export_public(ctx, &kc, a),
         KeyCmd::Trust(t) => crate::cmd::trust::run(ctx, &kc, t),
     }
 }

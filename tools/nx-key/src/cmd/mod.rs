@@ -6,6 +6,8 @@ pub mod attest;
 pub mod bench;
 pub mod identity;
 pub mod key;
+pub mod keyfmt;
+pub mod prehash;
 pub mod ssh;
 pub mod status;
 pub mod trust;

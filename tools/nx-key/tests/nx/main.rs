@@ -2,9 +2,10 @@
 //! the offline commands for real, the online ones against fake services
 //! that speak services.md.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod keyfiles;
 mod offline;
 mod online;
 mod parse;

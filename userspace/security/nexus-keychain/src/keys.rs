@@ -36,7 +36,7 @@ pub(crate) fn key_args(purpose: &Label, name: &Label) -> KeyArgs {
 }
 
 /// A version number the caller asks for, as the wire carries it (1..=2^32−1).
-fn version_arg(v: u64) -> Result<u32, KeychainError> {
+pub(crate) fn version_arg(v: u64) -> Result<u32, KeychainError> {
     u32::try_from(v).map_err(|_| KeychainError::Invalid("a key version fits in 32 bits".into()))
 }
 
@@ -144,12 +144,17 @@ impl Keychain {
     /// `key.sign`: sign `msg` with the primary version.
     pub fn sign(&self, purpose: &Label, name: &Label, msg: &[u8]) -> Result<Signed, KeychainError> {
         limits::MESSAGE.check("message", msg.len())?;
-        let args = KeySignArgs {
+        self.sign_with(KeySignArgs {
             purpose: purpose.clone(),
             name: name.clone(),
             msg: Bytes::from(msg),
+            prehash: None,
             app: None,
-        };
+        })
+    }
+
+    /// `key.sign` with `args` (plain or prehashed).
+    pub(crate) fn sign_with(&self, args: KeySignArgs) -> Result<Signed, KeychainError> {
         let r = self
             .keystored
             .call_op::<proto::KeySign>(&args, Retry::Idempotent)?;
@@ -173,14 +178,19 @@ impl Keychain {
         app: Option<&AppId>,
     ) -> Result<Verified, KeychainError> {
         limits::MESSAGE.check("message", msg.len())?;
-        let args = KeyVerifyArgs {
+        self.verify_with(KeyVerifyArgs {
             purpose: purpose.clone(),
             name: name.clone(),
             msg: Bytes::from(msg),
             sig: Bytes::from(sig),
             version: version.map(version_arg).transpose()?,
             app: app.cloned(),
-        };
+            prehash: None,
+        })
+    }
+
+    /// `key.verify` with `args` (plain or prehashed).
+    pub(crate) fn verify_with(&self, args: KeyVerifyArgs) -> Result<Verified, KeychainError> {
         let r = self
             .keystored
             .call_op::<proto::KeyVerify>(&args, Retry::Idempotent)?;

@@ -85,6 +85,7 @@ capability_tests! {
     allow_key_decrypt, test_reject_key_decrypt_not_granted, KeyDecrypt, "identity.key.decrypt", APP, APP_EMPTY;
     allow_key_export, test_reject_key_export_not_granted, KeyExport, "identity.key.export", APP, APP_EMPTY;
     allow_key_delete, test_reject_key_delete_not_granted, KeyDelete, "identity.key.delete", APP, APP_EMPTY;
+    allow_key_import, test_reject_key_import_not_granted, KeyImport, "identity.key.import", APP, APP_EMPTY;
     allow_attest, test_reject_attest_not_granted, Attest, "identity.attest", APP, APP_EMPTY;
     allow_trust_write, test_reject_trust_write_not_granted, TrustWrite, "identity.trust.write", SYS, SYS_EMPTY;
     allow_vault_use, test_reject_vault_use_not_granted, VaultUse, "identity.vault.use", APP, APP_EMPTY;

@@ -18,7 +18,7 @@ subject = "system:granted"
 capabilities = [
   "identity.key.create", "identity.key.rotate", "identity.key.revoke",
   "identity.key.sign", "identity.key.seal", "identity.key.decrypt",
-  "identity.key.export", "identity.key.delete", "identity.attest",
+  "identity.key.export", "identity.key.delete", "identity.key.import", "identity.attest",
   "identity.trust.write", "identity.vault.use", "identity.user.admin",
   "identity.bundle.install", "identity.update.stage", "identity.artifact.force",
 ]
@@ -28,7 +28,7 @@ subject = "app:com.example.granted"
 capabilities = [
   "identity.key.create", "identity.key.rotate", "identity.key.revoke",
   "identity.key.sign", "identity.key.seal", "identity.key.decrypt",
-  "identity.key.export", "identity.key.delete", "identity.attest",
+  "identity.key.export", "identity.key.delete", "identity.key.import", "identity.attest",
   "identity.vault.use", "identity.bundle.install",
 ]
 

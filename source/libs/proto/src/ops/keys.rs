@@ -8,7 +8,7 @@
 
 use super::status::Empty;
 use crate::schema::{ops, wire_map};
-use crate::types::{Alg, Bytes, KeyState, Secret, VersionState};
+use crate::types::{Alg, Bytes, KeyState, Prehash, Secret, VersionState};
 use nexus_core::{AppId, Kid, Label};
 
 wire_map!(reply
@@ -139,11 +139,18 @@ ops! {
         ]
         reply [= KeyInfo]
 
-    /// `key.sign`: sign `msg` with the primary version.
+    /// `key.sign`: sign `msg` with the primary version. With `prehash`,
+    /// `msg` is the 64-byte digest of the message.
     KeySign = "key.sign" in Keystored, capability KeySign, callers [];
         args [
             #[derive(Debug, Clone, PartialEq, Eq)]
-            KeySignArgs { purpose: Label, name: Label, msg: Bytes, app: Option<AppId> }
+            KeySignArgs {
+                purpose: Label,
+                name: Label,
+                msg: Bytes,
+                prehash: Option<Prehash>,
+                app: Option<AppId>,
+            }
         ]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +158,8 @@ ops! {
         ]
 
     /// `key.verify`: check `sig` over `msg`; without `version`, every
-    /// active version, primary first. A bad signature is `EPERM`.
+    /// active version, primary first. A bad signature is `EPERM`. With
+    /// `prehash`, `msg` is the 64-byte digest of the message.
     KeyVerify = "key.verify" in Keystored, capability none, callers [];
         args [
             #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +170,7 @@ ops! {
                 sig: Bytes,
                 version: Option<u32>,
                 app: Option<AppId>,
+                prehash: Option<Prehash>,
             }
         ]
         reply [

@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod attest;
 pub mod identity;
+pub mod import;
 pub mod init;
 pub mod key_delete;
 pub mod keymint;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<OpInfo> {
         keymint::OPS,
         keys::OPS,
         key_delete::OPS,
+        import::OPS,
         vault::OPS,
         trust::OPS,
         identity::OPS,

@@ -1,4 +1,5 @@
-//! minisign public and (unencrypted) secret keys.
+//! minisign public and secret keys (unencrypted; encrypted ones with the
+//! `encrypted-keys` feature, see `encrypted.rs`).
 //!
 //! Invariants: a [`MinisignPublicKey`] holds a canonical, non-weak Ed25519
 //! key; a [`MinisignSecretKey`] holds a seed whose public half matches the
@@ -23,7 +24,10 @@ const CHK_ALG: &[u8; 2] = b"B2";
 const PUBLIC_LEN: usize = 2 + 8 + 32;
 const SECRET_LEN: usize = 2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32;
 // Offsets inside the secret key structure.
-const KEYNUM_AT: usize = 54;
+pub(super) const SALT_AT: usize = 6;
+pub(super) const OPS_AT: usize = SALT_AT + 32;
+pub(super) const MEM_AT: usize = OPS_AT + 8;
+pub(super) const KEYNUM_AT: usize = MEM_AT + 8;
 const SEED_AT: usize = KEYNUM_AT + 8;
 const PK_AT: usize = SEED_AT + 32;
 const CHK_AT: usize = PK_AT + 32;
@@ -48,6 +52,15 @@ impl MinisignKeyId {
     /// prints it (`minisign public key 3B6A5A5F54BE79A5`), zero-padded.
     pub fn to_hex(&self) -> String {
         format!("{:016X}", u64::from_le_bytes(self.0))
+    }
+
+    /// The key number of a key that has no minisign key number of its own
+    /// (a keystore key): the first 8 bytes of its RFC 9679 kid. Stable for
+    /// the key, so its exported public key and its signatures agree.
+    pub fn from_kid(kid: &keymint::kid::Kid) -> Self {
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&kid.as_bytes()[..8]);
+        MinisignKeyId(id)
     }
 
     /// Parse exactly 16 hex digits (either case), as [`to_hex`](Self::to_hex) writes.
@@ -140,7 +153,14 @@ impl MinisignPublicKey {
     }
 }
 
-/// An unencrypted minisign secret key. No Debug, no Clone; zeroized on drop.
+/// A secret key file's decoded structure (zeroized on drop).
+struct RawSecretKey {
+    bytes: Zeroizing<Vec<u8>>,
+    encrypted: bool,
+}
+
+/// A minisign secret key (read from an unencrypted file, or from an
+/// encrypted one with its password). No Debug, no Clone; zeroized on drop.
 pub struct MinisignSecretKey {
     key_id: MinisignKeyId,
     signing: SigningKey,
@@ -164,6 +184,35 @@ impl MinisignSecretKey {
     /// keys; such a key is accepted because the seed must still reproduce
     /// the embedded public key. Any other checksum must match.
     pub fn parse(bytes: &[u8]) -> Result<Self, MinisignError> {
+        let raw = Self::raw(bytes)?;
+        if raw.encrypted {
+            return Err(MinisignError::EncryptedSecretKey);
+        }
+        Self::from_raw(&raw.bytes, false)
+    }
+
+    /// Whether `bytes` is a password-encrypted secret key (kdf `Sc`);
+    /// malformed files are errors, as for [`parse`](Self::parse).
+    pub fn is_encrypted(bytes: &[u8]) -> Result<bool, MinisignError> {
+        Ok(Self::raw(bytes)?.encrypted)
+    }
+
+    /// Parse a secret key file: an encrypted one (`minisign -G`) opened
+    /// with `password`, or an unencrypted one (the password is then not
+    /// used). A wrong password is [`MinisignError::WrongPassword`].
+    #[cfg(feature = "encrypted-keys")]
+    pub fn parse_with_password(bytes: &[u8], password: &[u8]) -> Result<Self, MinisignError> {
+        let mut raw = Self::raw(bytes)?;
+        if !raw.encrypted {
+            return Self::from_raw(&raw.bytes, false);
+        }
+        super::encrypted::decrypt(&mut raw.bytes, password)?;
+        Self::from_raw(&raw.bytes, true)
+    }
+
+    /// The file's decoded key structure, its fields checked but not the
+    /// key material.
+    fn raw(bytes: &[u8]) -> Result<RawSecretKey, MinisignError> {
         let ls = lines(bytes)?;
         let [c, b64] = ls.as_slice() else {
             return Err(MinisignError::Layout);
@@ -173,22 +222,36 @@ impl MinisignSecretKey {
         if &raw[0..2] != SIG_ALG {
             return Err(MinisignError::UnsupportedAlgorithm);
         }
-        match &raw[2..4] {
-            k if k == KDF_SCRYPT => return Err(MinisignError::EncryptedSecretKey),
-            k if k == KDF_NONE => {}
+        let encrypted = match &raw[2..4] {
+            k if k == KDF_SCRYPT => true,
+            k if k == KDF_NONE => false,
             _ => return Err(MinisignError::UnsupportedKeyFormat),
-        }
+        };
         if &raw[4..6] != CHK_ALG {
             return Err(MinisignError::UnsupportedKeyFormat);
         }
+        Ok(RawSecretKey {
+            bytes: raw,
+            encrypted,
+        })
+    }
+
+    /// The key in a decoded (decrypted) structure. A key that was
+    /// encrypted must carry its checksum: with a wrong password it does
+    /// not match.
+    fn from_raw(raw: &[u8], was_encrypted: bool) -> Result<Self, MinisignError> {
         let key_id = &raw[KEYNUM_AT..SEED_AT];
         let seed = &raw[SEED_AT..PK_AT];
         let pk = &raw[PK_AT..CHK_AT];
         let stored = &raw[CHK_AT..];
-        let unset = stored.iter().all(|&b| b == 0);
+        let unset = stored.iter().all(|&b| b == 0) && !was_encrypted;
         let expected = Zeroizing::new(checksum(key_id, seed, pk));
         if !unset && !bool::from(stored.ct_eq(expected.as_slice())) {
-            return Err(MinisignError::DamagedSecretKey);
+            return Err(if was_encrypted {
+                MinisignError::WrongPassword
+            } else {
+                MinisignError::DamagedSecretKey
+            });
         }
         let mut seed_arr = Zeroizing::new([0u8; 32]);
         seed_arr.copy_from_slice(seed);
@@ -257,6 +320,13 @@ impl MinisignSecretKey {
 
     pub(crate) fn sign_raw(&self, msg: &[u8]) -> Signature {
         self.signing.sign(msg)
+    }
+
+    /// The 32-byte Ed25519 seed, for the one use that needs it: handing
+    /// the key to the keystore (`key.import`), which wraps it at once.
+    /// Never log, compare or store it.
+    pub fn expose_secret_seed(&self) -> &[u8; 32] {
+        self.signing.as_bytes()
     }
 }
 

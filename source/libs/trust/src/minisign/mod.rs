@@ -11,17 +11,28 @@
 //!   where sig is Ed25519 over BLAKE2b-512(message), `trusted comment: …`,
 //!   then the global signature: Ed25519 over `sig || trusted comment`.
 //!
+//! - encrypted secret key (`minisign -G`, kdf `Sc`): the same layout with
+//!   `keynum || seed || pk || chk` XORed with scrypt(password, salt) under
+//!   libsodium's parameters from `ops` and `mem`; read with
+//!   [`MinisignSecretKey::parse_with_password`] (cargo feature
+//!   `encrypted-keys`).
+//!
 //! Invariants: only the prehashed `ED` algorithm is accepted; every
 //! verification is strict (`keymint::ed25519::verify`) and uses a key the
 //! caller chose, never one named by the signature; secret keys have no
-//! Debug or Clone and are zeroized on drop; encrypted secret keys are
-//! refused rather than half-parsed.
+//! Debug or Clone and are zeroized on drop; an encrypted secret key is
+//! refused by [`MinisignSecretKey::parse`] rather than half-parsed, and
+//! opens only with its password (the checksum must match).
 
+#[cfg(feature = "encrypted-keys")]
+mod encrypted;
 mod keys;
 mod sig;
+mod signer;
 
 pub use keys::{MinisignKeyId, MinisignPublicKey, MinisignSecretKey};
 pub use sig::MinisignSignature;
+pub use signer::{digest, digest_reader, MinisignSigner, SignerError, DIGEST_LEN};
 
 use base64::Engine;
 use nexus_core::{Coded, ErrorCode};
@@ -90,12 +101,27 @@ pub enum MinisignError {
     /// The OS random number generator failed.
     #[error("random number generator unavailable")]
     Rng,
+    /// The password does not open the encrypted secret key.
+    #[error("wrong password for this minisign secret key")]
+    WrongPassword,
+    /// The encrypted key asks for more scrypt work or memory than any key
+    /// minisign writes (refused rather than exhaust the machine).
+    #[error("the minisign secret key's key derivation parameters are out of bounds")]
+    KdfOutOfBounds,
+    /// The signer could not sign (its own code and message).
+    #[error("signer: {0}")]
+    Signer(SignerError),
+    /// The signer's signature does not verify with its own public key.
+    #[error("the signer's signature does not verify with its public key")]
+    SignerMismatch,
 }
 
 impl Coded for MinisignError {
     fn code(&self) -> ErrorCode {
         match self {
-            MinisignError::Rng => ErrorCode::Eio,
+            MinisignError::Rng | MinisignError::SignerMismatch => ErrorCode::Eio,
+            MinisignError::WrongPassword => ErrorCode::Eperm,
+            MinisignError::Signer(e) => e.code(),
             _ => ErrorCode::Einval,
         }
     }

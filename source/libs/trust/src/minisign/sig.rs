@@ -6,6 +6,7 @@
 //! supplies it from its trust store.
 
 use super::keys::{MinisignKeyId, MinisignSecretKey};
+use super::signer::{MinisignSigner, DIGEST_LEN};
 use super::{
     check_comment, comment, decode_len, encode, lines, MinisignError, MAX_TRUSTED_COMMENT,
     MAX_UNTRUSTED_COMMENT, TRUSTED_PREFIX, UNTRUSTED_PREFIX,
@@ -82,17 +83,35 @@ impl MinisignSignature {
         trusted_comment: &str,
         untrusted_comment: &str,
     ) -> Result<Self, MinisignError> {
+        let digest: [u8; DIGEST_LEN] = Blake2b512::digest(msg).into();
+        Self::sign_digest_with(key, &digest, trusted_comment, untrusted_comment)
+    }
+
+    /// Sign a message whose BLAKE2b-512 `digest` the caller computed (a
+    /// file of any size), with any [`MinisignSigner`]. Both signatures
+    /// are checked against the signer's public key before returning
+    /// ([`MinisignError::SignerMismatch`] otherwise).
+    pub fn sign_digest_with(
+        signer: &dyn MinisignSigner,
+        digest: &[u8; DIGEST_LEN],
+        trusted_comment: &str,
+        untrusted_comment: &str,
+    ) -> Result<Self, MinisignError> {
         check_comment(trusted_comment, MAX_TRUSTED_COMMENT)?;
         check_comment(untrusted_comment, MAX_UNTRUSTED_COMMENT)?;
-        let signature = key.sign_raw(&Blake2b512::digest(msg));
-        let global_signature = key.sign_raw(&global_message(&signature, trusted_comment));
-        Ok(MinisignSignature {
-            key_id: key.key_id(),
+        let signature = signer.sign_digest(digest)?;
+        let global_signature = signer.sign_message(&global_message(&signature, trusted_comment))?;
+        let out = MinisignSignature {
+            key_id: signer.key_id(),
             signature,
             untrusted_comment: untrusted_comment.to_owned(),
             trusted_comment: trusted_comment.to_owned(),
             global_signature,
-        })
+        };
+        let vk = signer.verifying_key();
+        out.verify_digest(&vk, digest)
+            .map_err(|_| MinisignError::SignerMismatch)?;
+        Ok(out)
     }
 
     /// The `.minisig` file text.
@@ -150,6 +169,33 @@ impl MinisignSignature {
     pub fn verify(&self, key: &VerifyingKey, msg: &[u8]) -> Result<(), BadSignature> {
         self.verify_message(key, msg)?;
         self.verify_trusted_comment(key)
+    }
+
+    /// [`verify`](Self::verify) for a message given by its BLAKE2b-512
+    /// digest.
+    pub fn verify_digest(
+        &self,
+        key: &VerifyingKey,
+        digest: &[u8; DIGEST_LEN],
+    ) -> Result<(), BadSignature> {
+        keymint::ed25519::verify(key, digest, &self.signature)?;
+        self.verify_trusted_comment(key)
+    }
+
+    /// The message signature (Ed25519 over BLAKE2b-512 of the message),
+    /// for a verifier that checks it elsewhere (`key.verify` with a
+    /// prehash).
+    pub fn message_signature(&self) -> [u8; 64] {
+        self.signature.to_bytes()
+    }
+
+    /// The global signature and what it signs (`signature || trusted
+    /// comment`), for a verifier that checks it elsewhere.
+    pub fn global_signature(&self) -> ([u8; 64], Vec<u8>) {
+        (
+            self.global_signature.to_bytes(),
+            global_message(&self.signature, &self.trusted_comment),
+        )
     }
 }
 

@@ -5,6 +5,7 @@
 mod common;
 mod damage;
 mod minisign_interop;
+mod signers;
 mod store;
 mod stored;
 mod update;

@@ -67,7 +67,7 @@ fn test_reject_each_services_ops_for_the_other() {
             }
         }
     }
-    assert_eq!(checked, 12);
+    assert_eq!(checked, 13);
     let status = Args::from_value(keystored.call("status", &Args::new()).unwrap()).unwrap();
     assert_eq!(status.text("service").unwrap(), "keymintd");
     assert!(status.bool("volatile").unwrap());

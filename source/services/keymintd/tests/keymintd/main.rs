@@ -6,5 +6,6 @@
 
 mod access;
 mod common;
+mod import;
 mod lifecycle;
 mod ops;

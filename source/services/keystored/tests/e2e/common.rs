@@ -62,7 +62,7 @@ capabilities = ["identity.key.create", "identity.key.sign", "identity.trust.writ
 subject = "app:com.example.alpha"
 capabilities = ["identity.key.create", "identity.key.rotate", "identity.key.revoke",
   "identity.key.sign", "identity.key.seal", "identity.key.decrypt", "identity.key.export",
-  "identity.key.delete", "identity.vault.use"]
+  "identity.key.delete", "identity.key.import", "identity.vault.use"]
 [[subjects]]
 subject = "app:com.example.beta"
 capabilities = ["identity.key.create", "identity.key.sign", "identity.key.seal",

@@ -8,6 +8,7 @@ mod caps;
 mod common;
 mod damaged;
 mod frames;
+mod import;
 mod key_delete;
 mod keys;
 mod limits;

@@ -79,6 +79,19 @@ fn signs_through_the_keystore() {
 }
 
 #[test]
+fn test_reject_sign_of_a_bare_64_byte_digest() {
+    let mut h = Harness::new();
+    let public = h.fake.add("ssh", "laptop", 1);
+    assert_eq!(h.ask(&sign_msg(&public, &[7; 64], 0)), Response::Failure);
+    assert_eq!(h.fake.signs.load(Ordering::SeqCst), 0);
+    // One byte more or less is signed as usual.
+    for len in [63, 65] {
+        let data = vec![7; len];
+        assert_signed(h.ask(&sign_msg(&public, &data, 0)), &public, &data);
+    }
+}
+
+#[test]
 fn test_reject_rsa_sign_flags() {
     let mut h = Harness::new();
     let public = h.fake.add("ssh", "laptop", 1);

@@ -203,6 +203,15 @@ impl Contract {
                 }
                 created(1, a.alg == Alg::Ed25519)
             }),
+            "key.import" => answer::<proto::KeyImport>(a, |a| {
+                if a.name.as_str() == "exists" {
+                    return Err(err(ErrorCode::Ealready, "the key exists"));
+                }
+                if a.private.len() != 32 {
+                    return Err(WireError::from(wire::ArgError::Invalid("private".into())));
+                }
+                created(1, true)
+            }),
             "key.rotate" => answer::<proto::KeyRotate>(a, |a| {
                 named(a.name.as_str(), "key")?;
                 created(3, true)

@@ -4,5 +4,6 @@
 
 mod common;
 mod errors;
+mod keyfmt;
 mod reconnect;
 mod shapes;
