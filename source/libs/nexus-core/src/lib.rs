@@ -2,8 +2,8 @@
 //!
 //! Everything here is small, dependency-light and used by every other crate:
 //! the stable error codes that cross the wire ([`ErrorCode`]), validated
-//! identifiers ([`AppId`], [`UserId`], [`Label`], [`SessionId`], key ids
-//! [`Kid`]), the caller identity
+//! identifiers ([`AppId`], [`UserId`], [`InstanceId`], [`Label`],
+//! [`SessionId`], key ids [`Kid`]), the caller identity
 //! ([`Subject`]), the custom claims an attestation carries
 //! ([`CustomClaims`]), the authorization contract ([`Authorizer`],
 //! [`Capability`]) and an injectable [`Clock`]. Feature `testkit` (tests
@@ -19,6 +19,7 @@ mod claims;
 mod clock;
 mod code;
 mod ids;
+mod instance;
 mod kid;
 mod session;
 mod subject;
@@ -33,6 +34,7 @@ pub use claims::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{Coded, ErrorCode, UnknownErrorCode};
 pub use ids::{AppId, IdError, Label, UserId, LABEL_MAX_LEN};
+pub use instance::{InstanceId, InstanceIdParseError};
 pub use kid::{Kid, KidParseError};
 pub use session::{SessionId, SessionIdParseError};
 pub use subject::{Subject, SubjectParseError};

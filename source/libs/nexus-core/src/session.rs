@@ -48,17 +48,22 @@ impl FromStr for SessionId {
     type Err = SessionIdParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bytes = s.as_bytes();
-        if bytes.len() != 32 || !bytes.iter().all(u8::is_ascii_hexdigit) {
-            return Err(SessionIdParseError);
-        }
-        let mut out = [0u8; 16];
-        for (i, pair) in bytes.chunks(2).enumerate() {
-            let hex = std::str::from_utf8(pair).map_err(|_| SessionIdParseError)?;
-            out[i] = u8::from_str_radix(hex, 16).map_err(|_| SessionIdParseError)?;
-        }
-        Ok(SessionId(out))
+        parse_hex16(s).map(SessionId).ok_or(SessionIdParseError)
     }
+}
+
+/// 32 hex digits (either case) as 16 bytes.
+pub(crate) fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 32 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let hex = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(hex, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// On the wire a session id is its hex text.
