@@ -39,8 +39,8 @@ pub use codec::{
 };
 pub use schema::{FieldInfo, Kind, Op, OpInfo, Service, Shape, WireField};
 pub use types::{
-    Alg, Bytes, KeyState, RootSource, RootStatus, Secret, SecretText, SessionState, Slot, TextList,
-    VersionState,
+    Alg, Bytes, KeyState, KmSessionState, RootSource, RootStatus, Secret, SecretText, SessionState,
+    Slot, TextList, VersionState,
 };
 
 pub use ops::artifacts::*;
