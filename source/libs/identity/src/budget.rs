@@ -83,6 +83,14 @@ impl Budgets {
         }
     }
 
+    /// Failures `caller` has spent from its bucket at `now` (its rank at
+    /// the gate: fewer go first).
+    pub(crate) fn spent(&self, caller: &Subject, b: &CallerBudget, now: u64) -> u32 {
+        self.buckets
+            .get(caller)
+            .map_or(0, |bucket| bucket.at(b, now).spent)
+    }
+
     /// `caller` failed at `now`.
     pub(crate) fn spend(&mut self, caller: &Subject, b: &CallerBudget, now: u64) {
         if self.buckets.len() >= MAX_CALLERS && !self.buckets.contains_key(caller) {

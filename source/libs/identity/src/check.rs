@@ -256,7 +256,13 @@ impl Identity {
         user: &UserId,
     ) -> Result<crate::gate::Held<'_>, IdentityError> {
         self.gate
-            .enter(caller)
+            .enter(caller, self.rank(caller))
             .map_err(|_| self.deny(caller, op, user, "busy", IdentityError::Busy))
+    }
+
+    /// `caller`'s rank at the gate: its recent failures.
+    pub(crate) fn rank(&self, caller: &Subject) -> u32 {
+        let now = self.clock.now_unix();
+        lock(&self.budgets).spent(caller, &self.config.caller_budget, now)
     }
 }

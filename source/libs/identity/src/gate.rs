@@ -6,11 +6,14 @@
 //!   `per_caller` checks in flight, waiting or holding the gate; one more
 //!   is refused at once ([`Full`]), before any work.
 //! - When the gate is released, the next holder is the waiting caller
-//!   served least recently (never-served callers first, then by arrival):
-//!   a caller that keeps many connections busy gets one turn per round,
-//!   like everyone else. Another caller's check therefore waits for at
-//!   most the check already holding the gate plus one check of each other
-//!   caller with something waiting, never for a flood's queue.
+//!   with the fewest recent failures (its rank, given at entry: the
+//!   failures in its budget), then the one served least recently
+//!   (never-served callers first), then by arrival. A caller that keeps
+//!   many connections busy gets one turn per round, like everyone else,
+//!   and callers whose checks keep failing (guessers) go after those whose
+//!   do not. A caller without failures therefore waits for at most the
+//!   check already holding the gate plus one check of each other caller
+//!   of its rank with something waiting, never for a flood's queue.
 //!
 //! Invariants: the gate has at most one holder; a ticket that gave up
 //! (its thread is gone) cannot exist, because a waiter leaves only when
@@ -35,8 +38,8 @@ struct State {
     busy: bool,
     admitted: Option<u64>,
     next_ticket: u64,
-    /// Waiting tickets, in arrival order.
-    waiting: BTreeMap<u64, Subject>,
+    /// Waiting tickets, in arrival order, with their caller and rank.
+    waiting: BTreeMap<u64, (Subject, u32)>,
     in_flight: HashMap<Subject, usize>,
     /// The turn number of each caller's last admission.
     last_turn: HashMap<Subject, u64>,
@@ -53,13 +56,17 @@ impl State {
         self.last_turn.insert(caller.clone(), self.turns);
     }
 
-    /// The ticket to admit next: the waiting caller served least recently,
-    /// its oldest ticket.
+    /// The ticket to admit next: the lowest rank, then the caller served
+    /// least recently, then the oldest ticket.
     fn pick(&self) -> Option<u64> {
         self.waiting
             .iter()
-            .min_by_key(|(ticket, caller)| {
-                (self.last_turn.get(*caller).copied().unwrap_or(0), **ticket)
+            .min_by_key(|(ticket, (caller, rank))| {
+                (
+                    *rank,
+                    self.last_turn.get(caller).copied().unwrap_or(0),
+                    **ticket,
+                )
             })
             .map(|(ticket, _)| *ticket)
     }
@@ -95,9 +102,9 @@ impl Gate {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Wait for the gate as `caller`, or [`Full`] at once when the caller
-    /// already has its share in flight.
-    pub(crate) fn enter(&self, caller: &Subject) -> Result<Held<'_>, Full> {
+    /// Wait for the gate as `caller` of `rank` (its recent failures), or
+    /// [`Full`] at once when the caller already has its share in flight.
+    pub(crate) fn enter(&self, caller: &Subject, rank: u32) -> Result<Held<'_>, Full> {
         let mut st = self.lock();
         let n = st.in_flight.get(caller).copied().unwrap_or(0);
         if n >= self.per_caller {
@@ -115,7 +122,7 @@ impl Gate {
         }
         let ticket = st.next_ticket;
         st.next_ticket += 1;
-        st.waiting.insert(ticket, caller.clone());
+        st.waiting.insert(ticket, (caller.clone(), rank));
         while st.admitted != Some(ticket) {
             st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
         }
@@ -176,11 +183,20 @@ mod tests {
         caller: &str,
         order: &mpsc::Sender<String>,
     ) -> (thread::JoinHandle<()>, mpsc::Sender<()>) {
+        queue_ranked(gate, caller, 0, order)
+    }
+
+    fn queue_ranked(
+        gate: &Arc<Gate>,
+        caller: &str,
+        rank: u32,
+        order: &mpsc::Sender<String>,
+    ) -> (thread::JoinHandle<()>, mpsc::Sender<()>) {
         let (go, wait) = mpsc::channel::<()>();
         let (g, order, name) = (Arc::clone(gate), order.clone(), caller.to_owned());
         let before = gate.waiting();
         let h = thread::spawn(move || {
-            let held = g.enter(&s(&name)).unwrap();
+            let held = g.enter(&s(&name), rank).unwrap();
             order.send(name).unwrap();
             wait.recv().unwrap();
             drop(held);
@@ -196,12 +212,12 @@ mod tests {
     fn test_reject_a_callers_checks_beyond_its_queue_with_full() {
         let gate = Arc::new(Gate::new(2));
         let a = s("guesser");
-        let first = gate.enter(&a).unwrap();
+        let first = gate.enter(&a, 0).unwrap();
         assert_eq!(gate.in_flight(&a), 1);
         // One more may wait; the one after is refused at once.
         let (order_tx, order) = mpsc::channel();
         let (t, go) = queue(&gate, "guesser", &order_tx);
-        assert_eq!(gate.enter(&a).err(), Some(Full));
+        assert_eq!(gate.enter(&a, 0).err(), Some(Full));
         assert_eq!(gate.in_flight(&a), 2);
         // Another caller is not affected by the guesser's queue.
         let (t2, go2) = queue(&gate, "owner", &order_tx);
@@ -215,7 +231,7 @@ mod tests {
         t2.join().unwrap();
         assert_eq!(gate.in_flight(&a), 0);
         assert_eq!(gate.in_flight(&s("owner")), 0);
-        let again = gate.enter(&a).unwrap();
+        let again = gate.enter(&a, 0).unwrap();
         drop(again);
     }
 
@@ -223,7 +239,7 @@ mod tests {
     fn callers_are_served_round_robin_least_recent_first() {
         let gate = Arc::new(Gate::new(2));
         let (tx, order) = mpsc::channel();
-        let holder = gate.enter(&s("a")).unwrap();
+        let holder = gate.enter(&s("a"), 0).unwrap();
         // a queues its second, then b, c arrive with two each.
         let mut parked = Vec::new();
         for name in ["a", "b", "b", "c", "c"] {
@@ -247,5 +263,31 @@ mod tests {
         }
         // b and c were never served, a was: b, c, then a, then b, c again.
         assert_eq!(seen, ["b", "c", "a", "b", "c"]);
+    }
+
+    #[test]
+    fn callers_without_failures_go_before_failing_ones() {
+        let gate = Arc::new(Gate::new(2));
+        let (tx, order) = mpsc::channel();
+        let holder = gate.enter(&s("g1"), 3).unwrap();
+        // Sixteen guessing callers wait (ranked by their failures), then
+        // the owner arrives last, never served before and without
+        // failures: it goes first.
+        let mut parked = Vec::new();
+        for i in 0..16 {
+            parked.push(queue_ranked(&gate, &format!("guess{i:02}"), 1 + i % 3, &tx));
+        }
+        parked.push(queue_ranked(&gate, "owner", 0, &tx));
+        drop(holder);
+        let first = order.recv().unwrap();
+        for (_, go) in &parked {
+            for _ in 0..parked.len() {
+                let _ = go.send(());
+            }
+        }
+        for (h, _) in parked {
+            h.join().unwrap();
+        }
+        assert_eq!(first, "owner");
     }
 }

@@ -204,7 +204,10 @@ impl Identity {
     ) -> Result<(), IdentityError> {
         self.authz
             .authorize(caller, Capability::UserAdmin, &format!("user:{user}"))?;
-        let _gate = self.gate.enter(caller).map_err(|_| IdentityError::Busy)?;
+        let _gate = self
+            .gate
+            .enter(caller, self.rank(caller))
+            .map_err(|_| IdentityError::Busy)?;
         if let Some(existing) = self.load(user)? {
             return Err(if existing.deleting {
                 IdentityError::DeletionPending
@@ -241,7 +244,10 @@ impl Identity {
     pub fn delete_user(&self, caller: &Subject, user: &UserId) -> Result<(), IdentityError> {
         self.authz
             .authorize(caller, Capability::UserAdmin, &format!("user:{user}"))?;
-        let _gate = self.gate.enter(caller).map_err(|_| IdentityError::Busy)?;
+        let _gate = self
+            .gate
+            .enter(caller, self.rank(caller))
+            .map_err(|_| IdentityError::Busy)?;
         let Some(mut record) = self.load(user)? else {
             return Err(IdentityError::NoSuchUser);
         };
@@ -274,7 +280,10 @@ impl Identity {
     pub fn instance(&self, caller: &Subject, user: &UserId) -> Result<InstanceId, IdentityError> {
         self.authz
             .authorize(caller, Capability::UserAdmin, &format!("user:{user}"))?;
-        let _gate = self.gate.enter(caller).map_err(|_| IdentityError::Busy)?;
+        let _gate = self
+            .gate
+            .enter(caller, self.rank(caller))
+            .map_err(|_| IdentityError::Busy)?;
         Ok(self.load(user)?.ok_or(IdentityError::NoSuchUser)?.instance)
     }
 

@@ -1,7 +1,8 @@
 //! A measurement, not a test (ignored; run it by name, it asserts no
 //! time): the latency of one real login with the production Argon2id
-//! parameters, alone and while 16 connections of another caller guess
-//! fresh user names as fast as identityd answers them.
+//! parameters, alone, while 16 connections of another caller guess fresh
+//! user names as fast as identityd answers them, and while 16 callers
+//! (one connection each) do.
 //!
 //! `cargo test -p keymintd -p keystored -p identityd --test e2e -- --ignored --nocapture login_latency`
 //!
@@ -50,11 +51,24 @@ fn login_latency_with_16_guessing_connections() {
     create(&mut admin, "alice", "pw-alice");
     show("login alone", logins(&s));
 
+    guessing(
+        &s,
+        "login with 16 guessing connections of one caller",
+        |_| BETA.into(),
+    );
+    guessing(&s, "login with 16 guessing callers", |t| {
+        format!("app:com.example.guess{t:02}")
+    });
+}
+
+/// Logins of alice while 16 connections (the subject of connection `t`
+/// is `subject(t)`) guess fresh names.
+fn guessing(s: &Stack, what: &str, subject: impl Fn(usize) -> String) {
     let stop = Arc::new(AtomicBool::new(false));
     let (judged, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut threads = Vec::new();
     for t in 0..16 {
-        let mut c = s.identityd.connect(BETA);
+        let mut c = s.identityd.connect(&subject(t));
         let (stop, judged, refused) = (stop.clone(), judged.clone(), refused.clone());
         threads.push(std::thread::spawn(move || {
             let mut i = 0u64;
@@ -76,13 +90,13 @@ fn login_latency_with_16_guessing_connections() {
         }));
     }
     std::thread::sleep(Duration::from_millis(300));
-    show("login with 16 guessing connections", logins(&s));
+    show(what, logins(s));
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         t.join().unwrap();
     }
     println!(
-        "guesses: {} judged (Argon2id ran), {} refused at once (EAGAIN)",
+        "  guesses meanwhile: {} judged (Argon2id ran), {} refused at once (EAGAIN)",
         judged.load(Ordering::Relaxed),
         refused.load(Ordering::Relaxed)
     );

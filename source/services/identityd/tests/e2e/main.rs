@@ -13,3 +13,4 @@ mod ownership;
 mod restart;
 mod sessions;
 mod throttle;
+mod upgrade;
