@@ -247,8 +247,10 @@ impl Identity {
     /// end). `None` when there was nothing to do; else how many sessions
     /// became locked and how many keymint entries ended.
     pub fn sync_keymint(&self) -> Result<Option<(usize, usize)>, IdentityError> {
-        let boot = self.keys.boot_id()?;
+        // Asked under the lock: two checks racing with a restart must not
+        // store the older boot id after the newer one.
         let mut known = lock(&self.keymint_boot);
+        let boot = self.keys.boot_id()?;
         if *known == Some(boot) && !self.needs_sync.load(Ordering::Relaxed) {
             return Ok(None);
         }
