@@ -199,7 +199,9 @@ pub fn run(ctx: &mut Ctx<'_>, a: BenchArgs) -> Result<(), NxError> {
     let one = Lat::measure(dur, |_| Ok(kc.sign(&p, &n, &[0x5a; 64]).map(drop)?))?;
     let many = parallel_sign(&ctx.run, a.clients, dur, &p, &n)?;
     let vault = match open_session(ctx, &kc, &a)? {
-        None => json!({ "skipped": "no session: pass --sid, --login or --create-user" }),
+        None => {
+            json!({ "skipped": "no session: give --sid-file (or NEXUS_SID), --login or --create-user" })
+        }
         Some((sid, origin)) => {
             let r = vault_part(&kc, &sid, dur);
             match origin {
