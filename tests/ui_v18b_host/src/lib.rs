@@ -239,6 +239,26 @@ impl RigConfig {
     }
 }
 
+/// Copy the state directory of the first identity formats
+/// (`tests/fixtures/identity-v1/state`) to `to`.
+pub fn copy_first_format_fixture(to: &Path) -> std::io::Result<()> {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/identity-v1/state");
+    copy_dir(&from, to)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The crash test's `i`-th entry name.
 pub fn entry_name(i: usize) -> String {
     format!("k{i:05}")

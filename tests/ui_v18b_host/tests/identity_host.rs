@@ -579,20 +579,7 @@ fn test_reject_offline_guess_from_a_copied_user_record() {
 }
 
 fn copy_fixture(to: &Path) {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/identity-v1/state");
-    copy_dir(&from, to);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
+    ui_v18b_host::copy_first_format_fixture(to).unwrap();
 }
 
 /// The attacker: parse the record (either format) and try each word.

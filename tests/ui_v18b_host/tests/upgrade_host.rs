@@ -28,22 +28,9 @@ fn app(s: &str) -> Subject {
     format!("app:com.example.{s}").parse().unwrap()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 fn fixture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/identity-v1/state");
-    copy_dir(&from, dir.path());
+    ui_v18b_host::copy_first_format_fixture(dir.path()).unwrap();
     dir
 }
 

@@ -204,10 +204,7 @@ impl Identity {
     ) -> Result<(), IdentityError> {
         self.authz
             .authorize(caller, Capability::UserAdmin, &format!("user:{user}"))?;
-        let _gate = self
-            .gate
-            .enter(caller, self.rank(caller))
-            .map_err(|_| IdentityError::Busy)?;
+        let _gate = self.admin_gate(caller)?;
         if let Some(existing) = self.load(user)? {
             return Err(if existing.deleting {
                 IdentityError::DeletionPending
@@ -244,10 +241,7 @@ impl Identity {
     pub fn delete_user(&self, caller: &Subject, user: &UserId) -> Result<(), IdentityError> {
         self.authz
             .authorize(caller, Capability::UserAdmin, &format!("user:{user}"))?;
-        let _gate = self
-            .gate
-            .enter(caller, self.rank(caller))
-            .map_err(|_| IdentityError::Busy)?;
+        let _gate = self.admin_gate(caller)?;
         let Some(mut record) = self.load(user)? else {
             return Err(IdentityError::NoSuchUser);
         };
@@ -280,10 +274,7 @@ impl Identity {
     pub fn instance(&self, caller: &Subject, user: &UserId) -> Result<InstanceId, IdentityError> {
         self.authz
             .authorize(caller, Capability::UserAdmin, &format!("user:{user}"))?;
-        let _gate = self
-            .gate
-            .enter(caller, self.rank(caller))
-            .map_err(|_| IdentityError::Busy)?;
+        let _gate = self.admin_gate(caller)?;
         Ok(self.load(user)?.ok_or(IdentityError::NoSuchUser)?.instance)
     }
 
@@ -304,6 +295,13 @@ impl Identity {
         out.sort();
         out.dedup();
         Ok(out)
+    }
+
+    /// The credential gate for an administrator's operation.
+    fn admin_gate(&self, caller: &Subject) -> Result<crate::gate::Held<'_>, IdentityError> {
+        self.gate
+            .enter(caller, self.rank(caller))
+            .map_err(|_| IdentityError::Busy)
     }
 
     pub(crate) fn salt(&self) -> Result<[u8; SALT_LEN], IdentityError> {

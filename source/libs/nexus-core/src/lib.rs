@@ -18,6 +18,7 @@ mod authz;
 mod claims;
 mod clock;
 mod code;
+mod hex16;
 mod ids;
 mod instance;
 mod kid;

@@ -278,12 +278,7 @@ pub fn a(pairs: &[(&'static str, &str)]) -> Args {
 }
 
 pub fn field(v: &Value, name: &str) -> Value {
-    v.as_map()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.as_text() == Some(name))
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| panic!("no {name} in {v:?}"))
+    nexus_daemon::testkit::field(v, name).clone()
 }
 
 pub fn login(c: &mut Client, user: &str, pw: &str) -> Result<String, wire::ClientError> {
