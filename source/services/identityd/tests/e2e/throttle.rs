@@ -65,8 +65,9 @@ fn test_reject_caller_guessing_fresh_names_with_eagain() {
 
 /// Production Argon2id (tens to hundreds of ms per check) so that the
 /// guesses really overlap: 16 connections of one caller get at most two
-/// checks in flight (the rest `EAGAIN` at once), and another caller's
-/// login waits for at most the check already running.
+/// checks in flight (the rest `EAGAIN` at once; a little slack for a
+/// thread that a loaded machine starts after the first check ended), and
+/// another caller's login waits for at most the check already running.
 #[test]
 fn test_reject_parallel_guesses_beyond_the_callers_queue_with_eagain() {
     let (s, _) = Stack::start(&[]);
@@ -107,7 +108,7 @@ fn test_reject_parallel_guesses_beyond_the_callers_queue_with_eagain() {
         .filter(|e| e.code() == ErrorCode::Eagain)
         .count();
     assert!(
-        busy >= n - 2,
+        busy >= n - 4,
         "{busy} of {n} guesses refused at once: {:?}",
         errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()
     );
