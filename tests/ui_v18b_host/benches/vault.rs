@@ -18,7 +18,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use identity::{KdfParams, Password};
 use nexus_core::{ManualClock, SessionId, Subject, UserId};
 use std::sync::Arc;
-use ui_v18b_host::{RigConfig, Stack};
+use ui_v18b_host::{caller, RigConfig, Stack};
 use vault::Vault;
 
 const SIZES: [usize; 3] = [10, 1_000, 10_000];
@@ -37,7 +37,11 @@ fn populated(n: usize) -> (tempfile::TempDir, Stack, SessionId) {
     s.identity
         .create_user(&subject("system:identityd"), &user, &Password::new("pw"))
         .unwrap();
-    let sid = s.identity.login(&user, &Password::new("pw")).unwrap().sid;
+    let sid = s
+        .identity
+        .login(&caller(), &user, &Password::new("pw"))
+        .unwrap()
+        .sid;
     // Fill through a second vault over a volatile store with the same
     // keymint session (the setup would otherwise do n durable rewrites),
     // then move the sealed file to the disk store.
@@ -54,7 +58,7 @@ fn populated(n: usize) -> (tempfile::TempDir, Stack, SessionId) {
             .put(&app, sid, &format!("entry-{i:06}"), &[0x5a; 16])
             .unwrap();
     }
-    let path = vault::vault_path(&user).unwrap();
+    let path = vault::vault_path(&s.instance(&user).unwrap()).unwrap();
     s.state
         .write(&path, &scratch.read(&path).unwrap().unwrap())
         .unwrap();
@@ -101,11 +105,11 @@ fn unlock(c: &mut Criterion) {
     s.identity
         .create_user(&subject("system:identityd"), &user, &pw)
         .unwrap();
-    let sid = s.identity.login(&user, &pw).unwrap().sid;
+    let sid = s.identity.login(&caller(), &user, &pw).unwrap().sid;
     c.bench_function("unlock_production_argon2id", |b| {
         b.iter(|| {
-            s.identity.lock(sid).unwrap();
-            s.identity.unlock(sid, &pw).unwrap()
+            s.identity.lock(&caller(), sid).unwrap();
+            s.identity.unlock(&caller(), sid, &pw).unwrap()
         })
     });
 }

@@ -7,14 +7,69 @@
 
 #![forbid(unsafe_code)]
 
-use identity::{Identity, IdentityConfig, KdfParams, ThrottlePolicy};
+use identity::{DecisionLog, Identity, IdentityConfig, IdentityError, IdentityParts, KdfParams};
 use keymint::{Entropy, KeyMint, KeyMintError};
-use nexus_core::{Authorizer, AuthzError, Capability, ManualClock, Subject};
+use nexus_core::{Authorizer, AuthzError, Capability, InstanceId, ManualClock, Subject, UserId};
 use statefs::{StateError, StateFs};
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use vault::{Vault, VaultLimits};
+
+/// The subject the tests log in as, unless a test says another: the
+/// test's own uid (any subject will do; sessions belong to it).
+pub fn caller() -> Subject {
+    Subject::Uid(1000)
+}
+
+/// The subject the tests administer users as (the rig's authorizer lets
+/// system subjects hold `identity.user.admin`).
+pub fn admin() -> Subject {
+    // A valid subject text: the fallback is never taken.
+    "system:identityd".parse().unwrap_or(Subject::Uid(0))
+}
+
+/// The audit log of the tests: every line kept in memory; it can be made
+/// to fail, as a full audit disk does.
+#[derive(Default)]
+pub struct TestAudit {
+    lines: Mutex<Vec<String>>,
+    failing: AtomicBool,
+}
+
+impl TestAudit {
+    /// Every record so far, as `subject op target allow|deny reason`.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Make every later record fail (or succeed again).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl DecisionLog for TestAudit {
+    fn record(
+        &self,
+        caller: &Subject,
+        op: &str,
+        target: &str,
+        allowed: bool,
+        reason: &str,
+    ) -> Result<(), IdentityError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(IdentityError::Audit);
+        }
+        let decision = if allowed { "allow" } else { "deny" };
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("{caller} {op} {target} {decision} {reason}"));
+        Ok(())
+    }
+}
 
 /// Allows every capability except system-only ones to non-system
 /// subjects, minus what a test explicitly revokes.
@@ -65,6 +120,9 @@ pub enum RigError {
     /// keymint failed.
     #[error(transparent)]
     KeyMint(#[from] KeyMintError),
+    /// identity failed.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
 }
 
 /// Rig settings.
@@ -74,6 +132,8 @@ pub struct RigConfig {
     pub kdf: KdfParams,
     /// Vault quotas.
     pub limits: VaultLimits,
+    /// Everything else of identity's (throttling, budgets, queues).
+    pub identity: IdentityConfig,
 }
 
 impl Default for RigConfig {
@@ -81,6 +141,7 @@ impl Default for RigConfig {
         RigConfig {
             kdf: KdfParams::INSECURE_TEST,
             limits: VaultLimits::default(),
+            identity: IdentityConfig::default(),
         }
     }
 }
@@ -97,6 +158,8 @@ pub struct Stack {
     pub vault: Arc<Vault>,
     /// The authorizer both use.
     pub authz: Arc<TestAuthorizer>,
+    /// identity's audit log.
+    pub audit: Arc<TestAudit>,
 }
 
 impl Stack {
@@ -105,30 +168,54 @@ impl Stack {
         let state = StateFs::open(dir)?;
         let keymint = Arc::new(KeyMint::open(&state, Entropy::os())?);
         let authz = Arc::new(TestAuthorizer::default());
-        let identity = Arc::new(Identity::new(
-            state.clone(),
-            keymint.clone(),
-            Arc::new(clock.clone()),
-            authz.clone(),
-            IdentityConfig {
-                kdf: cfg.kdf,
-                throttle: ThrottlePolicy::default(),
-            },
-        ));
+        let audit = Arc::new(TestAudit::default());
         let vault = Arc::new(Vault::new(
             state.clone(),
             keymint.clone(),
             authz.clone(),
             cfg.limits,
         ));
+        let identity = Arc::new(Identity::new(IdentityParts {
+            state: state.clone(),
+            keys: keymint.clone(),
+            clock: Arc::new(clock.clone()),
+            authz: authz.clone(),
+            audit: audit.clone(),
+            vault: vault.clone(),
+            config: IdentityConfig {
+                kdf: cfg.kdf,
+                ..cfg.identity
+            },
+        }));
         identity.add_observer(vault.clone());
+        // As identityd does at start: keymint learns it knows no session.
+        identity.sync_keymint()?;
         Ok(Stack {
             state,
             keymint,
             identity,
             vault,
             authz,
+            audit,
         })
+    }
+
+    /// Where `user`'s vault file is (`state:/vault/<instance>/vault.kv`).
+    pub fn vault_file(&self, user: &UserId) -> PathBuf {
+        let path = self
+            .identity
+            .instance(&admin(), user)
+            .ok()
+            .and_then(|i| vault::vault_path(&i).ok());
+        match path.and_then(|p| self.state.host_path(&p)) {
+            Some(p) => p,
+            None => PathBuf::from("/nonexistent"),
+        }
+    }
+
+    /// `user`'s current instance.
+    pub fn instance(&self, user: &UserId) -> Option<InstanceId> {
+        self.identity.instance(&admin(), user).ok()
     }
 }
 
@@ -147,8 +234,29 @@ impl RigConfig {
                 per_app: big,
                 per_user: big,
             },
+            identity: IdentityConfig::default(),
         }
     }
+}
+
+/// Copy the state directory of the first identity formats
+/// (`tests/fixtures/identity-v1/state`) to `to`.
+pub fn copy_first_format_fixture(to: &Path) -> std::io::Result<()> {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/identity-v1/state");
+    copy_dir(&from, to)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The crash test's `i`-th entry name.

@@ -12,7 +12,7 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use ui_v18b_host::{entry_name, entry_value, RigConfig, Stack};
+use ui_v18b_host::{caller, entry_name, entry_value, RigConfig, Stack};
 
 fn subject(s: &str) -> Subject {
     s.parse().unwrap()
@@ -36,13 +36,13 @@ fn setup(dir: &Path) -> (Stack, ManualClock) {
     let sid = login(&s);
     s.vault.put(&app(), sid, "token", b"old-token").unwrap();
     s.vault.put(&app(), sid, "other", b"old-other").unwrap();
-    s.identity.logout(sid).unwrap();
+    s.identity.logout(&caller(), sid).unwrap();
     (s, clock)
 }
 
 fn login(s: &Stack) -> SessionId {
     s.identity
-        .login(&alice(), &Password::new("pw"))
+        .login(&caller(), &alice(), &Password::new("pw"))
         .unwrap()
         .sid
 }
@@ -52,7 +52,7 @@ fn host(s: &Stack, p: &StatePath) -> PathBuf {
 }
 
 fn vault_file(s: &Stack) -> PathBuf {
-    host(s, &vault::vault_path(&alice()).unwrap())
+    s.vault_file(&alice())
 }
 
 fn assert_old_data(s: &Stack) {
@@ -62,7 +62,7 @@ fn assert_old_data(s: &Stack) {
         b"old-token"
     );
     assert_eq!(s.vault.list(&app(), sid).unwrap(), ["other", "token"]);
-    s.identity.logout(sid).unwrap();
+    s.identity.logout(&caller(), sid).unwrap();
 }
 
 /// Every vault operation of a fresh session fails with `code`, and the
@@ -80,7 +80,7 @@ fn assert_vault_refuses(s: &Stack, code: ErrorCode) {
         s.vault.delete(&app(), sid, "token").unwrap_err().code(),
         code
     );
-    s.identity.logout(sid).unwrap();
+    s.identity.logout(&caller(), sid).unwrap();
     assert_eq!(
         fs::read(vault_file(s)).unwrap(),
         before,
@@ -119,13 +119,16 @@ fn test_reject_truncated_wrong_version_or_wrong_magic_vault_kv_with_eio() {
     }
     // Intact checksums around a wrong version, a wrong magic, a truncated
     // or extended sealed blob, and an empty payload.
+    // Version 1 is the name-bound format: never read at an instance's
+    // path.
     for bytes in [
-        record::encode(b"NXVK", 2, sealed),
+        record::encode(b"NXVK", 1, sealed),
+        record::encode(b"NXVK", 3, sealed),
         record::encode(b"NXVK", 0, sealed),
-        record::encode(b"NXUR", 1, sealed),
-        record::encode(b"NXVK", 1, &sealed[..sealed.len() - 1]),
-        record::encode(b"NXVK", 1, &[sealed, &[0]].concat()),
-        record::encode(b"NXVK", 1, b""),
+        record::encode(b"NXUR", 2, sealed),
+        record::encode(b"NXVK", 2, &sealed[..sealed.len() - 1]),
+        record::encode(b"NXVK", 2, &[sealed, &[0]].concat()),
+        record::encode(b"NXVK", 2, b""),
     ] {
         fs::write(&path, &bytes).unwrap();
         assert_vault_refuses(&s, ErrorCode::Eio);
@@ -146,16 +149,18 @@ fn test_reject_malformed_user_record_with_eio() {
         .map(|n| good[..n].to_vec())
         .collect();
     cases.extend([
-        record::encode(b"NXUR", 2, payload),
-        record::encode(b"NXTH", 1, payload),
-        record::encode(b"NXUR", 1, &payload[..payload.len() - 1]),
-        record::encode(b"NXUR", 1, &[payload, &[0]].concat()),
+        record::encode(b"NXUR", 3, payload),
+        // A current payload is no first-format record.
+        record::encode(b"NXUR", 1, payload),
+        record::encode(b"NXTH", 2, payload),
+        record::encode(b"NXUR", 2, &payload[..payload.len() - 1]),
+        record::encode(b"NXUR", 2, &[payload, &[0]].concat()),
     ]);
     for bytes in cases {
         fs::write(&path, &bytes).unwrap();
         let e = s
             .identity
-            .login(&alice(), &Password::new("pw"))
+            .login(&caller(), &alice(), &Password::new("pw"))
             .unwrap_err();
         assert_eq!(e.code(), ErrorCode::Eio);
         assert_eq!(fs::read(&path).unwrap(), bytes, "record was rewritten");
@@ -169,24 +174,26 @@ fn test_reject_malformed_throttle_record_with_eio() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = setup(dir.path());
     s.identity
-        .login(&alice(), &Password::new("wrong"))
+        .login(&caller(), &alice(), &Password::new("wrong"))
         .unwrap_err();
     let path = host(&s, &identity::throttle_path(&alice()).unwrap());
     let good = fs::read(&path).unwrap();
     let payload = &good[10..good.len() - 32];
-    assert_eq!(payload.len(), 12);
+    // instance, the shared count, one caller: `uid:1000`.
+    assert_eq!(payload.len(), 16 + 12 + 1 + 1 + 8 + 12);
     let mut cases: Vec<Vec<u8>> = (0..good.len()).map(|n| good[..n].to_vec()).collect();
     cases.extend([
-        record::encode(b"NXTH", 2, payload),
-        record::encode(b"NXUR", 1, payload),
-        record::encode(b"NXTH", 1, &payload[..11]),
-        record::encode(b"NXTH", 1, &[payload, &[0]].concat()),
+        record::encode(b"NXTH", 3, payload),
+        record::encode(b"NXTH", 1, payload),
+        record::encode(b"NXUR", 2, payload),
+        record::encode(b"NXTH", 2, &payload[..payload.len() - 1]),
+        record::encode(b"NXTH", 2, &[payload, &[0]].concat()),
     ]);
     for bytes in cases {
         fs::write(&path, &bytes).unwrap();
         let e = s
             .identity
-            .login(&alice(), &Password::new("pw"))
+            .login(&caller(), &alice(), &Password::new("pw"))
             .unwrap_err();
         assert_eq!(e.code(), ErrorCode::Eio);
     }
@@ -214,7 +221,7 @@ fn leftover_temp_file_from_an_interrupted_write_leaves_the_old_vault() {
     // Writing still works and replaces only vault.kv.
     let sid = login(&s);
     s.vault.put(&app(), sid, "token", b"new-token").unwrap();
-    s.identity.logout(sid).unwrap();
+    s.identity.logout(&caller(), sid).unwrap();
     let sid = login(&s);
     assert_eq!(
         s.vault.get(&app(), sid, "token").unwrap().as_slice(),
@@ -249,7 +256,7 @@ fn test_reject_failed_write_keeps_the_old_vault_on_disk_and_in_memory() {
         b"old-token"
     );
     assert_eq!(s.vault.list(&app(), sid).unwrap(), ["other", "token"]);
-    s.identity.logout(sid).unwrap();
+    s.identity.logout(&caller(), sid).unwrap();
     // ...and so does the disk.
     assert_eq!(fs::read(&path).unwrap(), before);
     assert_old_data(&s);
@@ -311,7 +318,7 @@ fn killed_writer_leaves_the_old_or_the_new_vault() {
                 entry_value(i)
             );
         }
-        s.identity.logout(sid).unwrap();
+        s.identity.logout(&caller(), sid).unwrap();
         acked = names.len() - 1;
     }
 }

@@ -8,7 +8,7 @@ use nexus_core::{
     Capability, Coded, ErrorCode, ManualClock, QuotaLimits, SessionId, Subject, UserId,
 };
 use std::path::Path;
-use ui_v18b_host::{RigConfig, Stack};
+use ui_v18b_host::{caller, RigConfig, Stack};
 use vault::{QuotaMeasure, QuotaScope, VaultLimits};
 
 fn subject(s: &str) -> Subject {
@@ -39,7 +39,7 @@ fn setup(dir: &Path, cfg: RigConfig) -> (Stack, ManualClock) {
 
 fn login(s: &Stack, u: &str) -> SessionId {
     s.identity
-        .login(&user(u), &pw(&format!("{u}-pw")))
+        .login(&caller(), &user(u), &pw(&format!("{u}-pw")))
         .unwrap()
         .sid
 }
@@ -78,62 +78,98 @@ fn unseal_then_put_get_delete_works() {
     s.vault
         .put(&app, sid, "token", b"PLAINTEXT-MARKER")
         .unwrap();
-    let host = s
-        .state
-        .host_path(&vault::vault_path(&user("alice")).unwrap())
-        .unwrap();
+    let host = s.vault_file(&user("alice"));
     let raw = std::fs::read(host).unwrap();
     assert!(!raw.windows(16).any(|w| w == b"PLAINTEXT-MARKER"));
     assert!(!raw.windows(5).any(|w| w == b"token"));
 }
 
 #[test]
-fn test_reject_locked_ended_unknown_or_unsealed_session_with_elocked() {
+fn test_reject_locked_session_with_elocked_and_ended_or_unknown_with_eperm() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = setup(dir.path(), RigConfig::default());
     let app = subject("app:com.example.notes");
     let sid = login(&s, "alice");
     s.vault.put(&app, sid, "token", b"x").unwrap();
-    let all_elocked = |sid: SessionId| {
-        // Existing and missing names alike: locked is never "not found".
+    let all_refused = |sid: SessionId, code: ErrorCode| {
+        // Existing and missing names alike: never "not found".
         for name in ["token", "missing"] {
-            assert_eq!(
-                s.vault.get(&app, sid, name).unwrap_err().code(),
-                ErrorCode::Elocked
-            );
-            assert_eq!(
-                s.vault.delete(&app, sid, name).unwrap_err().code(),
-                ErrorCode::Elocked
-            );
-            assert_eq!(
-                s.vault.put(&app, sid, name, b"y").unwrap_err().code(),
-                ErrorCode::Elocked
-            );
+            assert_eq!(s.vault.get(&app, sid, name).unwrap_err().code(), code);
+            assert_eq!(s.vault.delete(&app, sid, name).unwrap_err().code(), code);
+            assert_eq!(s.vault.put(&app, sid, name, b"y").unwrap_err().code(), code);
         }
-        assert_eq!(
-            s.vault.list(&app, sid).unwrap_err().code(),
-            ErrorCode::Elocked
-        );
+        assert_eq!(s.vault.list(&app, sid).unwrap_err().code(), code);
     };
-    // Locked.
-    s.identity.lock(sid).unwrap();
-    all_elocked(sid);
+    // Locked: a known session, ELOCKED.
+    s.identity.lock(&caller(), sid).unwrap();
+    all_refused(sid, ErrorCode::Elocked);
     // Unlocked again: works, and the locked-time put did not land.
-    s.identity.unlock(sid, &pw("alice-pw")).unwrap();
+    s.identity.unlock(&caller(), sid, &pw("alice-pw")).unwrap();
     assert_eq!(s.vault.get(&app, sid, "token").unwrap().as_slice(), b"x");
     assert_eq!(s.vault.list(&app, sid).unwrap(), ["token"]);
-    // Ended.
-    s.identity.logout(sid).unwrap();
-    all_elocked(sid);
-    // Never issued / never unsealed.
-    all_elocked(SessionId::from_bytes([7; 16]));
+    // Ended: no such session.
+    s.identity.logout(&caller(), sid).unwrap();
+    all_refused(sid, ErrorCode::Eperm);
+    let e = s.vault.get(&app, sid, "token").unwrap_err();
+    assert_eq!(e.to_string(), "no such session");
+    // Never issued.
+    all_refused(SessionId::from_bytes([7; 16]), ErrorCode::Eperm);
     // A session whose user was deleted.
     let bob = login(&s, "bob");
     s.vault.put(&app, bob, "k", b"v").unwrap();
     s.identity
         .delete_user(&subject("system:identityd"), &user("bob"))
         .unwrap();
-    all_elocked(bob);
+    all_refused(bob, ErrorCode::Eperm);
+}
+
+#[test]
+fn test_reject_missing_entry_with_enoent_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = setup(dir.path(), RigConfig::default());
+    let app = subject("app:com.example.notes");
+    let sid = login(&s, "alice");
+    let e = s.vault.get(&app, sid, "db-password").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Enoent);
+    assert_eq!(e.to_string(), "no such entry `db-password`");
+    let e = s.vault.delete(&app, sid, "db password").unwrap_err();
+    assert_eq!(e.to_string(), "no such entry `db password`");
+}
+
+/// The attack on names: delete alice, create alice again, log in: the old
+/// alice's entries must not be there (nor come back with a put), through
+/// the decrypted cache (a session of the old alice was still using it) or
+/// the file.
+#[test]
+fn test_reject_recreated_user_reading_the_old_users_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = setup(dir.path(), RigConfig::default());
+    let app = subject("app:com.example.notes");
+    let old = login(&s, "alice");
+    s.vault.put(&app, old, "token", b"OLD-ALICE").unwrap();
+    let old_file = s.vault_file(&user("alice"));
+    let admin = subject("system:identityd");
+    s.identity.delete_user(&admin, &user("alice")).unwrap();
+    assert!(!old_file.exists());
+    s.identity
+        .create_user(&admin, &user("alice"), &pw("new-pw"))
+        .unwrap();
+    let new = s
+        .identity
+        .login(&caller(), &user("alice"), &pw("new-pw"))
+        .unwrap()
+        .sid;
+    assert_eq!(
+        s.vault.get(&app, new, "token").unwrap_err().code(),
+        ErrorCode::Enoent
+    );
+    s.vault.put(&app, new, "fresh", b"new").unwrap();
+    assert_eq!(s.vault.list(&app, new).unwrap(), ["fresh"]);
+    assert_ne!(s.vault_file(&user("alice")), old_file);
+    assert_eq!(
+        s.vault.get(&app, old, "token").unwrap_err().code(),
+        ErrorCode::Eperm
+    );
 }
 
 #[test]
@@ -201,15 +237,10 @@ fn test_reject_cross_user_access() {
         ErrorCode::Enoent
     );
     // Planting alice's sealed vault in bob's place does not open for bob.
-    let a_path = s
-        .state
-        .host_path(&vault::vault_path(&user("alice")).unwrap())
-        .unwrap();
-    let b_path = s
-        .state
-        .host_path(&vault::vault_path(&user("bob")).unwrap())
-        .unwrap();
-    s.identity.logout(bob).unwrap();
+    let a_path = s.vault_file(&user("alice"));
+    let b_path = s.vault_file(&user("bob"));
+    s.identity.logout(&caller(), bob).unwrap();
+    std::fs::create_dir_all(b_path.parent().unwrap()).unwrap();
     std::fs::copy(&a_path, &b_path).unwrap();
     let bob = login(&s, "bob");
     assert_eq!(
@@ -252,10 +283,7 @@ fn lock_drops_the_decrypted_cache() {
     let app = subject("app:com.example.a");
     let sid = login(&s, "alice");
     s.vault.put(&app, sid, "token", b"x").unwrap();
-    let host = s
-        .state
-        .host_path(&vault::vault_path(&user("alice")).unwrap())
-        .unwrap();
+    let host = s.vault_file(&user("alice"));
     let mut bytes = std::fs::read(&host).unwrap();
     let last = bytes.len() - 40;
     bytes[last] ^= 1;
@@ -263,8 +291,8 @@ fn lock_drops_the_decrypted_cache() {
     // Served from the cache while unsealed...
     assert_eq!(s.vault.get(&app, sid, "token").unwrap().as_slice(), b"x");
     // ...and re-read from disk after lock/unlock: the cache was dropped.
-    s.identity.lock(sid).unwrap();
-    s.identity.unlock(sid, &pw("alice-pw")).unwrap();
+    s.identity.lock(&caller(), sid).unwrap();
+    s.identity.unlock(&caller(), sid, &pw("alice-pw")).unwrap();
     assert_eq!(
         s.vault.get(&app, sid, "token").unwrap_err().code(),
         ErrorCode::Eio
@@ -354,7 +382,7 @@ fn quotas_warn_then_edquota() {
         "user quota exceeded: entries would be 6, hard limit 5"
     );
     // The refused writes are not on disk either.
-    s.identity.logout(sid).unwrap();
+    s.identity.logout(&caller(), sid).unwrap();
     let sid = login(&s, "alice");
     assert_eq!(s.vault.list(&a, sid).unwrap(), ["k1", "k2", "k3"]);
     assert_eq!(s.vault.list(&b, sid).unwrap(), ["k1", "k2"]);

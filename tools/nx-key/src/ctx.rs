@@ -28,12 +28,23 @@ pub struct Ctx<'a> {
     pub json: bool,
     /// `--run DIR`.
     pub run: PathBuf,
+    /// `$NEXUS_SID`, read once by [`crate::run`].
+    pub sid_env: Option<String>,
 }
 
 impl Ctx<'_> {
     /// A keychain over the public sockets in `--run`.
     pub fn keychain(&self) -> Keychain {
         Keychain::connect_with(&self.run, LinkConfig::default())
+    }
+
+    /// The session id of a command (see [`crate::cli::Sid`]).
+    pub fn sid(&mut self, from: &crate::cli::Sid) -> Result<nexus_core::SessionId, NxError> {
+        crate::io::read_sid(
+            &mut self.io,
+            from.sid_file.as_deref(),
+            self.sid_env.as_deref(),
+        )
     }
 
     /// A client for one service's public socket in `--run`.

@@ -7,11 +7,12 @@
 //! is sent; secret
 //! inputs (plaintexts, vault values, passwords) are held in zeroizing
 //! buffers; secret outputs written to a file get mode 0600 when the file is
-//! created. Passwords never come from the command line: argv is visible to
-//! every local user (`ps`, `/proc/<pid>/cmdline`) and lands in shell
-//! history.
+//! created. Passwords and session ids never come from the command line:
+//! argv is visible to every local user (`ps`, `/proc/<pid>/cmdline`) and
+//! lands in shell history.
 
 use crate::error::NxError;
+use nexus_core::SessionId;
 use nexus_proto::limits::Limit;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -165,6 +166,55 @@ pub fn read_passwords(
     Ok(out)
 }
 
+/// The environment variable a session id may come from.
+pub const SID_ENV: &str = "NEXUS_SID";
+
+fn parse_sid(text: &str, what: &str) -> Result<SessionId, NxError> {
+    text.trim()
+        .parse()
+        .map_err(|_| NxError::usage(format!("{what}: not a session id (32 hex digits)")))
+}
+
+/// The session id: the first line of `file`, else `env` (the value of
+/// [`SID_ENV`]), else the first line of stdin (read byte by byte, so that
+/// a password or value after it is still there to read).
+pub fn read_sid(
+    io: &mut Io<'_>,
+    file: Option<&Path>,
+    env: Option<&str>,
+) -> Result<SessionId, NxError> {
+    if let Some(p) = file {
+        let what = p.display().to_string();
+        let bytes = read_file(p)?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| NxError::usage(format!("{what}: not a session id (32 hex digits)")))?;
+        return parse_sid(text.lines().next().unwrap_or(""), &what);
+    }
+    if let Some(v) = env.filter(|v| !v.trim().is_empty()) {
+        return parse_sid(v, SID_ENV);
+    }
+    let mut line = Vec::with_capacity(33);
+    let mut byte = [0u8; 1];
+    // 32 hex digits, an optional CR, the newline: anything longer is no
+    // session id, and nothing past the newline is consumed.
+    while line.len() <= 34 {
+        match io.stdin.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(NxError::io("stdin", &e)),
+        }
+    }
+    if line.is_empty() {
+        return Err(NxError::usage(format!(
+            "no session id: give --sid-file FILE, set {SID_ENV}, or write it on the first line of stdin"
+        )));
+    }
+    let text = String::from_utf8_lossy(&line).into_owned();
+    parse_sid(&text, "stdin")
+}
+
 /// One password (see [`read_passwords`]).
 pub fn read_password(io: &mut Io<'_>, file: Option<&Path>) -> Result<Zeroizing<String>, NxError> {
     read_passwords(io, file, 1)?
@@ -205,6 +255,50 @@ mod tests {
         assert_eq!(e.exit_status(), 2);
         let e = with_stdin(b"\xff\n", |io| read_password(io, None)).unwrap_err();
         assert_eq!(e.exit_status(), 2);
+    }
+
+    #[test]
+    fn session_ids_come_from_a_file_the_environment_or_stdin_in_that_order() {
+        let a = "0123456789abcdef0123456789abcdef";
+        let b = "fedcba9876543210fedcba9876543210";
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("sid");
+        std::fs::write(&f, format!("{a}\n")).unwrap();
+        let sid = |stdin: &[u8], file: Option<&Path>, env: Option<&str>| {
+            with_stdin(stdin, |io| read_sid(io, file, env).map(|s| s.to_string()))
+        };
+        assert_eq!(sid(b"", Some(&f), Some(b)).unwrap(), a);
+        assert_eq!(sid(b"", None, Some(b)).unwrap(), b);
+        assert_eq!(sid(format!("{a}\r\n").as_bytes(), None, None).unwrap(), a);
+        assert_eq!(
+            sid(format!("{b}\n").as_bytes(), None, Some(" ")).unwrap(),
+            b
+        );
+        // Only the first line of stdin is taken: a password follows it.
+        let rest = with_stdin(format!("{a}\npw\n").as_bytes(), |io| {
+            read_sid(io, None, None).unwrap();
+            read_password(io, None).unwrap().to_string()
+        });
+        assert_eq!(rest, "pw");
+    }
+
+    #[test]
+    fn test_reject_missing_or_malformed_session_id() {
+        for (stdin, env) in [
+            (&b""[..], None),
+            (b"\n", None),
+            (b"xyz\n", None),
+            (b"0123456789abcdef0123456789abcdef0\n", None),
+            (b"", Some("not-a-sid")),
+        ] {
+            let e = with_stdin(stdin, |io| read_sid(io, None, env)).unwrap_err();
+            assert_eq!(e.exit_status(), 2, "{stdin:?} {env:?}");
+        }
+        let e = with_stdin(b"", |io| {
+            read_sid(io, Some(Path::new("/nonexistent/sid")), None)
+        })
+        .unwrap_err();
+        assert_ne!(e.exit_status(), 0);
     }
 
     #[test]

@@ -41,8 +41,17 @@ fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<(), NxError> {
 }
 
 /// Run the command line `args` (including the program name) over `io`;
-/// returns the exit status.
+/// returns the exit status. `$NEXUS_SID` is read from the environment.
 pub fn run<I, T>(args: I, io: Io<'_>) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_with_sid_env(args, io, std::env::var(io::SID_ENV).ok())
+}
+
+/// [`run`] with the value of `$NEXUS_SID` given (tests).
+pub fn run_with_sid_env<I, T>(args: I, io: Io<'_>, sid_env: Option<String>) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -74,6 +83,7 @@ where
         io,
         json: cli.json,
         run: cli.run,
+        sid_env,
     };
     match dispatch(&mut ctx, cli.command) {
         Ok(()) => 0,

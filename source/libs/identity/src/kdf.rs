@@ -1,18 +1,24 @@
-//! Password → (verifier, vault auth secret) with Argon2id.
+//! Password → (verifier input, vault auth secret) with Argon2id.
 //!
 //! ```text
-//! out[64]       = Argon2id(v = 0x13, m_kib, t, p, password, salt[16])
-//! verifier_hash = SHA-256(out[0..32])      (stored in the user record)
-//! auth secret   = out[32..64]              (keymint's AuthSecret → user KEK)
+//! out[64]        = Argon2id(v = 0x13, m_kib, t, p, password, salt[16])
+//! verifier input = out[0..32]   → keymint: HMAC under the device pepper
+//!                                 (stored in the user record)
+//! auth secret    = out[32..64]  → keymint: the user KEK
 //! ```
 //!
-//! Invariants: the 64-byte output, the password and the auth secret live in
-//! zeroizing buffers; the verifier is compared in constant time; parameters
-//! read from disk are bounded so a damaged record cannot demand gigabytes.
+//! Records of the first format stored `SHA-256(out[0..32])` instead of the
+//! MAC ([`Derived::legacy_hash`]); they are upgraded at the next successful
+//! check.
+//!
+//! Invariants: the 64-byte output, the password, the verifier input and the
+//! auth secret live in zeroizing buffers; verifiers are compared in
+//! constant time; parameters read from disk are bounded so a damaged
+//! record cannot demand gigabytes.
 
 use crate::error::IdentityError;
 use argon2::{Algorithm, Argon2, Params, Version};
-use keymint::AuthSecret;
+use keymint::{AuthSecret, VerifierInput};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
@@ -37,7 +43,7 @@ impl Password {
         Password(Zeroizing::new(bytes.into()))
     }
 
-    fn checked(&self) -> Result<&[u8], IdentityError> {
+    pub(crate) fn checked(&self) -> Result<&[u8], IdentityError> {
         match self.0.len() {
             0 => Err(IdentityError::Invalid("password is empty")),
             n if n > PASSWORD_MAX_LEN => Err(IdentityError::Invalid("password is too long")),
@@ -86,19 +92,20 @@ impl KdfParams {
 
 /// The two halves of one Argon2id run.
 pub(crate) struct Derived {
-    verifier_hash: [u8; 32],
+    input: VerifierInput,
     auth: AuthSecret,
 }
 
 impl Derived {
-    /// SHA-256 of the verifier half (what the record stores).
-    pub(crate) fn verifier_hash(&self) -> [u8; 32] {
-        self.verifier_hash
+    /// The verifier half, for keymint's MAC.
+    pub(crate) fn input(&self) -> &VerifierInput {
+        &self.input
     }
 
-    /// Constant-time comparison with a stored verifier hash.
-    pub(crate) fn matches(&self, stored: &[u8; 32]) -> bool {
-        self.verifier_hash.ct_eq(stored).into()
+    /// What records of the first format stored: SHA-256 of the verifier
+    /// half (no pepper).
+    pub(crate) fn legacy_hash(&self) -> [u8; 32] {
+        Sha256::digest(self.input.expose_secret()).into()
     }
 
     /// The secret keymint turns into the user's KEK.
@@ -109,6 +116,11 @@ impl Derived {
     pub(crate) fn into_auth(self) -> AuthSecret {
         self.auth
     }
+}
+
+/// Constant-time equality of two verifiers.
+pub(crate) fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.ct_eq(b).into()
 }
 
 /// Run Argon2id over `password` with `salt` and `params`.
@@ -123,15 +135,13 @@ pub(crate) fn derive(
     Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params)
         .hash_password_into(pw, salt, out.as_mut_slice())
         .map_err(|_| IdentityError::Kdf)?;
-    let verifier_hash: [u8; 32] = Sha256::digest(&out[..32]).into();
-    let mut auth = [0u8; 32];
-    auth.copy_from_slice(&out[32..]);
-    let secret = AuthSecret::from_bytes(auth);
-    auth.zeroize();
-    Ok(Derived {
-        verifier_hash,
-        auth: secret,
-    })
+    let mut half = [0u8; 32];
+    half.copy_from_slice(&out[..32]);
+    let input = VerifierInput::from_bytes(half);
+    half.copy_from_slice(&out[32..]);
+    let auth = AuthSecret::from_bytes(half);
+    half.zeroize();
+    Ok(Derived { input, auth })
 }
 
 #[cfg(test)]
@@ -145,14 +155,17 @@ mod tests {
         let a = derive(&p, &pw, &[1; 16]).unwrap();
         let b = derive(&p, &pw, &[1; 16]).unwrap();
         let c = derive(&p, &pw, &[2; 16]).unwrap();
-        assert!(a.matches(&b.verifier_hash()));
-        assert!(!a.matches(&c.verifier_hash()));
+        assert!(same(&a.legacy_hash(), &b.legacy_hash()));
+        assert!(!same(&a.legacy_hash(), &c.legacy_hash()));
         let wrong = derive(&p, &Password::new("wrong horse"), &[1; 16]).unwrap();
-        assert!(!a.matches(&wrong.verifier_hash()));
+        assert!(!same(&a.legacy_hash(), &wrong.legacy_hash()));
+        assert_eq!(a.input().expose_secret(), b.input().expose_secret());
+        assert_eq!(a.auth().expose_secret(), b.auth().expose_secret());
+        assert_ne!(a.input().expose_secret(), a.auth().expose_secret());
     }
 
     #[test]
-    fn verifier_is_sha256_of_first_half() {
+    fn halves_and_legacy_hash_are_the_documented_ones() {
         // Independent recomputation with the argon2 crate directly.
         let p = KdfParams::INSECURE_TEST;
         let mut out = [0u8; 64];
@@ -161,7 +174,9 @@ mod tests {
             .unwrap();
         let d = derive(&p, &Password::new("pw"), &[7; 16]).unwrap();
         let expect: [u8; 32] = Sha256::digest(&out[..32]).into();
-        assert_eq!(d.verifier_hash(), expect);
+        assert_eq!(d.legacy_hash(), expect);
+        assert_eq!(&d.input().expose_secret()[..], &out[..32]);
+        assert_eq!(&d.auth().expose_secret()[..], &out[32..]);
     }
 
     #[test]

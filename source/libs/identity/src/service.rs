@@ -1,34 +1,37 @@
-//! The identity service: user administration and password checks.
+//! The identity service: user administration.
 //!
 //! Invariants:
 //! - Create, delete and list need `identity.user.admin` from the
 //!   [`Authorizer`]; the check comes before anything is read.
-//! - Every password check (login, unlock, password change) runs under one
-//!   gate, after the throttle check, so concurrent guesses cannot slip past
-//!   the counter and at most one Argon2id instance (64 MiB) runs at a time.
-//! - An unknown user costs the same Argon2id work as a known one and is
-//!   throttled in memory by name, so neither the error, the timing nor the
-//!   throttle says whether the user exists.
+//! - A user is an instance: `create_user` mints a random instance id, and
+//!   the vault key, the vault, keymint's sessions and every cache are
+//!   bound to it. `delete_user` marks the record `deleting` first, ends
+//!   the instance's sessions (here and in keymint), purges its vault
+//!   ([`VaultPurge`]: file and decrypted copies), and only then removes the
+//!   records. A step that fails leaves the user pending (nobody can log
+//!   in, the name cannot be created again) until `delete_user` runs again
+//!   and finishes: no half-deleted state that a new user of the same name
+//!   could inherit.
+//! - Password checks live in [`crate::check`]; sessions in
+//!   [`crate::session`].
 
+use crate::budget::{Budgets, CallerBudget};
 use crate::error::IdentityError;
+use crate::gate::Gate;
 use crate::kdf::{derive, KdfParams, Password, SALT_LEN};
-use crate::record::{user_dir, UserRecord};
+use crate::record::{UserRecord, Verifier};
 use crate::session::{SessionObserver, Sessions};
-use crate::throttle::{ThrottlePolicy, ThrottleState};
-use keymint::{AuthSecret, KeyMint, KeyMintError, VaultKeyOps};
-use nexus_core::{Authorizer, Capability, Clock, Subject, UserId};
+use crate::throttle::{ThrottlePolicy, ThrottleRecord, ThrottleState};
+use keymint::{KeyMint, KeyMintError, SessionKeyOps};
+use nexus_core::{Authorizer, Capability, Clock, InstanceId, Subject, UserId};
 use statefs::{StateFs, StatePath};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Names of unknown users throttled in memory at most; beyond that the
-/// table is pruned (entries whose wait is over) or cleared.
-const UNKNOWN_TABLE_MAX: usize = 4096;
-
-/// The key operations identity needs: keymint's session unseal plus its
-/// random source (session ids, salts).
-pub trait SessionKeys: VaultKeyOps {
+/// The key operations identity needs: keymint's session side plus its
+/// random source (session ids, salts, instance ids).
+pub trait SessionKeys: SessionKeyOps {
     /// Fill `out` with random bytes from keymint's entropy source.
     fn random(&self, out: &mut [u8]) -> Result<(), KeyMintError>;
 }
@@ -39,14 +42,46 @@ impl SessionKeys for KeyMint {
     }
 }
 
+/// Where identity writes each decision before it takes effect (the
+/// daemon's audit log).
+pub trait DecisionLog: Send + Sync {
+    /// `caller` asked for `op` on `target` (ids only), `allowed` or not,
+    /// for `reason` (a stable word). An error means the record was not
+    /// written: the decision must not take effect.
+    fn record(
+        &self,
+        caller: &Subject,
+        op: &str,
+        target: &str,
+        allowed: bool,
+        reason: &str,
+    ) -> Result<(), IdentityError>;
+}
+
+/// Destroys a deleted user instance's vault: its file and every decrypted
+/// copy (keystored's `vault.purge`, or the in-process vault).
+pub trait VaultPurge: Send + Sync {
+    /// Purge `instance` (and, for an instance upgraded from the first
+    /// format, the name-bound vault of `legacy_user`). Idempotent.
+    fn purge(
+        &self,
+        instance: InstanceId,
+        legacy_user: Option<&UserId>,
+    ) -> Result<(), IdentityError>;
+}
+
 /// Tunables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdentityConfig {
     /// Argon2id parameters for new users and new passwords (existing
     /// records keep theirs).
     pub kdf: KdfParams,
-    /// The failed-attempt schedule.
+    /// The failed-attempt schedule, per user and caller.
     pub throttle: ThrottlePolicy,
+    /// The failure budget per caller, over every user name.
+    pub caller_budget: CallerBudget,
+    /// Password checks one caller may have in flight (waiting or running).
+    pub caller_queue: usize,
 }
 
 impl Default for IdentityConfig {
@@ -54,55 +89,80 @@ impl Default for IdentityConfig {
         IdentityConfig {
             kdf: KdfParams::PRODUCTION,
             throttle: ThrottlePolicy::default(),
+            caller_budget: CallerBudget::default(),
+            caller_queue: 2,
         }
     }
+}
+
+/// What [`Identity::new`] is built from.
+pub struct IdentityParts {
+    /// The state store (user and throttle records).
+    pub state: StateFs,
+    /// keymint.
+    pub keys: Arc<dyn SessionKeys>,
+    /// The clock (throttling, creation times).
+    pub clock: Arc<dyn Clock>,
+    /// Who may administer users.
+    pub authz: Arc<dyn Authorizer>,
+    /// Where decisions are recorded before they take effect.
+    pub audit: Arc<dyn DecisionLog>,
+    /// Who purges a deleted user's vault.
+    pub vault: Arc<dyn VaultPurge>,
+    /// Tunables.
+    pub config: IdentityConfig,
 }
 
 /// Users and sessions over one state store and one keymint.
 pub struct Identity {
     pub(crate) state: StateFs,
     pub(crate) keys: Arc<dyn SessionKeys>,
-    clock: Arc<dyn Clock>,
-    authz: Arc<dyn Authorizer>,
-    config: IdentityConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) authz: Arc<dyn Authorizer>,
+    pub(crate) audit: Arc<dyn DecisionLog>,
+    vault: Arc<dyn VaultPurge>,
+    pub(crate) config: IdentityConfig,
     pub(crate) sessions: Sessions,
-    auth_gate: Mutex<()>,
-    unknown: Mutex<HashMap<UserId, ThrottleState>>,
+    pub(crate) gate: Gate,
+    pub(crate) budgets: Mutex<Budgets>,
+    pub(crate) unknown: Mutex<HashMap<(UserId, Subject), ThrottleState>>,
     pub(crate) observers: Mutex<Vec<Arc<dyn SessionObserver>>>,
+    pub(crate) keymint_boot: Mutex<Option<[u8; 16]>>,
+    pub(crate) needs_sync: AtomicBool,
     kdf_runs: AtomicU64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Critical sections are single map or vector operations, or the gate's
-    // empty tuple: a panicking holder cannot leave them half-updated.
+    // Critical sections are single map or vector operations: a panicking
+    // holder cannot leave them half-updated.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Identity {
-    /// The service over `state`, with `keys` (keymint), `clock`, `authz`.
-    pub fn new(
-        state: StateFs,
-        keys: Arc<dyn SessionKeys>,
-        clock: Arc<dyn Clock>,
-        authz: Arc<dyn Authorizer>,
-        config: IdentityConfig,
-    ) -> Self {
+    /// The service over `parts`.
+    pub fn new(parts: IdentityParts) -> Self {
         Identity {
-            state,
-            keys,
-            clock,
-            authz,
-            config,
+            state: parts.state,
+            keys: parts.keys,
+            clock: parts.clock,
+            authz: parts.authz,
+            audit: parts.audit,
+            vault: parts.vault,
+            gate: Gate::new(parts.config.caller_queue),
+            config: parts.config,
             sessions: Sessions::default(),
-            auth_gate: Mutex::new(()),
+            budgets: Mutex::new(Budgets::default()),
             unknown: Mutex::new(HashMap::new()),
             observers: Mutex::new(Vec::new()),
+            keymint_boot: Mutex::new(None),
+            needs_sync: AtomicBool::new(false),
             kdf_runs: AtomicU64::new(0),
         }
     }
 
     /// Be told whenever a session's key is forgotten (lock, logout,
-    /// user deletion), e.g. so the vault drops its decrypted cache.
+    /// user deletion, keymint restart), e.g. so the vault drops its
+    /// decrypted cache.
     pub fn add_observer(&self, observer: Arc<dyn SessionObserver>) {
         lock(&self.observers).push(observer);
     }
@@ -114,7 +174,7 @@ impl Identity {
     }
 
     /// Argon2id, counted.
-    fn derive(
+    pub(crate) fn derive(
         &self,
         params: &KdfParams,
         password: &Password,
@@ -124,7 +184,18 @@ impl Identity {
         derive(params, password, salt)
     }
 
-    /// Create `user` with `password` and a fresh vault key.
+    pub(crate) fn load(&self, user: &UserId) -> Result<Option<UserRecord>, IdentityError> {
+        UserRecord::load(&self.state, user, || self.mint_instance())
+    }
+
+    fn mint_instance(&self) -> Result<InstanceId, IdentityError> {
+        let mut b = [0u8; 16];
+        self.keys.random(&mut b)?;
+        Ok(InstanceId::from_bytes(b))
+    }
+
+    /// Create `user` with `password`: a new instance with a fresh vault
+    /// key.
     pub fn create_user(
         &self,
         caller: &Subject,
@@ -133,42 +204,81 @@ impl Identity {
     ) -> Result<(), IdentityError> {
         self.authz
             .authorize(caller, Capability::UserAdmin, &format!("user:{user}"))?;
-        let _gate = self.gate();
-        if UserRecord::load(&self.state, user)?.is_some() {
-            return Err(IdentityError::UserExists);
+        let _gate = self.admin_gate(caller)?;
+        if let Some(existing) = self.load(user)? {
+            return Err(if existing.deleting {
+                IdentityError::DeletionPending
+            } else {
+                IdentityError::UserExists
+            });
         }
         let salt = self.salt()?;
         let derived = self.derive(&self.config.kdf, password, &salt)?;
-        let wrapped = self.keys.create_vault_key(user, derived.auth())?;
-        UserRecord {
+        let verifier = Verifier::Mac(self.keys.verifier_mac(derived.input())?);
+        let mut record = UserRecord {
             user: user.clone(),
+            instance: self.mint_instance()?,
+            legacy: false,
+            deleting: false,
             kdf: self.config.kdf,
             salt,
-            verifier_hash: derived.verifier_hash(),
+            verifier,
             created_at: self.clock.now_unix(),
-            wrapped,
-        }
-        .store(&self.state)
+            wrapped: keymint::WrappedVaultKey::from_bytes(Vec::new()),
+        };
+        record.wrapped = self
+            .keys
+            .create_vault_key(&record.owner(), derived.auth())?;
+        // A throttle record of an earlier instance is stale (bound to
+        // that instance); it goes with the new record.
+        ThrottleRecord::delete(&self.state, user)?;
+        record.store(&self.state)
     }
 
-    /// Delete `user`: end its sessions, then remove its record, throttle
-    /// state and vault.
+    /// Delete `user`: mark it pending, end its sessions, purge its vault,
+    /// then remove its records. See the module docs for what a failure at
+    /// each step leaves.
     pub fn delete_user(&self, caller: &Subject, user: &UserId) -> Result<(), IdentityError> {
         self.authz
             .authorize(caller, Capability::UserAdmin, &format!("user:{user}"))?;
-        let _gate = self.gate();
-        if UserRecord::load(&self.state, user)?.is_none() {
+        let _gate = self.admin_gate(caller)?;
+        let Some(mut record) = self.load(user)? else {
             return Err(IdentityError::NoSuchUser);
+        };
+        if !record.deleting {
+            record.deleting = true;
+            record.store(&self.state)?;
         }
-        for sid in self.sessions.remove_user(user) {
-            self.keys.end_session(sid);
+        let sids = self.sessions.remove_instance(record.instance);
+        let ended = self.keys.end_instance(record.instance);
+        for sid in sids {
             self.notify(sid);
         }
-        self.state.delete_prefix(&user_dir(user)?)?;
+        if let Err(e) = ended {
+            // keymint's copies must be gone before the deletion counts;
+            // its sessions are in its memory only, so a restarted keymint
+            // has none, but an unreachable one may still hold them.
+            self.needs_sync.store(true, Ordering::Relaxed);
+            return Err(e.into());
+        }
+        let legacy_user = record.legacy.then_some(user);
+        self.vault.purge(record.instance, legacy_user)?;
+        ThrottleRecord::delete(&self.state, user)?;
+        UserRecord::delete(&self.state, user)?;
+        lock(&self.unknown).retain(|(u, _), _| u != user);
         Ok(())
     }
 
-    /// Every user, sorted.
+    /// The current instance of `user` (administrators only; it names the
+    /// user's vault file, `state:/vault/<instance>/vault.kv`).
+    pub fn instance(&self, caller: &Subject, user: &UserId) -> Result<InstanceId, IdentityError> {
+        self.authz
+            .authorize(caller, Capability::UserAdmin, &format!("user:{user}"))?;
+        let _gate = self.admin_gate(caller)?;
+        Ok(self.load(user)?.ok_or(IdentityError::NoSuchUser)?.instance)
+    }
+
+    /// Every user (pending deletions included), sorted.
     pub fn list_users(&self, caller: &Subject) -> Result<Vec<UserId>, IdentityError> {
         self.authz
             .authorize(caller, Capability::UserAdmin, "user:*")?;
@@ -187,96 +297,14 @@ impl Identity {
         Ok(out)
     }
 
-    /// Change `user`'s password. The vault key is re-wrapped, not
-    /// replaced, so the vault is not re-encrypted. Throttled like login.
-    pub fn change_password(
-        &self,
-        user: &UserId,
-        old: &Password,
-        new: &Password,
-    ) -> Result<(), IdentityError> {
-        let _gate = self.gate();
-        let (record, old_auth) = self.authenticate_locked(user, old)?;
-        let salt = self.salt()?;
-        let derived = self.derive(&self.config.kdf, new, &salt)?;
-        let wrapped =
-            self.keys
-                .rewrap_vault_key(user, &old_auth, derived.auth(), &record.wrapped)?;
-        UserRecord {
-            kdf: self.config.kdf,
-            salt,
-            verifier_hash: derived.verifier_hash(),
-            wrapped,
-            ..record
-        }
-        .store(&self.state)
+    /// The credential gate for an administrator's operation.
+    fn admin_gate(&self, caller: &Subject) -> Result<crate::gate::Held<'_>, IdentityError> {
+        self.gate
+            .enter(caller, self.rank(caller))
+            .map_err(|_| IdentityError::Busy)
     }
 
-    /// Take the credential gate: password checks and user creation or
-    /// deletion run one at a time.
-    pub(crate) fn gate(&self) -> MutexGuard<'_, ()> {
-        lock(&self.auth_gate)
-    }
-
-    /// Check `password` for `user` (throttled); the caller holds the gate.
-    /// On success: the record and the auth secret for keymint.
-    pub(crate) fn authenticate_locked(
-        &self,
-        user: &UserId,
-        password: &Password,
-    ) -> Result<(UserRecord, AuthSecret), IdentityError> {
-        let now = self.clock.now_unix();
-        let policy = &self.config.throttle;
-        let Some(record) = UserRecord::load(&self.state, user)? else {
-            return Err(self.fail_unknown(user, password, now));
-        };
-        let throttle = ThrottleState::load(&self.state, user)?;
-        let wait = throttle.remaining(policy, now);
-        if wait > 0 {
-            return Err(IdentityError::Throttled {
-                retry_after_secs: wait,
-            });
-        }
-        let derived = self.derive(&record.kdf, password, &record.salt)?;
-        if derived.matches(&record.verifier_hash) {
-            if throttle.failures > 0 {
-                ThrottleState::default().store(&self.state, user)?;
-            }
-            Ok((record, derived.into_auth()))
-        } else {
-            throttle.failed(now).store(&self.state, user)?;
-            Err(IdentityError::AuthFailed)
-        }
-    }
-
-    /// An attempt on a user that does not exist: same work, same answers.
-    fn fail_unknown(&self, user: &UserId, password: &Password, now: u64) -> IdentityError {
-        let policy = &self.config.throttle;
-        let mut table = lock(&self.unknown);
-        let prior = table.get(user).copied().unwrap_or_default();
-        let wait = prior.remaining(policy, now);
-        if wait > 0 {
-            return IdentityError::Throttled {
-                retry_after_secs: wait,
-            };
-        }
-        // The result is discarded; only the cost matters.
-        if let Err(e) = self.derive(&self.config.kdf, password, &[0u8; SALT_LEN]) {
-            if matches!(e, IdentityError::Invalid(_)) {
-                return e;
-            }
-        }
-        if table.len() >= UNKNOWN_TABLE_MAX && !table.contains_key(user) {
-            table.retain(|_, s| s.remaining(policy, now) > 0);
-            if table.len() >= UNKNOWN_TABLE_MAX {
-                table.clear();
-            }
-        }
-        table.insert(user.clone(), prior.failed(now));
-        IdentityError::AuthFailed
-    }
-
-    fn salt(&self) -> Result<[u8; SALT_LEN], IdentityError> {
+    pub(crate) fn salt(&self) -> Result<[u8; SALT_LEN], IdentityError> {
         let mut salt = [0u8; SALT_LEN];
         self.keys.random(&mut salt)?;
         Ok(salt)

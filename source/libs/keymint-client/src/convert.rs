@@ -1,9 +1,9 @@
-//! Between keymint's types and the protocol's: key identities and
-//! algorithms. Used by this client (keymint → wire) and by keymintd and
+//! Between keymint's types and the protocol's: key identities,
+//! algorithms and vault key owners. Used by this client (keymint → wire) and by keymintd and
 //! keystored (wire → keymint).
 
-use keymint::{Algorithm, KeyIdentity};
-use nexus_proto::{Alg, KeyIdent};
+use keymint::{Algorithm, KeyIdentity, VaultOwner};
+use nexus_proto::{Alg, KeyIdent, KmOwner};
 use std::num::NonZeroU32;
 
 /// keymint's algorithm as named on the wire.
@@ -42,5 +42,23 @@ pub fn ident_from_wire(id: KeyIdent) -> KeyIdentity {
         name: id.name,
         version: id.version.get(),
         alg: alg_from_wire(id.alg),
+    }
+}
+
+/// A vault key's owner as sent to keymintd.
+pub fn owner_to_wire(o: &VaultOwner) -> KmOwner {
+    KmOwner {
+        user: o.user.clone(),
+        instance: o.instance,
+        legacy: o.legacy,
+    }
+}
+
+/// A vault key's owner as keymint takes it.
+pub fn owner_from_wire(o: KmOwner) -> VaultOwner {
+    VaultOwner {
+        user: o.user,
+        instance: o.instance,
+        legacy: o.legacy,
     }
 }

@@ -1,20 +1,23 @@
 //! [`RemoteKeyMint`]: the `km.*` ops of `nexus-proto` through a
 //! [`Call`] (an upstream endpoint from nexus-init, or one wire client).
 
-use crate::convert::ident_to_wire;
+use crate::convert::{ident_to_wire, owner_from_wire, owner_to_wire};
 use ed25519_dalek::Signature;
 use keymint::{
     Algorithm, AuthSecret, Ed25519Seed, GeneratedKey, KeyIdentity, KeyMintError, KeyOps,
-    VaultKeyOps, WrappedKey, WrappedVaultKey,
+    SessionKeyOps, SessionLookup, SessionRef, SyncReport, VaultKeyOps, VaultOwner, VerifierInput,
+    WrappedKey, WrappedVaultKey,
 };
-use nexus_core::{Coded, ErrorCode, SessionId, UserId};
+use nexus_core::{Coded, ErrorCode, InstanceId, SessionId};
 use nexus_daemon::{Call, Context, UpstreamError};
 use nexus_proto::{
     self as proto, Bytes, Empty, KeyIdent, KmDevice, KmGenerate, KmGenerateArgs, KmGenerateReply,
-    KmImport, KmImportArgs, KmSeal, KmSealArgs, KmSessionEnd, KmSessionEndAll, KmSessionUnseal,
+    KmImport, KmImportArgs, KmInstanceArgs, KmSeal, KmSealArgs, KmSessionEnd, KmSessionEndInstance,
+    KmSessionLock, KmSessionRef, KmSessionState, KmSessionSync, KmSessionSyncArgs, KmSessionUnseal,
     KmSessionUnsealArgs, KmSessionUser, KmSign, KmSignArgs, KmUnseal, KmUnsealArgs,
     KmVaultKeyCreate, KmVaultKeyCreateArgs, KmVaultKeyRewrap, KmVaultKeyRewrapArgs, KmVaultSeal,
-    KmVaultSealArgs, KmVaultUnseal, KmVaultUnsealArgs, Op, Secret, SidArgs,
+    KmVaultSealArgs, KmVaultUnseal, KmVaultUnsealArgs, KmVerifierMac, KmVerifierMacArgs, Op,
+    Secret, SidArgs,
 };
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -197,14 +200,14 @@ impl KeyOps for RemoteKeyMint {
     }
 }
 
-impl VaultKeyOps for RemoteKeyMint {
+impl SessionKeyOps for RemoteKeyMint {
     fn create_vault_key(
         &self,
-        user: &UserId,
+        owner: &VaultOwner,
         auth: &AuthSecret,
     ) -> Result<WrappedVaultKey, KeyMintError> {
         let r = self.request::<KmVaultKeyCreate>(&KmVaultKeyCreateArgs {
-            user: user.clone(),
+            owner: owner_to_wire(owner),
             auth: secret(auth),
         })?;
         Ok(WrappedVaultKey::from_bytes(r.wrapped.into_vec()))
@@ -213,13 +216,13 @@ impl VaultKeyOps for RemoteKeyMint {
     fn unseal_session(
         &self,
         sid: SessionId,
-        user: &UserId,
+        owner: &VaultOwner,
         auth: &AuthSecret,
         wrapped: &WrappedVaultKey,
     ) -> Result<(), KeyMintError> {
         self.request::<KmSessionUnseal>(&KmSessionUnsealArgs {
             sid,
-            user: user.clone(),
+            owner: owner_to_wire(owner),
             auth: secret(auth),
             wrapped: Bytes::from(wrapped.as_bytes()),
         })
@@ -228,13 +231,13 @@ impl VaultKeyOps for RemoteKeyMint {
 
     fn rewrap_vault_key(
         &self,
-        user: &UserId,
+        owner: &VaultOwner,
         old: &AuthSecret,
         new: &AuthSecret,
         wrapped: &WrappedVaultKey,
     ) -> Result<WrappedVaultKey, KeyMintError> {
         let r = self.request::<KmVaultKeyRewrap>(&KmVaultKeyRewrapArgs {
-            user: user.clone(),
+            owner: owner_to_wire(owner),
             old: secret(old),
             new: secret(new),
             wrapped: Bytes::from(wrapped.as_bytes()),
@@ -242,28 +245,67 @@ impl VaultKeyOps for RemoteKeyMint {
         Ok(WrappedVaultKey::from_bytes(r.wrapped.into_vec()))
     }
 
-    /// An unreachable keymintd is reported as "was not unsealed": if it
-    /// died, its session table (in memory only) died with it.
-    fn end_session(&self, sid: SessionId) -> bool {
-        match self.request::<KmSessionEnd>(&SidArgs { sid }) {
-            Ok(r) => r.was_unsealed,
-            Err(e) => {
-                eprintln!("keymint: ending a session failed: {e}");
-                false
-            }
-        }
+    fn lock_session(&self, sid: SessionId) -> Result<bool, KeyMintError> {
+        Ok(self
+            .request::<KmSessionLock>(&SidArgs { sid })?
+            .was_unsealed)
     }
 
-    fn end_all_sessions(&self) -> Result<usize, KeyMintError> {
-        let r = self.request::<KmSessionEndAll>(&Empty {})?;
+    fn end_session(&self, sid: SessionId) -> Result<bool, KeyMintError> {
+        Ok(self.request::<KmSessionEnd>(&SidArgs { sid })?.was_unsealed)
+    }
+
+    fn end_instance(&self, instance: InstanceId) -> Result<usize, KeyMintError> {
+        let r = self.request::<KmSessionEndInstance>(&KmInstanceArgs { instance })?;
         usize::try_from(r.ended).map_err(|_| malformed("ended is out of range"))
     }
 
-    /// Fails closed: any failure reads as "not unsealed".
-    /// A failure to ask is an error, never "not unsealed": a caller must
-    /// not report a session as locked because keymintd is down.
-    fn session_user(&self, sid: SessionId) -> Result<Option<UserId>, KeyMintError> {
-        Ok(self.request::<KmSessionUser>(&SidArgs { sid })?.user)
+    fn sync_sessions(&self, known: &[SessionRef]) -> Result<SyncReport, KeyMintError> {
+        let sessions = known
+            .iter()
+            .map(|r| KmSessionRef {
+                sid: r.sid,
+                owner: owner_to_wire(&r.owner),
+                active: r.active,
+            })
+            .collect();
+        let r = self.request::<KmSessionSync>(&KmSessionSyncArgs { sessions })?;
+        Ok(SyncReport {
+            active: r.active,
+            ended: usize::try_from(r.ended).map_err(|_| malformed("ended is out of range"))?,
+        })
+    }
+
+    fn verifier_mac(&self, input: &VerifierInput) -> Result<[u8; 32], KeyMintError> {
+        let r = self.request::<KmVerifierMac>(&KmVerifierMacArgs {
+            input: Secret::copy_from(input.expose_secret()),
+        })?;
+        r.mac
+            .into_vec()
+            .try_into()
+            .map_err(|_| malformed("mac is not 32 bytes"))
+    }
+
+    /// Asks keymintd each time (`km.device`): the point is to notice a
+    /// new keymintd process behind the same endpoint name.
+    fn boot_id(&self) -> Result<[u8; 16], KeyMintError> {
+        let d = self.request::<KmDevice>(&Empty {})?;
+        d.boot_id
+            .into_vec()
+            .try_into()
+            .map_err(|_| malformed("boot_id is not 16 bytes"))
+    }
+}
+
+impl VaultKeyOps for RemoteKeyMint {
+    fn session_user(&self, sid: SessionId) -> Result<SessionLookup, KeyMintError> {
+        let r = self.request::<KmSessionUser>(&SidArgs { sid })?;
+        match (r.state, r.owner) {
+            (KmSessionState::Active, Some(o)) => Ok(SessionLookup::Active(owner_from_wire(o))),
+            (KmSessionState::Active, None) => Err(malformed("an active session has no owner")),
+            (KmSessionState::Locked, _) => Ok(SessionLookup::Locked),
+            (KmSessionState::Unknown, _) => Ok(SessionLookup::Unknown),
+        }
     }
 
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {

@@ -3,7 +3,10 @@
 //! requests carry the documented arguments.
 
 use crate::RemoteKeyMint;
-use keymint::{Algorithm, KeyIdentity, KeyMintError, KeyOps, VaultKeyOps, WrappedKey};
+use keymint::{
+    Algorithm, KeyIdentity, KeyMintError, KeyOps, SessionKeyOps, SessionLookup, VaultKeyOps,
+    WrappedKey,
+};
 use nexus_core::{AppId, Coded, ErrorCode, Label, SessionId, Subject};
 use nexus_daemon::SingleClient;
 use std::os::unix::net::UnixStream;
@@ -13,6 +16,7 @@ fn device() -> Value {
     Value::Map(vec![
         ("device_id".into(), Value::Bytes(vec![7; 32])),
         ("insecure".into(), false.into()),
+        ("boot_id".into(), Value::Bytes(vec![3; 16])),
     ])
 }
 
@@ -67,9 +71,30 @@ fn test_reject_locked_stays_locked() {
     let sid = SessionId::from_bytes([1; 16]);
     let e = km.vault_seal(sid, b"aad", b"pt").unwrap_err();
     assert!(matches!(e, KeyMintError::Locked), "{e}");
-    // Asking who holds the session fails the same way; never a user.
-    assert!(matches!(km.session_user(sid), Err(KeyMintError::Locked)));
-    assert!(!km.end_session(sid));
+    // A failure is never an answer: not "unknown", not "was not unsealed".
+    assert_eq!(km.session_user(sid).unwrap_err().code(), ErrorCode::Elocked);
+    assert_eq!(km.end_session(sid).unwrap_err().code(), ErrorCode::Elocked);
+    assert_eq!(km.boot_id().unwrap(), [3; 16]);
+}
+
+#[test]
+fn session_states_are_read_strictly() {
+    let (_s, km) = scripted(|_, a| {
+        let state = match a.get("sid") {
+            Some(Value::Text(t)) if t.starts_with("01") => "locked",
+            Some(Value::Text(t)) if t.starts_with("02") => "unknown",
+            _ => "active",
+        };
+        Ok(Value::Map(vec![
+            ("state".into(), state.into()),
+            ("owner".into(), Value::Null),
+        ]))
+    });
+    let sid = |b| SessionId::from_bytes([b; 16]);
+    assert_eq!(km.session_user(sid(1)).unwrap(), SessionLookup::Locked);
+    assert_eq!(km.session_user(sid(2)).unwrap(), SessionLookup::Unknown);
+    // "active" without an owner is malformed, never a session.
+    assert_eq!(km.session_user(sid(3)).unwrap_err().code(), ErrorCode::Eio);
 }
 
 #[test]

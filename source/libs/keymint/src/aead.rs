@@ -27,9 +27,22 @@ pub(crate) fn seal(
     aad: &[u8],
     pt: &[u8],
 ) -> Result<Vec<u8>, KeyMintError> {
+    seal_format(entropy, kind, FORMAT, key, aad, pt)
+}
+
+/// [`seal`] with another format byte: a kind whose derivation changed
+/// says so in its format, so both forms stay readable.
+pub(crate) fn seal_format(
+    entropy: &Entropy,
+    kind: u8,
+    format: u8,
+    key: &[u8; 32],
+    aad: &[u8],
+    pt: &[u8],
+) -> Result<Vec<u8>, KeyMintError> {
     let nonce = entropy.nonce24()?;
     let cipher = XChaCha20Poly1305::new(key.into());
-    let full_aad = [&[kind, FORMAT][..], aad].concat();
+    let full_aad = [&[kind, format][..], aad].concat();
     let ct = cipher
         .encrypt(
             XNonce::from_slice(&nonce),
@@ -40,7 +53,7 @@ pub(crate) fn seal(
         )
         .map_err(|_| KeyMintError::Integrity)?;
     let mut out = Vec::with_capacity(HEADER + ct.len());
-    out.extend_from_slice(&[kind, FORMAT]);
+    out.extend_from_slice(&[kind, format]);
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
     Ok(out)
@@ -54,17 +67,33 @@ pub(crate) fn open(
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, KeyMintError> {
+    open_format(kind, FORMAT, key, aad, sealed)
+}
+
+/// The format byte of a sealed object, if it has one.
+pub(crate) fn format_of(sealed: &[u8]) -> Option<u8> {
+    sealed.get(1).copied()
+}
+
+/// [`open`] for objects of `format`.
+pub(crate) fn open_format(
+    kind: u8,
+    format: u8,
+    key: &[u8; 32],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, KeyMintError> {
     if sealed.len() < OVERHEAD {
         return Err(KeyMintError::Invalid("sealed data is truncated"));
     }
     if sealed[0] != kind {
         return Err(KeyMintError::Invalid("sealed data is of another kind"));
     }
-    if sealed[1] != FORMAT {
+    if sealed[1] != format {
         return Err(KeyMintError::Invalid("unsupported sealed data format"));
     }
     let cipher = XChaCha20Poly1305::new(key.into());
-    let full_aad = [&[kind, FORMAT][..], aad].concat();
+    let full_aad = [&[kind, format][..], aad].concat();
     cipher
         .decrypt(
             XNonce::from_slice(&sealed[2..HEADER]),

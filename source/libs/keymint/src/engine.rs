@@ -104,6 +104,7 @@ pub struct KeyMint {
     device_id: [u8; 32],
     created: bool,
     volatile: bool,
+    pub(crate) boot_id: [u8; 16],
     pub(crate) sessions: Sessions,
 }
 
@@ -112,12 +113,17 @@ impl KeyMint {
     pub fn open(state: &StateFs, entropy: Entropy) -> Result<Self, KeyMintError> {
         let (device, created) = DeviceSecret::load_or_create(state, &entropy)?;
         let device_id = *device.derive(b"nexus-keymint/device-id/v1", b"")?;
+        // Always from the OS, also in the deterministic test mode: a boot
+        // id that repeated across starts would hide a restart.
+        let mut boot_id = [0u8; 16];
+        getrandom::getrandom(&mut boot_id).map_err(|_| KeyMintError::Entropy)?;
         Ok(KeyMint {
             device,
             entropy,
             device_id,
             created,
             volatile: state.is_volatile(),
+            boot_id,
             sessions: Sessions::default(),
         })
     }

@@ -3,8 +3,11 @@
 //!
 //! - [`KeyMint`] opens the device master secret (created from the OS RNG on
 //!   first start, at `state:/keymint/device-secret`) and implements
-//!   [`KeyOps`] (generate, import, sign, seal, unseal per key identity) and
-//!   [`VaultKeyOps`] (per-session unsealed vault keys).
+//!   [`KeyOps`] (generate, import, sign, seal, unseal per key identity),
+//!   [`SessionKeyOps`] (the session owner's side: vault keys bound to a
+//!   user instance, session unseal, lock and end, the password verifier's
+//!   pepper) and [`VaultKeyOps`] (the vault's side: whose session, vault
+//!   seal and unseal).
 //! - [`kid`] computes RFC 9679 thumbprints; [`ed25519`] is the one strict
 //!   verification path.
 //!
@@ -29,6 +32,8 @@ mod import;
 pub mod kid;
 mod rng;
 mod session;
+mod vault_key;
+mod verifier;
 
 pub use aead::OVERHEAD as SEAL_OVERHEAD;
 pub use device::device_secret_path;
@@ -37,7 +42,11 @@ pub use error::KeyMintError;
 pub use identity::{Algorithm, KeyIdentity};
 pub use import::Ed25519Seed;
 pub use rng::Entropy;
-pub use session::{AuthSecret, VaultKeyOps, WrappedVaultKey};
+pub use session::{
+    AuthSecret, SessionKeyOps, SessionLookup, SessionRef, SyncReport, VaultKeyOps, VaultOwner,
+    WrappedVaultKey,
+};
+pub use verifier::VerifierInput;
 
 /// True when this build has the `insecure-deterministic` feature. Daemons
 /// built with it print INSECURE in their ready marker.

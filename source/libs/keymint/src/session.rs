@@ -1,35 +1,36 @@
-//! Per-session unsealed vault keys.
+//! Per-session unsealed vault keys, and the two traits through which the
+//! session owner (identityd) and the vault (keystored) reach them.
 //!
-//! Each user has one random 256-bit vault key, created with the user and
-//! stored only wrapped:
+//! Each user instance has one random 256-bit vault key, created with the
+//! user and stored only wrapped (see [`crate::vault_key`]). Login and
+//! unlock unwrap it into this table under the session id; lock forgets the
+//! key but keeps the session known (so the vault can answer `ELOCKED`);
+//! logout, user deletion and a sync that does not list the session forget
+//! the entry. Dropping a key zeroizes it.
 //!
-//! ```text
-//! device_salt = HKDF-SHA256(ikm = master, salt = "nexus-keymint/device-salt/v1", info = "")
-//! KEK_user    = HKDF-SHA256(ikm = auth secret (from the credential),
-//!                           salt = device_salt,
-//!                           info = "nexus-keymint/vault-kek/v1" | len(user) | user)
-//! wrapped     = 'V' | 1 | nonce | XChaCha20-Poly1305(KEK_user, vault key,
-//!                                   aad = 'V' | 1 | "nexus-vault-key/v1" | len(user) | user)
-//! ```
+//! A fresh table (keymint just started) is *unsynced*: it cannot tell a
+//! session it never saw from one an earlier keymint run held, so it
+//! answers "locked" for every unknown id until the session owner syncs it
+//! ([`SessionKeyOps::sync_sessions`]). After that, unknown ids are
+//! unknown.
 //!
-//! Login/unlock unwraps it into this table under the session id; lock and
-//! logout remove it, which zeroizes it. Vault data is sealed only through
-//! [`VaultKeyOps::vault_seal`] with a session id, so a locked session gets
-//! `ELOCKED`, never data and never "not found".
+//! Vault data is sealed only through [`VaultKeyOps::vault_seal`] with a
+//! session id, so a locked session gets `ELOCKED`, never data and never
+//! "not found".
 
 use crate::aead;
 use crate::engine::KeyMint;
 use crate::error::KeyMintError;
-use nexus_core::{SessionId, UserId};
-use std::collections::HashMap;
+use crate::verifier::VerifierInput;
+use nexus_core::{InstanceId, SessionId, UserId};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
-const KIND_VAULT_KEY: u8 = b'V';
-const KIND_VAULT_DATA: u8 = b'D';
+pub(crate) const KIND_VAULT_DATA: u8 = b'D';
 
 /// The secret a user's credential yields (the Argon2id output half that is
-/// not the verifier). No Debug, no Clone; zeroized on drop.
+/// not the verifier input). No Debug, no Clone; zeroized on drop.
 pub struct AuthSecret(Zeroizing<[u8; 32]>);
 
 impl AuthSecret {
@@ -47,7 +48,7 @@ impl AuthSecret {
 
 /// A vault key wrapped under a user's KEK. Ciphertext, safe to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WrappedVaultKey(Vec<u8>);
+pub struct WrappedVaultKey(pub(crate) Vec<u8>);
 
 impl WrappedVaultKey {
     /// Adopt stored bytes; checked when unwrapped.
@@ -59,59 +60,157 @@ impl WrappedVaultKey {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
-}
 
-struct Unsealed {
-    user: UserId,
-    key: Zeroizing<[u8; 32]>,
-}
-
-/// The table of unsealed session keys.
-#[derive(Default)]
-pub(crate) struct Sessions(Mutex<HashMap<SessionId, Unsealed>>);
-
-impl Sessions {
-    fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, Unsealed>> {
-        // Each critical section is one map operation; a panicking holder
-        // cannot leave the map inconsistent.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    /// Whether this blob is bound to the user *name* (the first format,
+    /// `'V' | 1`) rather than to the user instance (`'V' | 2`): such a
+    /// key is rewrapped on the next successful password check.
+    pub fn is_name_bound(&self) -> bool {
+        aead::format_of(&self.0) == Some(crate::vault_key::FORMAT_NAME)
     }
 }
 
-/// Session-scoped vault key operations (keymintd's session unseal).
-pub trait VaultKeyOps: Send + Sync {
-    /// Create a user's vault key, returned wrapped under `auth`.
+/// Whose vault a session opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultOwner {
+    /// The user's name (shown, and the binding of name-bound keys).
+    pub user: UserId,
+    /// The user instance: what the vault key, the vault file and every
+    /// cache are bound to.
+    pub instance: InstanceId,
+    /// The instance was upgraded from a name-bound user of the first
+    /// format: its vault may still be the name-bound file, which only such
+    /// an instance may adopt.
+    pub legacy: bool,
+}
+
+/// What keymint knows of a session id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionLookup {
+    /// Its vault key is unsealed.
+    Active(VaultOwner),
+    /// Known (or possibly known: an unsynced table) but its key is not
+    /// held.
+    Locked,
+    /// No such session.
+    Unknown,
+}
+
+/// One session as the session owner knows it, for
+/// [`SessionKeyOps::sync_sessions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRef {
+    /// The session.
+    pub sid: SessionId,
+    /// Whose it is.
+    pub owner: VaultOwner,
+    /// Whether the owner believes it unlocked.
+    pub active: bool,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// The listed sessions whose key is held (the rest are locked now).
+    pub active: Vec<SessionId>,
+    /// Entries dropped because the owner no longer knows them.
+    pub ended: usize,
+}
+
+#[derive(Default)]
+struct Table {
+    entries: HashMap<SessionId, Entry>,
+    synced: bool,
+}
+
+struct Entry {
+    owner: VaultOwner,
+    /// `None`: locked. Dropping the key zeroizes it.
+    key: Option<Zeroizing<[u8; 32]>>,
+}
+
+/// The table of sessions.
+#[derive(Default)]
+pub(crate) struct Sessions(Mutex<Table>);
+
+impl Sessions {
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        // Each critical section is a few map operations that cannot panic
+        // half-way; a poisoned table is still consistent.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn insert(&self, sid: SessionId, owner: &VaultOwner, key: Zeroizing<[u8; 32]>) {
+        self.lock().entries.insert(
+            sid,
+            Entry {
+                owner: owner.clone(),
+                key: Some(key),
+            },
+        );
+    }
+
+    fn key(&self, sid: SessionId) -> Result<Zeroizing<[u8; 32]>, KeyMintError> {
+        let table = self.lock();
+        let key = table
+            .entries
+            .get(&sid)
+            .and_then(|e| e.key.as_ref())
+            .ok_or(KeyMintError::Locked)?;
+        Ok(Zeroizing::new(**key))
+    }
+}
+
+/// The session owner's operations (identityd's ops in keymintd's caller
+/// table).
+pub trait SessionKeyOps: Send + Sync {
+    /// Create a vault key for `owner`'s instance, wrapped under `auth`.
     fn create_vault_key(
         &self,
-        user: &UserId,
+        owner: &VaultOwner,
         auth: &AuthSecret,
     ) -> Result<WrappedVaultKey, KeyMintError>;
-    /// Unwrap the user's vault key into memory for `sid`.
+    /// Unwrap the vault key into memory for `sid` (name-bound and
+    /// instance-bound blobs alike).
     fn unseal_session(
         &self,
         sid: SessionId,
-        user: &UserId,
+        owner: &VaultOwner,
         auth: &AuthSecret,
         wrapped: &WrappedVaultKey,
     ) -> Result<(), KeyMintError>;
-    /// Re-wrap the vault key under a new credential (password change).
+    /// Re-wrap the vault key under `new` (password change; with
+    /// `old == new`, the upgrade of a name-bound blob). The result is
+    /// always bound to the instance.
     fn rewrap_vault_key(
         &self,
-        user: &UserId,
+        owner: &VaultOwner,
         old: &AuthSecret,
         new: &AuthSecret,
         wrapped: &WrappedVaultKey,
     ) -> Result<WrappedVaultKey, KeyMintError>;
-    /// Forget (zeroize) the session's key. Returns whether it was unsealed.
-    fn end_session(&self, sid: SessionId) -> bool;
-    /// Forget (zeroize) every session's key; returns how many there were.
-    /// The session owner calls this when it starts, so that sessions it no
-    /// longer knows (it restarted) cannot stay unsealed with nobody able to
-    /// lock or end them.
-    fn end_all_sessions(&self) -> Result<usize, KeyMintError>;
-    /// The user whose key `sid` holds, if unsealed. An error means the
-    /// answer is unknown (keymintd unreachable), never "not unsealed".
-    fn session_user(&self, sid: SessionId) -> Result<Option<UserId>, KeyMintError>;
+    /// Forget (zeroize) the session's key; the session stays known as
+    /// locked. Returns whether a key was held.
+    fn lock_session(&self, sid: SessionId) -> Result<bool, KeyMintError>;
+    /// Forget the session entirely. Returns whether a key was held.
+    fn end_session(&self, sid: SessionId) -> Result<bool, KeyMintError>;
+    /// Forget every session of `instance` (user deletion); how many.
+    fn end_instance(&self, instance: InstanceId) -> Result<usize, KeyMintError>;
+    /// Make the table agree with the owner's: sessions not listed are
+    /// forgotten; listed ones that are not active, or whose key is not
+    /// held, are locked (and known); the table is synced from now on.
+    fn sync_sessions(&self, known: &[SessionRef]) -> Result<SyncReport, KeyMintError>;
+    /// The stored password verifier for `input` (HMAC under a key derived
+    /// from the device secret: the pepper never leaves keymint).
+    fn verifier_mac(&self, input: &VerifierInput) -> Result<[u8; 32], KeyMintError>;
+    /// This keymint's boot id: random per start, so a changed id means
+    /// the session table was lost.
+    fn boot_id(&self) -> Result<[u8; 16], KeyMintError>;
+}
+
+/// The vault's operations (keystored's ops in keymintd's caller table).
+pub trait VaultKeyOps: Send + Sync {
+    /// What keymint knows of `sid`.
+    fn session_user(&self, sid: SessionId) -> Result<SessionLookup, KeyMintError>;
     /// Seal vault data with the session's key.
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError>;
     /// Open vault data with the session's key.
@@ -123,123 +222,109 @@ pub trait VaultKeyOps: Send + Sync {
     ) -> Result<Zeroizing<Vec<u8>>, KeyMintError>;
 }
 
-fn with_user(tag: &[u8], user: &UserId) -> Vec<u8> {
-    let mut out = tag.to_vec();
-    // UserId is validated to at most 64 bytes.
-    out.push(u8::try_from(user.as_str().len()).unwrap_or(u8::MAX));
-    out.extend_from_slice(user.as_str().as_bytes());
-    out
-}
-
-impl KeyMint {
-    fn user_kek(
-        &self,
-        user: &UserId,
-        auth: &AuthSecret,
-    ) -> Result<Zeroizing<[u8; 32]>, KeyMintError> {
-        let salt = self.device().derive(b"nexus-keymint/device-salt/v1", b"")?;
-        crate::device::hkdf32(
-            auth.0.as_slice(),
-            salt.as_slice(),
-            &with_user(b"nexus-keymint/vault-kek/v1", user),
-        )
-    }
-
-    fn unwrap_vault_key(
-        &self,
-        user: &UserId,
-        auth: &AuthSecret,
-        wrapped: &WrappedVaultKey,
-    ) -> Result<Zeroizing<[u8; 32]>, KeyMintError> {
-        let kek = self.user_kek(user, auth)?;
-        let aad = with_user(b"nexus-vault-key/v1", user);
-        let key = aead::open(KIND_VAULT_KEY, &kek, &aad, wrapped.as_bytes())?;
-        let arr: [u8; 32] = key
-            .as_slice()
-            .try_into()
-            .map_err(|_| KeyMintError::Integrity)?;
-        Ok(Zeroizing::new(arr))
-    }
-
-    fn wrap_vault_key(
-        &self,
-        user: &UserId,
-        auth: &AuthSecret,
-        key: &[u8; 32],
-    ) -> Result<WrappedVaultKey, KeyMintError> {
-        let kek = self.user_kek(user, auth)?;
-        let aad = with_user(b"nexus-vault-key/v1", user);
-        Ok(WrappedVaultKey(aead::seal(
-            self.entropy(),
-            KIND_VAULT_KEY,
-            &kek,
-            &aad,
-            key,
-        )?))
-    }
-}
-
-impl VaultKeyOps for KeyMint {
+impl SessionKeyOps for KeyMint {
     fn create_vault_key(
         &self,
-        user: &UserId,
+        owner: &VaultOwner,
         auth: &AuthSecret,
     ) -> Result<WrappedVaultKey, KeyMintError> {
         let key = self.entropy().secret32()?;
-        self.wrap_vault_key(user, auth, &key)
+        self.wrap_vault_key(owner, auth, &key)
     }
 
     fn unseal_session(
         &self,
         sid: SessionId,
-        user: &UserId,
+        owner: &VaultOwner,
         auth: &AuthSecret,
         wrapped: &WrappedVaultKey,
     ) -> Result<(), KeyMintError> {
-        let key = self.unwrap_vault_key(user, auth, wrapped)?;
-        self.sessions.lock().insert(
-            sid,
-            Unsealed {
-                user: user.clone(),
-                key,
-            },
-        );
+        let key = self.unwrap_vault_key(owner, auth, wrapped)?;
+        self.sessions.insert(sid, owner, key);
         Ok(())
     }
 
     fn rewrap_vault_key(
         &self,
-        user: &UserId,
+        owner: &VaultOwner,
         old: &AuthSecret,
         new: &AuthSecret,
         wrapped: &WrappedVaultKey,
     ) -> Result<WrappedVaultKey, KeyMintError> {
-        let key = self.unwrap_vault_key(user, old, wrapped)?;
-        self.wrap_vault_key(user, new, &key)
+        let key = self.unwrap_vault_key(owner, old, wrapped)?;
+        self.wrap_vault_key(owner, new, &key)
     }
 
-    fn end_session(&self, sid: SessionId) -> bool {
-        self.sessions.lock().remove(&sid).is_some()
-    }
-
-    fn end_all_sessions(&self) -> Result<usize, KeyMintError> {
+    fn lock_session(&self, sid: SessionId) -> Result<bool, KeyMintError> {
         let mut table = self.sessions.lock();
-        let n = table.len();
-        // Dropping each entry zeroizes its key.
-        table.clear();
-        Ok(n)
+        Ok(table
+            .entries
+            .get_mut(&sid)
+            .and_then(|e| e.key.take())
+            .is_some())
     }
 
-    fn session_user(&self, sid: SessionId) -> Result<Option<UserId>, KeyMintError> {
-        Ok(self.sessions.lock().get(&sid).map(|u| u.user.clone()))
+    fn end_session(&self, sid: SessionId) -> Result<bool, KeyMintError> {
+        let mut table = self.sessions.lock();
+        Ok(table.entries.remove(&sid).is_some_and(|e| e.key.is_some()))
+    }
+
+    fn end_instance(&self, instance: InstanceId) -> Result<usize, KeyMintError> {
+        let mut table = self.sessions.lock();
+        let before = table.entries.len();
+        table.entries.retain(|_, e| e.owner.instance != instance);
+        Ok(before - table.entries.len())
+    }
+
+    fn sync_sessions(&self, known: &[SessionRef]) -> Result<SyncReport, KeyMintError> {
+        let mut table = self.sessions.lock();
+        let listed: HashSet<SessionId> = known.iter().map(|r| r.sid).collect();
+        let before = table.entries.len();
+        table.entries.retain(|sid, _| listed.contains(sid));
+        let ended = before - table.entries.len();
+        let mut active = Vec::new();
+        for r in known {
+            let entry = table.entries.entry(r.sid).or_insert_with(|| Entry {
+                owner: r.owner.clone(),
+                key: None,
+            });
+            if entry.owner != r.owner || !r.active {
+                entry.owner = r.owner.clone();
+                entry.key = None;
+            }
+            if entry.key.is_some() {
+                active.push(r.sid);
+            }
+        }
+        table.synced = true;
+        Ok(SyncReport { active, ended })
+    }
+
+    fn verifier_mac(&self, input: &VerifierInput) -> Result<[u8; 32], KeyMintError> {
+        crate::verifier::mac(self.device(), input)
+    }
+
+    fn boot_id(&self) -> Result<[u8; 16], KeyMintError> {
+        Ok(self.boot_id)
+    }
+}
+
+impl VaultKeyOps for KeyMint {
+    fn session_user(&self, sid: SessionId) -> Result<SessionLookup, KeyMintError> {
+        let table = self.sessions.lock();
+        Ok(match table.entries.get(&sid) {
+            Some(Entry {
+                owner,
+                key: Some(_),
+            }) => SessionLookup::Active(owner.clone()),
+            Some(_) => SessionLookup::Locked,
+            None if table.synced => SessionLookup::Unknown,
+            None => SessionLookup::Locked,
+        })
     }
 
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {
-        let key = {
-            let table = self.sessions.lock();
-            let entry = table.get(&sid).ok_or(KeyMintError::Locked)?;
-            Zeroizing::new(*entry.key)
-        };
+        let key = self.sessions.key(sid)?;
         aead::seal(self.entropy(), KIND_VAULT_DATA, &key, aad, pt)
     }
 
@@ -249,11 +334,7 @@ impl VaultKeyOps for KeyMint {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, KeyMintError> {
-        let key = {
-            let table = self.sessions.lock();
-            let entry = table.get(&sid).ok_or(KeyMintError::Locked)?;
-            Zeroizing::new(*entry.key)
-        };
+        let key = self.sessions.key(sid)?;
         aead::open(KIND_VAULT_DATA, &key, aad, sealed)
     }
 }

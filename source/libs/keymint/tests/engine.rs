@@ -1,11 +1,9 @@
 //! keymint behaviour: identity binding of wrapped keys, sealing, the device
-//! secret's life cycle, session unseal, and the deterministic mode.
+//! secret's life cycle, and the deterministic mode (sessions: `sessions.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use keymint::{
-    Algorithm, AuthSecret, Entropy, KeyIdentity, KeyMint, KeyOps, VaultKeyOps, WrappedKey,
-};
-use nexus_core::{AppId, Coded, ErrorCode, Label, SessionId, UserId};
+use keymint::{Algorithm, Entropy, KeyIdentity, KeyMint, KeyOps, WrappedKey};
+use nexus_core::{AppId, Coded, ErrorCode, Label};
 use statefs::StateFs;
 
 fn id(app: &str, name: &str, v: u32, alg: Algorithm) -> KeyIdentity {
@@ -137,62 +135,6 @@ fn test_reject_corrupt_device_secret_with_eio() {
     assert_eq!(err.code(), ErrorCode::Eio);
     // Not silently replaced.
     assert_eq!(std::fs::read(&host).unwrap(), bytes);
-}
-
-#[test]
-fn session_unseal_lock_and_rewrap() {
-    let km = KeyMint::open(&StateFs::volatile(), Entropy::os()).unwrap();
-    let alice = UserId::new("alice").unwrap();
-    let pw1 = AuthSecret::from_bytes([1; 32]);
-    let wrapped = km.create_vault_key(&alice, &pw1).unwrap();
-    let sid = SessionId::from_bytes([9; 16]);
-
-    assert_eq!(
-        km.vault_seal(sid, b"a", b"x").unwrap_err().code(),
-        ErrorCode::Elocked
-    );
-    km.unseal_session(sid, &alice, &pw1, &wrapped).unwrap();
-    assert_eq!(km.session_user(sid).unwrap(), Some(alice.clone()));
-    let sealed = km.vault_seal(sid, b"a", b"value").unwrap();
-    assert_eq!(&km.vault_unseal(sid, b"a", &sealed).unwrap()[..], b"value");
-    assert_eq!(
-        km.vault_unseal(sid, b"b", &sealed).unwrap_err().code(),
-        ErrorCode::Eio
-    );
-
-    assert!(km.end_session(sid));
-    assert!(!km.end_session(sid));
-    km.unseal_session(sid, &alice, &pw1, &wrapped).unwrap();
-    assert_eq!(km.end_all_sessions().unwrap(), 1);
-    assert_eq!(km.session_user(sid).unwrap(), None);
-    assert_eq!(km.end_all_sessions().unwrap(), 0);
-    assert_eq!(
-        km.vault_unseal(sid, b"a", &sealed).unwrap_err().code(),
-        ErrorCode::Elocked
-    );
-
-    // Password change: same vault key under the new credential.
-    let pw2 = AuthSecret::from_bytes([2; 32]);
-    let rewrapped = km.rewrap_vault_key(&alice, &pw1, &pw2, &wrapped).unwrap();
-    let sid2 = SessionId::from_bytes([8; 16]);
-    km.unseal_session(sid2, &alice, &pw2, &rewrapped).unwrap();
-    assert_eq!(&km.vault_unseal(sid2, b"a", &sealed).unwrap()[..], b"value");
-}
-
-#[test]
-fn test_reject_vault_key_with_wrong_secret_or_user() {
-    let km = KeyMint::open(&StateFs::volatile(), Entropy::os()).unwrap();
-    let alice = UserId::new("alice").unwrap();
-    let bob = UserId::new("bob").unwrap();
-    let wrapped = km
-        .create_vault_key(&alice, &AuthSecret::from_bytes([1; 32]))
-        .unwrap();
-    let sid = SessionId::from_bytes([1; 16]);
-    let wrong = km.unseal_session(sid, &alice, &AuthSecret::from_bytes([2; 32]), &wrapped);
-    assert_eq!(wrong.unwrap_err().code(), ErrorCode::Eio);
-    let other_user = km.unseal_session(sid, &bob, &AuthSecret::from_bytes([1; 32]), &wrapped);
-    assert_eq!(other_user.unwrap_err().code(), ErrorCode::Eio);
-    assert_eq!(km.session_user(sid).unwrap(), None);
 }
 
 #[test]

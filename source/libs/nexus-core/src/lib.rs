@@ -2,8 +2,8 @@
 //!
 //! Everything here is small, dependency-light and used by every other crate:
 //! the stable error codes that cross the wire ([`ErrorCode`]), validated
-//! identifiers ([`AppId`], [`UserId`], [`Label`], [`SessionId`], key ids
-//! [`Kid`]), the caller identity
+//! identifiers ([`AppId`], [`UserId`], [`InstanceId`], [`Label`],
+//! [`SessionId`], key ids [`Kid`]), the caller identity
 //! ([`Subject`]), the custom claims an attestation carries
 //! ([`CustomClaims`]), the authorization contract ([`Authorizer`],
 //! [`Capability`]), how damaged records are reported ([`DamageSink`]) and
@@ -20,7 +20,9 @@ mod claims;
 mod clock;
 mod code;
 mod damage;
+mod hex16;
 mod ids;
+mod instance;
 mod kid;
 mod session;
 mod subject;
@@ -38,6 +40,7 @@ pub use damage::{DamageSink, DamagedRecord, IgnoreDamage};
 pub use ids::{
     AppId, IdError, Label, UserId, LABEL_MAX_LEN, SERVICE_NAMESPACE_PREFIX, SERVICE_NAME_MAX_LEN,
 };
+pub use instance::{InstanceId, InstanceIdParseError};
 pub use kid::{Kid, KidParseError};
 pub use session::{SessionId, SessionIdParseError};
 pub use subject::{Subject, SubjectParseError};

@@ -41,8 +41,8 @@ pub use codec::{
 };
 pub use schema::{ArgCapability, FieldInfo, Kind, Op, OpInfo, Service, Shape, WireField};
 pub use types::{
-    Alg, Bytes, KeyState, Prehash, RootSource, RootStatus, Secret, SecretText, SessionState, Slot,
-    TextList, VersionState,
+    Alg, Bytes, KeyState, KmSessionState, Prehash, RootSource, RootStatus, Secret, SecretText,
+    SessionState, Slot, TextList, VersionState,
 };
 
 pub use ops::artifacts::*;

@@ -200,7 +200,7 @@ macro_rules! wire_kind {
     };
 }
 wire_kind!(Text: String, nexus_core::AppId, nexus_core::Label, nexus_core::UserId,
-    nexus_core::SessionId, nexus_core::Kid);
+    nexus_core::SessionId, nexus_core::InstanceId, nexus_core::Kid);
 wire_kind!(Uint: u64, u32, std::num::NonZeroU32);
 wire_kind!(Bool: bool);
 wire_kind!(Map: nexus_core::CustomClaims);

@@ -311,6 +311,14 @@ words!(
     SessionState { /** Unlocked: the vault can be used. */ Active = "active", /** Locked: vault calls fail with `ELOCKED`. */ Locked = "locked" }
 );
 words!(
+    /// What keymintd knows of a session id (`km.session.user`).
+    KmSessionState {
+        /** Its vault key is unsealed. */ Active = "active",
+        /** Known (or keymintd restarted and was not synced yet), key not held. */ Locked = "locked",
+        /** No such session. */ Unknown = "unknown",
+    }
+);
+words!(
     /// Where a trust root comes from (decided by its location, never its
     /// content).
     RootSource { /** Shipped read-only with the image. */ System = "system", /** Installed at run time. */ Installed = "installed" }

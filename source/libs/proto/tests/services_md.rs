@@ -394,8 +394,10 @@ fn the_named_maps_are_the_schemas_maps() {
     let (_, defs, errors) = parse_services_md();
     assert!(errors.is_empty(), "{errors:?}");
     let names: Vec<String> = defs.keys().cloned().collect();
-    let cases: [(&str, &[FieldInfo]); 8] = [
+    let cases: [(&str, &[FieldInfo]); 10] = [
         ("ident", nexus_proto::KeyIdent::FIELDS),
+        ("owner", nexus_proto::KmOwner::FIELDS),
+        ("session-ref", nexus_proto::KmSessionRef::FIELDS),
         ("damaged-key", nexus_proto::DamagedKey::FIELDS),
         ("key-info", nexus_proto::KeyInfo::FIELDS),
         ("key-version", nexus_proto::KeyVersionInfo::FIELDS),

@@ -42,16 +42,25 @@ impl fmt::Display for QuotaMeasure {
 
 /// A vault failure.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VaultError {
-    /// The session is locked, ended, unknown or was never unsealed.
+    /// The session is known and locked (or its key is no longer held).
     #[error("vault is locked: session is not active")]
     Locked,
+    /// The session id names no session (unknown, ended, or its user
+    /// deleted).
+    #[error("no such session")]
+    NoSuchSession,
     /// The caller lacks `identity.vault.use`.
     #[error(transparent)]
     Denied(#[from] AuthzError),
-    /// No entry of that name in the caller's namespace.
-    #[error("no such entry")]
-    NotFound,
+    /// No entry of that name in the caller's namespace (the name is the
+    /// caller's own, so it may be said back).
+    #[error("no such entry `{name}`")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+    },
     /// A name or value is out of bounds.
     #[error("invalid argument: {0}")]
     Invalid(&'static str),
@@ -85,8 +94,8 @@ pub enum VaultError {
     /// keymint could not seal (entropy failure).
     #[error("vault could not be sealed")]
     Seal,
-    /// keymint could not be asked (keymintd down or restarting, `EAGAIN`):
-    /// never reported as "locked".
+    /// keymint could not be asked (keymintd down or restarting: `EAGAIN`;
+    /// busy): its code and words, never reported as "locked".
     #[error(transparent)]
     KeyMint(keymint::KeyMintError),
 }
@@ -95,8 +104,9 @@ impl Coded for VaultError {
     fn code(&self) -> ErrorCode {
         match self {
             VaultError::Locked => ErrorCode::Elocked,
+            VaultError::NoSuchSession => ErrorCode::Eperm,
             VaultError::Denied(e) => e.code(),
-            VaultError::NotFound => ErrorCode::Enoent,
+            VaultError::NotFound { .. } => ErrorCode::Enoent,
             VaultError::Invalid(_) => ErrorCode::Einval,
             VaultError::Quota { .. } | VaultError::Full(_) => ErrorCode::Edquota,
             VaultError::Corrupt { .. } | VaultError::Seal => ErrorCode::Eio,

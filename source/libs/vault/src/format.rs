@@ -1,12 +1,16 @@
 //! The decrypted vault and its byte form.
 //!
-//! File `state:/identity/<userId>/vault.kv`: statefs envelope, magic
-//! `NXVK`, version 1, whose payload is keymint's sealed blob
+//! File `state:/vault/<instance>/vault.kv`: statefs envelope, magic
+//! `NXVK`, version 2, whose payload is keymint's sealed blob
 //!
 //! ```text
 //! sealed = 'D' | 1 | nonce[24] | XChaCha20-Poly1305(vault key, plaintext,
-//!            aad = 'D' | 1 | "nexus-vault/v1" | len(user) u8 | user | 0x0001)
+//!            aad = 'D' | 1 | "nexus-vault/v2" | instance[16] | 0x0002)
 //! ```
+//!
+//! The first format (version 1, read only) sat at
+//! `state:/identity/<user>/vault.kv`, bound to the user *name*:
+//! `aad = 'D' | 1 | "nexus-vault/v1" | len(user) u8 | user | 0x0001`.
 //!
 //! and the plaintext is (big-endian; entries strictly ascending by
 //! (app, name) bytes, so one vault has one form):
@@ -22,25 +26,37 @@
 //! every id, name and value bound.
 
 use crate::limits::{check_name, check_value, Usage, MAX_NAME_LEN, MAX_VALUE_LEN};
-use nexus_core::{AppId, UserId};
+use nexus_core::{AppId, InstanceId, UserId};
 use std::collections::{BTreeMap, HashMap};
 use zeroize::{Zeroize, Zeroizing};
 
 /// statefs magic of vault.kv.
 pub(crate) const MAGIC: &[u8; 4] = b"NXVK";
-/// Format version (envelope and AAD).
-pub(crate) const VERSION: u16 = 1;
-const AAD_TAG: &[u8] = b"nexus-vault/v1";
+/// Format version (envelope and AAD): bound to the user instance.
+pub(crate) const VERSION: u16 = 2;
+/// The first format: bound to the user name (read only).
+pub(crate) const VERSION_NAME: u16 = 1;
 
-/// The AAD binding a sealed vault to its user and format version.
-pub(crate) fn aad(user: &UserId) -> Vec<u8> {
+/// The AAD binding a sealed vault to its user instance and format
+/// version.
+pub(crate) fn aad(instance: &InstanceId) -> Vec<u8> {
+    [
+        &b"nexus-vault/v2"[..],
+        instance.as_bytes(),
+        &VERSION.to_be_bytes(),
+    ]
+    .concat()
+}
+
+/// The AAD of the first, name-bound format.
+pub(crate) fn aad_name(user: &UserId) -> Vec<u8> {
     let u = user.as_str().as_bytes();
-    let mut out = Vec::with_capacity(AAD_TAG.len() + 1 + u.len() + 2);
-    out.extend_from_slice(AAD_TAG);
+    let mut out = Vec::with_capacity(14 + 1 + u.len() + 2);
+    out.extend_from_slice(b"nexus-vault/v1");
     // UserId is validated to at most 64 bytes.
     out.push(u8::try_from(u.len()).unwrap_or(u8::MAX));
     out.extend_from_slice(u);
-    out.extend_from_slice(&VERSION.to_be_bytes());
+    out.extend_from_slice(&VERSION_NAME.to_be_bytes());
     out
 }
 
@@ -314,9 +330,12 @@ mod tests {
     }
 
     #[test]
-    fn aad_binds_user_and_version() {
-        let a = aad(&UserId::new("alice").unwrap());
-        assert_eq!(a, b"nexus-vault/v1\x05alice\x00\x01");
-        assert_ne!(a, aad(&UserId::new("alicf").unwrap()));
+    fn aad_binds_instance_and_version() {
+        let a = aad(&InstanceId::from_bytes([7; 16]));
+        assert_eq!(a, [&b"nexus-vault/v2"[..], &[7; 16], b"\x00\x02"].concat());
+        assert_ne!(a, aad(&InstanceId::from_bytes([8; 16])));
+        let n = aad_name(&UserId::new("alice").unwrap());
+        assert_eq!(n, b"nexus-vault/v1\x05alice\x00\x01");
+        assert_ne!(n, aad_name(&UserId::new("alicf").unwrap()));
     }
 }

@@ -1,39 +1,59 @@
-//! The vault service: put/get/del/list scoped to (session, app).
+//! The vault service: put/get/del/list scoped to (session, app), and the
+//! purge of a deleted user instance's vault.
 //!
 //! Invariants:
 //! - The app namespace is the caller's [`Subject::app_namespace`], never a
 //!   request field; an app sees only its own entries and names.
-//! - The user is the one whose key keymint holds for the session: a
-//!   locked, ended, unknown or never-unsealed session is `ELOCKED`, checked
-//!   before any lookup, so it can never read as "not found".
+//! - The vault is the one of the user instance whose key keymint holds for
+//!   the session, checked before any lookup: a known locked session is
+//!   `ELOCKED` and an unknown or ended one `EPERM` "no such session", so
+//!   neither can ever read as "not found".
 //! - Every operation is authorized (`identity.vault.use`) first.
 //! - A vault.kv that fails its checks is `EIO` for every operation of that
-//!   user (reads and writes): a failed load is never cached and never
+//!   instance (reads and writes): a failed load is never cached and never
 //!   treated as an empty vault, so the damaged file is not overwritten.
 //! - A write changes the cache only if the sealed vault reached the disk
 //!   (statefs: temp file, fsync, rename, fsync dir); on failure the cache
 //!   is rolled back, so memory and disk agree.
+//! - Everything is keyed by the user instance (file, AAD, cache), never by
+//!   the name: a user deleted and created again shares nothing with its
+//!   predecessor. The name-bound file of the first format is read only for
+//!   an instance upgraded from it (`legacy`), and replaced by the
+//!   instance's own file at its first write.
 //!
-//! Cache: one decrypted [`Entries`] per user, kept while at least one of
-//! that user's sessions is unsealed and has used the vault. It is dropped
+//! Cache: one decrypted [`Entries`] per instance, kept while at least one
+//! of its sessions is unsealed and has used the vault. It is dropped
 //! (values and names zeroized) when the last such session is locked or
-//! ended ([`SessionObserver`]), or found sealed on the next operation.
-//! One `Vault` must own a state directory's vaults (it is the only writer).
+//! ended ([`SessionObserver`]), found sealed on the next operation, or the
+//! instance is purged. One `Vault` must own a state directory's vaults (it
+//! is the only writer).
 
 use crate::error::QuotaScope;
 use crate::error::VaultError;
-use crate::format::{aad, Entries, MAGIC, VERSION};
+use crate::format::{aad, aad_name, Entries, MAGIC, VERSION, VERSION_NAME};
 use crate::limits::{check, check_name, check_value, QuotaWarning, VaultLimits};
-use identity::SessionObserver;
-use keymint::{KeyMintError, VaultKeyOps};
-use nexus_core::{AppId, Authorizer, Capability, QuotaLimits, SessionId, Subject, UserId};
+use identity::{IdentityError, SessionObserver, VaultPurge};
+use keymint::{KeyMintError, SessionLookup, VaultKeyOps, VaultOwner};
+use nexus_core::{
+    AppId, Authorizer, Capability, Coded, ErrorCode, InstanceId, QuotaLimits, SessionId, Subject,
+    UserId,
+};
 use statefs::{StateFs, StatePath};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
-/// `state:/identity/<user>/vault.kv`.
-pub fn vault_path(user: &UserId) -> Result<StatePath, VaultError> {
+/// `state:/vault/<instance>/vault.kv`.
+pub fn vault_path(instance: &InstanceId) -> Result<StatePath, VaultError> {
+    Ok(
+        StatePath::from_segments(["vault", &instance.to_string(), "vault.kv"])
+            .map_err(statefs::StateError::from)?,
+    )
+}
+
+/// `state:/identity/<user>/vault.kv`: the name-bound file of the first
+/// format.
+pub fn legacy_vault_path(user: &UserId) -> Result<StatePath, VaultError> {
     Ok(
         StatePath::from_segments(["identity", user.as_str(), "vault.kv"])
             .map_err(statefs::StateError::from)?,
@@ -51,6 +71,12 @@ pub struct PutOutcome {
 struct Slot {
     cache: Option<Entries>,
     sids: HashSet<SessionId>,
+    /// The cache came from the name-bound file, which goes once the
+    /// instance's own file is written.
+    from_legacy: bool,
+    /// The instance was purged: nothing may be loaded or written through
+    /// this slot again.
+    purged: bool,
 }
 
 /// The per-user vaults over one state store.
@@ -59,7 +85,7 @@ pub struct Vault {
     keys: Arc<dyn VaultKeyOps>,
     authz: Arc<dyn Authorizer>,
     limits: VaultLimits,
-    slots: Mutex<HashMap<UserId, Arc<Mutex<Slot>>>>,
+    slots: Mutex<HashMap<InstanceId, Arc<Mutex<Slot>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -67,6 +93,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // that can fail runs (writes roll back before returning), so a
     // poisoned lock holds consistent data.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A keymint failure: an unsealed key that is gone is "locked"; keymintd
+/// unavailable or busy keeps its own code.
+fn keymint_err(e: KeyMintError) -> VaultError {
+    match e {
+        KeyMintError::Locked => VaultError::Locked,
+        e => VaultError::KeyMint(e),
+    }
 }
 
 impl Vault {
@@ -101,8 +136,8 @@ impl Vault {
 
     /// [`Vault::put`] with the caller's per-app limits given by the caller
     /// (a daemon that takes them per subject from its policy). The per-user
-    /// limits stay the configured ones. One pass under the user's lock: no
-    /// separate measuring round that could race with another put.
+    /// limits stay the configured ones. One pass under the instance's
+    /// lock: no separate measuring round that could race with another put.
     pub fn put_with_app_limits(
         &self,
         caller: &Subject,
@@ -114,7 +149,8 @@ impl Vault {
         let app = self.authorize(caller)?;
         check_name(name).map_err(VaultError::Invalid)?;
         check_value(value).map_err(VaultError::Invalid)?;
-        self.with_entries(sid, |user, entries| {
+        self.with_entries(sid, |slot, owner| {
+            let entries = loaded(slot)?;
             let mut warnings = Vec::new();
             let (mut app_after, mut user_after) = (entries.app_usage(&app), entries.total());
             let add = (name.len() + value.len()) as u64;
@@ -136,7 +172,8 @@ impl Vault {
                 &mut warnings,
             )?;
             let previous = entries.insert(&app, name, Zeroizing::new(value.to_vec()));
-            if let Err(e) = self.persist(sid, user, entries) {
+            if let Err(e) = self.persist(sid, owner, slot) {
+                let entries = loaded(slot)?;
                 match previous {
                     Some(v) => entries.insert(&app, name, v),
                     None => entries.remove(&app, name),
@@ -156,11 +193,11 @@ impl Vault {
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         let app = self.authorize(caller)?;
         check_name(name).map_err(VaultError::Invalid)?;
-        self.with_entries(sid, |_, entries| {
-            entries
+        self.with_entries(sid, |slot, _| {
+            loaded(slot)?
                 .get(&app, name)
                 .map(|v| Zeroizing::new(v.to_vec()))
-                .ok_or(VaultError::NotFound)
+                .ok_or_else(|| not_found(name))
         })
     }
 
@@ -168,10 +205,12 @@ impl Vault {
     pub fn delete(&self, caller: &Subject, sid: SessionId, name: &str) -> Result<(), VaultError> {
         let app = self.authorize(caller)?;
         check_name(name).map_err(VaultError::Invalid)?;
-        self.with_entries(sid, |user, entries| {
-            let old = entries.remove(&app, name).ok_or(VaultError::NotFound)?;
-            if let Err(e) = self.persist(sid, user, entries) {
-                entries.insert(&app, name, old);
+        self.with_entries(sid, |slot, owner| {
+            let old = loaded(slot)?
+                .remove(&app, name)
+                .ok_or_else(|| not_found(name))?;
+            if let Err(e) = self.persist(sid, owner, slot) {
+                loaded(slot)?.insert(&app, name, old);
                 return Err(e);
             }
             Ok(())
@@ -181,7 +220,31 @@ impl Vault {
     /// The caller's entry names, sorted.
     pub fn list(&self, caller: &Subject, sid: SessionId) -> Result<Vec<String>, VaultError> {
         let app = self.authorize(caller)?;
-        self.with_entries(sid, |_, entries| Ok(entries.names(&app)))
+        self.with_entries(sid, |slot, _| Ok(loaded(slot)?.names(&app)))
+    }
+
+    /// Destroy `instance`'s vault: drop (zeroize) its decrypted copy, make
+    /// any operation still holding it fail, and delete its file (and, for
+    /// an instance upgraded from the first format, the name-bound file of
+    /// `legacy_user`). Idempotent. The caller ends the instance's sessions
+    /// in keymint first, so nothing can load the vault again.
+    pub fn purge(
+        &self,
+        instance: InstanceId,
+        legacy_user: Option<&UserId>,
+    ) -> Result<(), VaultError> {
+        let slot = lock(&self.slots).remove(&instance);
+        if let Some(slot) = slot {
+            let mut slot = lock(&slot);
+            slot.purged = true;
+            slot.cache = None;
+            slot.sids.clear();
+        }
+        self.state.delete(&vault_path(&instance)?)?;
+        if let Some(user) = legacy_user {
+            self.state.delete(&legacy_vault_path(user)?)?;
+        }
+        Ok(())
     }
 
     fn authorize(&self, caller: &Subject) -> Result<AppId, VaultError> {
@@ -191,79 +254,147 @@ impl Vault {
         Ok(app)
     }
 
-    /// Run `f` on the decrypted vault of `sid`'s user, loading it if needed.
+    /// What keymint says of `sid`, as the answer to give when it is not
+    /// an unsealed session of `instance`.
+    fn refusal(&self, sid: SessionId) -> VaultError {
+        match self.keys.session_user(sid) {
+            Ok(SessionLookup::Active(_)) | Ok(SessionLookup::Unknown) => VaultError::NoSuchSession,
+            Ok(SessionLookup::Locked) => VaultError::Locked,
+            Err(e) => keymint_err(e),
+        }
+    }
+
+    /// Run `f` on the slot of `sid`'s instance, with its vault loaded.
     fn with_entries<T>(
         &self,
         sid: SessionId,
-        f: impl FnOnce(&UserId, &mut Entries) -> Result<T, VaultError>,
+        f: impl FnOnce(&mut Slot, &VaultOwner) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        let Some(user) = self.keys.session_user(sid).map_err(VaultError::KeyMint)? else {
-            self.session_sealed(sid);
-            return Err(VaultError::Locked);
+        let owner = match self.keys.session_user(sid).map_err(keymint_err)? {
+            SessionLookup::Active(owner) => owner,
+            SessionLookup::Locked => {
+                self.session_sealed(sid);
+                return Err(VaultError::Locked);
+            }
+            SessionLookup::Unknown => {
+                self.session_sealed(sid);
+                return Err(VaultError::NoSuchSession);
+            }
         };
-        let slot = Arc::clone(lock(&self.slots).entry(user.clone()).or_default());
+        let slot = Arc::clone(lock(&self.slots).entry(owner.instance).or_default());
         let mut slot = lock(&slot);
+        if slot.purged {
+            return Err(VaultError::NoSuchSession);
+        }
         // Re-checked under the slot lock: a session sealed from here on
         // reaches `session_sealed` only after this operation. Sessions
         // sealed without an observer call drop out here too.
         let keys = &self.keys;
         slot.sids.insert(sid);
         slot.sids.retain(|s| {
-            keys.session_user(*s)
-                .map_or(true, |u| u.as_ref() == Some(&user))
+            matches!(keys.session_user(*s), Ok(SessionLookup::Active(o)) if o.instance == owner.instance)
         });
         if !slot.sids.contains(&sid) {
             if slot.sids.is_empty() {
                 slot.cache = None;
             }
-            return Err(VaultError::Locked);
+            return Err(self.refusal(sid));
         }
-        let slot = &mut *slot;
-        let entries = match &mut slot.cache {
-            Some(e) => e,
-            None => slot.cache.insert(self.load(sid, &user)?),
-        };
-        f(&user, entries)
+        if slot.cache.is_none() {
+            let (entries, from_legacy) = self.load(sid, &owner)?;
+            slot.cache = Some(entries);
+            slot.from_legacy = from_legacy;
+        }
+        f(&mut slot, &owner)
     }
 
-    fn load(&self, sid: SessionId, user: &UserId) -> Result<Entries, VaultError> {
-        let path = vault_path(user)?;
-        let Some((_, sealed)) = self.state.read_record(&path, MAGIC, &[VERSION])? else {
-            return Ok(Entries::default());
-        };
+    /// The instance's vault, or (an upgraded instance without a file of
+    /// its own yet) the name-bound one; whether it was the latter.
+    fn load(&self, sid: SessionId, owner: &VaultOwner) -> Result<(Entries, bool), VaultError> {
+        let own = vault_path(&owner.instance)?;
+        if let Some((_, sealed)) = self.state.read_record(&own, MAGIC, &[VERSION])? {
+            return Ok((self.open(sid, &own, &aad(&owner.instance), &sealed)?, false));
+        }
+        if owner.legacy {
+            let old = legacy_vault_path(&owner.user)?;
+            if let Some((_, sealed)) = self.state.read_record(&old, MAGIC, &[VERSION_NAME])? {
+                return Ok((self.open(sid, &old, &aad_name(&owner.user), &sealed)?, true));
+            }
+        }
+        Ok((Entries::default(), false))
+    }
+
+    fn open(
+        &self,
+        sid: SessionId,
+        path: &StatePath,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Entries, VaultError> {
         let corrupt = |reason| VaultError::Corrupt {
             path: path.to_string(),
             reason,
         };
-        let pt = match self.keys.vault_unseal(sid, &aad(user), &sealed) {
+        let pt = match self.keys.vault_unseal(sid, aad, sealed) {
             Ok(pt) => pt,
             Err(KeyMintError::Locked) => return Err(VaultError::Locked),
+            // keymintd could not be asked: its code, not "corrupt".
             Err(e @ KeyMintError::Unavailable) => return Err(VaultError::KeyMint(e)),
+            Err(e @ KeyMintError::Remote { .. }) if e.code() != ErrorCode::Eio => {
+                return Err(VaultError::KeyMint(e))
+            }
             Err(_) => return Err(corrupt("authentication failed")),
         };
         Entries::decode(&pt).map_err(corrupt)
     }
 
-    fn persist(&self, sid: SessionId, user: &UserId, entries: &Entries) -> Result<(), VaultError> {
-        let path = vault_path(user)?;
-        let pt = entries.encode().map_err(VaultError::Invalid)?;
+    fn persist(
+        &self,
+        sid: SessionId,
+        owner: &VaultOwner,
+        slot: &mut Slot,
+    ) -> Result<(), VaultError> {
+        let path = vault_path(&owner.instance)?;
+        let pt = loaded(slot)?.encode().map_err(VaultError::Invalid)?;
         nexus_proto::limits::VAULT_FILE
             .check("the encoded vault", pt.len())
             .map_err(VaultError::Full)?;
-        let sealed = match self.keys.vault_seal(sid, &aad(user), &pt) {
+        let sealed = match self.keys.vault_seal(sid, &aad(&owner.instance), &pt) {
             Ok(s) => s,
             Err(KeyMintError::Locked) => return Err(VaultError::Locked),
             Err(e @ KeyMintError::Unavailable) => return Err(VaultError::KeyMint(e)),
+            Err(e @ KeyMintError::Remote { .. }) if e.code() != ErrorCode::Eio => {
+                return Err(VaultError::KeyMint(e))
+            }
             Err(_) => return Err(VaultError::Seal),
         };
         self.state.write_record(&path, MAGIC, VERSION, &sealed)?;
+        if slot.from_legacy {
+            // The instance's own file is durable: the name-bound one goes.
+            // If that fails it is retried at the next write (the own file
+            // is read first, and a purge removes both).
+            match self.state.delete(&legacy_vault_path(&owner.user)?) {
+                Ok(_) => slot.from_legacy = false,
+                Err(e) => eprintln!("vault: cannot remove the first-format vault: {e}"),
+            }
+        }
         Ok(())
     }
 }
 
+fn loaded(slot: &mut Slot) -> Result<&mut Entries, VaultError> {
+    slot.cache.as_mut().ok_or(VaultError::NoSuchSession)
+}
+
+fn not_found(name: &str) -> VaultError {
+    VaultError::NotFound {
+        name: name.to_owned(),
+    }
+}
+
 impl SessionObserver for Vault {
-    /// Forget `sid`; drop (zeroize) a user's cache once no session of
-    /// theirs that used it remains unsealed.
+    /// Forget `sid`; drop (zeroize) an instance's cache once no session of
+    /// it that used it remains unsealed.
     fn session_sealed(&self, sid: SessionId) {
         let slots: Vec<_> = lock(&self.slots).values().cloned().collect();
         for slot in slots {
@@ -273,5 +404,18 @@ impl SessionObserver for Vault {
                 slot.cache = None;
             }
         }
+    }
+}
+
+impl VaultPurge for Vault {
+    fn purge(
+        &self,
+        instance: InstanceId,
+        legacy_user: Option<&UserId>,
+    ) -> Result<(), IdentityError> {
+        Vault::purge(self, instance, legacy_user).map_err(|e| IdentityError::Purge {
+            code: e.code(),
+            msg: e.to_string(),
+        })
     }
 }

@@ -1,25 +1,26 @@
 //! [`IdentityKeys`]: what identity needs from keymint
 //! ([`identity::SessionKeys`]), over keymintd.
 //!
-//! - Vault key creation, rewrap, session unseal and end go to keymintd
-//!   (they are identityd's ops in keymintd's caller table).
-//! - Random bytes (session ids, Argon2id salts) come from the OS RNG
-//!   here: keymintd has no op that hands out randomness, and identityd
-//!   needs no secret of keymintd's for them. Both are public values (a
-//!   session id is a bearer handle, a salt is stored in clear).
-//! - `session_user` answers "none" without asking keymintd: that op is
-//!   keystored's alone, and identity asks it only to rule out reusing a
-//!   live session id; 128 random bits from the OS RNG do not collide, and
-//!   identity also checks its own session table.
+//! - Vault keys (create, rewrap), session unseal, lock, end and sync, the
+//!   end of a deleted instance's sessions, the verifier's MAC and the boot
+//!   id go to keymintd (identityd's ops in keymintd's caller table).
+//! - Random bytes (session ids, Argon2id salts, instance ids) come from
+//!   the OS RNG here: keymintd has no op that hands out randomness, and
+//!   identityd needs no secret of keymintd's for them. All are public
+//!   values (a session id is a handle, a salt and an instance id are
+//!   stored in clear).
 //!
-//! Invariant: no secret passes through here except auth secrets on their
-//! way to keymintd (zeroized by `RemoteKeyMint` once sent).
+//! Invariant: no secret passes through here except auth secrets and
+//! verifier inputs on their way to keymintd (zeroized by `RemoteKeyMint`
+//! once sent).
 
 use identity::SessionKeys;
-use keymint::{AuthSecret, KeyMintError, VaultKeyOps, WrappedVaultKey};
+use keymint::{
+    AuthSecret, KeyMintError, SessionKeyOps, SessionRef, SyncReport, VaultOwner, VerifierInput,
+    WrappedVaultKey,
+};
 use keymint_client::RemoteKeyMint;
-use nexus_core::{SessionId, UserId};
-use zeroize::Zeroizing;
+use nexus_core::{InstanceId, SessionId};
 
 /// keymint for identity: keymintd plus the OS RNG.
 #[derive(Debug)]
@@ -34,58 +35,57 @@ impl IdentityKeys {
     }
 }
 
-impl VaultKeyOps for IdentityKeys {
+impl SessionKeyOps for IdentityKeys {
     fn create_vault_key(
         &self,
-        user: &UserId,
+        owner: &VaultOwner,
         auth: &AuthSecret,
     ) -> Result<WrappedVaultKey, KeyMintError> {
-        self.km.create_vault_key(user, auth)
-    }
-
-    fn end_all_sessions(&self) -> Result<usize, KeyMintError> {
-        self.km.end_all_sessions()
+        self.km.create_vault_key(owner, auth)
     }
 
     fn unseal_session(
         &self,
         sid: SessionId,
-        user: &UserId,
+        owner: &VaultOwner,
         auth: &AuthSecret,
         wrapped: &WrappedVaultKey,
     ) -> Result<(), KeyMintError> {
-        self.km.unseal_session(sid, user, auth, wrapped)
+        self.km.unseal_session(sid, owner, auth, wrapped)
     }
 
     fn rewrap_vault_key(
         &self,
-        user: &UserId,
+        owner: &VaultOwner,
         old: &AuthSecret,
         new: &AuthSecret,
         wrapped: &WrappedVaultKey,
     ) -> Result<WrappedVaultKey, KeyMintError> {
-        self.km.rewrap_vault_key(user, old, new, wrapped)
+        self.km.rewrap_vault_key(owner, old, new, wrapped)
     }
 
-    fn end_session(&self, sid: SessionId) -> bool {
+    fn lock_session(&self, sid: SessionId) -> Result<bool, KeyMintError> {
+        self.km.lock_session(sid)
+    }
+
+    fn end_session(&self, sid: SessionId) -> Result<bool, KeyMintError> {
         self.km.end_session(sid)
     }
 
-    fn session_user(&self, _sid: SessionId) -> Result<Option<UserId>, KeyMintError> {
-        Ok(None)
+    fn end_instance(&self, instance: InstanceId) -> Result<usize, KeyMintError> {
+        self.km.end_instance(instance)
     }
 
-    fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {
-        self.km.vault_seal(sid, aad, pt)
+    fn sync_sessions(&self, known: &[SessionRef]) -> Result<SyncReport, KeyMintError> {
+        self.km.sync_sessions(known)
     }
 
-    fn vault_unseal(
-        &self,
-        sid: SessionId,
-        aad: &[u8],
-        sealed: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, KeyMintError> {
-        self.km.vault_unseal(sid, aad, sealed)
+    fn verifier_mac(&self, input: &VerifierInput) -> Result<[u8; 32], KeyMintError> {
+        self.km.verifier_mac(input)
+    }
+
+    fn boot_id(&self) -> Result<[u8; 16], KeyMintError> {
+        self.km.boot_id()
     }
 }
 

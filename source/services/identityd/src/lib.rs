@@ -14,7 +14,15 @@
 //!   attempts get `EAGAIN` with the wait, before Argon2id runs.
 //! - `user.create/delete/list` need `identity.user.admin` (system-only),
 //!   checked and audited by the policy engine; logins, unlocks and password
-//!   changes are audited by identityd itself.
+//!   changes are audited by identity before they take effect (a record
+//!   that cannot be written refuses the attempt).
+//! - User deletion purges the user instance's vault through keystored
+//!   (`vault.purge`, route identityd → keystored); keystored unreachable:
+//!   `EAGAIN`, and the deletion stays pending until it is run again.
+//! - Session control (status, lock, unlock, logout) is for the subject
+//!   that logged the session in, or `identity.user.admin`.
+//! - keymintd's boot id is watched: when keymintd restarts, identityd's
+//!   sessions become locked, as keymintd's are.
 //! - Production Argon2id parameters unless started with
 //!   `--kdf-test-params`, which is for tests only and is said in the ready
 //!   marker (`identityd: ready (TEST-KDF)`).
@@ -24,12 +32,15 @@
 pub mod entry;
 mod handler;
 mod keys;
+mod links;
+mod watch;
 
 pub use handler::Identityd;
 pub use keys::IdentityKeys;
+pub use links::{Audit, KeystoredPurge, KEYSTORED};
 
-use identity::{Identity, IdentityConfig, KdfParams};
-use keymint::{KeyMintError, KeyOps};
+use identity::{Identity, IdentityConfig, IdentityError, IdentityParts, KdfParams};
+use keymint::KeyOps;
 use nexus_core::{Clock, SystemClock};
 use nexus_daemon::{Context, Service, Spec};
 use std::sync::Arc;
@@ -43,33 +54,39 @@ pub const SPEC: Spec = Spec {
     version: env!("CARGO_PKG_VERSION"),
     public_socket: true,
     needs_trust_dir: false,
-    upstreams: &[KEYMINTD],
+    upstreams: &[KEYMINTD, KEYSTORED],
 };
 
 /// Build identityd with Argon2id parameters `kdf` (production:
 /// [`KdfParams::PRODUCTION`]). Nothing is served before keymintd answered
-/// `km.device`.
-pub fn build(ctx: &Context, kdf: KdfParams) -> Result<Service<Identityd>, KeyMintError> {
+/// `km.device` and its session table agrees with this (empty) one.
+pub fn build(ctx: &Context, kdf: KdfParams) -> Result<Service<Identityd>, IdentityError> {
     let km = keymint_client::connect_upstream(ctx)?;
-    // Sessions unsealed by an earlier identityd are unknown to this one:
-    // nobody could lock or end them. Start from none (fail closed).
-    let stale = keymint::VaultKeyOps::end_all_sessions(&km)?;
-    if stale > 0 {
-        eprintln!("identityd: ended {stale} session(s) left unsealed by an earlier run");
-    }
     let insecure = km.is_insecure();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let config = IdentityConfig {
         kdf,
         ..IdentityConfig::default()
     };
-    let identity = Identity::new(
-        ctx.state().clone(),
-        Arc::new(IdentityKeys::new(km)),
+    let identity = Arc::new(Identity::new(IdentityParts {
+        state: ctx.state().clone(),
+        keys: Arc::new(IdentityKeys::new(km)),
         clock,
-        Arc::clone(ctx.policy()) as Arc<dyn nexus_core::Authorizer>,
+        authz: Arc::clone(ctx.policy()) as Arc<dyn nexus_core::Authorizer>,
+        audit: Arc::new(Audit(ctx.audit().clone())),
+        vault: Arc::new(KeystoredPurge::new(ctx.upstreams().clone())),
         config,
-    );
-    let handler = Identityd::new(identity, ctx.status(insecure), ctx.audit().clone());
+    }));
+    // Sessions unsealed by an earlier identityd are unknown to this one:
+    // nobody could lock or end them. Start from none (fail closed).
+    if let Some((_, ended)) = identity.sync_keymint()? {
+        if ended > 0 {
+            eprintln!("identityd: ended {ended} session(s) left by an earlier run");
+        }
+    }
+    if let Err(e) = watch::start(Arc::clone(&identity), ctx.shutdown().clone()) {
+        eprintln!("identityd: cannot watch keymintd for restarts: {e}");
+    }
+    let handler = Identityd::new(identity, ctx.status(insecure));
     Ok(Service { handler, insecure })
 }

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `status`, `km.device` | yes | yes |
 //! | `km.generate`, `km.import`, `km.sign`, `km.seal`, `km.unseal`, `km.session.user`, `km.vault.seal`, `km.vault.unseal` | yes | no |
-//! | `km.vault_key.create`, `km.vault_key.rewrap`, `km.session.unseal`, `km.session.end` | no | yes |
+//! | `km.vault_key.create`, `km.vault_key.rewrap`, `km.session.unseal`, `km.session.lock`, `km.session.end`, `km.session.end_instance`, `km.session.sync`, `km.verifier.mac` | no | yes |
 //!
 //! Invariants: any other subject is refused every op, known or not (it
 //! learns nothing about the op table); a known caller asking for an op that
@@ -57,10 +57,16 @@ pub enum Op {
     VaultKeyRewrap,
     /// `km.session.unseal`
     SessionUnseal,
+    /// `km.session.lock`
+    SessionLock,
     /// `km.session.end`
     SessionEnd,
-    /// `km.session.end_all`
-    SessionEndAll,
+    /// `km.session.end_instance`
+    SessionEndInstance,
+    /// `km.session.sync`
+    SessionSync,
+    /// `km.verifier.mac`
+    VerifierMac,
     /// `km.session.user`
     SessionUser,
     /// `km.vault.seal`
@@ -71,7 +77,7 @@ pub enum Op {
 
 impl Op {
     /// Every op, in table order.
-    pub const ALL: [Op; 15] = [
+    pub const ALL: [Op; 18] = [
         Op::Status,
         Op::Generate,
         Op::Import,
@@ -82,8 +88,11 @@ impl Op {
         Op::VaultKeyCreate,
         Op::VaultKeyRewrap,
         Op::SessionUnseal,
+        Op::SessionLock,
         Op::SessionEnd,
-        Op::SessionEndAll,
+        Op::SessionEndInstance,
+        Op::SessionSync,
+        Op::VerifierMac,
         Op::SessionUser,
         Op::VaultSeal,
         Op::VaultUnseal,
@@ -102,8 +111,11 @@ impl Op {
             Op::VaultKeyCreate => "km.vault_key.create",
             Op::VaultKeyRewrap => "km.vault_key.rewrap",
             Op::SessionUnseal => "km.session.unseal",
+            Op::SessionLock => "km.session.lock",
             Op::SessionEnd => "km.session.end",
-            Op::SessionEndAll => "km.session.end_all",
+            Op::SessionEndInstance => "km.session.end_instance",
+            Op::SessionSync => "km.session.sync",
+            Op::VerifierMac => "km.verifier.mac",
             Op::SessionUser => "km.session.user",
             Op::VaultSeal => "km.vault.seal",
             Op::VaultUnseal => "km.vault.unseal",
@@ -130,8 +142,11 @@ impl Op {
             Op::VaultKeyCreate
             | Op::VaultKeyRewrap
             | Op::SessionUnseal
+            | Op::SessionLock
             | Op::SessionEnd
-            | Op::SessionEndAll => caller == Caller::Identityd,
+            | Op::SessionEndInstance
+            | Op::SessionSync
+            | Op::VerifierMac => caller == Caller::Identityd,
         }
     }
 }
@@ -235,8 +250,11 @@ mod tests {
                 "km.vault_key.create",
                 "km.vault_key.rewrap",
                 "km.session.unseal",
+                "km.session.lock",
                 "km.session.end",
-                "km.session.end_all"
+                "km.session.end_instance",
+                "km.session.sync",
+                "km.verifier.mac"
             ]
         );
     }

@@ -12,27 +12,35 @@
 //! - An imported private key arrives in a zeroizing `Secret` and becomes
 //!   a [`keymint::Ed25519Seed`] (exactly 32 bytes, else ``argument
 //!   `private` is invalid``); it leaves keymint only wrapped.
-//! - Auth secrets arrive in zeroizing `Secret`s and become
-//!   [`keymint::AuthSecret`]s (exactly 32 bytes, else `argument `X` is
-//!   invalid`); a plaintext from `km.unseal`/`km.vault.unseal` leaves
-//!   keymint's zeroizing buffer only to become the reply's `Secret`.
+//! - Auth secrets and verifier inputs arrive in zeroizing `Secret`s and
+//!   become [`keymint::AuthSecret`]s / [`keymint::VerifierInput`]s
+//!   (exactly 32 bytes, else `argument `X` is invalid`); a plaintext from
+//!   `km.unseal`/`km.vault.unseal` leaves keymint's zeroizing buffer only
+//!   to become the reply's `Secret`.
+//! - `km.device` carries this process's boot id, so identityd can tell
+//!   that keymintd restarted (and lost its sessions).
 //! - No op returns private key material: only wrapped blobs, public keys,
-//!   signatures and ciphertexts (and plaintexts the caller sealed).
+//!   signatures, ciphertexts, verifier MACs (and plaintexts the caller
+//!   sealed). The verifier pepper never leaves keymint.
 //! - Sizes are checked against `nexus_proto::limits`, the same limits
 //!   keystored applies at the public edge: whatever keystored accepted,
 //!   keymintd takes; anything larger is `EINVAL` naming the limit.
 
 use crate::access::{Caller, Op};
-use keymint::{AuthSecret, Ed25519Seed, KeyMint, KeyOps, VaultKeyOps, WrappedKey, WrappedVaultKey};
-use keymint_client::ident_from_wire;
+use keymint::{
+    AuthSecret, Ed25519Seed, KeyMint, KeyOps, SessionKeyOps, SessionLookup, SessionRef,
+    VaultKeyOps, VerifierInput, WrappedKey, WrappedVaultKey,
+};
+use keymint_client::{ident_from_wire, owner_from_wire, owner_to_wire};
 use nexus_core::{ErrorCode, Subject};
 use nexus_daemon::AuditLog;
 use nexus_proto::{
-    self as proto, limits, Bytes, Empty, KmDevice, KmDeviceReply, KmGenerate, KmGenerateReply,
-    KmImport, KmSeal, KmSessionEnd, KmSessionEndAll, KmSessionEndAllReply, KmSessionEndReply,
-    KmSessionUnseal, KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmUnseal,
-    KmVaultKeyCreate, KmVaultKeyRewrap, KmVaultSeal, KmVaultUnseal, PlaintextReply, SealedReply,
-    Secret, Status, StatusReply, WrappedReply,
+    self as proto, limits, Bytes, Empty, KmDevice, KmDeviceReply, KmEndedReply, KmGenerate,
+    KmGenerateReply, KmImport, KmSeal, KmSessionEnd, KmSessionEndInstance, KmSessionEndReply,
+    KmSessionLock, KmSessionState, KmSessionSync, KmSessionSyncReply, KmSessionUnseal,
+    KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmUnseal, KmVaultKeyCreate,
+    KmVaultKeyRewrap, KmVaultSeal, KmVaultUnseal, KmVerifierMac, KmVerifierMacReply,
+    PlaintextReply, SealedReply, Secret, Status, StatusReply, WrappedReply,
 };
 use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 use zeroize::Zeroize;
@@ -59,15 +67,19 @@ impl std::fmt::Debug for KeymintService {
     }
 }
 
-/// A 32-byte auth secret argument, copied only into zeroizing storage.
-fn auth(secret: &Secret, name: &str) -> Result<AuthSecret, ArgError> {
+/// A 32-byte secret argument, copied only into zeroizing storage.
+fn secret32<T>(secret: &Secret, name: &str, wrap: fn([u8; 32]) -> T) -> Result<T, ArgError> {
     let mut arr: [u8; 32] = secret
         .expose()
         .try_into()
         .map_err(|_| ArgError::Invalid(name.to_owned()))?;
-    let out = AuthSecret::from_bytes(arr);
+    let out = wrap(arr);
     arr.zeroize();
     Ok(out)
+}
+
+fn auth(secret: &Secret, name: &str) -> Result<AuthSecret, ArgError> {
+    secret32(secret, name, AuthSecret::from_bytes)
 }
 
 fn wrapped(b: Bytes) -> WrappedKey {
@@ -108,6 +120,7 @@ impl KeymintService {
                 Ok(KmDeviceReply {
                     device_id: Bytes(km.device_id().to_vec()),
                     insecure: self.insecure,
+                    boot_id: Bytes(km.boot_id()?.to_vec()),
                 })
             }),
             Op::Generate => proto::serve::<KmGenerate>(req, |a| {
@@ -151,36 +164,76 @@ impl KeymintService {
             }),
             Op::VaultKeyCreate => proto::serve::<KmVaultKeyCreate>(req, |a| {
                 let auth = auth(&a.auth, "auth")?;
-                let w = km.create_vault_key(&a.user, &auth)?;
+                let w = km.create_vault_key(&owner_from_wire(a.owner), &auth)?;
                 Ok(WrappedReply {
                     wrapped: Bytes(w.as_bytes().to_vec()),
                 })
             }),
             Op::VaultKeyRewrap => proto::serve::<KmVaultKeyRewrap>(req, |a| {
                 let (old, new) = (auth(&a.old, "old")?, auth(&a.new, "new")?);
-                let w = km.rewrap_vault_key(&a.user, &old, &new, &vault_key(a.wrapped))?;
+                let owner = owner_from_wire(a.owner);
+                let w = km.rewrap_vault_key(&owner, &old, &new, &vault_key(a.wrapped))?;
                 Ok(WrappedReply {
                     wrapped: Bytes(w.as_bytes().to_vec()),
                 })
             }),
             Op::SessionUnseal => proto::serve::<KmSessionUnseal>(req, |a| {
                 let auth = auth(&a.auth, "auth")?;
-                km.unseal_session(a.sid, &a.user, &auth, &vault_key(a.wrapped))?;
+                let owner = owner_from_wire(a.owner);
+                km.unseal_session(a.sid, &owner, &auth, &vault_key(a.wrapped))?;
                 Ok(Empty {})
+            }),
+            Op::SessionLock => proto::serve::<KmSessionLock>(req, |a| {
+                Ok(KmSessionEndReply {
+                    was_unsealed: km.lock_session(a.sid)?,
+                })
             }),
             Op::SessionEnd => proto::serve::<KmSessionEnd>(req, |a| {
                 Ok(KmSessionEndReply {
-                    was_unsealed: km.end_session(a.sid),
+                    was_unsealed: km.end_session(a.sid)?,
                 })
             }),
-            Op::SessionEndAll => proto::serve::<KmSessionEndAll>(req, |_| {
-                Ok(KmSessionEndAllReply {
-                    ended: km.end_all_sessions()? as u64,
+            Op::SessionEndInstance => proto::serve::<KmSessionEndInstance>(req, |a| {
+                Ok(KmEndedReply {
+                    ended: km.end_instance(a.instance)? as u64,
+                })
+            }),
+            Op::SessionSync => proto::serve::<KmSessionSync>(req, |a| {
+                let known: Vec<SessionRef> = a
+                    .sessions
+                    .into_iter()
+                    .map(|r| SessionRef {
+                        sid: r.sid,
+                        owner: owner_from_wire(r.owner),
+                        active: r.active,
+                    })
+                    .collect();
+                let report = km.sync_sessions(&known)?;
+                Ok(KmSessionSyncReply {
+                    active: report.active,
+                    ended: report.ended as u64,
+                })
+            }),
+            Op::VerifierMac => proto::serve::<KmVerifierMac>(req, |a| {
+                let input = secret32(&a.input, "input", VerifierInput::from_bytes)?;
+                Ok(KmVerifierMacReply {
+                    mac: Bytes(km.verifier_mac(&input)?.to_vec()),
                 })
             }),
             Op::SessionUser => proto::serve::<KmSessionUser>(req, |a| {
-                Ok(KmSessionUserReply {
-                    user: km.session_user(a.sid)?,
+                Ok(match km.session_user(a.sid)? {
+                    SessionLookup::Active(owner) => KmSessionUserReply {
+                        state: KmSessionState::Active,
+                        owner: Some(owner_to_wire(&owner)),
+                    },
+                    SessionLookup::Locked => KmSessionUserReply {
+                        state: KmSessionState::Locked,
+                        owner: None,
+                    },
+                    SessionLookup::Unknown => KmSessionUserReply {
+                        state: KmSessionState::Unknown,
+                        owner: None,
+                    },
                 })
             }),
             Op::VaultSeal => proto::serve::<KmVaultSeal>(req, |a| {

@@ -3,7 +3,8 @@
 //!
 //! It runs the in-process [`keymint::KeyMint`] (device master secret at
 //! `state:/keymint/device-secret`, key generation, wrap/unwrap, Ed25519
-//! signing, XChaCha20-Poly1305 sealing, per-session unsealed vault keys)
+//! signing, XChaCha20-Poly1305 sealing, per-session unsealed vault keys
+//! bound to user instances, the password verifier's pepper)
 //! and serves its `km.*` operations (docs/architecture/services.md) to
 //! exactly two callers: `system:keystored` and `system:identityd`, each
 //! only its own ops. It has no public socket; it serves only endpoints

@@ -7,6 +7,8 @@
 //!   answered with the typed `nexus-proto` schema.
 //! - `vault.*`: [`vault::Vault`], with the same remote keymint as its
 //!   `VaultKeyOps`; per-app limits come from the policy's `vault_quota`.
+//!   `vault.purge` (a deleted user instance's vault: file and decrypted
+//!   copy) is `system:identityd`'s alone.
 //! - `trust.*`: [`trust::TrustStore`] over `--trust-dir` (system roots) and
 //!   the state (installed roots and distrust entries).
 //! - `device.info`, `status`.

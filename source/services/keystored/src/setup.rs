@@ -84,6 +84,7 @@ pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
         km.clone(),
         Arc::clone(&policy),
         ctx.markers().clone(),
+        ctx.audit().clone(),
     );
     let insecure = km.is_insecure();
     let handler = Keystored {

@@ -13,15 +13,22 @@
 //! the vault with each put (`put_with_app_limits`), which checks them and
 //! the per-user limits in one pass under the user's lock.
 //!
+//! `vault.purge` (user deletion) is identityd's alone: any other subject,
+//! system ones and the administrator included, gets `EPERM`, and both
+//! outcomes are audit lines (capability `vault.purge`, target
+//! `vault:<instance>`).
+//!
 //! Invariants: values never reach a log line, a marker or an error
 //! message; the put marker carries the app id and the entry name only,
 //! with anything outside a conservative charset escaped.
 
-use nexus_core::{AppId, Authorizer, AuthzError, Capability, QuotaLimits, SessionId, Subject};
-use nexus_daemon::Markers;
+use nexus_core::{
+    AppId, Authorizer, AuthzError, Capability, ErrorCode, QuotaLimits, SessionId, Subject,
+};
+use nexus_daemon::{AuditLog, Markers};
 use nexus_proto::{
     self as proto, Empty, Op, Secret, VaultDel, VaultGet, VaultGetReply, VaultList, VaultListReply,
-    VaultPut, WarningsReply,
+    VaultPurge, VaultPurgeArgs, VaultPut, WarningsReply,
 };
 use policy::PolicyEngine;
 use statefs::StateFs;
@@ -90,11 +97,15 @@ pub fn put_marker(app: &AppId, name: &str) -> String {
     format!("keystore: put (app={app}, key={shown})")
 }
 
+/// The only subject that may purge a vault.
+const PURGER: &str = "system:identityd";
+
 /// The vault ops and their per-app accounting.
 pub(crate) struct VaultOps {
     vault: Vault,
     policy: Arc<PolicyEngine>,
     markers: Markers,
+    audit: AuditLog,
 }
 
 impl VaultOps {
@@ -103,6 +114,7 @@ impl VaultOps {
         keys: Arc<keymint_client::RemoteKeyMint>,
         policy: Arc<PolicyEngine>,
         markers: Markers,
+        audit: AuditLog,
     ) -> VaultOps {
         // Per-app limits come from the policy per subject at each put; the
         // configured per-app default only serves callers of `Vault::put`.
@@ -111,7 +123,40 @@ impl VaultOps {
             vault: Vault::new(state, keys, Arc::new(Decided), limits),
             policy,
             markers,
+            audit,
         }
+    }
+
+    /// `vault.purge`: identityd deleting a user instance.
+    fn purge(&self, s: &Subject, a: &VaultPurgeArgs) -> Result<Empty, WireError> {
+        let target = format!("vault:{}", a.instance);
+        let allowed = s.to_string() == PURGER;
+        let reason = if allowed {
+            "identityd"
+        } else {
+            "not_identityd"
+        };
+        self.audit
+            .record(s, VaultPurge::NAME, &target, allowed, reason)
+            .map_err(|e| {
+                eprintln!("keystored: audit record failed: {e}");
+                WireError::new(
+                    ErrorCode::Eio,
+                    "authorization unavailable: audit sink failed",
+                )
+            })?;
+        if !allowed {
+            return Err(WireError::new(
+                ErrorCode::Eperm,
+                "vault.purge is identityd's alone",
+            ));
+        }
+        self.vault.purge(a.instance, a.legacy_user.as_ref())?;
+        eprintln!(
+            "keystored: purged the vault of user instance {}",
+            a.instance
+        );
+        Ok(Empty {})
     }
 
     fn put(
@@ -176,6 +221,7 @@ impl VaultOps {
                     Ok(Empty {})
                 })
             }),
+            VaultPurge::NAME => proto::serve::<VaultPurge>(req, |a| self.purge(s, &a)),
             VaultList::NAME => proto::serve::<VaultList>(req, |a| {
                 self.decided(s, || {
                     Ok(VaultListReply {

@@ -49,6 +49,7 @@ fn shipped_manifest_describes_the_stack() {
     for (from, to) in [
         ("keystored", "keymintd"),
         ("identityd", "keymintd"),
+        ("identityd", "keystored"),
         ("attestd", "keystored"),
         ("selftest-client", "keystored"),
         ("selftest-client", "identityd"),
@@ -58,7 +59,7 @@ fn shipped_manifest_describes_the_stack() {
     ] {
         assert!(routes.contains(&(from.into(), to.into())), "{from} -> {to}");
     }
-    assert_eq!(routes.len(), 8);
+    assert_eq!(routes.len(), 9);
     let keymintd = &m.services()[m.index_of("keymintd").unwrap()];
     assert!(!keymintd.public_socket());
     assert!(keymintd.restart());

@@ -23,9 +23,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let stack = Stack::open(dir.as_ref(), &clock, RigConfig::crash_test())?;
     let user = UserId::new(user.as_str())?;
     let app: Subject = "app:com.example.crash".parse()?;
-    let session = stack
-        .identity
-        .login(&user, &Password::new(password.as_str()))?;
+    let session = stack.identity.login(
+        &ui_v18b_host::caller(),
+        &user,
+        &Password::new(password.as_str()),
+    )?;
     let start = stack.vault.list(&app, session.sid)?.len();
     let mut out = std::io::stdout().lock();
     for i in start..count {

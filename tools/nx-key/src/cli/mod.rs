@@ -14,7 +14,7 @@ pub use other::{ArtifactArgs, AttestCmd, AttestSub, BundleCmd, UpdateCmd};
 pub use ssh::SshCmd;
 
 use clap::{Args, Parser, Subcommand};
-use nexus_core::{SessionId, UserId};
+use nexus_core::UserId;
 use std::path::PathBuf;
 
 /// nx: keys, the trust store, the vault, sessions, users, attestation,
@@ -75,12 +75,16 @@ pub enum Command {
     Ssh(SshCmd),
 }
 
-/// A session id argument.
+/// Where the session id comes from. Never the command line: argv is
+/// readable by every local user (`/proc/<pid>/cmdline`) and lands in shell
+/// history. In order: `--sid-file FILE`, else `$NEXUS_SID`, else the first
+/// line of stdin (then a password or value read from stdin follows it).
 #[derive(Debug, Args)]
 pub struct Sid {
-    /// The session id (from `nx session login`).
-    #[arg(long, value_name = "SID")]
-    pub sid: SessionId,
+    /// Read the session id (from `nx session login`) from the first line
+    /// of FILE. Without it: $NEXUS_SID, else the first line of stdin.
+    #[arg(long, value_name = "FILE")]
+    pub sid_file: Option<PathBuf>,
 }
 
 /// Where a password comes from.
@@ -95,7 +99,9 @@ pub struct PasswordSource {
 #[derive(Debug, Subcommand)]
 pub enum VaultCmd {
     /// Store a value (from --in FILE or stdin) under NAME.
-    #[command(after_help = "Example:\n  printf 's3cret' | nx vault put db-password --sid $SID")]
+    #[command(
+        after_help = "Example:\n  printf 's3cret' | NEXUS_SID=$SID nx vault put db-password"
+    )]
     Put {
         /// The entry's name.
         name: String,
@@ -106,7 +112,9 @@ pub enum VaultCmd {
         input: Option<PathBuf>,
     },
     /// Print the value under NAME (raw bytes) or write it to --out FILE.
-    #[command(after_help = "Example:\n  nx vault get db-password --sid $SID --out pw.bin")]
+    #[command(
+        after_help = "Example:\n  nx vault get db-password --sid-file ~/.nx-sid --out pw.bin"
+    )]
     Get {
         /// The entry's name.
         name: String,
@@ -117,7 +125,7 @@ pub enum VaultCmd {
         out: Option<PathBuf>,
     },
     /// Delete NAME.
-    #[command(after_help = "Example:\n  nx vault del db-password --sid $SID")]
+    #[command(after_help = "Example:\n  nx vault del db-password --sid-file ~/.nx-sid")]
     Del {
         /// The entry's name.
         name: String,
@@ -125,7 +133,7 @@ pub enum VaultCmd {
         sid: Sid,
     },
     /// List the names stored for this session's user and your app.
-    #[command(after_help = "Example:\n  nx vault list --sid $SID --json")]
+    #[command(after_help = "Example:\n  NEXUS_SID=$SID nx vault list --json")]
     List {
         #[command(flatten)]
         sid: Sid,
@@ -136,7 +144,9 @@ pub enum VaultCmd {
 #[derive(Debug, Subcommand)]
 pub enum SessionCmd {
     /// Log USER in (password from stdin or --password-file); prints the sid.
-    #[command(after_help = "Example:\n  SID=$(nx session login alice --password-file ~/.pw)")]
+    #[command(
+        after_help = "Example:\n  (umask 077; nx session login alice --password-file ~/.pw > ~/.nx-sid)"
+    )]
     Login {
         /// The user.
         user: UserId,
@@ -144,13 +154,13 @@ pub enum SessionCmd {
         password: PasswordSource,
     },
     /// Lock the session (vault calls then fail with ELOCKED).
-    #[command(after_help = "Example:\n  nx session lock --sid $SID")]
+    #[command(after_help = "Example:\n  nx session lock --sid-file ~/.nx-sid")]
     Lock {
         #[command(flatten)]
         sid: Sid,
     },
     /// Unlock the session with the user's password.
-    #[command(after_help = "Example:\n  nx session unlock --sid $SID < ~/.pw")]
+    #[command(after_help = "Example:\n  nx session unlock --sid-file ~/.nx-sid < ~/.pw")]
     Unlock {
         #[command(flatten)]
         sid: Sid,
@@ -158,13 +168,13 @@ pub enum SessionCmd {
         password: PasswordSource,
     },
     /// End the session.
-    #[command(after_help = "Example:\n  nx session logout --sid $SID")]
+    #[command(after_help = "Example:\n  nx session logout --sid-file ~/.nx-sid")]
     Logout {
         #[command(flatten)]
         sid: Sid,
     },
     /// Whose session it is and whether it is locked.
-    #[command(after_help = "Example:\n  nx session status --sid $SID --json")]
+    #[command(after_help = "Example:\n  NEXUS_SID=$SID nx session status --json")]
     Status {
         #[command(flatten)]
         sid: Sid,
@@ -211,16 +221,17 @@ pub enum UserCmd {
 /// `nx bench`
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  nx bench --duration 5 --sid $SID --json\n  \
+    after_help = "Examples:\n  nx bench --duration 5 --sid-file ~/.nx-sid --json\n  \
 nx bench --duration 5 --create-user nx-bench --password-file ~/.pw"
 )]
 pub struct BenchArgs {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub duration: u64,
-    /// Use this session for the vault part.
-    #[arg(long, value_name = "SID", conflicts_with_all = ["login", "create_user"])]
-    pub sid: Option<SessionId>,
+    /// Use the session whose id is the first line of FILE for the vault
+    /// part (without this, --login or --create-user: $NEXUS_SID if set).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["login", "create_user"])]
+    pub sid_file: Option<PathBuf>,
     /// Log this user in for the vault part (password from stdin or
     /// --password-file).
     #[arg(long, value_name = "USER", conflicts_with = "create_user")]

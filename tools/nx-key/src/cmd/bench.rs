@@ -11,7 +11,7 @@
 use crate::cli::BenchArgs;
 use crate::ctx::Ctx;
 use crate::error::NxError;
-use crate::io::read_password;
+use crate::io::{read_password, read_sid};
 use ed25519_dalek::{Signer, SigningKey};
 use nexus_core::{ErrorCode, Label, SessionId};
 use nexus_keychain::{CustomClaims, KeyAlg, Keychain, KeychainError};
@@ -140,13 +140,18 @@ fn open_session(
     kc: &Keychain,
     a: &BenchArgs,
 ) -> Result<Option<(SessionId, SessionOrigin)>, NxError> {
-    if let Some(sid) = a.sid {
-        return Ok(Some((sid, SessionOrigin::Given)));
-    }
     let (user, origin) = match (&a.login, &a.create_user) {
         (Some(u), _) => (u.clone(), SessionOrigin::LoggedIn),
         (None, Some(u)) => (u.clone(), SessionOrigin::CreatedUser(u.clone())),
-        (None, None) => return Ok(None),
+        // A given session: --sid-file, else $NEXUS_SID (never stdin here).
+        (None, None) => {
+            let env = ctx.sid_env.clone().filter(|v| !v.trim().is_empty());
+            if a.sid_file.is_none() && env.is_none() {
+                return Ok(None);
+            }
+            let sid = read_sid(&mut ctx.io, a.sid_file.as_deref(), env.as_deref())?;
+            return Ok(Some((sid, SessionOrigin::Given)));
+        }
     };
     let pw = read_password(&mut ctx.io, a.password.password_file.as_deref())?;
     if let SessionOrigin::CreatedUser(u) = &origin {
@@ -194,7 +199,9 @@ pub fn run(ctx: &mut Ctx<'_>, a: BenchArgs) -> Result<(), NxError> {
     let one = Lat::measure(dur, |_| Ok(kc.sign(&p, &n, &[0x5a; 64]).map(drop)?))?;
     let many = parallel_sign(&ctx.run, a.clients, dur, &p, &n)?;
     let vault = match open_session(ctx, &kc, &a)? {
-        None => json!({ "skipped": "no session: pass --sid, --login or --create-user" }),
+        None => {
+            json!({ "skipped": "no session: give --sid-file (or NEXUS_SID), --login or --create-user" })
+        }
         Some((sid, origin)) => {
             let r = vault_part(&kc, &sid, dur);
             match origin {

@@ -1,6 +1,8 @@
 //! `nx vault …`, `nx session …`, `nx user …`: the vault over keystored,
-//! sessions and users over identityd. Passwords come from stdin or a file,
-//! never argv (see `io`).
+//! sessions and users over identityd. Passwords and session ids come from
+//! stdin, a file or (session ids) `$NEXUS_SID`, never argv (see `io`); a
+//! session id read from stdin is its first line, before the password or
+//! value.
 
 use crate::cli::{SessionCmd, UserCmd, VaultCmd};
 use crate::ctx::{obj, Ctx};
@@ -14,9 +16,10 @@ pub fn vault(ctx: &mut Ctx<'_>, cmd: VaultCmd) -> Result<(), NxError> {
     let kc = ctx.keychain();
     match cmd {
         VaultCmd::Put { name, sid, input } => {
+            let sid = ctx.sid(&sid)?;
             let value =
                 read_input_within(&mut ctx.io, input.as_deref(), limits::VAULT_VALUE, "value")?;
-            let warnings = kc.put(&sid.sid, &name, &value)?;
+            let warnings = kc.put(&sid, &name, &value)?;
             for w in &warnings {
                 ctx.warn(w);
             }
@@ -24,17 +27,17 @@ pub fn vault(ctx: &mut Ctx<'_>, cmd: VaultCmd) -> Result<(), NxError> {
             ctx.emit(j, &format!("stored {name} ({} bytes)", value.len()))
         }
         VaultCmd::Get { name, sid, out } => {
-            let value = kc.get(&sid.sid, &name)?;
+            let value = kc.get(&ctx.sid(&sid)?, &name)?;
             let meta = obj([("name", Json::String(name.clone()))]);
             let human = format!("wrote {name} ({} bytes)", value.len());
             ctx.emit_data(out.as_deref(), "value", value.expose(), meta, &human)
         }
         VaultCmd::Del { name, sid } => {
-            kc.del(&sid.sid, &name)?;
+            kc.del(&ctx.sid(&sid)?, &name)?;
             ctx.emit(json!({ "deleted": name }), &format!("deleted {name}"))
         }
         VaultCmd::List { sid } => {
-            let names = kc.list(&sid.sid)?;
+            let names = kc.list(&ctx.sid(&sid)?)?;
             let text = names.join("\n");
             ctx.emit(json!({ "names": names }), &text)
         }
@@ -53,20 +56,21 @@ pub fn session(ctx: &mut Ctx<'_>, cmd: SessionCmd) -> Result<(), NxError> {
             ctx.emit(j, &s.sid.to_string())
         }
         SessionCmd::Lock { sid } => {
-            kc.lock(&sid.sid)?;
+            kc.lock(&ctx.sid(&sid)?)?;
             ctx.emit(json!({ "state": "locked" }), "locked")
         }
         SessionCmd::Unlock { sid, password } => {
+            let sid = ctx.sid(&sid)?;
             let pw = read_password(&mut ctx.io, password.password_file.as_deref())?;
-            kc.unlock(&sid.sid, &pw)?;
+            kc.unlock(&sid, &pw)?;
             ctx.emit(json!({ "state": "active" }), "active")
         }
         SessionCmd::Logout { sid } => {
-            kc.logout(&sid.sid)?;
+            kc.logout(&ctx.sid(&sid)?)?;
             ctx.emit(json!({ "state": "ended" }), "logged out")
         }
         SessionCmd::Status { sid } => {
-            let s = kc.session_status(&sid.sid)?;
+            let s = kc.session_status(&ctx.sid(&sid)?)?;
             let j = json!({ "user": s.user.as_str(), "state": s.state.as_str() });
             ctx.emit(j, &format!("{} {}", s.user, s.state))
         }

@@ -25,8 +25,14 @@ impl Outcome {
     }
 }
 
-/// Run `nx ARGS` with `stdin`.
+/// Run `nx ARGS` with `stdin` (and no `$NEXUS_SID`, whatever the test's
+/// own environment holds).
 pub fn nx(args: &[&str], stdin: &[u8]) -> Outcome {
+    nx_env(args, stdin, None)
+}
+
+/// Run `nx ARGS` with `stdin` and `$NEXUS_SID` = `sid_env`.
+pub fn nx_env(args: &[&str], stdin: &[u8], sid_env: Option<&str>) -> Outcome {
     let mut input = stdin;
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let io = nx_key::io::Io {
@@ -34,7 +40,11 @@ pub fn nx(args: &[&str], stdin: &[u8]) -> Outcome {
         stdout: &mut out,
         stderr: &mut err,
     };
-    let code = nx_key::run(std::iter::once("nx").chain(args.iter().copied()), io);
+    let code = nx_key::run_with_sid_env(
+        std::iter::once("nx").chain(args.iter().copied()),
+        io,
+        sid_env.map(str::to_owned),
+    );
     Outcome {
         code,
         stdout: out,
@@ -144,6 +154,13 @@ impl Stack {
 
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> Outcome {
         nx_at(self.dir.path(), args, stdin)
+    }
+
+    /// Run with `$NEXUS_SID` = `sid`.
+    pub fn run_sid(&self, args: &[&str], stdin: &[u8], sid: &str) -> Outcome {
+        let mut all = vec!["--run", self.dir.path().to_str().unwrap()];
+        all.extend_from_slice(args);
+        nx_env(&all, stdin, Some(sid))
     }
 
     pub fn fake(&self, s: Service) -> &FakeService {

@@ -121,12 +121,13 @@ fn test_reject_data_over_its_limit_with_einval_before_sending() {
             "MAX_PLAINTEXT_LEN",
         ),
         (
-            vec!["vault", "put", "n", "--sid", SID],
+            vec!["vault", "put", "n"],
             MAX_VAULT_VALUE_LEN,
             "MAX_VAULT_VALUE_LEN",
         ),
     ] {
-        let o = s.run(&args, &vec![0u8; len + 1]);
+        // The session id comes from $NEXUS_SID, so stdin is the data alone.
+        let o = s.run_sid(&args, &vec![0u8; len + 1], SID);
         assert_eq!(o.code, 16, "{args:?}: {}", o.stderr);
         assert!(o.stderr.starts_with("nx: EINVAL: stdin: "), "{}", o.stderr);
         assert!(o.stderr.contains(limit), "{}", o.stderr);
@@ -440,41 +441,76 @@ fn sessions_vault_and_users() {
         serde_json::json!({ "sid": SID, "user": "alice", "state": "active" })
     );
 
+    // The session id comes from $NEXUS_SID, --sid-file or the first line
+    // of stdin, never argv.
     let value = b"\x00\x01binary\xfe";
     let put = s
-        .run(&["--json", "vault", "put", "db", "--sid", SID], value)
+        .run_sid(&["--json", "vault", "put", "db"], value, SID)
         .json();
     assert_eq!(put["bytes"], value.len());
-    let o = s.run(&["vault", "get", "db", "--sid", SID], b"");
+    let sid_file = s.path("sid");
+    std::fs::write(&sid_file, format!("{SID}\n")).unwrap();
+    let from_file = ["--sid-file", sid_file.to_str().unwrap()];
+    let o = s.run(&[&["vault", "get", "db"][..], &from_file].concat(), b"");
+    assert_eq!(o.stdout, value);
+    // The file wins over the environment.
+    let o = s.run_sid(
+        &[&["vault", "get", "db"][..], &from_file].concat(),
+        b"",
+        LOCKED_SID,
+    );
     assert_eq!(o.stdout, value);
     let j = s
-        .run(&["--json", "vault", "get", "db", "--sid", SID], b"")
+        .run(
+            &["--json", "vault", "get", "db"],
+            format!("{SID}\n").as_bytes(),
+        )
         .json();
     assert_eq!(b64(&j["value_b64"]), value);
-    assert_eq!(
-        s.run(&["--json", "vault", "list", "--sid", SID], b"")
-            .json()["names"],
-        serde_json::json!(["db"])
+    // From stdin, the sid is the first line and the value the rest.
+    let o = s.run(
+        &["--json", "vault", "put", "db2"],
+        format!("{SID}\nsecond").as_bytes(),
     );
-    assert_eq!(s.run(&["vault", "del", "db", "--sid", SID], b"").code, 0);
-    assert_eq!(s.run(&["vault", "get", "db", "--sid", SID], b"").code, 11);
-    assert_eq!(s.run(&["vault", "list", "--sid", LOCKED_SID], b"").code, 15);
+    assert_eq!(o.json()["bytes"], 6);
+    assert_eq!(
+        s.run_sid(&["--json", "vault", "list"], b"", SID).json()["names"],
+        serde_json::json!(["db", "db2"])
+    );
+    assert_eq!(s.run_sid(&["vault", "del", "db"], b"", SID).code, 0);
+    assert_eq!(s.run_sid(&["vault", "del", "db2"], b"", SID).code, 0);
+    let o = s.run_sid(&["vault", "get", "db"], b"", SID);
+    assert_eq!(o.code, 11);
+    assert!(o.stderr.contains("no such entry `db`"), "{}", o.stderr);
+    assert_eq!(s.run_sid(&["vault", "list"], b"", LOCKED_SID).code, 15);
+    // An unknown session: EPERM (10), from the vault and identityd alike.
+    let unknown = "0123456789abcdef0123456789abcdef";
+    assert_eq!(s.run_sid(&["vault", "list"], b"", unknown).code, 10);
+    assert_eq!(s.run_sid(&["session", "status"], b"", unknown).code, 10);
+    // No session id at all: a usage error, nothing sent.
+    let o = s.run(&["vault", "list"], b"");
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("NEXUS_SID"), "{}", o.stderr);
 
     assert_eq!(
-        s.run(&["--json", "session", "lock", "--sid", SID], b"")
-            .json()["state"],
+        s.run(
+            &[&["--json", "session", "lock"][..], &from_file].concat(),
+            b""
+        )
+        .json()["state"],
         "locked"
     );
+    // unlock from stdin: the sid, then the password.
     assert_eq!(
-        s.run(&["session", "unlock", "--sid", SID], pw.as_bytes())
+        s.run(&["session", "unlock"], format!("{SID}\n{}", pw).as_bytes())
             .code,
         0
     );
     let j = s
-        .run(&["--json", "session", "status", "--sid", LOCKED_SID], b"")
+        .run_sid(&["--json", "session", "status"], b"", LOCKED_SID)
         .json();
     assert_eq!(j, serde_json::json!({ "user": "alice", "state": "locked" }));
-    assert_eq!(s.run(&["session", "logout", "--sid", SID], b"").code, 0);
+    assert_eq!(s.run_sid(&["session", "logout"], b"", SID).code, 0);
 
     assert_eq!(s.run(&["user", "create", "bob"], b"pw\n").code, 0);
     assert_eq!(s.run(&["user", "create", "exists"], b"pw\n").code, 12);
@@ -664,7 +700,7 @@ fn bench_runs_against_the_fakes() {
         ]
     );
     // The bench's vault entries are gone afterwards.
-    let o = s.run(&["--json", "vault", "list", "--sid", SID], b"");
+    let o = s.run_sid(&["--json", "vault", "list"], b"", SID);
     assert_eq!(o.json()["names"], serde_json::json!([]));
 }
 

@@ -59,7 +59,20 @@ fn test_reject_bad_arguments_exit_2() {
         "packages",
     ]);
     assert_usage(&["vault", "get", "name"]);
-    assert_usage(&["vault", "get", "name", "--sid", "1234"]);
+    // A session id is never an argument.
+    assert_usage(&[
+        "vault",
+        "get",
+        "name",
+        "--sid",
+        "00112233445566778899aabbccddeeff",
+    ]);
+    assert_usage(&[
+        "session",
+        "lock",
+        "--sid",
+        "00112233445566778899aabbccddeeff",
+    ]);
     assert_usage(&["session", "login"]);
     assert_usage(&["session", "login", "alice", "--password", "x"]);
     assert_usage(&["user", "passwd", "alice", "--old-password-file", "o"]);
@@ -67,13 +80,7 @@ fn test_reject_bad_arguments_exit_2() {
     assert_usage(&["attest", "verify", "--token", "t"]);
     assert_usage(&["bundle", "sign", "dir", "--key", "k", "--name", "n"]);
     assert_usage(&["bench", "--duration", "0"]);
-    assert_usage(&[
-        "bench",
-        "--sid",
-        "00112233445566778899aabbccddeeff",
-        "--login",
-        "alice",
-    ]);
+    assert_usage(&["bench", "--sid-file", "f", "--login", "alice"]);
 }
 
 #[test]

@@ -7,8 +7,8 @@
 
 use super::status::Empty;
 use crate::schema::{ops, wire_map};
-use crate::types::{Alg, Bytes, Secret};
-use nexus_core::{AppId, Label, SessionId, UserId};
+use crate::types::{Alg, Bytes, KmSessionState, Secret};
+use nexus_core::{AppId, InstanceId, Label, SessionId, UserId};
 use std::num::NonZeroU32;
 
 wire_map!(reply
@@ -26,6 +26,34 @@ wire_map!(reply
         version: NonZeroU32,
         /// The algorithm.
         alg: Alg,
+    }
+);
+
+wire_map!(reply
+    /// `owner`: whose vault key (the user instance it is bound to; the
+    /// name, which binds keys of the first format; whether the instance
+    /// was upgraded from such a name-bound user).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    KmOwner {
+        /// The user's name.
+        user: UserId,
+        /// The user instance.
+        instance: InstanceId,
+        /// Upgraded from a name-bound user of the first format.
+        legacy: bool,
+    }
+);
+
+wire_map!(reply
+    /// `session-ref`: a session as identityd knows it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    KmSessionRef {
+        /// The session.
+        sid: SessionId,
+        /// Whose it is.
+        owner: KmOwner,
+        /// Whether identityd has it unlocked.
+        active: bool,
     }
 );
 
@@ -69,40 +97,83 @@ ops! {
         args [= Empty]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
-            KmDeviceReply { device_id: Bytes, insecure: bool }
+            KmDeviceReply {
+                /// The device id.
+                device_id: Bytes,
+                /// Whether keys are insecure (deterministic test build).
+                insecure: bool,
+                /// 16 random bytes drawn when this keymintd started: a
+                /// changed value means its session table was lost.
+                boot_id: Bytes,
+            }
         ]
 
-    /// `km.vault_key.create`: a new vault key for `user`, wrapped under
-    /// the auth secret.
+    /// `km.vault_key.create`: a new vault key for `owner`'s instance,
+    /// wrapped under the auth secret.
     KmVaultKeyCreate = "km.vault_key.create" in Keymintd, capability none, callers ["identityd"];
-        args [KmVaultKeyCreateArgs { user: UserId, auth: Secret }]
+        args [KmVaultKeyCreateArgs { owner: KmOwner, auth: Secret }]
         reply [#[derive(Debug, Clone, PartialEq, Eq)] WrappedReply { wrapped: Bytes }]
 
     /// `km.vault_key.rewrap`: rewrap a vault key from the `old` auth
     /// secret to the `new` one.
     KmVaultKeyRewrap = "km.vault_key.rewrap" in Keymintd, capability none, callers ["identityd"];
-        args [KmVaultKeyRewrapArgs { user: UserId, old: Secret, new: Secret, wrapped: Bytes }]
+        args [KmVaultKeyRewrapArgs { owner: KmOwner, old: Secret, new: Secret, wrapped: Bytes }]
         reply [= WrappedReply]
 
-    /// `km.session.unseal`: unseal `user`'s vault key for session `sid`.
+    /// `km.session.unseal`: unseal `owner`'s vault key for session `sid`.
     KmSessionUnseal = "km.session.unseal" in Keymintd, capability none, callers ["identityd"];
-        args [KmSessionUnsealArgs { sid: SessionId, user: UserId, auth: Secret, wrapped: Bytes }]
+        args [KmSessionUnsealArgs { sid: SessionId, owner: KmOwner, auth: Secret, wrapped: Bytes }]
         reply [= Empty]
 
-    /// `km.session.end`: forget the session's unsealed key.
-    KmSessionEnd = "km.session.end" in Keymintd, capability none, callers ["identityd"];
+    /// `km.session.lock`: forget the session's unsealed key; the session
+    /// stays known (locked).
+    KmSessionLock = "km.session.lock" in Keymintd, capability none, callers ["identityd"];
         args [#[derive(Debug, Clone, PartialEq, Eq)] SidArgs { sid: SessionId }]
         reply [#[derive(Debug, Clone, PartialEq, Eq)] KmSessionEndReply { was_unsealed: bool }]
 
-    /// `km.session.end_all`: forget every session (identityd at start).
-    KmSessionEndAll = "km.session.end_all" in Keymintd, capability none, callers ["identityd"];
-        args [= Empty]
-        reply [#[derive(Debug, Clone, PartialEq, Eq)] KmSessionEndAllReply { ended: u64 }]
+    /// `km.session.end`: forget the session.
+    KmSessionEnd = "km.session.end" in Keymintd, capability none, callers ["identityd"];
+        args [= SidArgs]
+        reply [= KmSessionEndReply]
 
-    /// `km.session.user`: whose key the session holds, if any.
+    /// `km.session.end_instance`: forget every session of a user
+    /// instance (user deletion).
+    KmSessionEndInstance = "km.session.end_instance" in Keymintd, capability none, callers ["identityd"];
+        args [#[derive(Debug, Clone, PartialEq, Eq)] KmInstanceArgs { instance: InstanceId }]
+        reply [#[derive(Debug, Clone, PartialEq, Eq)] KmEndedReply { ended: u64 }]
+
+    /// `km.session.sync`: make keymintd's session table agree with
+    /// identityd's (at identityd's start, and after keymintd restarted).
+    KmSessionSync = "km.session.sync" in Keymintd, capability none, callers ["identityd"];
+        args [#[derive(Debug, Clone, PartialEq, Eq)] KmSessionSyncArgs { sessions: Vec<KmSessionRef> }]
+        reply [
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            KmSessionSyncReply {
+                /// The listed sessions whose key is held.
+                active: Vec<SessionId>,
+                /// Entries dropped because identityd did not list them.
+                ended: u64,
+            }
+        ]
+
+    /// `km.verifier.mac`: the stored password verifier for the verifier
+    /// half of an Argon2id output (HMAC under the device's pepper).
+    KmVerifierMac = "km.verifier.mac" in Keymintd, capability none, callers ["identityd"];
+        args [KmVerifierMacArgs { input: Secret }]
+        reply [#[derive(Debug, Clone, PartialEq, Eq)] KmVerifierMacReply { mac: Bytes }]
+
+    /// `km.session.user`: what keymintd knows of a session.
     KmSessionUser = "km.session.user" in Keymintd, capability none, callers ["keystored"];
         args [= SidArgs]
-        reply [#[derive(Debug, Clone, PartialEq, Eq)] KmSessionUserReply { user: Option<UserId> }]
+        reply [
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            KmSessionUserReply {
+                /// `active`, `locked` or `unknown`.
+                state: KmSessionState,
+                /// Whose session, when `active`.
+                owner: Option<KmOwner>,
+            }
+        ]
 
     /// `km.vault.seal`: seal with the session's vault key.
     KmVaultSeal = "km.vault.seal" in Keymintd, capability none, callers ["keystored"];

@@ -6,4 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod full_disk;
+mod instances;
+mod latency;
+mod ownership;
+mod restart;
 mod sessions;
+mod throttle;
+mod upgrade;

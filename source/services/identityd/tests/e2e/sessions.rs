@@ -3,41 +3,10 @@
 //! isolated; admin-only user management; uniform EPERM for wrong
 //! passwords and unknown users; malformed requests; markers and audit.
 
-use crate::common::Stack;
+use crate::common::{a, field, get, login, put, Stack, ALPHA, BETA};
 use nexus_core::{Coded, ErrorCode};
 use std::time::Instant;
 use wire::{Args, Client, Value};
-
-const ALPHA: &str = "app:com.example.alpha";
-const BETA: &str = "app:com.example.beta";
-
-fn a(pairs: &[(&'static str, &str)]) -> Args {
-    pairs.iter().fold(Args::new(), |a, (k, v)| a.with(k, *v))
-}
-
-fn field(v: &Value, name: &str) -> Value {
-    v.as_map()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.as_text() == Some(name))
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| panic!("no {name} in {v:?}"))
-}
-
-fn login(c: &mut Client, user: &str, pw: &str) -> Result<String, wire::ClientError> {
-    let r = c.call("session.login", &a(&[("user", user), ("password", pw)]))?;
-    assert_eq!(field(&r, "state"), Value::Text("active".into()));
-    Ok(field(&r, "sid").as_text().unwrap().to_owned())
-}
-
-fn put(ks: &mut Client, sid: &str, name: &str, v: &[u8]) -> Result<Value, wire::ClientError> {
-    let args = a(&[("sid", sid), ("name", name)]).with("value", Value::Bytes(v.to_vec()));
-    ks.call("vault.put", &args)
-}
-
-fn get(ks: &mut Client, sid: &str, name: &str) -> Result<Value, wire::ClientError> {
-    ks.call("vault.get", &a(&[("sid", sid), ("name", name)]))
-}
 
 #[test]
 fn test_kdf_flag_is_in_the_ready_marker_and_status_answers() {
@@ -207,16 +176,17 @@ fn users_sessions_and_the_vault_they_gate() {
         )
         .unwrap();
     alpha.call("session.logout", &a(&[("sid", &bob)])).unwrap();
+    // An ended session names nothing: EPERM "no such session".
     assert_eq!(
         get(&mut ks_alpha, &bob, "token").unwrap_err().code(),
-        ErrorCode::Elocked
+        ErrorCode::Eperm
     );
     assert_eq!(
         alpha
             .call("session.status", &a(&[("sid", &bob)]))
             .unwrap_err()
             .code(),
-        ErrorCode::Enoent
+        ErrorCode::Eperm
     );
     assert_eq!(
         login(&mut alpha, "bob", "pw-bob-Sekr1t")
@@ -234,7 +204,7 @@ fn users_sessions_and_the_vault_they_gate() {
     admin.call("user.delete", &a(&[("user", "bob")])).unwrap();
     assert_eq!(
         get(&mut ks_alpha, &bob2, "token").unwrap_err().code(),
-        ErrorCode::Elocked
+        ErrorCode::Eperm
     );
 
     // Malformed requests get EINVAL and the connection stays usable.

@@ -67,7 +67,7 @@ fn test_reject_each_services_ops_for_the_other() {
             }
         }
     }
-    assert_eq!(checked, 13);
+    assert_eq!(checked, 16);
     let status = Args::from_value(keystored.call("status", &Args::new()).unwrap()).unwrap();
     assert_eq!(status.text("service").unwrap(), "keymintd");
     assert!(status.bool("volatile").unwrap());
@@ -119,20 +119,43 @@ fn test_reject_malformed_arguments_and_keep_serving() {
     for (op, args) in bad_ks {
         assert_eq!(code(&mut ks, op, args), ErrorCode::Einval, "{op}");
     }
+    let owner = |user: &str, instance: &str| {
+        Value::Map(vec![
+            ("user".into(), user.into()),
+            ("instance".into(), instance.into()),
+            ("legacy".into(), false.into()),
+        ])
+    };
+    let good = "0f".repeat(16);
     let bad_id = [
         (
             "km.vault_key.create",
             Args::new()
-                .with("user", "alice")
+                .with("owner", owner("alice", &good))
                 .with("auth", Value::Bytes(vec![1; 31])),
         ),
         (
             "km.vault_key.create",
             Args::new()
-                .with("user", "../alice")
+                .with("owner", owner("../alice", &good))
+                .with("auth", Value::Bytes(vec![1; 32])),
+        ),
+        (
+            "km.vault_key.create",
+            Args::new()
+                .with("owner", owner("alice", "alice"))
                 .with("auth", Value::Bytes(vec![1; 32])),
         ),
         ("km.session.end", Args::new().with("sid", 5u64)),
+        ("km.session.end_instance", Args::new().with("instance", "x")),
+        (
+            "km.verifier.mac",
+            Args::new().with("input", Value::Bytes(vec![1; 33])),
+        ),
+        (
+            "km.session.sync",
+            Args::new().with("sessions", Value::Array(vec!["x".into()])),
+        ),
     ];
     for (op, args) in bad_id {
         assert_eq!(code(&mut id, op, args), ErrorCode::Einval, "{op}");
@@ -142,7 +165,7 @@ fn test_reject_malformed_arguments_and_keep_serving() {
         .call(
             "km.vault_key.create",
             &Args::new()
-                .with("user", "secretname!")
+                .with("owner", owner("secretname!", &good))
                 .with("auth", Value::Bytes(vec![1; 32])),
         )
         .unwrap_err();

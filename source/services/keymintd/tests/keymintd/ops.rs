@@ -2,9 +2,20 @@
 //! use them.
 
 use crate::common::{Keymintd, Mode, IDENTITYD, KEYSTORED};
-use keymint::{Algorithm, AuthSecret, KeyIdentity, KeyMintError, KeyOps, VaultKeyOps, WrappedKey};
+use keymint::{
+    Algorithm, AuthSecret, KeyIdentity, KeyMintError, KeyOps, SessionKeyOps, SessionLookup,
+    SessionRef, VaultKeyOps, VaultOwner, VerifierInput, WrappedKey,
+};
 use keymint_client::RemoteKeyMint;
-use nexus_core::{AppId, Coded, ErrorCode, Label, SessionId, UserId};
+use nexus_core::{AppId, Coded, ErrorCode, InstanceId, Label, SessionId, UserId};
+
+fn owner(user: &str, instance: u8) -> VaultOwner {
+    VaultOwner {
+        user: UserId::new(user).unwrap(),
+        instance: InstanceId::from_bytes([instance; 16]),
+        legacy: false,
+    }
+}
 
 fn ident(name: &str, alg: Algorithm) -> KeyIdentity {
     KeyIdentity {
@@ -79,38 +90,46 @@ fn generate_sign_seal_unseal_through_remote_keymint() {
 }
 
 #[test]
-fn session_unseal_vault_ops_and_end_session() {
+fn session_unseal_vault_ops_lock_end_and_sync() {
     let k = Keymintd::spawn(Mode::Volatile);
     k.ready();
     let identityd = RemoteKeyMint::connect(k.single(IDENTITYD)).unwrap();
     let keystored = RemoteKeyMint::connect(k.single(KEYSTORED)).unwrap();
     assert_eq!(identityd.device_id(), keystored.device_id());
+    let boot = identityd.boot_id().unwrap();
+    assert_eq!(identityd.boot_id().unwrap(), boot);
 
-    let user = UserId::new("alice").unwrap();
+    let user = owner("alice", 1);
     let auth = AuthSecret::from_bytes([0x11; 32]);
     let wrapped = identityd.create_vault_key(&user, &auth).unwrap();
     let sid: SessionId = "0123456789abcdef0123456789abcdef".parse().unwrap();
 
+    // A fresh keymintd cannot tell unknown from lost: "locked" until
+    // identityd synced it.
+    assert_eq!(keystored.session_user(sid).unwrap(), SessionLookup::Locked);
+    identityd.sync_sessions(&[]).unwrap();
+    assert_eq!(keystored.session_user(sid).unwrap(), SessionLookup::Unknown);
     // Before unseal: locked, never "not found".
     let e = keystored.vault_seal(sid, b"a", b"v").unwrap_err();
     assert!(matches!(e, KeyMintError::Locked));
-    assert_eq!(keystored.session_user(sid).unwrap(), None);
 
     // The wrong secret does not unseal (opaque EIO).
     let e = identityd
         .unseal_session(sid, &user, &AuthSecret::from_bytes([0x22; 32]), &wrapped)
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Eio);
-    // Another user's name does not open alice's key.
-    let bob = UserId::new("bob").unwrap();
+    // Another instance (the same name, re-created) does not open it.
     assert!(identityd
-        .unseal_session(sid, &bob, &auth, &wrapped)
+        .unseal_session(sid, &owner("alice", 2), &auth, &wrapped)
         .is_err());
 
     identityd
         .unseal_session(sid, &user, &auth, &wrapped)
         .unwrap();
-    assert_eq!(keystored.session_user(sid).unwrap(), Some(user.clone()));
+    assert_eq!(
+        keystored.session_user(sid).unwrap(),
+        SessionLookup::Active(user.clone())
+    );
     let sealed = keystored
         .vault_seal(sid, b"alice/v1", b"vault value")
         .unwrap();
@@ -119,9 +138,11 @@ fn session_unseal_vault_ops_and_end_session() {
     let e = keystored.vault_unseal(sid, b"bob/v1", &sealed).unwrap_err();
     assert_eq!(e.code(), ErrorCode::Eio);
 
-    assert!(identityd.end_session(sid));
-    assert!(!identityd.end_session(sid));
-    assert_eq!(keystored.session_user(sid).unwrap(), None);
+    // Lock: the key is gone, the session known.
+    assert!(identityd.lock_session(sid).unwrap());
+    assert_eq!(keystored.session_user(sid).unwrap(), SessionLookup::Locked);
+    assert!(!identityd.end_session(sid).unwrap());
+    assert_eq!(keystored.session_user(sid).unwrap(), SessionLookup::Unknown);
     for e in [
         keystored.vault_seal(sid, b"a", b"v").unwrap_err(),
         keystored
@@ -149,4 +170,22 @@ fn session_unseal_vault_ops_and_end_session() {
         .rewrap_vault_key(&user, &auth, &new, &rewrapped)
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Eio);
+
+    // Sync: listed and active stays; a deleted instance ends.
+    let report = identityd
+        .sync_sessions(&[SessionRef {
+            sid,
+            owner: user.clone(),
+            active: true,
+        }])
+        .unwrap();
+    assert_eq!(report.active, [sid]);
+    assert_eq!(identityd.end_instance(user.instance).unwrap(), 1);
+    assert_eq!(keystored.session_user(sid).unwrap(), SessionLookup::Unknown);
+
+    // The pepper: a MAC per device, never the input.
+    let input = VerifierInput::from_bytes([5; 32]);
+    let mac = identityd.verifier_mac(&input).unwrap();
+    assert_eq!(identityd.verifier_mac(&input).unwrap(), mac);
+    assert_ne!(mac, [5; 32]);
 }

@@ -15,9 +15,9 @@
 //! Processes are `nexus_daemon::testkit::Proc`: every wait is bounded
 //! (`testkit::WAIT`) and they are killed on drop.
 
-use keymint::{AuthSecret, VaultKeyOps};
+use keymint::{AuthSecret, SessionKeyOps, VaultOwner};
 use keymint_client::RemoteKeyMint;
-use nexus_core::{SessionId, UserId};
+use nexus_core::{InstanceId, SessionId, UserId};
 use nexus_daemon::testkit::sibling_bin;
 pub use nexus_daemon::testkit::Proc;
 use nexus_daemon::SingleClient;
@@ -122,6 +122,9 @@ impl Stack {
             keymintd.connect("system:identityd"),
         ))
         .unwrap();
+        // As identityd does at its start: keymintd learns it knows every
+        // session (none), so unknown ids are unknown from now on.
+        identityd.sync_sessions(&[]).unwrap();
         let keystored = Self::spawn_keystored(&keymintd, p);
         Stack {
             keymintd,
@@ -186,15 +189,20 @@ impl Stack {
         std::mem::replace(&mut self.keystored, fresh)
     }
 
-    /// Create `user` (password-derived secret `seed`) and open an unsealed
-    /// session for them in keymintd, as identityd does at login.
+    /// Create `user` (an instance of id `[seed; 16]`, password-derived
+    /// secret `seed`) and open an unsealed session for them in keymintd,
+    /// as identityd does at login.
     pub fn login(&self, user: &str, seed: u8, sid_byte: u8) -> SessionId {
-        let user = UserId::new(user).unwrap();
+        let owner = VaultOwner {
+            user: UserId::new(user).unwrap(),
+            instance: InstanceId::from_bytes([seed; 16]),
+            legacy: false,
+        };
         let auth = AuthSecret::from_bytes([seed; 32]);
-        let wrapped = self.identityd.create_vault_key(&user, &auth).unwrap();
+        let wrapped = self.identityd.create_vault_key(&owner, &auth).unwrap();
         let sid = SessionId::from_bytes([sid_byte; 16]);
         self.identityd
-            .unseal_session(sid, &user, &auth, &wrapped)
+            .unseal_session(sid, &owner, &auth, &wrapped)
             .unwrap();
         sid
     }

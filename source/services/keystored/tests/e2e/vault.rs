@@ -1,9 +1,10 @@
 //! The vault over the wire: two users and two apps fully isolated, session
-//! gating (ELOCKED, never ENOENT), per-subject quotas from the policy, the
-//! put marker (names only) and one audit line per request.
+//! gating (ELOCKED for a locked session, EPERM "no such session" for an
+//! unknown or ended one, never ENOENT), per-subject quotas from the
+//! policy, the put marker (names only) and one audit line per request.
 
 use crate::common::{args, bytes, field, text, Stack, ALPHA, BETA};
-use keymint::VaultKeyOps;
+use keymint::SessionKeyOps;
 use nexus_core::{Coded, ErrorCode, SessionId};
 use wire::Value;
 
@@ -85,20 +86,25 @@ fn users_and_apps_are_isolated_and_sessions_gate_access() {
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Einval);
 
-    // Unknown and ended sessions are locked, never "not found".
+    // Unknown and ended sessions name nothing (EPERM "no such
+    // session"), a locked one is ELOCKED: never "not found".
     let unknown = SessionId::from_bytes([0x77; 16]);
-    assert_eq!(
-        get(&mut alpha, unknown, "token").unwrap_err().code(),
-        ErrorCode::Elocked
-    );
-    assert!(s.identityd.end_session(bob));
+    let e = get(&mut alpha, unknown, "token").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eperm);
+    assert_eq!(e.to_string(), "EPERM: no such session");
+    assert!(s.identityd.lock_session(bob).unwrap());
     assert_eq!(
         get(&mut alpha, bob, "token").unwrap_err().code(),
         ErrorCode::Elocked
     );
+    assert!(!s.identityd.end_session(bob).unwrap());
+    assert_eq!(
+        get(&mut alpha, bob, "token").unwrap_err().code(),
+        ErrorCode::Eperm
+    );
     assert_eq!(
         put(&mut alpha, bob, "x", b"y").unwrap_err().code(),
-        ErrorCode::Elocked
+        ErrorCode::Eperm
     );
 
     // Delete, then it is gone.
@@ -108,10 +114,9 @@ fn users_and_apps_are_isolated_and_sessions_gate_access() {
             &args(&[("sid", sid(alice)), ("name", text("token"))]),
         )
         .unwrap();
-    assert_eq!(
-        get(&mut alpha, alice, "token").unwrap_err().code(),
-        ErrorCode::Enoent
-    );
+    let e = get(&mut alpha, alice, "token").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Enoent);
+    assert_eq!(e.to_string(), "ENOENT: no such entry `token`");
 
     // An app without identity.vault.use is refused (and audited).
     let mut gamma = s.keystored.connect("app:com.example.gamma");
@@ -140,8 +145,8 @@ fn users_and_apps_are_isolated_and_sessions_gate_access() {
             l.contains(r#""subject":"app:com.example.alpha","capability":"identity.vault.use""#)
         })
         .count();
-    // 3 puts, 6 gets, 1 list, 1 delete: one line each.
-    assert_eq!(alpha_lines, 11, "{audit}");
+    // 3 puts, 7 gets, 1 list, 1 delete: one line each.
+    assert_eq!(alpha_lines, 12, "{audit}");
     assert!(audit.contains(r#""subject":"app:com.example.gamma","capability":"identity.vault.use","target":"vault:com.example.gamma","decision":"deny""#));
 }
 

@@ -8,9 +8,11 @@
 //! value), [`PASSWORD`] is the only password that logs in, [`FAKE_SIG`] is
 //! the only signature that verifies, `missing` names nothing (`ENOENT`),
 //! `exists` already exists (`EALREADY`), the session [`LOCKED_SID`] is
-//! locked (`ELOCKED`), [`SYSTEM_KID`] is a system root (`trust.rm` is
-//! `EPERM`), and `key.list` of the app [`DAMAGED_APP`] has one damaged
-//! record besides its readable key.
+//! locked (`ELOCKED`) and every session id but it and [`SID`] names
+//! nothing (`EPERM` "no such session", from the vault and the session ops
+//! alike), [`SYSTEM_KID`] is a system root (`trust.rm` is `EPERM`), and
+//! `key.list` of the app [`DAMAGED_APP`] has one damaged record besides its
+//! readable key.
 
 use nexus_core::{AppId, Kid, Label, SessionId};
 use nexus_proto::{
@@ -33,6 +35,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub const SID: &str = "00112233445566778899aabbccddeeff";
 /// A session that is locked.
 pub const LOCKED_SID: &str = "ffeeddccbbaa99887766554433221100";
+/// `ENOENT` for a vault entry, naming it as keystored does.
+fn no_entry(name: &str) -> WireError {
+    err(ErrorCode::Enoent, &format!("no such entry `{name}`"))
+}
+
 /// The kid of every key version the fake reports.
 pub const KID: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 /// The kid of the device attestation key.
@@ -173,12 +180,21 @@ impl Contract {
         }
     }
 
+    /// A vault op's session: usable, locked, or no such session.
     fn session(sid: &SessionId) -> Result<(), WireError> {
-        let sid = sid.to_string();
-        match sid.as_str() {
-            SID => Ok(()),
+        Self::known(sid)?;
+        match sid.to_string().as_str() {
             LOCKED_SID => Err(err(ErrorCode::Elocked, "the session is locked")),
-            _ => Err(err(ErrorCode::Elocked, "no such session")),
+            _ => Ok(()),
+        }
+    }
+
+    /// A session op's session: known ([`SID`], [`LOCKED_SID`]) or `EPERM`
+    /// "no such session".
+    fn known(sid: &SessionId) -> Result<(), WireError> {
+        match sid.to_string().as_str() {
+            SID | LOCKED_SID => Ok(()),
+            _ => Err(err(ErrorCode::Eperm, "no such session")),
         }
     }
 
@@ -317,18 +333,14 @@ impl Contract {
             }),
             "vault.get" => answer::<proto::VaultGet>(a, |a| {
                 Self::session(&a.sid)?;
-                let v = vault
-                    .get(&a.name)
-                    .ok_or_else(|| err(ErrorCode::Enoent, "no such entry"))?;
+                let v = vault.get(&a.name).ok_or_else(|| no_entry(&a.name))?;
                 Ok(VaultGetReply {
                     value: proto::Secret::copy_from(v),
                 })
             }),
             "vault.del" => answer::<proto::VaultDel>(a, |a| {
                 Self::session(&a.sid)?;
-                vault
-                    .remove(&a.name)
-                    .ok_or_else(|| err(ErrorCode::Enoent, "no such entry"))?;
+                vault.remove(&a.name).ok_or_else(|| no_entry(&a.name))?;
                 Ok(Empty {})
             }),
             "vault.list" => answer::<proto::VaultList>(a, |a| {
@@ -336,6 +348,9 @@ impl Contract {
                 Ok(VaultListReply {
                     names: vault.keys().cloned().collect(),
                 })
+            }),
+            "vault.purge" => answer::<proto::VaultPurge>(a, |_| {
+                Err::<Empty, _>(err(ErrorCode::Eperm, "vault.purge is identityd's alone"))
             }),
             _ => self.answer_more(op, a),
         }
@@ -414,12 +429,14 @@ impl Contract {
                     state: SessionState::Active,
                 })
             }),
-            "session.lock" => answer::<proto::SessionLock>(a, |_| {
+            "session.lock" => answer::<proto::SessionLock>(a, |a| {
+                Self::known(&a.sid)?;
                 Ok(StateReply {
                     state: SessionState::Locked,
                 })
             }),
             "session.unlock" => answer::<proto::SessionUnlock>(a, |a| {
+                Self::known(&a.sid)?;
                 if a.password.expose() != PASSWORD {
                     return Err(err(ErrorCode::Eperm, "wrong user or password"));
                 }
@@ -427,8 +444,12 @@ impl Contract {
                     state: SessionState::Active,
                 })
             }),
-            "session.logout" => answer::<proto::SessionLogout>(a, |_| Ok(Empty {})),
+            "session.logout" => answer::<proto::SessionLogout>(a, |a| {
+                Self::known(&a.sid)?;
+                Ok(Empty {})
+            }),
             "session.status" => answer::<proto::SessionStatus>(a, |a| {
+                Self::known(&a.sid)?;
                 let state = if a.sid.to_string() == LOCKED_SID {
                     SessionState::Locked
                 } else {

@@ -60,6 +60,23 @@ fn test_reject_locked_session_is_elocked_not_enoent() {
     assert_eq!(remote(&e), ErrorCode::Elocked);
     let e = r.kc.get(&SID.parse().unwrap(), "x").err().unwrap();
     assert_eq!(remote(&e), ErrorCode::Enoent);
+    assert!(e.to_string().contains("no such entry `x`"), "{e}");
+}
+
+#[test]
+fn test_reject_unknown_session_with_eperm_everywhere() {
+    let r = rig();
+    let unknown = "0123456789abcdef0123456789abcdef".parse().unwrap();
+    for e in [
+        r.kc.get(&unknown, "x").err().unwrap(),
+        r.kc.list(&unknown).err().unwrap(),
+        r.kc.lock(&unknown).err().unwrap(),
+        r.kc.logout(&unknown).err().unwrap(),
+        r.kc.session_status(&unknown).err().unwrap(),
+    ] {
+        assert_eq!(remote(&e), ErrorCode::Eperm);
+        assert!(e.to_string().contains("no such session"), "{e}");
+    }
 }
 
 #[test]
