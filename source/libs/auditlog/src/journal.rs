@@ -51,6 +51,8 @@ struct State {
     pos: ChainPos,
     /// Every line with a seq below this is on stable storage.
     durable_next: u64,
+    /// Bytes of the current file known to be on stable storage.
+    durable_size: u64,
     syncing: bool,
     sync_failed: bool,
     kicked: bool,
@@ -289,6 +291,7 @@ impl Journal {
                 first_seq,
                 pos,
                 durable_next: pos.next_seq,
+                durable_size: size,
                 syncing: false,
                 sync_failed: false,
                 kicked: false,
@@ -334,6 +337,12 @@ impl Journal {
     /// The settings.
     pub fn config(&self) -> JournalConfig {
         self.shared.cfg
+    }
+
+    /// How many bytes of the current file are known to be on stable
+    /// storage (what a power cut would leave; tests simulate one with it).
+    pub fn durable_size(&self) -> u64 {
+        lock(&self.shared.state).durable_size
     }
 
     /// Where the chain stands now.
@@ -405,6 +414,7 @@ impl Journal {
             st.file.sync_data()?;
             st.durable_next = st.pos.next_seq;
         }
+        st.durable_size = 0;
         let current = sh.dir.join(files::current_name(&sh.svc));
         let rotated = sh.dir.join(files::rotated_name(&sh.svc, st.first_seq));
         std::fs::rename(&current, &rotated)?;
@@ -503,6 +513,7 @@ impl Journal {
         st.syncing = true;
         st.kicked = false;
         let target = st.pos.next_seq;
+        let target_size = st.size;
         let file = Arc::clone(&st.file);
         drop(st);
         let result = file.sync_data();
@@ -510,6 +521,9 @@ impl Journal {
         st.syncing = false;
         match result {
             Ok(()) => {
+                if Arc::ptr_eq(&file, &st.file) {
+                    st.durable_size = st.durable_size.max(target_size);
+                }
                 st.durable_next = st.durable_next.max(target);
                 st.sync_failed = false;
             }
