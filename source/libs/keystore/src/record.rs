@@ -1,8 +1,10 @@
 //! The persisted key record: one file per key at
 //! `state:/keystore/<app>/<purpose>/<name>`.
 //!
-//! The file is a statefs record envelope (magic `NXKS`, version, length,
-//! SHA-256 checksum) around a CBOR payload (RFC 8949, written by ciborium:
+//! The file is a statefs record envelope (magic `NXKS`, format version 1,
+//! layout 2: the state root's generation and its MAC; files of layout 1,
+//! written before the state root, are still read) around a CBOR payload
+//! (RFC 8949, written by ciborium:
 //! a map with text keys in the field order below, byte strings for binary
 //! fields). Reading is strict: the envelope must check, the version must be
 //! known, the CBOR must match the schema exactly (unknown fields, wrong
@@ -98,8 +100,8 @@ pub(crate) fn app_prefix(app: &AppId) -> Result<StatePath, KeystoreError> {
     Ok(StatePath::from_segments(["keystore", app.as_str()]).map_err(statefs::StateError::from)?)
 }
 
-/// The whole file (envelope included) for `rec`.
-pub(crate) fn encode(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
+/// The record's payload (the envelope is statefs's).
+pub(crate) fn payload(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
     let body = RecordV1 {
         app: rec.name.app.clone(),
         purpose: rec.name.purpose.clone(),
@@ -126,28 +128,43 @@ pub(crate) fn encode(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
     let mut payload = Vec::with_capacity(256);
     ciborium::into_writer(&body, &mut payload)
         .map_err(|_| KeystoreError::Invalid("key record does not serialize"))?;
-    Ok(statefs::record::encode(
-        RECORD_MAGIC,
-        RECORD_VERSION,
-        &payload,
-    ))
+    Ok(payload)
 }
 
-/// Check and decode the file at `path`, which must hold `expected`.
-pub(crate) fn decode(
+/// Read and decode the record at `path`, which must hold `expected`;
+/// `None` if there is none. Returns the file's size too (for quotas).
+pub(crate) fn read(
+    state: &statefs::StateFs,
     path: &StatePath,
     expected: &KeyName,
-    bytes: &[u8],
+) -> Result<Option<(KeyRecord, usize)>, KeystoreError> {
+    let Some(rec) = state.read_record_full(path, RECORD_MAGIC, &[RECORD_VERSION])? else {
+        return Ok(None);
+    };
+    if rec.file_len > MAX_RECORD_LEN {
+        return Err(KeystoreError::Corrupt {
+            path: path.to_string(),
+            reason: "record is too large",
+        });
+    }
+    Ok(Some((
+        decode_payload(path, expected, &rec.payload)?,
+        rec.file_len,
+    )))
+}
+
+/// Check and decode a record's payload read from `path`, which must hold
+/// `expected`.
+pub(crate) fn decode_payload(
+    path: &StatePath,
+    expected: &KeyName,
+    payload: &[u8],
 ) -> Result<KeyRecord, KeystoreError> {
     let corrupt = |reason| KeystoreError::Corrupt {
         path: path.to_string(),
         reason,
     };
-    if bytes.len() > MAX_RECORD_LEN {
-        return Err(corrupt("record is too large"));
-    }
-    let rec = statefs::record::decode(path, bytes, RECORD_MAGIC, &[RECORD_VERSION])?;
-    let mut rest = rec.payload;
+    let mut rest = payload;
     let body: RecordV1 =
         ciborium::from_reader(&mut rest).map_err(|_| corrupt("payload does not match schema"))?;
     if !rest.is_empty() {
@@ -264,13 +281,40 @@ mod tests {
         key_path(&name()).unwrap()
     }
 
+    /// The whole file, as an unrooted store writes it.
+    fn encode(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
+        Ok(statefs::record::encode_v2(
+            &path(),
+            RECORD_MAGIC,
+            RECORD_VERSION,
+            0,
+            &super::payload(rec)?,
+            None,
+        )
+        .to_vec())
+    }
+
+    fn decode(
+        path: &StatePath,
+        expected: &KeyName,
+        bytes: &[u8],
+    ) -> Result<KeyRecord, KeystoreError> {
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(KeystoreError::Corrupt {
+                path: path.to_string(),
+                reason: "record is too large",
+            });
+        }
+        let rec = statefs::record::decode(path, bytes, RECORD_MAGIC, &[RECORD_VERSION])?;
+        decode_payload(path, expected, rec.payload)
+    }
+
     fn code(bytes: &[u8]) -> ErrorCode {
         decode(&path(), &name(), bytes).unwrap_err().code()
     }
 
     fn payload(rec: &KeyRecord) -> Vec<u8> {
-        let enc = encode(rec).unwrap();
-        enc[10..enc.len() - 32].to_vec()
+        super::payload(rec).unwrap()
     }
 
     #[test]

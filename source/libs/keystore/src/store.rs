@@ -112,11 +112,11 @@ impl KeyStore {
     /// The record of `key`; `ENOENT` if there is none, `EIO` if corrupt.
     pub(crate) fn load(&self, key: &KeyName) -> Result<KeyRecord, KeystoreError> {
         let path = record::key_path(key)?;
-        match self.state.read(&path)? {
+        match record::read(&self.state, &path, key)? {
             None => Err(KeystoreError::NotFound {
                 key: key.to_string(),
             }),
-            Some(bytes) => record::decode(&path, key, &bytes),
+            Some((rec, _)) => Ok(rec),
         }
     }
 
@@ -134,18 +134,19 @@ impl KeyStore {
         let mut table = self.lock();
         let before = self.usage_of(&mut table, &key.app)?;
         let path = record::key_path(key)?;
-        let (old, old_len) = match self.state.read(&path)? {
-            Some(bytes) => (Some(record::decode(&path, key, &bytes)?), bytes.len()),
+        let (old, old_len) = match record::read(&self.state, &path, key)? {
+            Some((rec, len)) => (Some(rec), len),
             None => (None, 0),
         };
         let is_new = old.is_none();
         let rec = change(old)?;
-        let bytes = record::encode(&rec)?;
+        let payload = record::payload(&rec)?;
+        let new_len = statefs::record::encoded_len(payload.len());
         let after = Usage {
             bytes: before
                 .bytes
                 .saturating_sub(old_len as u64)
-                .saturating_add(bytes.len() as u64),
+                .saturating_add(new_len as u64),
             keys: before.keys.saturating_add(u64::from(is_new)),
         };
         let warnings = if after.bytes > before.bytes || after.keys > before.keys {
@@ -154,7 +155,12 @@ impl KeyStore {
         } else {
             Vec::new()
         };
-        if let Err(e) = self.state.write(&path, &bytes) {
+        if let Err(e) = self.state.write_record(
+            &path,
+            record::RECORD_MAGIC,
+            record::RECORD_VERSION,
+            &payload,
+        ) {
             // The write may or may not have landed: recount next time.
             table.remove(&key.app);
             return Err(e.into());

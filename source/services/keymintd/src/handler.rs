@@ -74,7 +74,7 @@ impl KeymintService {
         Ok(WrappedVaultKey::from_bytes(args.bytes("wrapped")?.to_vec()))
     }
 
-    fn dispatch(&self, op: Op, a: &Args) -> Result<Value, WireError> {
+    fn dispatch(&self, op: Op, subject: &Subject, a: &Args) -> Result<Value, WireError> {
         let reply = match op {
             Op::Status => {
                 a.only(&[])?;
@@ -170,6 +170,16 @@ impl KeymintService {
                 let sealed = self.km.vault_seal(sid, a.bytes("aad")?, a.bytes("pt")?)?;
                 Args::new().with("sealed", bytes(sealed))
             }
+            Op::StateKey => {
+                // The caller's own key: derived for the channel's subject.
+                a.only(&[])?;
+                let key = self.km.state_key(&subject.to_string())?;
+                Args::new().with("key", bytes(key.to_vec()))
+            }
+            Op::TrustKey => {
+                a.only(&[])?;
+                Args::new().with("key", bytes(self.km.trust_key()?.to_vec()))
+            }
             Op::VaultUnseal => {
                 a.only(&["sid", "aad", "sealed"])?;
                 let sid = params::sid(a)?;
@@ -191,7 +201,7 @@ impl Handler for KeymintService {
                 subject,
                 req.op(),
                 "not_a_caller",
-                "keymintd serves only keystored and identityd",
+                "keymintd serves only the identity services",
             ));
         };
         let Some(op) = Op::parse(req.op()) else {
@@ -205,6 +215,6 @@ impl Handler for KeymintService {
                 "this operation is not available to the caller",
             ));
         }
-        self.dispatch(op, req.args())
+        self.dispatch(op, subject, req.args())
     }
 }
