@@ -5,6 +5,11 @@
 //! - The policy is loaded before anything else and a failure is fatal; so
 //!   is a state directory or audit log that cannot be opened. There is no
 //!   fallback mode.
+//! - In durable mode the daemon's state root is attached before the
+//!   service is built (key from keymintd's `km.state_key`, or, for
+//!   keymintd itself, attached by its build), and serving without one is
+//!   refused. A damaged root is reported on stderr, not fatal: the records
+//!   it covers are `EIO`, everything else is served.
 //! - The ready marker is written only after the wire server exists, every
 //!   queued endpoint is attached to it, the public socket (if any) is
 //!   bound, and every required upstream answered `status`.
@@ -13,15 +18,16 @@
 //!   removed, upstream clients are dropped.
 
 use crate::args::{Config, StateChoice};
-use crate::audit::{AuditLog, SharedSink};
+use crate::audit::{AuditLog, JournalSink, SharedSink};
 use crate::control::{Control, ServeSlot};
 use crate::error::DaemonError;
 use crate::markers::Markers;
 use crate::shutdown::{Shutdown, SignalWatcher, StopReason};
 use crate::upstreams::{UpstreamConfig, UpstreamError, Upstreams};
+use auditlog::Journal;
 use nexus_core::{Clock, SystemClock};
-use policy::{Durability, FileSink, Policy, PolicyEngine};
-use statefs::StateFs;
+use policy::{Policy, PolicyEngine};
+use statefs::{Ownership, RootConfig, RootReport, StateFs, StateKey};
 use std::fs::DirBuilder;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
@@ -47,20 +53,37 @@ pub struct Spec {
     pub needs_trust_dir: bool,
     /// The services it calls, by endpoint name. Each must answer `status`
     /// before the daemon says ready; endpoints with other names are refused.
+    /// A daemon that lists `keymintd` gets its state-root key from it.
     pub upstreams: &'static [&'static str],
+    /// The records of the state directory it owns, as
+    /// [`statefs::Ownership`] patterns (`keystore/**`,
+    /// `identity/*/vault.kv`): its state root covers exactly these.
+    pub owns: &'static [&'static str],
 }
 
 /// What the service is built from.
-#[derive(Debug)]
 pub struct Context {
     spec: Spec,
     config: Config,
     state: StateFs,
+    journal: Journal,
+    clock: Arc<dyn Clock>,
     policy: Arc<PolicyEngine>,
     audit: AuditLog,
     upstreams: Upstreams,
     markers: Markers,
     shutdown: Shutdown,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("spec", &self.spec)
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .field("journal", &self.journal)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Context {
@@ -101,6 +124,91 @@ impl Context {
         self.state.is_volatile()
     }
 
+    /// The daemon's audit log (which also carries its state root's lines).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Attach the daemon's state root with `key` (durable mode; a daemon
+    /// that does not get its key from keymintd calls this from its build:
+    /// keymintd itself). Reports on stderr what the root found.
+    pub fn attach_state_root(&self, key: StateKey) -> Result<RootReport, DaemonError> {
+        let owns = Ownership::new(self.spec.owns)
+            .map_err(|e| DaemonError::StateRoot(statefs::StateError::Path(e)))?;
+        let report = self
+            .state
+            .attach_root(RootConfig {
+                service: self.spec.name.to_owned(),
+                key: Arc::new(key),
+                owns,
+                journal: self.journal.clone(),
+                clock: Arc::clone(&self.clock),
+                counter: None,
+                snapshot_every: statefs::DEFAULT_SNAPSHOT_EVERY,
+            })
+            .map_err(DaemonError::StateRoot)?;
+        let name = self.spec.name;
+        if let Some(n) = report.adopted {
+            if n == 0 {
+                eprintln!("{name}: state root created");
+            } else {
+                eprintln!("{name}: state root created; adopted {n} existing record(s) as they are");
+            }
+        }
+        if report.settled > 0 {
+            eprintln!(
+                "{name}: state root: {} change(s) interrupted by a crash settled from disk",
+                report.settled
+            );
+        }
+        if report.temp_removed > 0 {
+            eprintln!(
+                "{name}: removed {} orphaned temp file(s)",
+                report.temp_removed
+            );
+        }
+        if let Some(why) = &report.damaged {
+            eprintln!("{name}: STATE ROOT DAMAGED, its records are EIO: {why}");
+        }
+        Ok(report)
+    }
+
+    /// A key from keymintd (`km.state_key`, `km.trust_key`), asked until
+    /// it answers or [`UPSTREAM_STARTUP`] passes.
+    fn keymintd_key(&self, op: &str) -> Result<StateKey, DaemonError> {
+        let deadline = Instant::now() + UPSTREAM_STARTUP;
+        loop {
+            match self.upstreams.call_idempotent(KEYMINTD, op, &Args::new()) {
+                Ok(v) => {
+                    return take_key(v).ok_or(DaemonError::Setup {
+                        what: "the state key",
+                        source: std::io::Error::other(format!("{op}: not a 32-byte key")),
+                    })
+                }
+                Err(e @ (UpstreamError::Unavailable(_) | UpstreamError::Transport { .. }))
+                    if Instant::now() < deadline && self.shutdown.reason().is_none() =>
+                {
+                    eprintln!("{}: still waiting for keymintd: {e}", self.spec.name);
+                }
+                Err(source) => {
+                    return Err(DaemonError::Upstream {
+                        service: KEYMINTD,
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The trust store's MAC key (keystored writes the trust manifest,
+    /// bundlemgrd and updated read it); `None` in volatile mode.
+    pub fn trust_key(&self) -> Result<Option<StateKey>, DaemonError> {
+        if self.is_volatile() {
+            return Ok(None);
+        }
+        self.keymintd_key("km.trust_key").map(Some)
+    }
+
     /// The `status` reply every service gives:
     /// `{service, volatile, insecure, version}`.
     pub fn status(&self, insecure: bool) -> Value {
@@ -111,6 +219,27 @@ impl Context {
             .with("version", self.spec.version)
             .into_value()
     }
+}
+
+/// keymintd's endpoint name.
+const KEYMINTD: &str = "keymintd";
+
+/// The 32-byte `key` field of a reply, copied into a [`StateKey`]; the
+/// reply's copy is wiped.
+fn take_key(v: Value) -> Option<StateKey> {
+    let Value::Map(entries) = v else {
+        return None;
+    };
+    let mut key = None;
+    for (k, mut val) in entries {
+        if let Value::Bytes(b) = &mut val {
+            if k.as_text() == Some("key") {
+                key = StateKey::from_slice(b);
+            }
+            zeroize::Zeroize::zeroize(b);
+        }
+    }
+    key
 }
 
 /// The built service: its handler, and whether it runs in the insecure
@@ -211,27 +340,23 @@ impl Daemon {
             StateChoice::Durable(dir) => StateFs::open(dir)?,
             StateChoice::Volatile => StateFs::volatile(),
         };
+        state.set_reserve(config.state_reserve);
         let audit_dir = config.audit_dir();
         create_dir(&audit_dir, 0o700)?;
-        let audit_path = config.audit_path(spec.name);
-        let durability = if state.is_volatile() {
-            Durability::Buffered
-        } else {
-            Durability::Fsync
-        };
-        let sink: Arc<dyn policy::AuditSink> =
-            Arc::new(FileSink::open(&audit_path, durability).map_err(|source| {
-                DaemonError::Audit {
-                    path: audit_path.clone(),
-                    source,
-                }
-            })?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let journal = Journal::open(&audit_dir, spec.name, config.audit, Arc::clone(&clock))
+            .map_err(|source| DaemonError::Audit {
+                path: audit_dir.clone(),
+                source,
+            })?;
+        let sink: Arc<dyn policy::AuditSink> = Arc::new(JournalSink(journal.clone()));
+        let gauge_state = state.clone();
         let engine = PolicyEngine::new(
             policy,
             Box::new(SharedSink(Arc::clone(&sink))),
             Arc::clone(&clock),
-        );
+        )
+        .with_reserve(Arc::new(move || gauge_state.reserve_reached()));
         let shutdown = Shutdown::new();
         let upstreams = Upstreams::new(UpstreamConfig::default());
         let serve = ServeSlot::new();
@@ -251,11 +376,13 @@ impl Daemon {
                 what: "the control channel",
                 source,
             })?;
-        Ok(Daemon {
+        let d = Daemon {
             ctx: Context {
                 spec,
                 config,
                 state,
+                journal,
+                clock: Arc::clone(&clock),
                 policy: Arc::new(engine),
                 audit: AuditLog::new(sink, clock),
                 upstreams,
@@ -265,7 +392,12 @@ impl Daemon {
             serve,
             control,
             signals: None,
-        })
+        };
+        if !d.ctx.is_volatile() && spec.upstreams.contains(&KEYMINTD) {
+            let key = d.ctx.keymintd_key("km.state_key")?;
+            d.ctx.attach_state_root(key)?;
+        }
+        Ok(d)
     }
 
     /// What the service is built from.
@@ -275,6 +407,11 @@ impl Daemon {
 
     /// Serve with `service` until told to stop; returns why it stopped.
     pub fn serve<H: Handler>(mut self, service: Service<H>) -> Result<StopReason, DaemonError> {
+        if !self.ctx.is_volatile() && !self.ctx.state.has_root() {
+            return Err(DaemonError::StateRoot(statefs::StateError::NoRoot(
+                "a durable daemon serves only with its state root attached",
+            )));
+        }
         let server = Server::new(service.handler, ServerConfig::default());
         let result = self.go_live(&server, service.insecure);
         let result = result.map(|()| self.ctx.shutdown.wait());
@@ -292,13 +429,24 @@ impl Daemon {
         if let Some(s) = self.signals.take() {
             s.stop();
         }
+        // A clean stop: the root's last snapshot, then every audit line on
+        // disk, so the next start replays nothing.
+        if let Err(e) = self.ctx.state.close() {
+            eprintln!(
+                "{}: state root snapshot at stop failed: {e}",
+                self.ctx.spec.name
+            );
+        }
+        if let Err(e) = self.ctx.journal.close() {
+            eprintln!("{}: audit log close failed: {e}", self.ctx.spec.name);
+        }
         result
     }
 
     fn go_live(&self, server: &Server, insecure: bool) -> Result<(), DaemonError> {
         let ctx = &self.ctx;
         if ctx.spec.public_socket {
-            create_dir(&ctx.config.run, 0o755)?;
+            create_dir(&ctx.config.run, 0o700)?;
             let engine = Arc::clone(&ctx.policy);
             let resolver = PeerCredResolver::new(move |uid| {
                 // A uid with neither a mapping nor an entry of its own is

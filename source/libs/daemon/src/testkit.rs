@@ -273,6 +273,27 @@ pub fn sibling_bin(name: &str, var: &str) -> PathBuf {
     bin
 }
 
+/// keymintd, durable over `state` (volatile without one), ready: what a
+/// daemon under test gets its state key from (hand it over with
+/// [`Proc::link`] as `keymintd`). Its binary is found with [`sibling_bin`]
+/// (`KEYMINTD_BIN`).
+pub fn keymintd(state: Option<&Path>, policy: &Path, run: &Path) -> Proc {
+    let bin = sibling_bin("keymintd", "KEYMINTD_BIN");
+    let mut args: Vec<&OsStr> = match state {
+        Some(s) => vec![OsStr::new("--state"), s.as_os_str()],
+        None => vec![OsStr::new("--volatile")],
+    };
+    args.extend([
+        OsStr::new("--policy"),
+        policy.as_os_str(),
+        OsStr::new("--run"),
+        run.as_os_str(),
+    ]);
+    let p = Proc::spawn(&bin, args);
+    p.wait_for("keymintd: ready");
+    p
+}
+
 /// The field `name` of a reply map.
 pub fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
     let Some(map) = v.as_map() else {

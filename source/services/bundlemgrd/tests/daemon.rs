@@ -27,8 +27,15 @@ fn policy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../config/policy.toml")
 }
 
-/// Start bundlemgrd as nexus-init does (durable at `state`, else volatile).
-fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Proc {
+/// keymintd over the same state (volatile without one), for bundlemgrd's
+/// state key and the trust store's key.
+fn keymint(state: Option<&Path>, run: &Path) -> Proc {
+    nexus_daemon::testkit::keymintd(state, &policy(), run)
+}
+
+/// Start bundlemgrd as nexus-init does (durable at `state`, else volatile),
+/// with `km` as its keymintd.
+fn spawn(state: Option<&Path>, run: &Path, trust: &Path, km: &Proc) -> Proc {
     let mut args: Vec<OsString> = match state {
         Some(s) => vec!["--state".into(), s.into()],
         None => vec!["--volatile".into()],
@@ -41,7 +48,9 @@ fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Proc {
         "--trust-dir".into(),
         trust.into(),
     ]);
-    Proc::spawn(Path::new(env!("CARGO_BIN_EXE_bundlemgrd")), args)
+    let d = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_bundlemgrd")), args);
+    d.link("keymintd", km, "system:bundlemgrd");
+    d
 }
 
 fn ready(d: &Proc) -> String {
@@ -117,7 +126,8 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
     let e = env();
     let state = e.tmp.path().join("state");
     let run = e.tmp.path().join("run");
-    let d = spawn(Some(&state), &run, &e.trust);
+    let km = keymint(Some(&state), &run);
+    let d = spawn(Some(&state), &run, &e.trust, &km);
     assert_eq!(ready(&d), "bundlemgrd: ready");
     assert!(run.join("bundlemgrd.sock").exists());
 
@@ -142,7 +152,7 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
     let d = {
         let (st, err) = d.finish();
         assert_eq!(st.code(), Some(0), "{err}");
-        spawn(Some(&state), &run, &e.trust)
+        spawn(Some(&state), &run, &e.trust, &km)
     };
     assert_eq!(ready(&d), "bundlemgrd: ready");
     let mut admin = d.connect("system:admin");
@@ -162,7 +172,8 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
 #[test]
 fn test_reject_callers_without_the_capability_and_bad_arguments() {
     let e = env();
-    let d = spawn(None, &e.tmp.path().join("run"), &e.trust);
+    let km = keymint(None, &e.tmp.path().join("run"));
+    let d = spawn(None, &e.tmp.path().join("run"), &e.trust, &km);
     assert_eq!(ready(&d), "bundlemgrd: ready (volatile)");
     let v1 = e.bundle("1.0");
     let mut selftest = d.connect("system:selftest");
@@ -220,7 +231,8 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
 fn test_reject_missing_trust_dir_before_ready() {
     let e = env();
     let missing = e.tmp.path().join("no-such-trust");
-    let d = spawn(None, &e.tmp.path().join("run"), &missing);
+    let km = keymint(None, &e.tmp.path().join("run"));
+    let d = spawn(None, &e.tmp.path().join("run"), &missing, &km);
     assert!(
         d.next_line(Duration::from_secs(5)).is_none(),
         "no marker may be printed"

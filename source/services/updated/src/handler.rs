@@ -40,7 +40,9 @@ pub const SPEC: Spec = Spec {
     version: env!("CARGO_PKG_VERSION"),
     public_socket: true,
     needs_trust_dir: true,
-    upstreams: &[],
+    // Its state key and the trust store's key come from keymintd.
+    upstreams: &["keymintd"],
+    owns: &["update/**"],
 };
 
 /// Answers `update.stage`, `update.commit`, `update.rollback`,

@@ -275,15 +275,14 @@ impl Root {
         }
     }
 
-    /// Every path under `prefix` the root holds a file for.
+    /// Every path under `prefix` the root holds a committed file for (a
+    /// record being created shows up once its file is on disk).
     pub(crate) fn paths_under(&self, prefix: &StatePath) -> Vec<StatePath> {
         let t = lock(&self.table);
         t.entries
             .iter()
             .filter(|(p, s)| {
-                p.starts_with(prefix)
-                    && (matches!(s.committed, Some(St::Present { .. }))
-                        || matches!(s.pending_st(), Some(St::Present { .. })))
+                p.starts_with(prefix) && matches!(s.committed, Some(St::Present { .. }))
             })
             .map(|(p, _)| p.clone())
             .collect()
