@@ -36,6 +36,18 @@ pub enum TrustError {
     /// Something other than a root or distrust file sits in the store.
     #[error("unexpected entry in trust store: {0}")]
     UnexpectedEntry(String),
+    /// An entry does not match the manifest that vouches for it (missing,
+    /// changed), or the manifest is older than one already seen.
+    #[error("trust store entry {location} fails its integrity check: {reason}")]
+    StoreIntegrity {
+        /// `state:/trust/…`.
+        location: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A write through a store opened only to read (bundlemgrd, updated).
+    #[error("this trust store is read-only here")]
+    ReadOnly,
     /// statefs failed.
     #[error(transparent)]
     State(#[from] StateError),
@@ -133,9 +145,11 @@ impl Coded for TrustError {
     fn code(&self) -> ErrorCode {
         use TrustError as E;
         match self {
-            E::SystemStoreUnavailable { .. } | E::CorruptStore { .. } | E::UnexpectedEntry(_) => {
-                ErrorCode::Eio
-            }
+            E::SystemStoreUnavailable { .. }
+            | E::CorruptStore { .. }
+            | E::UnexpectedEntry(_)
+            | E::StoreIntegrity { .. } => ErrorCode::Eio,
+            E::ReadOnly => ErrorCode::Eperm,
             E::State(e) => e.code(),
             E::Authz(e) => e.code(),
             E::InvalidRoot(_) | E::Minisign(_) | E::Manifest(_) | E::MissingManifest => {

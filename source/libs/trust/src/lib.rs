@@ -2,9 +2,11 @@
 //! artifacts (bundles and system updates).
 //!
 //! - [`TrustStore`]: system roots shipped read-only with the image
-//!   (`pkg://trust/`), installed roots (`state:/trust/installed/`) and a
-//!   distrust list (`state:/trust/distrusted/`, plus an optional shipped
-//!   `pkg://trust/distrusted/`) that overrides both.
+//!   (`pkg://trust/`, format 2 with a checksum line), installed roots
+//!   (`state:/trust/installed/`) and a distrust list
+//!   (`state:/trust/distrusted/`, plus an optional shipped
+//!   `pkg://trust/distrusted/`) that overrides both; the state side is
+//!   vouched for by a MAC'd manifest.
 //! - [`verify`]: the only way anything in the system accepts an artifact.
 //! - [`minisign`]: the signature and key formats, compatible with the stock
 //!   `minisign` tool.
@@ -20,6 +22,7 @@
 mod artifact;
 mod error;
 mod fields;
+mod installed;
 mod manifest;
 pub mod minisign;
 mod path;
@@ -37,7 +40,10 @@ pub use manifest::{
     MAX_TOTAL_BYTES, SIGNATURE_FILE,
 };
 pub use path::{ArtifactPath, MAX_PATH_DEPTH, MAX_SEGMENT_LEN};
-pub use root::{RootError, TrustRoot, ALGORITHM, MAX_ROOT_FILE, ROOT_FORMAT};
+pub use root::{
+    distrust_toml, parse_distrust, parse_distrust_any, RootError, TrustRoot, ALGORITHM,
+    LEGACY_ROOT_FORMAT, MAX_ROOT_FILE, ROOT_FORMAT,
+};
 pub use scope::{Kind, Scope};
 pub use sign::{build_manifest, sign_artifact, sign_manifest, UNTRUSTED_COMMENT};
 pub use store::{Origin, RootEntry, TrustSnapshot, TrustStore, SYSTEM_LOCATION};

@@ -1,10 +1,10 @@
 //! Trust roots and their file format.
 //!
 //! A root file is named `<kid-hex>.toml`, where kid is the RFC 9679
-//! thumbprint of its key, and holds exactly:
+//! thumbprint of its key, and holds exactly (format 2):
 //!
 //! ```toml
-//! format = 1
+//! format = 2
 //! algorithm = "Ed25519"
 //! public_key = "<base64 of the 32-byte key>"
 //! minisign_key_id = "3B6A5A5F54BE79A5"   # optional
@@ -12,7 +12,17 @@
 //! scopes = ["packages"]
 //! not_before = 1735689600
 //! not_after = 1893456000
+//! checksum = "sha256:<64 hex digits>"
 //! ```
+//!
+//! The last line is the checksum: SHA-256 of every byte before it, so a
+//! flipped bit anywhere makes the file refused instead of loaded with
+//! another meaning (a digit of `not_after`, a letter of the label, the
+//! minisign key number). The store reads only this format
+//! ([`TrustRoot::parse_file`]). Format 1 (the same fields without the
+//! checksum line) is still accepted from a person handing a root in
+//! ([`TrustRoot::parse`]), and converted by `nx key trust seal`.
+//! Distrust entries have the same checksum line.
 //!
 //! Invariants: a [`TrustRoot`] holds a canonical, non-weak key, a valid
 //! label, at least one scope without duplicates and `not_before <
@@ -26,10 +36,15 @@ use base64::Engine;
 use ed25519_dalek::VerifyingKey;
 use keymint::kid::{ed25519_kid, Kid};
 use nexus_core::{Coded, ErrorCode, IdError, Label};
+use sha2::Digest;
 use std::collections::BTreeSet;
 
-/// The only root file format version.
-pub const ROOT_FORMAT: i64 = 1;
+/// The root file format the store reads and every writer writes.
+pub const ROOT_FORMAT: i64 = 2;
+/// The first format: no checksum line. Read only from people's files and
+/// by the upgrade of an old state directory.
+pub const LEGACY_ROOT_FORMAT: i64 = 1;
+const CHECKSUM_PREFIX: &str = "checksum = \"sha256:";
 /// The only algorithm.
 pub const ALGORITHM: &str = "Ed25519";
 /// The largest root or distrust file read, in bytes.
@@ -78,6 +93,12 @@ pub enum RootError {
     /// A distrust entry's kid is not 64 hex digits.
     #[error("bad key id")]
     BadKid,
+    /// A format-2 file without its checksum line (as the last line).
+    #[error("no checksum line at the end of the file")]
+    MissingChecksum,
+    /// The checksum does not match the file: it was changed or damaged.
+    #[error("checksum mismatch: the file was changed or damaged")]
+    ChecksumMismatch,
 }
 
 impl Coded for RootError {
@@ -121,6 +142,52 @@ pub(crate) fn text(bytes: &[u8]) -> Result<&str, RootError> {
     std::str::from_utf8(bytes).map_err(|_| RootError::NotText)
 }
 
+/// A file's body and whether it ended in a checksum line that matched
+/// (`Ok(None)`: no checksum line at all).
+fn checked_body(t: &str) -> Result<(&str, bool), RootError> {
+    let Some(without_nl) = t.strip_suffix('\n') else {
+        return Ok((t, false));
+    };
+    let start = without_nl.rfind('\n').map_or(0, |i| i + 1);
+    let (body, last) = (&t[..start], &without_nl[start..]);
+    let Some(rest) = last.strip_prefix(CHECKSUM_PREFIX) else {
+        return Ok((t, false));
+    };
+    let hex_part = rest.strip_suffix('"').ok_or(RootError::ChecksumMismatch)?;
+    let mut want = [0u8; 32];
+    if hex_part.len() != 64
+        || hex_part.bytes().any(|b| b.is_ascii_uppercase())
+        || hex::decode_to_slice(hex_part, &mut want).is_err()
+    {
+        return Err(RootError::ChecksumMismatch);
+    }
+    let got: [u8; 32] = sha2::Sha256::digest(body.as_bytes()).into();
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(&got[..], &want[..])) {
+        return Err(RootError::ChecksumMismatch);
+    }
+    Ok((body, true))
+}
+
+/// `body` followed by its checksum line.
+pub(crate) fn seal(body: String) -> String {
+    let sum = sha2::Sha256::digest(body.as_bytes());
+    format!("{body}{CHECKSUM_PREFIX}{}\"\n", hex::encode(sum))
+}
+
+/// The fields of a file: format 2 (checksum verified) or, when
+/// `legacy_ok`, format 1 (no checksum line).
+fn fields_of(bytes: &[u8], legacy_ok: bool) -> Result<Fields, RootError> {
+    let (body, sealed) = checked_body(text(bytes)?)?;
+    let mut f = Fields::parse(body)?;
+    let format = f.int("format")?;
+    match (format, sealed) {
+        (ROOT_FORMAT, true) => Ok(f),
+        (ROOT_FORMAT, false) => Err(RootError::MissingChecksum),
+        (LEGACY_ROOT_FORMAT, false) if legacy_ok => Ok(f),
+        (other, _) => Err(RootError::UnsupportedFormat(other)),
+    }
+}
+
 impl TrustRoot {
     /// Build a root from raw key bytes.
     pub fn new(
@@ -162,13 +229,19 @@ impl TrustRoot {
         )
     }
 
-    /// Parse a root file's contents.
+    /// Parse a root file a person hands in: format 2 (checksum checked)
+    /// or the first format, without a checksum.
     pub fn parse(bytes: &[u8]) -> Result<Self, RootError> {
-        let mut f = Fields::parse(text(bytes)?)?;
-        let format = f.int("format")?;
-        if format != ROOT_FORMAT {
-            return Err(RootError::UnsupportedFormat(format));
-        }
+        Self::from_fields(fields_of(bytes, true)?)
+    }
+
+    /// Parse a root file as the store holds it: format 2 only, checksum
+    /// checked.
+    pub fn parse_sealed(bytes: &[u8]) -> Result<Self, RootError> {
+        Self::from_fields(fields_of(bytes, false)?)
+    }
+
+    fn from_fields(mut f: Fields) -> Result<Self, RootError> {
         if f.string("algorithm")? != ALGORITHM {
             return Err(RootError::UnsupportedAlgorithm);
         }
@@ -192,19 +265,19 @@ impl TrustRoot {
         Self::new(&key, minisign_key_id, label, &scopes, not_before, not_after)
     }
 
-    /// Parse a root file found under `file_name`, which must be
-    /// `<kid-hex>.toml` for the key inside.
+    /// Parse a root file of the store found under `file_name`, which must
+    /// be `<kid-hex>.toml` for the key inside (format 2 only).
     pub fn parse_file(file_name: &str, bytes: &[u8]) -> Result<Self, RootError> {
-        let root = Self::parse(bytes)?;
+        let root = Self::parse_sealed(bytes)?;
         if file_name != root.file_name() {
             return Err(RootError::NameMismatch);
         }
         Ok(root)
     }
 
-    /// The file's contents. Every value is from a restricted charset
-    /// (base64, hex, label, scope names, integers), so no TOML escaping is
-    /// needed.
+    /// The file's contents (format 2, checksum line last). Every value is
+    /// from a restricted charset (base64, hex, label, scope names,
+    /// integers), so no TOML escaping is needed.
     pub fn to_toml(&self) -> String {
         let mut out = format!(
             "format = {ROOT_FORMAT}\nalgorithm = \"{ALGORITHM}\"\npublic_key = \"{}\"\n",
@@ -221,7 +294,7 @@ impl TrustRoot {
             self.not_before,
             self.not_after
         ));
-        out
+        seal(out)
     }
 
     /// `<kid-hex>.toml`.
@@ -270,14 +343,18 @@ impl TrustRoot {
     }
 }
 
-/// A distrust entry's contents (`format = 1`, `kid = "<hex>"`), checked
-/// against its file name.
-pub(crate) fn parse_distrust(file_name: &str, bytes: &[u8]) -> Result<Kid, RootError> {
-    let mut f = Fields::parse(text(bytes)?)?;
-    let format = f.int("format")?;
-    if format != ROOT_FORMAT {
-        return Err(RootError::UnsupportedFormat(format));
-    }
+/// A distrust entry's contents (`format = 2`, `kid = "<hex>"`, checksum
+/// line), checked against its file name.
+pub fn parse_distrust(file_name: &str, bytes: &[u8]) -> Result<Kid, RootError> {
+    distrust_from(fields_of(bytes, false)?, file_name)
+}
+
+/// A distrust entry of either format (the first had no checksum line).
+pub fn parse_distrust_any(file_name: &str, bytes: &[u8]) -> Result<Kid, RootError> {
+    distrust_from(fields_of(bytes, true)?, file_name)
+}
+
+fn distrust_from(mut f: Fields, file_name: &str) -> Result<Kid, RootError> {
     let kid_hex = f.string("kid")?;
     f.finish()?;
     let kid = Kid::from_hex(&kid_hex).map_err(|_| RootError::BadKid)?;
@@ -287,8 +364,9 @@ pub(crate) fn parse_distrust(file_name: &str, bytes: &[u8]) -> Result<Kid, RootE
     Ok(kid)
 }
 
-pub(crate) fn distrust_toml(kid: &Kid) -> String {
-    format!("format = {ROOT_FORMAT}\nkid = \"{kid}\"\n")
+/// A distrust entry's contents (format 2).
+pub fn distrust_toml(kid: &Kid) -> String {
+    seal(format!("format = {ROOT_FORMAT}\nkid = \"{kid}\"\n"))
 }
 
 #[cfg(test)]
@@ -308,10 +386,22 @@ mod tests {
         .unwrap()
     }
 
+    /// The file without its checksum line.
+    fn body(text: &str) -> String {
+        let end = text.trim_end_matches('\n').rfind('\n').unwrap() + 1;
+        text[..end].to_owned()
+    }
+
     #[test]
     fn round_trips_through_its_file() {
         let r = sample();
         let text = r.to_toml();
+        assert!(text.starts_with("format = 2\n"));
+        assert!(text
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("checksum = \"sha256:"));
         assert_eq!(
             TrustRoot::parse_file(&r.file_name(), text.as_bytes()).unwrap(),
             r
@@ -328,15 +418,74 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_first_format_is_read_from_people_but_not_from_the_store() {
+        let r = sample();
+        let v1 = body(&r.to_toml()).replacen("format = 2", "format = 1", 1);
+        assert_eq!(TrustRoot::parse(v1.as_bytes()).unwrap(), r);
+        assert_eq!(
+            TrustRoot::parse_sealed(v1.as_bytes()),
+            Err(RootError::UnsupportedFormat(1))
+        );
+        assert_eq!(
+            TrustRoot::parse_file(&r.file_name(), v1.as_bytes()),
+            Err(RootError::UnsupportedFormat(1))
+        );
+        // Format 2 without its checksum line is neither.
+        let unsealed = body(&r.to_toml());
+        assert_eq!(
+            TrustRoot::parse(unsealed.as_bytes()),
+            Err(RootError::MissingChecksum)
+        );
+        // The fixture of the first format (as installed roots were written).
+        let fixture = include_bytes!("../../../../tests/fixtures/trust/root-v1.toml");
+        let old = TrustRoot::parse(fixture).unwrap();
+        assert_eq!(old.label().as_str(), "fixture-vendor");
+        assert_eq!(
+            TrustRoot::parse_sealed(&old.to_toml().into_bytes()).unwrap(),
+            old
+        );
+        let kid = r.kid();
+        let legacy = format!("format = 1\nkid = \"{kid}\"\n");
+        assert_eq!(
+            parse_distrust_any(&kid.to_hex(), legacy.as_bytes()),
+            Ok(kid)
+        );
+        assert_eq!(
+            parse_distrust(&kid.to_hex(), legacy.as_bytes()),
+            Err(RootError::UnsupportedFormat(1))
+        );
+    }
+
+    #[test]
+    fn test_reject_every_single_bit_flip_of_a_sealed_file() {
+        let r = sample();
+        for text in [r.to_toml(), distrust_toml(&r.kid())] {
+            let good = text.into_bytes();
+            for i in 0..good.len() {
+                for bit in 0..8 {
+                    let mut bad = good.clone();
+                    bad[i] ^= 1 << bit;
+                    assert!(
+                        TrustRoot::parse_file(&r.file_name(), &bad).is_err()
+                            && parse_distrust(&r.kid().to_hex(), &bad).is_err()
+                            && TrustRoot::parse(&bad).map_or(true, |x| x == r),
+                        "flip {i}.{bit} loads"
+                    );
+                }
+            }
+        }
+    }
+
     fn replace(text: &str, from: &str, to: &str) -> Vec<u8> {
         assert!(text.contains(from), "{from}");
-        text.replacen(from, to, 1).into_bytes()
+        seal(text.replacen(from, to, 1)).into_bytes()
     }
 
     #[test]
     fn test_reject_malformed_root_files() {
         let r = sample();
-        let t = r.to_toml();
+        let t = body(&r.to_toml());
         let key_line = t
             .lines()
             .find(|l| l.starts_with("public_key"))
@@ -346,17 +495,19 @@ mod tests {
         weak[0] = 1;
         let weak_b64 = base64::engine::general_purpose::STANDARD.encode(weak);
         let short_b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 31]);
+        let sealed = r.to_toml();
+        let sum_line = sealed.lines().last().unwrap().to_owned();
         let cases: Vec<(Vec<u8>, RootError)> = vec![
             (
-                replace(&t, "format = 1", "format = 2"),
-                RootError::UnsupportedFormat(2),
+                replace(&t, "format = 2", "format = 3"),
+                RootError::UnsupportedFormat(3),
             ),
             (
-                replace(&t, "format = 1", "format = \"1\""),
+                replace(&t, "format = 2", "format = \"2\""),
                 FieldError::WrongType("format").into(),
             ),
             (
-                replace(&t, "format = 1\n", ""),
+                replace(&t, "format = 2\n", ""),
                 FieldError::Missing("format").into(),
             ),
             (
@@ -364,7 +515,7 @@ mod tests {
                 RootError::UnsupportedAlgorithm,
             ),
             (
-                format!("{t}origin = \"system\"\n").into_bytes(),
+                seal(format!("{t}origin = \"system\"\n")).into_bytes(),
                 FieldError::Unknown("origin".into()).into(),
             ),
             (
@@ -409,8 +560,26 @@ mod tests {
                 FieldError::OutOfRange("not_before").into(),
             ),
             (
-                t.as_bytes()[..t.len() / 2].to_vec(),
+                seal(format!("{}\n", &t[..t.len() / 2])).into_bytes(),
                 FieldError::Syntax.into(),
+            ),
+            (
+                format!(
+                    "{t}{}\n",
+                    sum_line
+                        .to_uppercase()
+                        .replace("CHECKSUM = \"SHA256:", "checksum = \"sha256:")
+                )
+                .into_bytes(),
+                RootError::ChecksumMismatch,
+            ),
+            (
+                format!("{t}{sum_line}").into_bytes(),
+                RootError::MissingChecksum,
+            ),
+            (
+                format!("{t}{sum_line}\n\n").into_bytes(),
+                RootError::MissingChecksum,
             ),
             (vec![0xff; 10], RootError::NotText),
             (vec![b' '; MAX_ROOT_FILE + 1], RootError::TooLarge),
@@ -422,11 +591,11 @@ mod tests {
         // A copy of a valid root under another key's name is refused.
         let other = format!("{}.toml", "ab".repeat(32));
         assert_eq!(
-            TrustRoot::parse_file(&other, t.as_bytes()),
+            TrustRoot::parse_file(&other, sealed.as_bytes()),
             Err(RootError::NameMismatch)
         );
         assert_eq!(
-            TrustRoot::parse_file(&r.file_name().to_uppercase(), t.as_bytes()),
+            TrustRoot::parse_file(&r.file_name().to_uppercase(), sealed.as_bytes()),
             Err(RootError::NameMismatch)
         );
     }
@@ -436,29 +605,37 @@ mod tests {
         let kid = sample().kid();
         let good = distrust_toml(&kid);
         let name = kid.to_hex();
+        let b = body(&good);
         assert_eq!(
             parse_distrust(&"00".repeat(32), good.as_bytes()),
             Err(RootError::NameMismatch)
         );
         assert_eq!(
-            parse_distrust(&name, good.replace("format = 1", "format = 9").as_bytes()),
+            parse_distrust(
+                &name,
+                seal(b.replace("format = 2", "format = 9")).as_bytes()
+            ),
             Err(RootError::UnsupportedFormat(9))
         );
         assert_eq!(
-            parse_distrust(&name, good.replace(&name, "xyz").as_bytes()),
+            parse_distrust(&name, seal(b.replace(&name, "xyz")).as_bytes()),
             Err(RootError::BadKid)
         );
         assert_eq!(
-            parse_distrust(&name, b"format = 1\n"),
+            parse_distrust(&name, seal("format = 2\n".into()).as_bytes()),
             Err(FieldError::Missing("kid").into())
         );
         assert_eq!(
-            parse_distrust(&name, format!("{good}why = \"x\"\n").as_bytes()),
+            parse_distrust(&name, seal(format!("{b}why = \"x\"\n")).as_bytes()),
             Err(FieldError::Unknown("why".into()).into())
         );
         assert_eq!(
             parse_distrust(&name, b""),
             Err(FieldError::Missing("format").into())
+        );
+        assert_eq!(
+            parse_distrust(&name, b.as_bytes()),
+            Err(RootError::MissingChecksum)
         );
     }
 }

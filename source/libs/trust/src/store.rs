@@ -4,38 +4,42 @@
 //! Layout:
 //! - `pkg://trust/<kid>.toml`: system roots (on the host, the directory
 //!   given to [`TrustStore::open`]); `pkg://trust/distrusted/<kid>`:
-//!   optional shipped distrust entries.
-//! - `state:/trust/installed/<kid>.toml`: installed roots.
-//! - `state:/trust/distrusted/<kid>`: distrust entries written at run time.
+//!   optional shipped distrust entries. Both in format 2 (checksum line,
+//!   see `root`); made by `nx key trust root` / `nx key trust seal`.
+//! - `state:/trust/installed/<kid>.toml`, `state:/trust/distrusted/<kid>`
+//!   and `state:/trust/manifest`: the state side (`installed`): records
+//!   written by keystored, vouched for by the MAC'd manifest.
 //!
 //! Invariants:
 //! - Whether a root is system or installed is decided by the directory it
 //!   was read from, never by its content.
 //! - Loading fails closed: a missing or unreadable system directory, or any
-//!   malformed, misnamed or unexpected entry, is an error (`EIO`), never an
-//!   empty or partial store. Names starting with `.` (statefs temp files
-//!   left by a crash) are ignored.
+//!   malformed, misnamed, unexpected, damaged or rolled-back entry, is an
+//!   error (`EIO`), never an empty or partial store. Names starting with
+//!   `.` (statefs temp files left by a crash) are ignored. Opening checks
+//!   only that the system directory is there: a damaged entry makes the
+//!   verifications that need the store fail, not the daemon's start.
 //! - A system root shadows an installed root with the same kid.
 //! - Writes require `identity.trust.write` from the authorizer AND a system
 //!   caller; an `updates` root additionally requires a system caller.
-//!   Writes are single atomic statefs writes or deletes.
+//!   Each write is an entry and the manifest naming it (the commit point).
 
 use crate::error::TrustError;
-use crate::root::{distrust_toml, parse_distrust, RootError, TrustRoot, MAX_ROOT_FILE};
+use crate::installed::{self, Manifest, StateSide};
+use crate::root::{parse_distrust, RootError, TrustRoot, MAX_ROOT_FILE};
 use crate::scope::Scope;
 use keymint::kid::Kid;
 use nexus_core::{Authorizer, Capability, Subject};
-use statefs::{StateFs, StatePath};
+use statefs::{RollbackCounter, StateFs, StateKey};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Where system roots live in the image.
 pub const SYSTEM_LOCATION: &str = "pkg://trust/";
 const SYSTEM_DISTRUST_DIR: &str = "distrusted";
-const INSTALLED: &str = "state:/trust/installed";
-const DISTRUSTED: &str = "state:/trust/distrusted";
 
 /// Where a root comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,15 +96,33 @@ impl TrustSnapshot {
     }
 }
 
+/// Whether this store writes the state side (keystored) or only reads it.
+#[derive(Clone)]
+enum Role {
+    Writer,
+    /// Keeps the highest manifest generation seen, if given a counter.
+    Reader(Option<Arc<dyn RollbackCounter>>),
+}
+
 /// A handle on the trust store. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TrustStore {
     system_dir: PathBuf,
     state: StateFs,
+    key: Option<Arc<StateKey>>,
+    role: Role,
+    writes: Arc<Mutex<()>>,
 }
 
-fn state_path(s: &str) -> Result<StatePath, TrustError> {
-    Ok(StatePath::parse(s)?)
+impl std::fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustStore")
+            .field("system_dir", &self.system_dir)
+            .field("state", &self.state)
+            .field("keyed", &self.key.is_some())
+            .field("writer", &matches!(self.role, Role::Writer))
+            .finish_non_exhaustive()
+    }
 }
 
 fn corrupt(location: String, reason: RootError) -> TrustError {
@@ -142,28 +164,66 @@ fn shipped_entries(dir: &Path, location: &str) -> Result<Vec<(String, bool, Path
     Ok(out)
 }
 
-/// A state file directly under `dir`, by name; anything deeper is an
-/// unexpected entry.
-fn state_entry(dir: &StatePath, p: &StatePath) -> Result<(String, String), TrustError> {
-    if p.segments().len() != dir.segments().len() + 1 {
-        return Err(TrustError::UnexpectedEntry(p.to_string()));
-    }
-    let name = p.file_name().unwrap_or_default().to_owned();
-    Ok((name, p.to_string()))
-}
-
 impl TrustStore {
     /// Open the store over the system root directory (`pkg://trust/` in the
-    /// image) and the state store. A missing or unreadable system directory
-    /// is an error: there is no trust store without system roots.
+    /// image) and the state store, as the writer of its state side, without
+    /// a trust key (tests, tools, volatile mode). A missing or unreadable
+    /// system directory is an error: there is no trust store without
+    /// system roots.
     pub fn open(system_dir: impl Into<PathBuf>, state: StateFs) -> Result<Self, TrustError> {
+        Self::open_writer(system_dir, state, None)
+    }
+
+    /// Open as keystored does: the writer of the state side, whose manifest
+    /// is MAC'd with `key` (keymintd's `km.trust_key`; `None` in volatile
+    /// mode). Upgrades a state side of the first layout (plain files, no
+    /// manifest) and removes entries an interrupted write left unlisted.
+    pub fn open_writer(
+        system_dir: impl Into<PathBuf>,
+        state: StateFs,
+        key: Option<StateKey>,
+    ) -> Result<Self, TrustError> {
         let store = TrustStore {
             system_dir: system_dir.into(),
             state,
+            key: key.map(Arc::new),
+            role: Role::Writer,
+            writes: Arc::new(Mutex::new(())),
         };
-        // Fail at start-up rather than at the first verification.
-        store.load()?;
+        store.system_side()?;
+        if let Err(e) = store.side().upgrade_or_reconcile() {
+            // A damaged state side fails the verifications that need it,
+            // not the daemon's start.
+            eprintln!("trust store: state side left as it is: {e}");
+        }
         Ok(store)
+    }
+
+    /// Open as bundlemgrd and updated do: a reader of the state side that
+    /// keystored writes, checking its manifest with `key` and, with a
+    /// `floor`, refusing a manifest older than the newest it has seen.
+    pub fn open_reader(
+        system_dir: impl Into<PathBuf>,
+        state: StateFs,
+        key: Option<StateKey>,
+        floor: Option<Arc<dyn RollbackCounter>>,
+    ) -> Result<Self, TrustError> {
+        let store = TrustStore {
+            system_dir: system_dir.into(),
+            state,
+            key: key.map(Arc::new),
+            role: Role::Reader(floor),
+            writes: Arc::new(Mutex::new(())),
+        };
+        store.system_side()?;
+        Ok(store)
+    }
+
+    fn side(&self) -> StateSide<'_> {
+        StateSide {
+            state: &self.state,
+            key: self.key.as_deref(),
+        }
     }
 
     /// Whether installed roots and distrust entries survive a restart
@@ -172,8 +232,8 @@ impl TrustStore {
         !self.state.is_volatile()
     }
 
-    /// Load every root and distrust entry now.
-    pub fn load(&self) -> Result<TrustSnapshot, TrustError> {
+    /// The system roots and shipped distrust entries.
+    fn system_side(&self) -> Result<(Vec<TrustRoot>, BTreeSet<Kid>), TrustError> {
         let mut distrusted = BTreeSet::new();
         let mut system = Vec::new();
         for (name, is_dir, path) in shipped_entries(&self.system_dir, SYSTEM_LOCATION)? {
@@ -195,26 +255,56 @@ impl TrustStore {
                 }
                 continue;
             }
+            if name == SYSTEM_DISTRUST_DIR {
+                // Where the shipped distrust list should be, a file:
+                // refusing it keeps the list from reading as empty.
+                return Err(TrustError::UnexpectedEntry(location));
+            }
             let bytes = read_plain_file(&path)
                 .map_err(|source| TrustError::SystemStoreUnavailable { source })?;
             system.push(TrustRoot::parse_file(&name, &bytes).map_err(|e| corrupt(location, e))?);
         }
+        Ok((system, distrusted))
+    }
 
-        let distrust_dir = state_path(DISTRUSTED)?;
-        for p in self.state.list(&distrust_dir)? {
-            let (name, location) = state_entry(&distrust_dir, &p)?;
-            let bytes = self.state.read(&p)?.unwrap_or_default();
-            distrusted.insert(parse_distrust(&name, &bytes).map_err(|e| corrupt(location, e))?);
+    /// The state side's manifest, checked against the reader's floor; an
+    /// absent one is an empty store unless entry files exist (a state side
+    /// keystored has not upgraded yet, or whose manifest is gone).
+    fn manifest(&self) -> Result<Manifest, TrustError> {
+        let side = self.side();
+        let Some(m) = side.manifest()? else {
+            if side.has_entry_files()? {
+                return Err(TrustError::StoreIntegrity {
+                    location: installed::INSTALLED.to_owned(),
+                    reason: "entries without a manifest",
+                });
+            }
+            return Ok(Manifest::default());
+        };
+        if let Role::Reader(Some(floor)) = &self.role {
+            let seen = floor.read()?;
+            if m.generation < seen {
+                return Err(TrustError::StoreIntegrity {
+                    location: "state:/trust/manifest".to_owned(),
+                    reason: "older than one already seen (rolled back)",
+                });
+            }
+            if m.generation > seen {
+                floor.advance(m.generation)?;
+            }
         }
+        Ok(m)
+    }
 
-        let installed_dir = state_path(INSTALLED)?;
-        let mut installed = Vec::new();
-        for p in self.state.list(&installed_dir)? {
-            let (name, location) = state_entry(&installed_dir, &p)?;
-            let bytes = self.state.read(&p)?.unwrap_or_default();
-            installed.push(TrustRoot::parse_file(&name, &bytes).map_err(|e| corrupt(location, e))?);
-        }
+    /// Load every root and distrust entry now.
+    pub fn load(&self) -> Result<TrustSnapshot, TrustError> {
+        self.load_with(&self.manifest()?)
+    }
 
+    fn load_with(&self, m: &Manifest) -> Result<TrustSnapshot, TrustError> {
+        let (mut system, mut distrusted) = self.system_side()?;
+        let (mut installed, state_distrusted) = self.side().load(m)?;
+        distrusted.extend(state_distrusted);
         let system_kids: BTreeSet<Kid> = system.iter().map(TrustRoot::kid).collect();
         let entry = |root: TrustRoot, origin| RootEntry {
             distrusted: distrusted.contains(&root.kid()),
@@ -235,6 +325,13 @@ impl TrustStore {
             entries,
             distrusted,
         })
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, ()>, TrustError> {
+        if !matches!(self.role, Role::Writer) {
+            return Err(TrustError::ReadOnly);
+        }
+        Ok(self.writes.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The checks every write makes, in order: the authorizer (which
@@ -269,20 +366,23 @@ impl TrustStore {
             &format!("trust:{kid}"),
             root.allows(Scope::Updates),
         )?;
-        let snap = self.load()?;
+        let _w = self.writer()?;
+        let mut m = self.manifest()?;
+        let snap = self.load_with(&m)?;
         if snap.distrusted.contains(&kid) {
             return Err(TrustError::Distrusted(kid));
         }
-        let path = state_path(INSTALLED)?.join(&root.file_name())?;
-        if snap.find(&kid).is_some() || self.state.read(&path)?.is_some() {
+        if snap.find(&kid).is_some() || m.installed.contains_key(&kid) {
             return Err(TrustError::AlreadyPresent(kid));
         }
-        self.state.write(&path, root.to_toml().as_bytes())?;
+        let digest = self.side().write_root(root)?;
+        m.installed.insert(kid, digest);
+        self.side().write_manifest(&m)?;
         Ok(kid)
     }
 
     /// Remove an installed root. System roots cannot be removed (distrust
-    /// them instead). Works without parsing the file, so a damaged entry
+    /// them instead). Works without parsing the entry, so a damaged one
     /// can be removed.
     pub fn remove_installed(
         &self,
@@ -291,10 +391,16 @@ impl TrustStore {
         kid: &Kid,
     ) -> Result<(), TrustError> {
         Self::authorize_write(caller, authz, &format!("trust:{kid}"), false)?;
-        let path = state_path(INSTALLED)?.join(&format!("{kid}.toml"))?;
-        if self.state.delete(&path)? {
+        let _w = self.writer()?;
+        let mut m = self.manifest()?;
+        let path = installed::installed_path(kid)?;
+        if m.installed.remove(kid).is_some() {
+            self.side().write_manifest(&m)?;
+            self.state.delete(&path)?;
             return Ok(());
         }
+        // Not installed; a leftover file of an interrupted install goes.
+        self.state.delete(&path)?;
         if self.system_dir.join(format!("{kid}.toml")).exists() {
             return Err(TrustError::SystemRoot(*kid));
         }
@@ -302,7 +408,8 @@ impl TrustStore {
     }
 
     /// Distrust a kid: no root with it verifies anything from now on,
-    /// whether system or installed, present or future.
+    /// whether system or installed, present or future. Needs only the
+    /// manifest, so a store with a damaged entry can still be told.
     pub fn distrust(
         &self,
         caller: &Subject,
@@ -310,11 +417,14 @@ impl TrustStore {
         kid: &Kid,
     ) -> Result<(), TrustError> {
         Self::authorize_write(caller, authz, &format!("trust:{kid}"), false)?;
-        let path = state_path(DISTRUSTED)?.join(&kid.to_hex())?;
-        if self.state.read(&path)?.is_some() {
+        let _w = self.writer()?;
+        let mut m = self.manifest()?;
+        if m.distrusted.contains_key(kid) {
             return Err(TrustError::AlreadyPresent(*kid));
         }
-        self.state.write(&path, distrust_toml(kid).as_bytes())?;
+        let digest = self.side().write_distrust(kid)?;
+        m.distrusted.insert(*kid, digest);
+        self.side().write_manifest(&m)?;
         Ok(())
     }
 }

@@ -18,7 +18,6 @@ use nexus_core::{Authorizer, Clock, Label, SystemClock};
 use nexus_daemon::{Context, Service, Spec};
 use std::path::Path;
 use std::sync::Arc;
-use trust::TrustStore;
 use wire::{ArgError, Args, CallContext, Handler, Request, Value, WireError};
 
 /// The service name: markers, socket, audit log.
@@ -58,6 +57,9 @@ pub enum BuildError {
     /// The trust store could not be opened.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The trust store (or its key from keymintd) could not be had.
+    #[error(transparent)]
+    Trust(#[from] crate::trust_reader::OpenError),
 }
 
 impl nexus_core::Coded for BuildError {
@@ -65,6 +67,7 @@ impl nexus_core::Coded for BuildError {
         match self {
             BuildError::NoTrustDir => nexus_core::ErrorCode::Einval,
             BuildError::Bundle(e) => e.code(),
+            BuildError::Trust(_) => nexus_core::ErrorCode::Eio,
         }
     }
 }
@@ -76,7 +79,7 @@ pub fn build(ctx: &Context) -> Result<Service<BundleHandler>, BuildError> {
         .trust_dir
         .as_ref()
         .ok_or(BuildError::NoTrustDir)?;
-    let store = TrustStore::open(trust_dir, ctx.state().clone()).map_err(BundleError::from)?;
+    let store = crate::trust_reader::open(ctx, trust_dir)?;
     let authz: Arc<dyn Authorizer> = ctx.policy().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mgr = BundleManager::new(ctx.state().clone(), store, authz, clock);

@@ -30,6 +30,7 @@
 
 mod handler;
 mod record;
+pub mod trust_reader;
 
 pub use handler::{build, BuildError, BundleHandler, SERVICE, SPEC};
 pub use record::InstalledBundle;

@@ -39,7 +39,12 @@ pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
         .trust_dir
         .clone()
         .ok_or(KeystoredError::NoTrustDir)?;
-    let trust = TrustStore::open(trust_dir, state.clone())?;
+    // keystored writes the trust store; its manifest is MAC'd with the
+    // trust key so that bundlemgrd and updated can check what they read.
+    let trust_key = ctx
+        .trust_key()
+        .map_err(|e| KeystoredError::Setup(Box::new(e)))?;
+    let trust = TrustStore::open_writer(trust_dir, state.clone(), trust_key)?;
     let keys = KeyStore::new(
         state.clone(),
         km.clone(),

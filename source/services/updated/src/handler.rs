@@ -24,7 +24,7 @@ use nexus_core::{Authorizer, Clock, Label, SystemClock};
 use nexus_daemon::{Context, Service, Spec};
 use std::path::Path;
 use std::sync::Arc;
-use trust::{TrustStore, Version};
+use trust::Version;
 use wire::{ArgError, Args, CallContext, Handler, Request, Value, WireError};
 
 /// The service name: markers, socket, audit log.
@@ -70,6 +70,9 @@ pub enum BuildError {
     /// The trust store or the A/B state could not be opened.
     #[error(transparent)]
     Update(#[from] UpdateError),
+    /// The trust store (or its key from keymintd) could not be had.
+    #[error(transparent)]
+    Trust(#[from] crate::trust_reader::OpenError),
 }
 
 impl nexus_core::Coded for BuildError {
@@ -77,6 +80,7 @@ impl nexus_core::Coded for BuildError {
         match self {
             BuildError::NoTrustDir | BuildError::Baseline => nexus_core::ErrorCode::Einval,
             BuildError::Update(e) => e.code(),
+            BuildError::Trust(_) => nexus_core::ErrorCode::Eio,
         }
     }
 }
@@ -95,7 +99,7 @@ pub fn build(ctx: &Context) -> Result<Service<UpdateHandler>, BuildError> {
         .trust_dir
         .as_ref()
         .ok_or(BuildError::NoTrustDir)?;
-    let store = TrustStore::open(trust_dir, ctx.state().clone()).map_err(UpdateError::from)?;
+    let store = crate::trust_reader::open(ctx, trust_dir)?;
     let authz: Arc<dyn Authorizer> = ctx.policy().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mgr = UpdateManager::new(ctx.state().clone(), store, authz, clock, baseline()?);

@@ -77,14 +77,16 @@ fn test_reject_root_file_claiming_an_origin() {
     let key = MinisignSecretKey::generate().unwrap();
     let root = root_for(&key, &[Scope::Packages], 0, 10);
     let path = StatePath::parse(&format!("state:/trust/installed/{}", root.file_name())).unwrap();
+    // A first-layout file claiming to be a system root: the upgrade
+    // refuses it, and the store stays unusable rather than half-read.
     env.state
         .write(
             &path,
             format!("{}origin = \"system\"\n", root.to_toml()).as_bytes(),
         )
         .unwrap();
-    let err = TrustStore::open(&env.system_dir, env.state.clone()).unwrap_err();
-    assert!(matches!(err, TrustError::CorruptStore { .. }), "{err}");
+    let err = env.store().load().unwrap_err();
+    assert!(matches!(err, TrustError::StoreIntegrity { .. }), "{err}");
     assert_eq!(err.code(), ErrorCode::Eio);
 }
 
@@ -115,7 +117,7 @@ fn test_reject_corrupt_store_entries_with_eio() {
             Box::new(move |e: &Env| {
                 fs::write(
                     e.system_dir.join(r2.file_name()),
-                    r2.to_toml().replace("format = 1", "format = 2"),
+                    r2.to_toml().replace("format = 2", "format = 3"),
                 )
                 .unwrap();
             }),
@@ -168,18 +170,34 @@ fn test_reject_corrupt_store_entries_with_eio() {
             Box::new(|e: &Env| {
                 let d = e.system_dir.join("distrusted");
                 fs::create_dir(&d).unwrap();
-                fs::write(
-                    d.join("ab".repeat(32)),
-                    format!("format = 1\nkid = \"{}\"\n", "cd".repeat(32)),
-                )
-                .unwrap();
+                let kid = trust::Kid::from_hex(&"cd".repeat(32)).unwrap();
+                fs::write(d.join("ab".repeat(32)), trust::distrust_toml(&kid)).unwrap();
+            }),
+        ),
+        (
+            "shipped distrust entry of the first format (no checksum)",
+            Box::new(|e: &Env| {
+                let d = e.system_dir.join("distrusted");
+                fs::create_dir(&d).unwrap();
+                let kid = "cd".repeat(32);
+                fs::write(d.join(&kid), format!("format = 1\nkid = \"{kid}\"\n")).unwrap();
+            }),
+        ),
+        (
+            "a file where the shipped distrust directory should be",
+            Box::new(|e: &Env| {
+                fs::write(e.system_dir.join("distrusted"), b"").unwrap();
             }),
         ),
     ];
     for (what, setup) in cases {
         let env = Env::new();
         setup(&env);
-        let err = TrustStore::open(&env.system_dir, env.state.clone()).unwrap_err();
+        // Opening checks only that the system directory is there; the
+        // damage is EIO for whatever needs the store.
+        let err = TrustStore::open(&env.system_dir, env.state.clone())
+            .and_then(|s| s.load())
+            .unwrap_err();
         assert_eq!(err.code(), ErrorCode::Eio, "{what}: {err}");
     }
 }
@@ -195,11 +213,7 @@ fn distrust_overrides_system_and_installed() {
     // Shipped distrust list.
     let d = env.system_dir.join("distrusted");
     fs::create_dir(&d).unwrap();
-    fs::write(
-        d.join(r1.kid().to_hex()),
-        format!("format = 1\nkid = \"{}\"\n", r1.kid()),
-    )
-    .unwrap();
+    fs::write(d.join(r1.kid().to_hex()), trust::distrust_toml(&r1.kid())).unwrap();
     let store = env.store();
     store
         .add_installed(&subject("system:nx"), &admin(), &r2)
@@ -399,4 +413,239 @@ fn volatile_state_is_reported() {
         .add_installed(&subject("system:nx"), &admin(), &r)
         .unwrap();
     assert_eq!(store.load().unwrap().roots().len(), 1);
+}
+
+fn host(env: &Env, p: &str) -> std::path::PathBuf {
+    env.state.host_path(&StatePath::parse(p).unwrap()).unwrap()
+}
+
+fn installed_and_distrusted(env: &Env) -> (TrustStore, trust::TrustRoot, trust::TrustRoot) {
+    let store = env.store();
+    let nx = subject("system:nx");
+    let a = root_for(
+        &MinisignSecretKey::generate().unwrap(),
+        &[Scope::Packages],
+        0,
+        10,
+    );
+    let b = root_for(
+        &MinisignSecretKey::generate().unwrap(),
+        &[Scope::Packages],
+        0,
+        10,
+    );
+    store.add_installed(&nx, &admin(), &a).unwrap();
+    store.add_installed(&nx, &admin(), &b).unwrap();
+    store.distrust(&nx, &admin(), &b.kid()).unwrap();
+    (store, a, b)
+}
+
+#[test]
+fn test_reject_a_removed_distrust_entry_with_eio() {
+    let env = Env::new();
+    let (store, _a, b) = installed_and_distrusted(&env);
+    assert!(store.load().unwrap().find(&b.kid()).unwrap().distrusted);
+    // Put back the distrust directory as it was before: the entry is gone.
+    fs::remove_file(host(&env, &format!("state:/trust/distrusted/{}", b.kid()))).unwrap();
+    let err = store.load().unwrap_err();
+    assert!(matches!(err, TrustError::StoreIntegrity { .. }), "{err}");
+    assert_eq!(err.code(), ErrorCode::Eio);
+    assert!(err.to_string().contains("missing"), "{err}");
+    // Also for a reader, and after a restart.
+    let state = StateFs::open(&env.tmp.path().join("state")).unwrap();
+    let reader = TrustStore::open_reader(&env.system_dir, state, None, None).unwrap();
+    assert_eq!(reader.load().unwrap_err().code(), ErrorCode::Eio);
+}
+
+#[test]
+fn test_reject_changed_or_swapped_entries_with_eio() {
+    let env = Env::new();
+    let (store, a, b) = installed_and_distrusted(&env);
+    let pa = host(&env, &format!("state:/trust/installed/{}", a.file_name()));
+    let good = fs::read(&pa).unwrap();
+    for i in (0..good.len()).step_by(3) {
+        let mut bad = good.clone();
+        bad[i] ^= 0x04;
+        fs::write(&pa, &bad).unwrap();
+        assert_eq!(store.load().unwrap_err().code(), ErrorCode::Eio, "flip {i}");
+    }
+    fs::write(&pa, &good).unwrap();
+    // B's file under A's name.
+    let pb = host(&env, &format!("state:/trust/installed/{}", b.file_name()));
+    fs::copy(&pb, &pa).unwrap();
+    assert_eq!(store.load().unwrap_err().code(), ErrorCode::Eio);
+    fs::write(&pa, &good).unwrap();
+    assert!(store.load().is_ok());
+    // A symlink or a directory where an entry should be.
+    fs::remove_file(&pa).unwrap();
+    std::os::unix::fs::symlink(&pb, &pa).unwrap();
+    assert_eq!(store.load().unwrap_err().code(), ErrorCode::Eio);
+}
+
+#[test]
+fn test_reject_a_plain_file_where_the_distrust_directory_should_be() {
+    let env = Env::new();
+    let (store, _a, b) = installed_and_distrusted(&env);
+    let d = host(&env, "state:/trust/distrusted");
+    fs::remove_dir_all(&d).unwrap();
+    fs::write(&d, b"").unwrap();
+    let err = store.load().unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Eio, "{err}");
+    // Even with a manifest that no longer names the entry, a file there is
+    // refused: the list never silently reads as empty.
+    let fresh = Env::new();
+    let s = fresh.store();
+    let dd = host(&fresh, "state:/trust/distrusted");
+    fs::create_dir_all(dd.parent().unwrap()).unwrap();
+    fs::write(&dd, b"").unwrap();
+    assert_eq!(s.load().unwrap_err().code(), ErrorCode::Eio);
+    let _ = b;
+}
+
+#[test]
+fn unlisted_entries_have_no_effect_and_the_writer_removes_them() {
+    let env = Env::new();
+    let (store, _a, _b) = installed_and_distrusted(&env);
+    let stray = root_for(
+        &MinisignSecretKey::generate().unwrap(),
+        &[Scope::Packages],
+        0,
+        10,
+    );
+    let p = StatePath::parse(&format!("state:/trust/installed/{}", stray.file_name())).unwrap();
+    env.state
+        .write_record(&p, b"NXTR", 1, stray.to_toml().as_bytes())
+        .unwrap();
+    assert!(store.load().unwrap().find(&stray.kid()).is_none());
+    drop(store);
+    let _again = env.store();
+    assert!(
+        env.state.read(&p).unwrap().is_none(),
+        "removed at the writer's open"
+    );
+}
+
+#[test]
+fn the_first_layout_is_upgraded_by_the_writer() {
+    let env = Env::new();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../tests/fixtures/state-v1/state/trust");
+    let dst = env.tmp.path().join("state/trust");
+    for sub in ["installed", "distrusted"] {
+        fs::create_dir_all(dst.join(sub)).unwrap();
+        for f in fs::read_dir(fixture.join(sub)).unwrap() {
+            let f = f.unwrap();
+            fs::copy(f.path(), dst.join(sub).join(f.file_name())).unwrap();
+        }
+    }
+    // A reader before the upgrade: refused, not read unchecked.
+    let reader = TrustStore::open_reader(&env.system_dir, env.state.clone(), None, None).unwrap();
+    assert_eq!(reader.load().unwrap_err().code(), ErrorCode::Eio);
+    let store = env.store();
+    let snap = store.load().unwrap();
+    assert_eq!(snap.roots().len(), 2);
+    let old =
+        trust::Kid::from_hex("2fa8ddbf6e6d647afbb7908a11a4cd5e1a2f25fefabfb6c7b714c61057bea9cf")
+            .unwrap();
+    let vendor =
+        trust::Kid::from_hex("a988443cdfe7344244b7b4fbe6e4f6a22ff6c57608e70c6014beaf3e697ca731")
+            .unwrap();
+    assert!(snap.find(&old).unwrap().distrusted);
+    let v = snap.find(&vendor).unwrap();
+    assert!(!v.distrusted);
+    assert_eq!(v.root.label().as_str(), "fixture-vendor");
+    assert!(v.root.allows(Scope::Updates));
+    // The files are records now, with a manifest; readers accept them.
+    let f = fs::read(dst.join(format!("installed/{vendor}.toml"))).unwrap();
+    assert_eq!(&f[..4], b"NXTR");
+    assert_eq!(reader.load().unwrap().roots().len(), 2);
+}
+
+#[test]
+fn test_reject_a_manifest_older_than_one_a_reader_has_seen() {
+    use statefs::{RollbackCounter, StateCounter};
+    use std::sync::Arc;
+    // Generations come from a state root: use one, as keystored does.
+    let env = Env::new();
+    let dir = env.tmp.path().join("state");
+    let journal = auditlog::Journal::open(
+        &dir.join("audit"),
+        "keystored",
+        auditlog::JournalConfig::default(),
+        Arc::new(nexus_core::ManualClock::new(1)),
+    )
+    .unwrap();
+    let key = || statefs::StateKey::new(zeroize::Zeroizing::new([3; 32]));
+    env.state
+        .attach_root(statefs::RootConfig {
+            service: "keystored".into(),
+            key: Arc::new(key()),
+            owns: statefs::Ownership::everything(),
+            journal,
+            clock: Arc::new(nexus_core::ManualClock::new(1)),
+            counter: None,
+            snapshot_every: 100,
+        })
+        .unwrap();
+    let writer = TrustStore::open_writer(&env.system_dir, env.state.clone(), Some(key())).unwrap();
+    let nx = subject("system:nx");
+    let a = root_for(
+        &MinisignSecretKey::generate().unwrap(),
+        &[Scope::Packages],
+        0,
+        10,
+    );
+    writer.add_installed(&nx, &admin(), &a).unwrap();
+    let manifest = host(&env, "state:/trust/manifest");
+    let old_manifest = fs::read(&manifest).unwrap();
+    let distrust_file = host(&env, &format!("state:/trust/distrusted/{}", a.kid()));
+    writer.distrust(&nx, &admin(), &a.kid()).unwrap();
+    // A reader (its floor in its own state, here plain) sees the distrust.
+    let floor_state = StateFs::open(&env.tmp.path().join("reader")).unwrap();
+    let floor: Arc<dyn RollbackCounter> = Arc::new(StateCounter::new(
+        floor_state,
+        StatePath::parse("state:/floor").unwrap(),
+    ));
+    let plain = StateFs::open(&dir).unwrap();
+    let reader = TrustStore::open_reader(
+        &env.system_dir,
+        plain,
+        Some(key()),
+        Some(Arc::clone(&floor)),
+    )
+    .unwrap();
+    assert!(reader.load().unwrap().find(&a.kid()).unwrap().distrusted);
+    // Both files put back as they were before the distrust.
+    fs::write(&manifest, &old_manifest).unwrap();
+    fs::remove_file(&distrust_file).unwrap();
+    let err = reader.load().unwrap_err();
+    assert!(err.to_string().contains("rolled back"), "{err}");
+    assert_eq!(err.code(), ErrorCode::Eio);
+    // The writer's own root catches it too.
+    assert_eq!(writer.load().unwrap_err().code(), ErrorCode::Eio);
+    // And a manifest under another key is refused by readers.
+    let wrong = TrustStore::open_reader(
+        &env.system_dir,
+        StateFs::open(&dir).unwrap(),
+        Some(statefs::StateKey::new(zeroize::Zeroizing::new([4; 32]))),
+        None,
+    )
+    .unwrap();
+    assert_eq!(wrong.load().unwrap_err().code(), ErrorCode::Eio);
+}
+
+#[test]
+fn test_reject_writes_through_a_reader() {
+    let env = Env::new();
+    let reader = TrustStore::open_reader(&env.system_dir, env.state.clone(), None, None).unwrap();
+    let a = root_for(
+        &MinisignSecretKey::generate().unwrap(),
+        &[Scope::Packages],
+        0,
+        10,
+    );
+    let err = reader
+        .add_installed(&subject("system:nx"), &admin(), &a)
+        .unwrap_err();
+    assert!(matches!(err, TrustError::ReadOnly), "{err}");
 }
