@@ -35,6 +35,7 @@ fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<(), NxError> {
         Command::Update(u) => cmd::artifact::update(ctx, u),
         Command::Status => cmd::status::run(ctx),
         Command::Bench(b) => cmd::bench::run(ctx, b),
+        Command::Audit(a) => cmd::audit::run(ctx, a),
     }
 }
 

@@ -48,6 +48,7 @@ pub use counter::{RollbackCounter, StateCounter};
 pub use key::StateKey;
 pub use owner::Ownership;
 pub use path::{PathError, StatePath};
+pub use root::snapshot::checkpoints;
 pub use root::{RootConfig, RootReport, DEFAULT_SNAPSHOT_EVERY};
 pub use store::{Payload, StateFs, StateMode, StoredRecord};
 

@@ -190,7 +190,7 @@ impl TrustStore {
             role: Role::Writer,
             writes: Arc::new(Mutex::new(())),
         };
-        store.system_side()?;
+        store.check_system_dir()?;
         if let Err(e) = store.side().upgrade_or_reconcile() {
             // A damaged state side fails the verifications that need it,
             // not the daemon's start.
@@ -215,7 +215,7 @@ impl TrustStore {
             role: Role::Reader(floor),
             writes: Arc::new(Mutex::new(())),
         };
-        store.system_side()?;
+        store.check_system_dir()?;
         Ok(store)
     }
 
@@ -230,6 +230,15 @@ impl TrustStore {
     /// (false when statefs runs without a state directory).
     pub fn is_persistent(&self) -> bool {
         !self.state.is_volatile()
+    }
+
+    /// Whether the system directory can be read at all (a missing one is a
+    /// configuration error, fatal at start; a damaged entry in it is `EIO`
+    /// for whatever needs the store).
+    fn check_system_dir(&self) -> Result<(), TrustError> {
+        fs::read_dir(&self.system_dir)
+            .map(drop)
+            .map_err(|source| TrustError::SystemStoreUnavailable { source })
     }
 
     /// The system roots and shipped distrust entries.

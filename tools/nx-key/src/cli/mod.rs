@@ -3,10 +3,12 @@
 //! parsed into its validated type here, so a bad value is a usage error
 //! (exit 2) before anything is sent.
 
+mod audit;
 mod key;
 mod other;
 
-pub use key::{KeyCmd, TrustCmd};
+pub use audit::{AuditCmd, AuditScope};
+pub use key::{KeyCmd, TrustCmd, TrustFileArgs};
 pub use other::{ArtifactArgs, AttestCmd, AttestSub, BundleCmd, UpdateCmd};
 
 use clap::{Args, Parser, Subcommand};
@@ -65,6 +67,9 @@ pub enum Command {
     Status,
     /// Measure the running services: sign rate, vault and attest latency.
     Bench(BenchArgs),
+    /// Check or read the audit logs of a state directory (offline).
+    #[command(subcommand)]
+    Audit(AuditCmd),
 }
 
 /// A session id argument.

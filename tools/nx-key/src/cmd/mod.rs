@@ -3,8 +3,10 @@
 
 pub mod artifact;
 pub mod attest;
+pub mod audit;
 pub mod bench;
 pub mod identity;
 pub mod key;
 pub mod status;
 pub mod trust;
+pub mod trust_files;

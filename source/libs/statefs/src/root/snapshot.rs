@@ -165,6 +165,42 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The chain checkpoints recorded in `service`'s snapshots in the state
+/// directory `dir`, read without the key (for `nx audit verify`, which
+/// checks them against the log; the daemon checks their MAC at start).
+/// Unreadable slots are skipped.
+pub fn checkpoints(dir: &std::path::Path, service: &str) -> Vec<auditlog::verify::Checkpoint> {
+    let mut out = Vec::new();
+    for slot in [0u8, 1] {
+        let Some(path) = slot_path(service, slot) else {
+            continue;
+        };
+        let mut host = dir.to_path_buf();
+        host.extend(path.segments());
+        let Ok(bytes) = std::fs::read(&host) else {
+            continue;
+        };
+        let Ok(rec) = crate::record::decode_with(
+            &path,
+            &bytes,
+            MAGIC,
+            &[VERSION],
+            crate::record::TagCheck::Trusted,
+        ) else {
+            continue;
+        };
+        if let Ok(s) = Snapshot::decode(rec.payload) {
+            if s.service == service {
+                out.push(auditlog::verify::Checkpoint {
+                    seq: s.checkpoint_seq,
+                    head: s.checkpoint_head,
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
