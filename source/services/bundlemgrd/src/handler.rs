@@ -84,8 +84,12 @@ pub fn build(ctx: &Context) -> Result<Service<BundleHandler>, BuildError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mgr = BundleManager::new(ctx.state().clone(), store, authz, clock);
     // A damaged installed-version record is found now, not by a caller.
-    let installed = mgr.list().map_err(BuildError::Bundle)?;
-    eprintln!("{SERVICE}: {} bundle(s) installed", installed.len());
+    // A damaged record is said now, on the console; it fails the
+    // operations that need it (EIO), not the daemon's start.
+    match mgr.list() {
+        Ok(installed) => eprintln!("{SERVICE}: {} bundle(s) installed", installed.len()),
+        Err(e) => eprintln!("{SERVICE}: installed bundles unreadable: {e}"),
+    }
     Ok(Service {
         handler: BundleHandler::new(mgr, ctx.status(false)),
         insecure: false,

@@ -103,19 +103,22 @@ pub fn build(ctx: &Context) -> Result<Service<UpdateHandler>, BuildError> {
     let authz: Arc<dyn Authorizer> = ctx.policy().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mgr = UpdateManager::new(ctx.state().clone(), store, authz, clock, baseline()?);
-    // A damaged state record is found now, not by a caller.
-    let st = mgr.status()?;
-    eprintln!(
-        "{SERVICE}: slot {} active ({} {}){}",
-        slot_name(st.active_slot),
-        st.active.name,
-        st.active.version,
-        if st.pending.is_some() {
-            ", an update is pending"
-        } else {
-            ""
-        }
-    );
+    // A damaged state record is said now, on the console; it fails the
+    // operations that need it (EIO), not the daemon's start.
+    match mgr.status() {
+        Ok(st) => eprintln!(
+            "{SERVICE}: slot {} active ({} {}){}",
+            slot_name(st.active_slot),
+            st.active.name,
+            st.active.version,
+            if st.pending.is_some() {
+                ", an update is pending"
+            } else {
+                ""
+            }
+        ),
+        Err(e) => eprintln!("{SERVICE}: the A/B state is unusable: {e}"),
+    }
     Ok(Service {
         handler: UpdateHandler::new(mgr, ctx.status(false)),
         insecure: false,

@@ -23,6 +23,7 @@
 
 mod harness;
 mod procs;
+mod rollback;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use harness::{must, Stack, BOOT_WAIT, DAEMONS, WAIT};
