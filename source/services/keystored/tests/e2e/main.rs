@@ -8,6 +8,7 @@ mod common;
 mod frames;
 mod keys;
 mod load;
+mod reserve;
 mod restart;
 mod trust;
 mod vault;
