@@ -19,17 +19,22 @@
 //! pin forward.
 
 use crate::config::{FlushMode, JournalConfig};
-use crate::files::{self, FileKind, Item, LineReader};
+use crate::files::{self, FileKind};
 use crate::line::{self, ChainFields, GENESIS};
 use crate::AuditError;
+use flush::{flusher, write_whole};
 use nexus_core::Clock;
+use recover::{
+    first_line, open_append, position_after, sha256_file, sync_dir, tail_lines, unusable,
+};
+
+mod flush;
+mod recover;
 use std::fs::{DirBuilder, File};
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 /// Called on the flusher thread after each rotation.
 pub type RotateHook = Box<dyn Fn() + Send + Sync>;
@@ -88,113 +93,10 @@ impl std::fmt::Debug for Journal {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves the state consistent before anything
     // that can fail (a failed write is cut back off the file first).
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn unusable(file: &str, reason: &'static str) -> AuditError {
-    AuditError::Unusable {
-        file: file.to_owned(),
-        reason,
-    }
-}
-
-fn open_append(path: &Path, create_new: bool) -> Result<File, AuditError> {
-    use rustix::fs::{Mode, OFlags};
-    let mut flags =
-        OFlags::RDWR | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    if create_new {
-        flags |= OFlags::EXCL;
-    }
-    let fd =
-        rustix::fs::open(path, flags, Mode::from_raw_mode(0o600)).map_err(std::io::Error::from)?;
-    let file = File::from(fd);
-    if !file.metadata()?.file_type().is_file() {
-        return Err(unusable(&path.display().to_string(), "not a regular file"));
-    }
-    Ok(file)
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// The lines at the end of `file` (at most 64 KiB worth), after cutting a
-/// torn last line (no newline) off the file.
-fn tail_lines(file: &mut File, name: &str) -> Result<Vec<Vec<u8>>, AuditError> {
-    let size = file.metadata()?.len();
-    let start = size.saturating_sub(64 * 1024);
-    file.seek(SeekFrom::Start(start))?;
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf)?;
-    let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') else {
-        if start == 0 {
-            // Nothing but a torn line: cut it.
-            file.set_len(0)?;
-            return Ok(Vec::new());
-        }
-        return Err(unusable(name, "a line longer than 64 KiB at its end"));
-    };
-    if last_nl + 1 < buf.len() {
-        // A line whose write was cut short by a crash: never acknowledged.
-        file.set_len(start + last_nl as u64 + 1)?;
-        file.sync_data()?;
-        buf.truncate(last_nl + 1);
-    }
-    let mut lines: Vec<Vec<u8>> = buf
-        .split_inclusive(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
-    if start > 0 && !lines.is_empty() {
-        // The first piece may be the end of a longer line.
-        lines.remove(0);
-    }
-    Ok(lines)
-}
-
-fn first_line(path: &Path) -> Result<Option<Vec<u8>>, AuditError> {
-    let mut r = LineReader::new(files::open_log(path)?);
-    Ok(match r.next_item()? {
-        Some(Item::Line(l)) => Some(l),
-        _ => None,
-    })
-}
-
-/// Where the chain stands at the end of `lines` (the tail of a file whose
-/// first line is chained): the last line's seq + 1 and its hash. A damaged
-/// last line is counted from the last line that still parses, so numbering
-/// goes on and `verify` reports the damage.
-fn position_after(lines: &[Vec<u8>]) -> Option<ChainPos> {
-    let last = lines.last()?;
-    let (k, fields) = lines
-        .iter()
-        .enumerate()
-        .rev()
-        .find_map(|(i, l)| line::chain_fields(l).map(|c| (i, c)))?;
-    let after = (lines.len() - 1 - k) as u64;
-    Some(ChainPos {
-        next_seq: fields.seq.checked_add(after)?.checked_add(1)?,
-        head: line::hash(last),
-    })
-}
-
-fn sha256_file(path: &Path) -> Result<(String, u64), AuditError> {
-    use sha2::{Digest, Sha256};
-    let mut f = files::open_log(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((hex::encode(h.finalize()), n))
 }
 
 impl Journal {
@@ -556,77 +458,5 @@ impl Journal {
             }
         }
         synced
-    }
-}
-
-/// One `write(2)` of the whole line; anything less is cut back off.
-fn write_whole(file: &File, line: &[u8], size: u64) -> Result<(), AuditError> {
-    loop {
-        match (&*file).write(line) {
-            Ok(n) if n == line.len() => return Ok(()),
-            Ok(_) => {
-                file.set_len(size)?;
-                return Err(AuditError::ShortWrite);
-            }
-            // Nothing was written; trying again cannot split the line.
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // A failed write may still have written a part.
-                let _ = file.set_len(size);
-                return Err(AuditError::Io(e));
-            }
-        }
-    }
-}
-
-/// The flusher: group commit within the window, and rotation hooks.
-fn flusher(weak: Weak<Shared>) {
-    const IDLE: Duration = Duration::from_millis(500);
-    loop {
-        let Some(shared) = weak.upgrade() else { return };
-        let journal = Journal { shared };
-        let sh = &journal.shared;
-        let mut st = lock(&sh.state);
-        if st.closed {
-            return;
-        }
-        if st.rotations != st.hooked {
-            st.hooked = st.rotations;
-            drop(st);
-            if let Some(hook) = lock(&sh.hook).as_ref() {
-                hook();
-            }
-            continue;
-        }
-        let window = match sh.cfg.flush {
-            FlushMode::Group(w) => Some(w),
-            _ => None,
-        };
-        match window {
-            Some(w) if st.durable_next < st.pos.next_seq && !st.syncing => {
-                let deadline = Instant::now() + w;
-                while !st.kicked && !st.closed {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    st = sh
-                        .cond
-                        .wait_timeout(st, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                }
-                if st.durable_next < st.pos.next_seq && !st.syncing {
-                    let st = journal.sync_locked(st);
-                    drop(st);
-                }
-            }
-            _ => {
-                let _ = sh
-                    .cond
-                    .wait_timeout(st, IDLE)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-        }
     }
 }
