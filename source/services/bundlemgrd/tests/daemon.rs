@@ -34,8 +34,9 @@ fn keymint(state: Option<&Path>, run: &Path) -> Proc {
 }
 
 /// Start bundlemgrd as nexus-init does (durable at `state`, else volatile),
-/// with `km` as its keymintd.
-fn spawn(state: Option<&Path>, run: &Path, trust: &Path, km: &Proc) -> Proc {
+/// with `km` as its keymintd (none for a start that must fail before it
+/// would ask: handing an endpoint to an exited process races its exit).
+fn spawn(state: Option<&Path>, run: &Path, trust: &Path, km: Option<&Proc>) -> Proc {
     let mut args: Vec<OsString> = match state {
         Some(s) => vec!["--state".into(), s.into()],
         None => vec!["--volatile".into()],
@@ -49,7 +50,9 @@ fn spawn(state: Option<&Path>, run: &Path, trust: &Path, km: &Proc) -> Proc {
         trust.into(),
     ]);
     let d = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_bundlemgrd")), args);
-    d.link("keymintd", km, "system:bundlemgrd");
+    if let Some(km) = km {
+        d.link("keymintd", km, "system:bundlemgrd");
+    }
     d
 }
 
@@ -127,7 +130,7 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
     let state = e.tmp.path().join("state");
     let run = e.tmp.path().join("run");
     let km = keymint(Some(&state), &run);
-    let d = spawn(Some(&state), &run, &e.trust, &km);
+    let d = spawn(Some(&state), &run, &e.trust, Some(&km));
     assert_eq!(ready(&d), "bundlemgrd: ready");
     assert!(run.join("bundlemgrd.sock").exists());
 
@@ -152,7 +155,7 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
     let d = {
         let (st, err) = d.finish();
         assert_eq!(st.code(), Some(0), "{err}");
-        spawn(Some(&state), &run, &e.trust, &km)
+        spawn(Some(&state), &run, &e.trust, Some(&km))
     };
     assert_eq!(ready(&d), "bundlemgrd: ready");
     let mut admin = d.connect("system:admin");
@@ -173,7 +176,7 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
 fn test_reject_callers_without_the_capability_and_bad_arguments() {
     let e = env();
     let km = keymint(None, &e.tmp.path().join("run"));
-    let d = spawn(None, &e.tmp.path().join("run"), &e.trust, &km);
+    let d = spawn(None, &e.tmp.path().join("run"), &e.trust, Some(&km));
     assert_eq!(ready(&d), "bundlemgrd: ready (volatile)");
     let v1 = e.bundle("1.0");
     let mut selftest = d.connect("system:selftest");
@@ -231,8 +234,7 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
 fn test_reject_missing_trust_dir_before_ready() {
     let e = env();
     let missing = e.tmp.path().join("no-such-trust");
-    let km = keymint(None, &e.tmp.path().join("run"));
-    let d = spawn(None, &e.tmp.path().join("run"), &missing, &km);
+    let d = spawn(None, &e.tmp.path().join("run"), &missing, None);
     assert!(
         d.next_line(Duration::from_secs(5)).is_none(),
         "no marker may be printed"

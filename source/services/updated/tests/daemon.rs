@@ -34,8 +34,9 @@ fn keymint(state: Option<&Path>, run: &Path) -> Proc {
 }
 
 /// Start updated as nexus-init does (durable at `state`, else volatile),
-/// with `km` as its keymintd.
-fn spawn(state: Option<&Path>, run: &Path, trust: &Path, km: &Proc) -> Proc {
+/// with `km` as its keymintd (none for a start that must fail before it
+/// would ask: handing an endpoint to an exited process races its exit).
+fn spawn(state: Option<&Path>, run: &Path, trust: &Path, km: Option<&Proc>) -> Proc {
     let mut args: Vec<OsString> = match state {
         Some(s) => vec!["--state".into(), s.into()],
         None => vec!["--volatile".into()],
@@ -49,7 +50,9 @@ fn spawn(state: Option<&Path>, run: &Path, trust: &Path, km: &Proc) -> Proc {
         trust.into(),
     ]);
     let d = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_updated")), args);
-    d.link("keymintd", km, "system:updated");
+    if let Some(km) = km {
+        d.link("keymintd", km, "system:updated");
+    }
     d
 }
 
@@ -122,7 +125,7 @@ fn stages_commits_and_keeps_the_ab_state() {
     let state = e.tmp.path().join("state");
     let run = e.tmp.path().join("run");
     let km = keymint(Some(&state), &run);
-    let d = spawn(Some(&state), &run, &e.trust, &km);
+    let d = spawn(Some(&state), &run, &e.trust, Some(&km));
     assert_eq!(ready(&d), "updated: ready");
     assert!(run.join("updated.sock").exists());
 
@@ -151,7 +154,7 @@ fn stages_commits_and_keeps_the_ab_state() {
     let (st, err) = d.finish();
     assert_eq!(st.code(), Some(0), "{err}");
     let km = keymint(Some(&state), &run);
-    let d = spawn(Some(&state), &run, &e.trust, &km);
+    let d = spawn(Some(&state), &run, &e.trust, Some(&km));
     assert_eq!(ready(&d), "updated: ready");
     let mut admin = d.connect("system:admin");
     let st = admin.call("update.status", &Args::new()).unwrap();
@@ -170,7 +173,7 @@ fn stages_commits_and_keeps_the_ab_state() {
 fn test_reject_callers_without_the_capability_and_bad_arguments() {
     let e = env();
     let km = keymint(None, &e.tmp.path().join("run"));
-    let d = spawn(None, &e.tmp.path().join("run"), &e.trust, &km);
+    let d = spawn(None, &e.tmp.path().join("run"), &e.trust, Some(&km));
     assert_eq!(ready(&d), "updated: ready (volatile)");
     let v1 = e.update("1.0");
     let mut selftest = d.connect("system:selftest");
@@ -218,8 +221,7 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
 fn test_reject_missing_trust_dir_before_ready() {
     let e = env();
     let missing = e.tmp.path().join("no-such-trust");
-    let km = keymint(None, &e.tmp.path().join("run"));
-    let d = spawn(None, &e.tmp.path().join("run"), &missing, &km);
+    let d = spawn(None, &e.tmp.path().join("run"), &missing, None);
     assert!(
         d.next_line(Duration::from_secs(5)).is_none(),
         "no marker may be printed"
