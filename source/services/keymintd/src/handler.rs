@@ -17,7 +17,10 @@
 //!   invalid`); a plaintext from `km.unseal`/`km.vault.unseal` leaves
 //!   keymint's zeroizing buffer only to become the reply's `Secret`.
 //! - No op returns private key material: only wrapped blobs, public keys,
-//!   signatures and ciphertexts (and plaintexts the caller sealed).
+//!   signatures and ciphertexts (and plaintexts the caller sealed). The
+//!   state and trust MAC keys leave keymint's zeroizing buffers only as
+//!   the reply's `Secret`; a state key is derived for the channel's own
+//!   subject, never one the caller names.
 //! - Sizes are checked against `nexus_proto::limits`, the same limits
 //!   keystored applies at the public edge: whatever keystored accepted,
 //!   keymintd takes; anything larger is `EINVAL` naming the limit.
@@ -28,11 +31,11 @@ use keymint_client::ident_from_wire;
 use nexus_core::{ErrorCode, Subject};
 use nexus_daemon::AuditLog;
 use nexus_proto::{
-    self as proto, limits, Bytes, Empty, KmDevice, KmDeviceReply, KmGenerate, KmGenerateReply,
-    KmImport, KmSeal, KmSessionEnd, KmSessionEndAll, KmSessionEndAllReply, KmSessionEndReply,
-    KmSessionUnseal, KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmUnseal,
-    KmVaultKeyCreate, KmVaultKeyRewrap, KmVaultSeal, KmVaultUnseal, PlaintextReply, SealedReply,
-    Secret, Status, StatusReply, WrappedReply,
+    self as proto, limits, Bytes, Empty, KeyReply, KmDevice, KmDeviceReply, KmGenerate,
+    KmGenerateReply, KmImport, KmSeal, KmSessionEnd, KmSessionEndAll, KmSessionEndAllReply,
+    KmSessionEndReply, KmSessionUnseal, KmSessionUser, KmSessionUserReply, KmSign, KmSignReply,
+    KmStateKey, KmTrustKey, KmUnseal, KmVaultKeyCreate, KmVaultKeyRewrap, KmVaultSeal,
+    KmVaultUnseal, PlaintextReply, SealedReply, Secret, Status, StatusReply, WrappedReply,
 };
 use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 use zeroize::Zeroize;
@@ -100,7 +103,7 @@ impl KeymintService {
         WireError::new(ErrorCode::Eperm, msg)
     }
 
-    fn dispatch(&self, op: Op, req: &Request) -> Result<Value, WireError> {
+    fn dispatch(&self, op: Op, subject: &Subject, req: &Request) -> Result<Value, WireError> {
         let km = &self.km;
         match op {
             Op::Status => proto::serve::<Status>(req, |_| Ok(self.status.clone())),
@@ -191,6 +194,19 @@ impl KeymintService {
                     sealed: Bytes(sealed),
                 })
             }),
+            Op::StateKey => proto::serve::<KmStateKey>(req, |_| {
+                // The caller's own key: derived for the channel's subject.
+                let key = km.state_key(&subject.to_string())?;
+                Ok(KeyReply {
+                    key: Secret::copy_from(&key[..]),
+                })
+            }),
+            Op::TrustKey => proto::serve::<KmTrustKey>(req, |_| {
+                let key = km.trust_key()?;
+                Ok(KeyReply {
+                    key: Secret::copy_from(&key[..]),
+                })
+            }),
             Op::VaultUnseal => proto::serve::<KmVaultUnseal>(req, |a| {
                 limits::KEYMINT_SEALED.check("sealed", a.sealed.len())?;
                 limits::BOUND_AAD.check("aad", a.aad.len())?;
@@ -209,7 +225,7 @@ impl Handler for KeymintService {
                 subject,
                 req.op(),
                 "not_a_caller",
-                "keymintd serves only keystored and identityd",
+                "keymintd serves only the identity services",
             ));
         };
         let Some(op) = Op::parse(req.op()) else {
@@ -223,6 +239,6 @@ impl Handler for KeymintService {
                 "this operation is not available to the caller",
             ));
         }
-        self.dispatch(op, req)
+        self.dispatch(op, subject, req)
     }
 }

@@ -50,6 +50,9 @@ fn shipped_manifest_describes_the_stack() {
         ("keystored", "keymintd"),
         ("identityd", "keymintd"),
         ("attestd", "keystored"),
+        ("attestd", "keymintd"),
+        ("bundlemgrd", "keymintd"),
+        ("updated", "keymintd"),
         ("selftest-client", "keystored"),
         ("selftest-client", "identityd"),
         ("selftest-client", "attestd"),
@@ -58,7 +61,7 @@ fn shipped_manifest_describes_the_stack() {
     ] {
         assert!(routes.contains(&(from.into(), to.into())), "{from} -> {to}");
     }
-    assert_eq!(routes.len(), 8);
+    assert_eq!(routes.len(), 11);
     let keymintd = &m.services()[m.index_of("keymintd").unwrap()];
     assert!(!keymintd.public_socket());
     assert!(keymintd.restart());
