@@ -16,6 +16,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// Shared with the `stack` test, which uses the parts this one does not.
+#[allow(dead_code)]
 #[path = "../tests/stack/harness.rs"]
 mod harness;
 // Shared with the stack tests, which use all of it; the bench does not

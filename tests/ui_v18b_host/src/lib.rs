@@ -165,7 +165,12 @@ pub struct Stack {
 impl Stack {
     /// Open (or reopen: a restart) everything over `dir`.
     pub fn open(dir: &Path, clock: &ManualClock, cfg: RigConfig) -> Result<Stack, RigError> {
-        let state = StateFs::open(dir)?;
+        Stack::over(StateFs::open(dir)?, clock, cfg)
+    }
+
+    /// Everything over an opened `state` (one with a state root attached,
+    /// as a daemon has).
+    pub fn over(state: StateFs, clock: &ManualClock, cfg: RigConfig) -> Result<Stack, RigError> {
         let keymint = Arc::new(KeyMint::open(&state, Entropy::os())?);
         let authz = Arc::new(TestAuthorizer::default());
         let audit = Arc::new(TestAudit::default());

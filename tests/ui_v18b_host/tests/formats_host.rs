@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use ui_v18b_host::{caller, entry_name, entry_value, RigConfig, Stack};
 
+/// The payload of a record file as written (layout 2, no state root).
+fn payload_of(file: &[u8]) -> &[u8] {
+    let header = if file[4..6] == [0xff, 0xff] { 22 } else { 10 };
+    &file[header..file.len() - 32]
+}
+
 fn subject(s: &str) -> Subject {
     s.parse().unwrap()
 }
@@ -112,7 +118,7 @@ fn test_reject_truncated_wrong_version_or_wrong_magic_vault_kv_with_eio() {
     let (s, _) = setup(dir.path());
     let path = vault_file(&s);
     let good = fs::read(&path).unwrap();
-    let sealed = &good[10..good.len() - 32];
+    let sealed = payload_of(&good);
     for cut in [0, 1, 9, 10, 40, good.len() - 33, good.len() - 1] {
         fs::write(&path, &good[..cut]).unwrap();
         assert_vault_refuses(&s, ErrorCode::Eio);
@@ -143,7 +149,7 @@ fn test_reject_malformed_user_record_with_eio() {
     let (s, _) = setup(dir.path());
     let path = host(&s, &identity::user_record_path(&alice()).unwrap());
     let good = fs::read(&path).unwrap();
-    let payload = &good[10..good.len() - 32];
+    let payload = payload_of(&good);
     let mut cases: Vec<Vec<u8>> = (0..good.len())
         .step_by(7)
         .map(|n| good[..n].to_vec())
@@ -178,7 +184,7 @@ fn test_reject_malformed_throttle_record_with_eio() {
         .unwrap_err();
     let path = host(&s, &identity::throttle_path(&alice()).unwrap());
     let good = fs::read(&path).unwrap();
-    let payload = &good[10..good.len() - 32];
+    let payload = payload_of(&good);
     // instance, the shared count, one caller: `uid:1000`.
     assert_eq!(payload.len(), 16 + 12 + 1 + 1 + 8 + 12);
     let mut cases: Vec<Vec<u8>> = (0..good.len()).map(|n| good[..n].to_vec()).collect();

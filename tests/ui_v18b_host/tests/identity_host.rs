@@ -587,8 +587,13 @@ fn offline_guess<'a>(record: &Path, words: &[&'a str]) -> Option<&'a str> {
     use argon2::{Algorithm, Argon2, Params, Version};
     use sha2::{Digest, Sha256};
     let raw = std::fs::read(record).unwrap();
-    let version = u16::from_be_bytes([raw[4], raw[5]]);
-    let p = &raw[10..];
+    // Either envelope layout: layout 2 puts 0xFFFF where the first had
+    // the version, and the version and generation after it.
+    let (version, p) = if raw[4..6] == [0xff, 0xff] {
+        (u16::from_be_bytes([raw[8], raw[9]]), &raw[22..])
+    } else {
+        (u16::from_be_bytes([raw[4], raw[5]]), &raw[10..])
+    };
     let ulen = usize::from(p[0]);
     let rest = &p[1 + ulen..];
     let (verifier, params) = match version {

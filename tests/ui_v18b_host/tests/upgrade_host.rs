@@ -34,9 +34,26 @@ fn fixture() -> tempfile::TempDir {
     dir
 }
 
+/// The record version of a statefs file, in either envelope layout (the
+/// first puts the version at bytes 4..6, layout 2 puts `0xFFFF` there and
+/// the version at 8..10).
 fn record_version(p: &Path) -> u16 {
     let raw = std::fs::read(p).unwrap();
-    u16::from_be_bytes([raw[4], raw[5]])
+    version_of(&raw)
+}
+
+fn version_of(raw: &[u8]) -> u16 {
+    if raw[4..6] == [0xff, 0xff] {
+        u16::from_be_bytes([raw[8], raw[9]])
+    } else {
+        u16::from_be_bytes([raw[4], raw[5]])
+    }
+}
+
+/// The payload of a statefs file, in either envelope layout.
+fn payload_of(raw: &[u8]) -> &[u8] {
+    let header = if raw[4..6] == [0xff, 0xff] { 22 } else { 10 };
+    &raw[header..raw.len() - 32]
 }
 
 #[test]
@@ -60,8 +77,8 @@ fn first_format_users_and_vaults_upgrade_without_loss() {
         .unwrap()
         .sid;
     let rec = std::fs::read(d.join("identity/alice/user")).unwrap();
-    assert_eq!(u16::from_be_bytes([rec[4], rec[5]]), 2);
-    let p = &rec[10..];
+    assert_eq!(version_of(&rec), 2);
+    let p = payload_of(&rec);
     let at = 1 + 5 + 16;
     assert_eq!(p[at], 1, "flags: legacy");
     assert_eq!(p[at + 1], 2, "verifier: the peppered MAC");

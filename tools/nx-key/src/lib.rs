@@ -37,6 +37,7 @@ fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<(), NxError> {
         Command::Status => cmd::status::run(ctx),
         Command::Bench(b) => cmd::bench::run(ctx, b),
         Command::Ssh(s) => cmd::ssh::run(ctx, s),
+        Command::Audit(a) => cmd::audit::run(ctx, a),
     }
 }
 

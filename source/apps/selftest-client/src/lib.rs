@@ -61,6 +61,7 @@ pub const SPEC: Spec = Spec {
     public_socket: false,
     needs_trust_dir: false,
     upstreams: &[],
+    owns: &[],
 };
 
 /// One run's identity.

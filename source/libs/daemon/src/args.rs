@@ -3,7 +3,14 @@
 //! ```text
 //! <svc> (--state DIR | --volatile) --policy FILE --run DIR [--trust-dir DIR] [--control-stdin]
 //!       [--max-connections N] [--max-connections-per-subject N]
+//!       [--audit-flush group|group:<ms>|sync] [--audit-file-bytes N] [--audit-keep-files N]
+//!       [--state-reserve-bytes N]
 //! ```
+//!
+//! The audit and reserve settings have defaults sized for the QEMU image
+//! (a 64 MiB `/state` shared by six daemons): group commit within 20 ms,
+//! 512 KiB per log file and 3 rotated files kept (2 MiB per daemon), and
+//! 4 MiB of free space kept for system work.
 //!
 //! Invariants: exactly one of `--state` and `--volatile` is given, so a
 //! daemon is never volatile by accident; no path is empty; a daemon whose
@@ -14,6 +21,7 @@
 //! status 2), never defaults.
 
 use crate::Spec;
+use auditlog::{FlushMode, JournalConfig};
 use clap::error::ErrorKind;
 use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser};
 use std::ffi::OsString;
@@ -51,6 +59,35 @@ struct Cli {
     #[arg(long = "max-connections-per-subject", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=65536))]
     max_connections_per_subject: Option<u32>,
+    /// When audit lines reach the disk: `group` (group commit within
+    /// 20 ms), `group:<ms>` (within that many ms), or `sync` (one fdatasync
+    /// per decision). State changes are durable before they are
+    /// acknowledged either way.
+    #[arg(long = "audit-flush", value_name = "MODE", default_value = "group", value_parser = parse_flush)]
+    audit_flush: FlushMode,
+    /// Rotate the audit log at this size (bytes, at least 4096).
+    #[arg(long = "audit-file-bytes", value_name = "N", default_value_t = auditlog::DEFAULT_MAX_FILE_BYTES,
+          value_parser = clap::value_parser!(u64).range(4096..))]
+    audit_file_bytes: u64,
+    /// Rotated audit log files kept.
+    #[arg(long = "audit-keep-files", value_name = "N", default_value_t = auditlog::DEFAULT_KEEP_FILES)]
+    audit_keep_files: u32,
+    /// Free bytes of the state disk kept for system work; below it, work
+    /// of non-system subjects is refused with EDQUOTA.
+    #[arg(long = "state-reserve-bytes", value_name = "N", default_value_t = DEFAULT_STATE_RESERVE)]
+    state_reserve_bytes: u64,
+}
+
+/// Free space kept on the state disk for system work, by default.
+pub const DEFAULT_STATE_RESERVE: u64 = 4 << 20;
+
+fn parse_flush(s: &str) -> Result<FlushMode, String> {
+    match FlushMode::parse(s) {
+        Some(FlushMode::Buffered) | None => {
+            Err("expected group, group:<ms> (1..10000) or sync".to_owned())
+        }
+        Some(m) => Ok(m),
+    }
 }
 
 /// Where the daemon keeps its state.
@@ -79,6 +116,11 @@ pub struct Config {
     pub max_connections: usize,
     /// `--max-connections-per-subject` (default: half of the total).
     pub max_connections_per_subject: usize,
+    /// The audit log's durability, rotation and retention (in volatile
+    /// mode the log is never synced).
+    pub audit: JournalConfig,
+    /// `--state-reserve-bytes`.
+    pub state_reserve: u64,
 }
 
 impl Config {
@@ -148,6 +190,15 @@ impl Config {
                 ),
             ));
         }
+        let audit = JournalConfig {
+            flush: if state == StateChoice::Volatile {
+                FlushMode::Buffered
+            } else {
+                cli.audit_flush
+            },
+            max_file_bytes: cli.audit_file_bytes,
+            keep_files: cli.audit_keep_files,
+        };
         Ok(Config {
             state,
             policy,
@@ -156,6 +207,8 @@ impl Config {
             control_stdin: cli.control_stdin,
             max_connections: total,
             max_connections_per_subject: per_subject,
+            audit,
+            state_reserve: cli.state_reserve_bytes,
         })
     }
 
@@ -217,6 +270,7 @@ mod tests {
         public_socket: true,
         needs_trust_dir: false,
         upstreams: &[],
+        owns: &[],
     };
 
     fn parse(spec: &Spec, args: &[&str]) -> Result<Config, clap::Error> {
@@ -374,6 +428,48 @@ mod tests {
             args.extend_from_slice(extra);
             let e = parse(&SPEC, &args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn audit_and_reserve_settings_have_defaults_and_parse() {
+        let base = ["--state", "/s", "--policy", "p", "--run", "r"];
+        let c = parse(&SPEC, &base).unwrap();
+        assert_eq!(c.audit, JournalConfig::default());
+        assert_eq!(c.state_reserve, DEFAULT_STATE_RESERVE);
+        let mut args = base.to_vec();
+        args.extend([
+            "--audit-flush",
+            "sync",
+            "--audit-file-bytes",
+            "8192",
+            "--audit-keep-files",
+            "1",
+            "--state-reserve-bytes",
+            "0",
+        ]);
+        let c = parse(&SPEC, &args).unwrap();
+        assert_eq!(
+            c.audit,
+            JournalConfig {
+                flush: FlushMode::Sync,
+                max_file_bytes: 8192,
+                keep_files: 1
+            }
+        );
+        assert_eq!(c.state_reserve, 0);
+        // Volatile: the log is a diagnostic, never synced.
+        let v = parse(&SPEC, &["--volatile", "--policy", "p", "--run", "r"]).unwrap();
+        assert_eq!(v.audit.flush, FlushMode::Buffered);
+        for bad in [
+            &["--audit-flush", "buffered"][..],
+            &["--audit-flush", "group:0"],
+            &["--audit-file-bytes", "100"],
+            &["--audit-keep-files", "-1"],
+        ] {
+            let mut a = base.to_vec();
+            a.extend_from_slice(bad);
+            assert_eq!(parse(&SPEC, &a).unwrap_err().exit_code(), 2, "{bad:?}");
         }
     }
 

@@ -2,11 +2,13 @@
 //! daemon can also record decisions it makes outside the capability matrix
 //! (keymintd's fixed caller table).
 //!
-//! Invariants: one file per daemon (`<state>/audit/<svc>.jsonl`, or
-//! `<run>/audit/<svc>.jsonl` in volatile mode) in a directory created
-//! 0700; the file is the policy crate's append-only `FileSink` (0600,
-//! `O_APPEND|O_NOFOLLOW`), synced per line in durable mode. Records carry
-//! ids only, never argument values.
+//! Invariants: one log per daemon (`<state>/audit/<svc>.jsonl` and its
+//! rotated files, or `<run>/audit/…` in volatile mode) in a directory
+//! created 0700; it is an [`auditlog::Journal`]: hash-chained lines, one
+//! `write(2)` each (so a decision's line is written before the decision
+//! takes effect), made durable by group commit (or per line with
+//! `--audit-flush sync`); the state root's lines go to the same log.
+//! Records carry ids only, never argument values.
 
 use nexus_core::{Clock, Subject};
 use policy::{AuditError, AuditRecord, AuditSink};
@@ -18,6 +20,19 @@ pub(crate) struct SharedSink(pub(crate) Arc<dyn AuditSink>);
 impl AuditSink for SharedSink {
     fn append(&self, line: &[u8]) -> Result<(), AuditError> {
         self.0.append(line)
+    }
+}
+
+/// The daemon's journal as the policy crate's sink: each decision line is
+/// chained and written (and in `sync` mode synced) before it returns.
+pub(crate) struct JournalSink(pub(crate) auditlog::Journal);
+
+impl AuditSink for JournalSink {
+    fn append(&self, line: &[u8]) -> Result<(), AuditError> {
+        match self.0.append(line) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(AuditError::Io(std::io::Error::other(e.to_string()))),
+        }
     }
 }
 

@@ -5,6 +5,11 @@
 //! - The policy is loaded before anything else and a failure is fatal; so
 //!   is a state directory or audit log that cannot be opened. There is no
 //!   fallback mode.
+//! - In durable mode the daemon's state root is attached before the
+//!   service is built (key from keymintd's `km.state_key`, or, for
+//!   keymintd itself, attached by its build), and serving without one is
+//!   refused. A damaged root is reported on stderr, not fatal: the records
+//!   it covers are `EIO`, everything else is served.
 //! - The ready marker is written only after the wire server exists, every
 //!   queued endpoint is attached to it, the public socket (if any) is
 //!   bound, and every required upstream answered `status`.
@@ -13,16 +18,17 @@
 //!   removed, upstream clients are dropped.
 
 use crate::args::{Config, StateChoice};
-use crate::audit::{AuditLog, SharedSink};
+use crate::audit::{AuditLog, JournalSink, SharedSink};
 use crate::control::{Control, ServeSlot};
 use crate::damage::{Damage, WithDamage};
 use crate::error::DaemonError;
 use crate::markers::Markers;
 use crate::shutdown::{Shutdown, SignalWatcher, StopReason};
 use crate::upstreams::{UpstreamConfig, UpstreamError, Upstreams};
-use nexus_core::{Clock, SystemClock};
-use policy::{Durability, FileSink, Policy, PolicyEngine};
-use statefs::StateFs;
+use auditlog::Journal;
+use nexus_core::{Clock, DamageSink, DamagedRecord, SystemClock};
+use policy::{Policy, PolicyEngine};
+use statefs::{Ownership, RootConfig, RootReport, StateFs, StateKey};
 use std::fs::DirBuilder;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
@@ -48,21 +54,38 @@ pub struct Spec {
     pub needs_trust_dir: bool,
     /// The services it calls, by endpoint name. Each must answer `status`
     /// before the daemon says ready; endpoints with other names are refused.
+    /// A daemon that lists `keymintd` gets its state-root key from it.
     pub upstreams: &'static [&'static str],
+    /// The records of the state directory it owns, as
+    /// [`statefs::Ownership`] patterns (`keystore/**`,
+    /// `identity/*/vault.kv`): its state root covers exactly these.
+    pub owns: &'static [&'static str],
 }
 
 /// What the service is built from.
-#[derive(Debug)]
 pub struct Context {
     spec: Spec,
     config: Config,
     state: StateFs,
+    journal: Journal,
+    clock: Arc<dyn Clock>,
     policy: Arc<PolicyEngine>,
     audit: AuditLog,
     upstreams: Upstreams,
     markers: Markers,
     shutdown: Shutdown,
     damage: Damage,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("spec", &self.spec)
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .field("journal", &self.journal)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Context {
@@ -108,6 +131,117 @@ impl Context {
         self.state.is_volatile()
     }
 
+    /// The daemon's audit log (which also carries its state root's lines).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Attach the daemon's state root with `key` (durable mode; a daemon
+    /// that does not get its key from keymintd calls this from its build:
+    /// keymintd itself). Reports on stderr what the root found.
+    pub fn attach_state_root(&self, key: StateKey) -> Result<RootReport, DaemonError> {
+        let owns = Ownership::new(self.spec.owns)
+            .map_err(|e| DaemonError::StateRoot(statefs::StateError::Path(e)))?;
+        let report = self
+            .state
+            .attach_root(RootConfig {
+                service: self.spec.name.to_owned(),
+                key: Arc::new(key),
+                owns,
+                journal: self.journal.clone(),
+                clock: Arc::clone(&self.clock),
+                counter: None,
+                snapshot_every: statefs::DEFAULT_SNAPSHOT_EVERY,
+            })
+            .map_err(DaemonError::StateRoot)?;
+        let name = self.spec.name;
+        if let Some(n) = report.adopted {
+            if n == 0 {
+                eprintln!("{name}: state root created");
+            } else {
+                eprintln!("{name}: state root created; adopted {n} existing record(s) as they are");
+            }
+        }
+        if report.settled > 0 {
+            eprintln!(
+                "{name}: state root: {} change(s) interrupted by a crash settled from disk",
+                report.settled
+            );
+        }
+        if report.temp_removed > 0 {
+            eprintln!(
+                "{name}: removed {} orphaned temp file(s)",
+                report.temp_removed
+            );
+        }
+        // A damaged root is one damaged record to report, the same way as
+        // any other (console and status): its records are EIO.
+        let damaged: Vec<DamagedRecord> = report
+            .damaged
+            .iter()
+            .map(|why| {
+                DamagedRecord::new(
+                    format!("state:/root/{name}"),
+                    format!("state root damaged, the records it covers are EIO: {why}"),
+                )
+            })
+            .collect();
+        self.damage.set_damaged("state root", &damaged);
+        Ok(report)
+    }
+
+    /// A key from keymintd (`km.state_key`, `km.trust_key`), asked until
+    /// it answers or [`UPSTREAM_STARTUP`] passes (at start keymintd may
+    /// still be coming up; afterwards a call to it fails at once).
+    fn keymintd_key<O>(&self) -> Result<StateKey, DaemonError>
+    where
+        O: nexus_proto::Op<Args = nexus_proto::Empty, Reply = nexus_proto::KeyReply>,
+    {
+        let deadline = Instant::now() + UPSTREAM_STARTUP;
+        let args = nexus_proto::encode_args::<O>(&nexus_proto::Empty {}).map_err(|e| {
+            DaemonError::Setup {
+                what: "the state key",
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+        loop {
+            self.upstreams.wait_connected(KEYMINTD, deadline);
+            match self.upstreams.call_idempotent(KEYMINTD, O::NAME, &args) {
+                Ok(v) => {
+                    let not_a_key = |why: String| DaemonError::Setup {
+                        what: "the state key",
+                        source: std::io::Error::other(format!("{}: {why}", O::NAME)),
+                    };
+                    let reply =
+                        nexus_proto::decode_reply::<O>(v).map_err(|e| not_a_key(e.to_string()))?;
+                    return StateKey::from_slice(reply.key.expose())
+                        .ok_or_else(|| not_a_key("not a 32-byte key".to_owned()));
+                }
+                Err(e @ (UpstreamError::Unavailable(_) | UpstreamError::Transport { .. }))
+                    if Instant::now() < deadline && self.shutdown.reason().is_none() =>
+                {
+                    eprintln!("{}: still waiting for keymintd: {e}", self.spec.name);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(source) => {
+                    return Err(DaemonError::Upstream {
+                        service: KEYMINTD,
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The trust store's MAC key (keystored writes the trust manifest,
+    /// bundlemgrd and updated read it); `None` in volatile mode.
+    pub fn trust_key(&self) -> Result<Option<StateKey>, DaemonError> {
+        if self.is_volatile() {
+            return Ok(None);
+        }
+        self.keymintd_key::<nexus_proto::KmTrustKey>().map(Some)
+    }
+
     /// The `status` reply every service gives:
     /// `{service, volatile, insecure, version}`. The records in
     /// [`Context::damage`] are added to each reply as it is sent.
@@ -121,6 +255,9 @@ impl Context {
         }
     }
 }
+
+/// keymintd's endpoint name.
+const KEYMINTD: &str = "keymintd";
 
 /// The built service: its handler, and whether it runs in the insecure
 /// deterministic mode (said in the ready marker).
@@ -220,27 +357,23 @@ impl Daemon {
             StateChoice::Durable(dir) => StateFs::open(dir)?,
             StateChoice::Volatile => StateFs::volatile(),
         };
+        state.set_reserve(config.state_reserve);
         let audit_dir = config.audit_dir();
         create_dir(&audit_dir, 0o700)?;
-        let audit_path = config.audit_path(spec.name);
-        let durability = if state.is_volatile() {
-            Durability::Buffered
-        } else {
-            Durability::Fsync
-        };
-        let sink: Arc<dyn policy::AuditSink> =
-            Arc::new(FileSink::open(&audit_path, durability).map_err(|source| {
-                DaemonError::Audit {
-                    path: audit_path.clone(),
-                    source,
-                }
-            })?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let journal = Journal::open(&audit_dir, spec.name, config.audit, Arc::clone(&clock))
+            .map_err(|source| DaemonError::Audit {
+                path: audit_dir.clone(),
+                source,
+            })?;
+        let sink: Arc<dyn policy::AuditSink> = Arc::new(JournalSink(journal.clone()));
+        let gauge_state = state.clone();
         let engine = PolicyEngine::new(
             policy,
             Box::new(SharedSink(Arc::clone(&sink))),
             Arc::clone(&clock),
-        );
+        )
+        .with_reserve(Arc::new(move || gauge_state.reserve_reached()));
         let shutdown = Shutdown::new();
         let upstreams = Upstreams::new(UpstreamConfig::default());
         let serve = ServeSlot::new();
@@ -260,11 +393,13 @@ impl Daemon {
                 what: "the control channel",
                 source,
             })?;
-        Ok(Daemon {
+        let d = Daemon {
             ctx: Context {
                 spec,
                 config,
                 state,
+                journal,
+                clock: Arc::clone(&clock),
                 policy: Arc::new(engine),
                 audit: AuditLog::new(sink, clock),
                 upstreams,
@@ -275,7 +410,12 @@ impl Daemon {
             serve,
             control,
             signals: None,
-        })
+        };
+        if !d.ctx.is_volatile() && spec.upstreams.contains(&KEYMINTD) {
+            let key = d.ctx.keymintd_key::<nexus_proto::KmStateKey>()?;
+            d.ctx.attach_state_root(key)?;
+        }
+        Ok(d)
     }
 
     /// What the service is built from.
@@ -285,6 +425,11 @@ impl Daemon {
 
     /// Serve with `service` until told to stop; returns why it stopped.
     pub fn serve<H: Handler>(mut self, service: Service<H>) -> Result<StopReason, DaemonError> {
+        if !self.ctx.is_volatile() && !self.ctx.state.has_root() {
+            return Err(DaemonError::StateRoot(statefs::StateError::NoRoot(
+                "a durable daemon serves only with its state root attached",
+            )));
+        }
         let handler = WithDamage::new(service.handler, self.ctx.damage.clone());
         let server = Server::new(handler, self.ctx.config.server_config());
         let result = self.go_live(&server, service.insecure);
@@ -303,12 +448,25 @@ impl Daemon {
         if let Some(s) = self.signals.take() {
             s.stop();
         }
+        // A clean stop: the root's last snapshot, then every audit line on
+        // disk, so the next start replays nothing.
+        if let Err(e) = self.ctx.state.close() {
+            eprintln!(
+                "{}: state root snapshot at stop failed: {e}",
+                self.ctx.spec.name
+            );
+        }
+        if let Err(e) = self.ctx.journal.close() {
+            eprintln!("{}: audit log close failed: {e}", self.ctx.spec.name);
+        }
         result
     }
 
     fn go_live(&self, server: &Server, insecure: bool) -> Result<(), DaemonError> {
         let ctx = &self.ctx;
         if ctx.spec.public_socket {
+            // Searchable by others: the socket's own mode (0660) and the
+            // policy's uid map decide who gets in, not the directory.
             create_dir(&ctx.config.run, 0o755)?;
             let engine = Arc::clone(&ctx.policy);
             let resolver = PeerCredResolver::new(move |uid| {

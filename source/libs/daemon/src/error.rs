@@ -32,14 +32,18 @@ pub enum DaemonError {
         source: io::Error,
     },
     /// The audit log could not be opened.
-    #[error("cannot open the audit log {}: {source}", path.display())]
+    #[error("cannot open the audit log in {}: {source}", path.display())]
     Audit {
-        /// The log file.
+        /// The log's directory.
         path: PathBuf,
         /// Why.
         #[source]
-        source: policy::AuditError,
+        source: auditlog::AuditError,
     },
+    /// The state root could not be attached (an I/O failure; a damaged
+    /// root is reported, not fatal), or none was attached in durable mode.
+    #[error("cannot attach the state root: {0}")]
+    StateRoot(statefs::StateError),
     /// The wire server could not serve its socket or an endpoint.
     #[error("cannot serve: {0}")]
     Serve(#[from] wire::ServerError),
@@ -74,7 +78,7 @@ impl Coded for DaemonError {
     fn code(&self) -> ErrorCode {
         match self {
             DaemonError::Policy { source, .. } => source.code(),
-            DaemonError::State(e) => e.code(),
+            DaemonError::State(e) | DaemonError::StateRoot(e) => e.code(),
             DaemonError::Serve(e) => e.code(),
             DaemonError::Upstream { source, .. } => source.code(),
             DaemonError::Dir { .. }

@@ -273,6 +273,44 @@ pub fn sibling_bin(name: &str, var: &str) -> PathBuf {
     bin
 }
 
+/// keymintd, durable over `state` (volatile without one), ready: what a
+/// daemon under test gets its state key from (hand it over with
+/// [`Proc::link`] as `keymintd`). Its binary is found with [`sibling_bin`]
+/// (`KEYMINTD_BIN`).
+pub fn keymintd(state: Option<&Path>, policy: &Path, run: &Path) -> Proc {
+    let bin = sibling_bin("keymintd", "KEYMINTD_BIN");
+    let mut args: Vec<&OsStr> = match state {
+        Some(s) => vec![OsStr::new("--state"), s.as_os_str()],
+        None => vec![OsStr::new("--volatile")],
+    };
+    args.extend([
+        OsStr::new("--policy"),
+        policy.as_os_str(),
+        OsStr::new("--run"),
+        run.as_os_str(),
+    ]);
+    let p = Proc::spawn(&bin, args);
+    p.wait_for("keymintd: ready");
+    p
+}
+
+/// The trust store's MAC key, asked of `keymintd` (a [`keymintd`] process)
+/// as keystored asks it: what a test that writes the trust store the way
+/// keystored does needs.
+pub fn trust_key(keymintd: &Proc) -> statefs::StateKey {
+    let mut c = keymintd.connect("system:keystored");
+    let args = must(
+        nexus_proto::encode_args::<nexus_proto::KmTrustKey>(&nexus_proto::Empty {}),
+        "km.trust_key arguments",
+    );
+    let reply = must(c.call("km.trust_key", &args), "km.trust_key");
+    let key = must(
+        nexus_proto::decode_reply::<nexus_proto::KmTrustKey>(reply),
+        "km.trust_key reply",
+    );
+    statefs::StateKey::from_slice(key.key.expose()).unwrap_or_else(|| panic!("not a 32-byte key"))
+}
+
 /// The field `name` of a reply map.
 pub fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
     let Some(map) = v.as_map() else {

@@ -7,6 +7,7 @@
 
 use nexus_core::{Coded, ErrorCode, Subject};
 use nexus_daemon::{Config, Daemon, DaemonError, Markers, Service, Spec, StopReason};
+use statefs::StateKey;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -17,6 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 use wire::handoff::send_endpoint;
 use wire::{Args, CallContext, Client, Request, Value, WireError};
+use zeroize::Zeroizing;
 
 const SPEC: Spec = Spec {
     name: "testd",
@@ -24,6 +26,7 @@ const SPEC: Spec = Spec {
     public_socket: false,
     needs_trust_dir: false,
     upstreams: &[],
+    owns: &["testd/**"],
 };
 
 fn repo_policy() -> PathBuf {
@@ -98,6 +101,13 @@ fn endpoints_before_ready_are_served_and_eof_stops_cleanly() {
         Markers::to_writer(Box::new(out.clone())),
     )
     .unwrap();
+    // A daemon that does not get its key from keymintd attaches its root
+    // itself (keymintd does, from its device secret).
+    let report = d
+        .context()
+        .attach_state_root(StateKey::new(Zeroizing::new([5; 32])))
+        .unwrap();
+    assert_eq!(report.adopted, Some(0));
     // Sent before the server exists: queued, then served.
     let mut early = serve_endpoint(&supervisor, "system:keystored");
     thread::sleep(Duration::from_millis(100));
@@ -132,6 +142,36 @@ fn endpoints_before_ready_are_served_and_eof_stops_cleanly() {
     assert_eq!(reason.exit_status(), 0);
     assert_eq!(out.text(), "testd: ready\n");
     assert!(early.call("whoami", &Args::new()).is_err());
+    // A clean stop leaves a snapshot whose checkpoint is the log's end, and
+    // an intact chain.
+    assert!(state.join("root/testd.a").exists());
+    let r = auditlog::verify::verify(&audit, "testd", &[]).unwrap();
+    assert!(r.is_intact(), "{r:?}");
+}
+
+#[test]
+fn test_reject_serving_durable_state_without_a_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        &SPEC,
+        &[
+            "--state",
+            dir.path().join("state").to_str().unwrap(),
+            "--policy",
+            repo_policy().to_str().unwrap(),
+            "--run",
+            dir.path().join("run").to_str().unwrap(),
+            "--control-stdin",
+        ],
+    );
+    let d = Daemon::start_with(SPEC, cfg, None, Markers::to_writer(Box::new(io::sink()))).unwrap();
+    let e = d
+        .serve(Service {
+            handler: whoami,
+            insecure: false,
+        })
+        .unwrap_err();
+    assert!(matches!(e, DaemonError::StateRoot(_)), "{e}");
 }
 
 #[test]
@@ -164,6 +204,9 @@ fn public_socket_maps_uids_through_the_policy() {
     });
     out.wait_for("testd: ready (volatile) (INSECURE)");
     assert!(run.join("audit/testd.jsonl").exists());
+    // A run directory the daemon creates is private.
+    let mode = std::fs::metadata(&run).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
     let sock = run.join("testd.sock");
     let mut c = Client::connect(&sock).unwrap();
     let r = c.call("whoami", &Args::new());

@@ -8,7 +8,8 @@
 //! Invariants: the secret is created once, from the configured entropy
 //! source, on the first start; an unreadable or corrupt file is an `EIO`
 //! error, never a reason to mint a new secret (which would silently orphan
-//! every wrapped key).
+//! every wrapped key). Every buffer that holds the secret, on the way from
+//! or to the file included, is zeroized when dropped.
 
 use crate::error::KeyMintError;
 use crate::rng::Entropy;
@@ -41,24 +42,23 @@ impl DeviceSecret {
         entropy: &Entropy,
     ) -> Result<(Self, bool), KeyMintError> {
         let path = device_secret_path()?;
+        // statefs reads the file into one zeroizing buffer of its size and
+        // hands the payload over in another; the secret is copied once more,
+        // into the zeroizing array, and nowhere else.
         if let Some((_, payload)) = state.read_record(&path, MAGIC, &[VERSION])? {
-            let payload = Zeroizing::new(payload);
-            let master: [u8; 32] =
-                payload
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| statefs::StateError::Corrupt {
-                        path: path.to_string(),
-                        reason: "device secret has the wrong length",
-                    })?;
-            return Ok((
-                DeviceSecret {
-                    master: Zeroizing::new(master),
-                },
-                false,
-            ));
+            if payload.len() != 32 {
+                return Err(statefs::StateError::Corrupt {
+                    path: path.to_string(),
+                    reason: "device secret has the wrong length",
+                }
+                .into());
+            }
+            let mut master = Zeroizing::new([0u8; 32]);
+            master.copy_from_slice(&payload);
+            return Ok((DeviceSecret { master }, false));
         }
         let master = entropy.secret32()?;
+        // The encoded record is zeroized by statefs after the write.
         state.write_record(&path, MAGIC, VERSION, master.as_slice())?;
         Ok((DeviceSecret { master }, true))
     }

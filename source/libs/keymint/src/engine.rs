@@ -128,6 +128,20 @@ impl KeyMint {
         })
     }
 
+    /// The MAC key of the state root of the service whose subject is
+    /// `subject` (`system:keystored`…): HKDF-SHA256 of the device secret,
+    /// one key per subject, so no daemon can forge another's root.
+    pub fn state_key(&self, subject: &str) -> Result<Zeroizing<[u8; 32]>, KeyMintError> {
+        self.device
+            .derive(b"nexus-keymint/state-key/v1", subject.as_bytes())
+    }
+
+    /// The MAC key of the trust store's manifest, which keystored writes
+    /// and bundlemgrd and updated read.
+    pub fn trust_key(&self) -> Result<Zeroizing<[u8; 32]>, KeyMintError> {
+        self.device.derive(b"nexus-keymint/trust-key/v1", b"")
+    }
+
     /// Whether the device secret was created by this `open`.
     pub fn created_device_secret(&self) -> bool {
         self.created

@@ -160,3 +160,22 @@ fn deterministic_mode_is_reproducible_and_marked_insecure() {
     assert_eq!(run(7), run(7));
     assert_ne!(run(7).0, run(8).0);
 }
+
+#[test]
+fn state_keys_are_per_subject_and_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let km = open(dir.path());
+    let a = km.state_key("system:keystored").unwrap();
+    let b = km.state_key("system:identityd").unwrap();
+    assert_ne!(*a, *b);
+    assert_ne!(*a, *km.trust_key().unwrap());
+    drop(km);
+    // The same device secret gives the same keys after a restart.
+    assert_eq!(*open(dir.path()).state_key("system:keystored").unwrap(), *a);
+    // Another device's differ.
+    let other = tempfile::tempdir().unwrap();
+    assert_ne!(
+        *open(other.path()).state_key("system:keystored").unwrap(),
+        *a
+    );
+}

@@ -6,7 +6,9 @@
 //!   service owns is refused to everyone else), and only with
 //!   `identity.key.delete` (audited by the authorizer).
 //! - The record is removed whatever it holds, a damaged one included: the
-//!   record is not decoded, only its length read for the usage figures.
+//!   record is not decoded, only its length read for the usage figures
+//!   (one its state root refuses, rolled back or changed, is removed all
+//!   the same, and the usage recounted).
 //! - Under the writers' lock, so a concurrent create of the same name comes
 //!   wholly before or wholly after.
 
@@ -35,16 +37,28 @@ impl KeyStore {
         let not_found = || KeystoreError::NotFound {
             key: key.to_string(),
         };
-        let len = self.state.read(&path)?.ok_or_else(not_found)?.len();
+        let len = match self.state.read(&path) {
+            Ok(Some(bytes)) => Some(bytes.len()),
+            Ok(None) => return Err(not_found()),
+            Err(statefs::StateError::Integrity { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
         match self.state.delete(&path) {
             Ok(true) => {
-                table.insert(
-                    key.app.clone(),
-                    Usage {
-                        bytes: before.bytes.saturating_sub(len as u64),
-                        keys: before.keys.saturating_sub(1),
-                    },
-                );
+                match len {
+                    Some(len) => {
+                        table.insert(
+                            key.app.clone(),
+                            Usage {
+                                bytes: before.bytes.saturating_sub(len as u64),
+                                keys: before.keys.saturating_sub(1),
+                            },
+                        );
+                    }
+                    None => {
+                        table.remove(&key.app);
+                    }
+                }
                 Ok(())
             }
             Ok(false) => Err(not_found()),

@@ -1,9 +1,10 @@
 //! The persisted key record: one file per key at
 //! `state:/keystore/<app>/<purpose>/<name>`.
 //!
-//! The file is a statefs record envelope (magic `NXKS`, version, length,
-//! SHA-256 checksum) around a CBOR payload (RFC 8949, written by ciborium:
-//! a map with text keys in the field order below, byte strings for binary
+//! The file is a statefs record envelope (magic `NXKS`, the record version
+//! below; layout 2: the state root's generation and its MAC; files of
+//! layout 1, written before the state root, are still read) around a CBOR
+//! payload (RFC 8949, written by ciborium: a map with text keys in the field order below, byte strings for binary
 //! fields). Reading is strict: the envelope must check, the version must be
 //! known, the CBOR must match that version's schema exactly (unknown
 //! fields, wrong types and trailing bytes are refused), and the decoded
@@ -32,11 +33,8 @@ pub const RECORD_MAGIC: &[u8; 4] = b"NXKS";
 pub const RECORD_VERSION: u16 = 2;
 /// The record versions this build reads.
 pub const RECORD_VERSIONS: [u16; 2] = [1, 2];
-/// A record payload larger than this is refused before decoding.
+/// A record file larger than this is refused before decoding.
 const MAX_RECORD_LEN: usize = 1 << 20;
-/// What the statefs envelope adds to a payload: magic, version, length,
-/// SHA-256.
-pub(crate) const ENVELOPE_LEN: usize = 4 + 2 + 4 + 32;
 
 /// Bytes that serialize as a CBOR byte string (not an array of integers).
 #[derive(Debug, PartialEq, Eq)]
@@ -148,8 +146,9 @@ pub(crate) fn name_of(path: &StatePath) -> Option<KeyName> {
     }
 }
 
-/// The payload (record version [`RECORD_VERSION`]) for `rec`.
-pub(crate) fn encode(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
+/// The payload (record version [`RECORD_VERSION`]) for `rec`; the
+/// envelope is statefs's.
+pub(crate) fn payload(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
     let body = Body {
         app: rec.name.app.clone(),
         purpose: rec.name.purpose.clone(),
@@ -180,32 +179,26 @@ pub(crate) fn encode(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
     Ok(payload)
 }
 
-/// The whole file (envelope included) for `rec`.
-#[cfg(test)]
-pub(crate) fn encode_file(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
-    Ok(statefs::record::encode(
-        RECORD_MAGIC,
-        RECORD_VERSION,
-        &encode(rec)?,
-    ))
-}
-
-/// Check the envelope of the file at `path` and decode it: it must hold
-/// `expected`.
-#[cfg(test)]
-pub(crate) fn decode_file(
+/// Read and decode the record at `path`, which must hold `expected`;
+/// `None` if there is none. Returns the file's size too (for quotas).
+pub(crate) fn read(
+    state: &statefs::StateFs,
     path: &StatePath,
     expected: &KeyName,
-    bytes: &[u8],
-) -> Result<KeyRecord, KeystoreError> {
-    if bytes.len() > MAX_RECORD_LEN + ENVELOPE_LEN {
+) -> Result<Option<(KeyRecord, usize)>, KeystoreError> {
+    let Some(rec) = state.read_record_full(path, RECORD_MAGIC, &RECORD_VERSIONS)? else {
+        return Ok(None);
+    };
+    if rec.file_len > MAX_RECORD_LEN {
         return Err(KeystoreError::Corrupt {
             path: path.to_string(),
             reason: "record is too large",
         });
     }
-    let rec = statefs::record::decode(path, bytes, RECORD_MAGIC, &RECORD_VERSIONS)?;
-    decode(path, expected, rec.version, rec.payload)
+    Ok(Some((
+        decode(path, expected, rec.version, &rec.payload)?,
+        rec.file_len,
+    )))
 }
 
 fn parse<V: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<Body<V>, &'static str> {
@@ -379,12 +372,43 @@ mod tests {
         key_path(&name()).unwrap()
     }
 
+    /// The whole file, as an unrooted store writes it (layout 2,
+    /// checksummed).
+    fn encode_file(rec: &KeyRecord) -> Result<Vec<u8>, KeystoreError> {
+        Ok(statefs::record::encode_v2(
+            &path(),
+            RECORD_MAGIC,
+            RECORD_VERSION,
+            0,
+            &super::payload(rec)?,
+            None,
+        )
+        .to_vec())
+    }
+
+    /// Check the envelope of the file at `path` and decode it: it must
+    /// hold `expected`.
+    fn decode_file(
+        path: &StatePath,
+        expected: &KeyName,
+        bytes: &[u8],
+    ) -> Result<KeyRecord, KeystoreError> {
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(KeystoreError::Corrupt {
+                path: path.to_string(),
+                reason: "record is too large",
+            });
+        }
+        let rec = statefs::record::decode(path, bytes, RECORD_MAGIC, &RECORD_VERSIONS)?;
+        decode(path, expected, rec.version, rec.payload)
+    }
+
     fn code(bytes: &[u8]) -> ErrorCode {
         decode_file(&path(), &name(), bytes).unwrap_err().code()
     }
 
     fn payload(rec: &KeyRecord) -> Vec<u8> {
-        encode(rec).unwrap()
+        super::payload(rec).unwrap()
     }
 
     #[test]
@@ -412,10 +436,7 @@ mod tests {
         }
         let v3 = statefs::record::encode(RECORD_MAGIC, 3, &payload(&sample(Algorithm::Ed25519)));
         assert_eq!(code(&v3), ErrorCode::Eio);
-        assert_eq!(
-            code(&vec![0u8; MAX_RECORD_LEN + ENVELOPE_LEN + 1]),
-            ErrorCode::Eio
-        );
+        assert_eq!(code(&vec![0u8; MAX_RECORD_LEN + 1]), ErrorCode::Eio);
     }
 
     #[test]

@@ -100,9 +100,18 @@ impl KeyStore {
         }
         let mut u = Usage::default();
         for path in self.state.list(&record::app_prefix(app)?)? {
-            if let Some(bytes) = self.state.read(&path)? {
-                u.bytes = u.bytes.saturating_add(bytes.len() as u64);
-                u.keys = u.keys.saturating_add(1);
+            match self.state.read(&path) {
+                Ok(Some(bytes)) => {
+                    u.bytes = u.bytes.saturating_add(bytes.len() as u64);
+                    u.keys = u.keys.saturating_add(1);
+                }
+                Ok(None) => {}
+                // A record its state root refuses still holds a key's
+                // place; only what needs that key fails (EIO).
+                Err(statefs::StateError::Integrity { .. }) => {
+                    u.keys = u.keys.saturating_add(1);
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         table.insert(app.clone(), u);
@@ -126,25 +135,16 @@ impl KeyStore {
         path: &StatePath,
         key: &KeyName,
     ) -> Result<Option<(KeyRecord, usize)>, KeystoreError> {
-        match self
-            .state
-            .read_record(path, RECORD_MAGIC, &record::RECORD_VERSIONS)?
-        {
-            None => Ok(None),
-            Some((version, payload)) => {
-                let rec = record::decode(path, key, version, &payload)?;
-                Ok(Some((rec, payload.len() + record::ENVELOPE_LEN)))
-            }
-        }
+        record::read(&self.state, path, key)
     }
 
     /// Write `rec` at its path; returns the file's length.
     pub(crate) fn store(&self, rec: &KeyRecord) -> Result<usize, KeystoreError> {
         let path = record::key_path(&rec.name)?;
-        let payload = record::encode(rec)?;
+        let payload = record::payload(rec)?;
         self.state
             .write_record(&path, RECORD_MAGIC, RECORD_VERSION, &payload)?;
-        Ok(payload.len() + record::ENVELOPE_LEN)
+        Ok(statefs::record::encoded_len(payload.len()))
     }
 
     /// Read, change and write one record under the writers' lock, checking
@@ -167,7 +167,8 @@ impl KeyStore {
         };
         let is_new = old.is_none();
         let rec = change(old)?;
-        let new_len = record::encode(&rec)?.len() + record::ENVELOPE_LEN;
+        let payload = record::payload(&rec)?;
+        let new_len = statefs::record::encoded_len(payload.len());
         let after = Usage {
             bytes: before
                 .bytes
@@ -181,10 +182,13 @@ impl KeyStore {
         } else {
             Vec::new()
         };
-        if let Err(e) = self.store(&rec) {
+        if let Err(e) = self
+            .state
+            .write_record(&path, RECORD_MAGIC, RECORD_VERSION, &payload)
+        {
             // The write may or may not have landed: recount next time.
             table.remove(&key.app);
-            return Err(e);
+            return Err(e.into());
         }
         table.insert(key.app.clone(), after);
         Ok(Outcome {

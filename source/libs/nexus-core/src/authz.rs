@@ -145,6 +145,10 @@ pub enum AuthzError {
     /// unavailable). Fail closed.
     #[error("authorization unavailable: {0}")]
     Unavailable(&'static str),
+    /// The state disk is down to the space kept for the system's own
+    /// records: new work of non-system subjects is refused.
+    #[error("state disk reserve reached")]
+    Reserve,
 }
 
 impl Coded for AuthzError {
@@ -152,6 +156,7 @@ impl Coded for AuthzError {
         match self {
             AuthzError::Denied { .. } => ErrorCode::Eperm,
             AuthzError::Unavailable(_) => ErrorCode::Eio,
+            AuthzError::Reserve => ErrorCode::Edquota,
         }
     }
 }

@@ -27,7 +27,7 @@ mod file_sink;
 mod policy;
 
 pub use audit::{AuditError, AuditRecord, AuditSink, MemorySink};
-pub use engine::PolicyEngine;
+pub use engine::{PolicyEngine, ReserveGauge};
 pub use error::PolicyError;
 pub use file::{MAX_POLICY_LEN, POLICY_VERSION};
 pub use file_sink::{Durability, FileSink};

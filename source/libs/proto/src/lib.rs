@@ -53,6 +53,7 @@ pub use ops::init::*;
 pub use ops::key_delete::*;
 pub use ops::keymint::*;
 pub use ops::keys::*;
+pub use ops::state_keys::*;
 pub use ops::status::*;
 pub use ops::trust::*;
 pub use ops::vault::*;

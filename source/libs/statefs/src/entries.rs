@@ -5,16 +5,15 @@
 //! cannot use: a symlink, a device, a name that is no valid segment, or
 //! a file where a directory should be is reported, never passed over.
 //!
-//! Invariants: nothing is followed (each component of the directory's own
-//! path is checked with `lstat`, so a symlinked directory is reported, not
+//! Invariants: nothing is followed (the directory is opened component by
+//! component with `O_NOFOLLOW`, so a symlinked directory is reported, not
 //! entered); statefs's own temp files (`.tmp.*`, left by a crash) are the
-//! only names left out, as in [`StateFs::list`].
+//! only names left out, as in [`StateFs::list`]. At the top level the
+//! reserved names (`audit`, `root`, `run`) are left out too.
 
 use crate::path::StatePath;
-use crate::store::{host, Backend, StateFs};
+use crate::store::{Backend, StateFs};
 use crate::StateError;
-use std::fs;
-use std::io::ErrorKind;
 
 /// What a directory entry is. Symlinks are not followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,16 +58,14 @@ fn corrupt(dir: &StatePath, reason: &'static str) -> StateError {
     }
 }
 
-fn kind_of(ft: fs::FileType) -> EntryKind {
-    if ft.is_symlink() {
-        EntryKind::Symlink
-    } else if ft.is_dir() {
-        EntryKind::Dir
-    } else if ft.is_file() {
-        EntryKind::File
-    } else {
+pub(crate) fn kind_of(ft: rustix::fs::FileType) -> EntryKind {
+    use rustix::fs::FileType;
+    match ft {
+        FileType::Symlink => EntryKind::Symlink,
+        FileType::Directory => EntryKind::Dir,
+        FileType::RegularFile => EntryKind::File,
         // A fifo, socket or device.
-        EntryKind::Special
+        _ => EntryKind::Special,
     }
 }
 
@@ -80,7 +77,7 @@ impl StateFs {
     /// it for an empty directory.
     pub fn entries(&self, dir: &StatePath) -> Result<Option<Vec<DirEntry>>, StateError> {
         match &*self.backend {
-            Backend::Disk { root, .. } => disk_entries(root, dir),
+            Backend::Disk { disk, .. } => disk.entries(dir),
             Backend::Memory(m) => {
                 let map = crate::store::lock(m);
                 let depth = dir.segments().len();
@@ -123,55 +120,11 @@ impl StateFs {
     }
 }
 
-fn disk_entries(
-    root: &std::path::Path,
-    dir: &StatePath,
-) -> Result<Option<Vec<DirEntry>>, StateError> {
-    // Every component, the directory itself included, must be a real
-    // directory: lstat each, so no symlink is followed on the way.
-    let mut at = root.to_path_buf();
-    for seg in dir.segments() {
-        at.push(seg);
-        match fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_dir() => {}
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(corrupt(dir, "a symbolic link where a directory should be"))
-            }
-            Ok(_) => return Err(corrupt(dir, "a file where a directory should be")),
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(StateError::Io {
-                    path: dir.to_string(),
-                    source,
-                })
-            }
-        }
-    }
-    let io = |source| StateError::Io {
-        path: dir.to_string(),
-        source,
-    };
-    let mut out = Vec::new();
-    for entry in fs::read_dir(host(root, dir)).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let os = entry.file_name();
-        let name = os.to_string_lossy().into_owned();
-        if name.starts_with(".tmp.") {
-            continue;
-        }
-        let path = os.to_str().and_then(|n| dir.join(n).ok());
-        // DirEntry::file_type does not follow symlinks.
-        let kind = kind_of(entry.file_type().map_err(io)?);
-        out.push(DirEntry { name, path, kind });
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Some(out))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use nexus_core::{Coded, ErrorCode};
+    use std::fs;
     use std::os::unix::fs::symlink;
 
     fn p(s: &str) -> StatePath {

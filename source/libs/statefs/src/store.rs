@@ -1,16 +1,27 @@
-//! The store itself: a state directory on disk, or memory in volatile mode.
+//! The store itself: a state directory on disk (with, in a daemon, its
+//! state root attached), or memory in volatile mode.
+//!
+//! Routing: a path the attached root owns goes through the root (reads are
+//! checked against it; writes and deletes are state changes); any other
+//! path is read directly (records another daemon writes, like the trust
+//! store, are checked by their readers), and writing it is refused. Before
+//! a root is attached (and in tools and tests that never attach one) every
+//! path is plain.
 
+use crate::disk::Disk;
+use crate::key::StateKey;
+use crate::owner::Ownership;
 use crate::path::StatePath;
-use crate::record;
+use crate::record::{self, TagCheck};
+use crate::root::{self, Root, RootConfig, RootReport};
 use crate::StateError;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
 
 /// Whether state survives a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +41,53 @@ impl fmt::Display for StateMode {
     }
 }
 
+/// A record as read, with what its envelope says.
+pub struct StoredRecord {
+    /// The format version.
+    pub version: u16,
+    /// The state root generation it was written at (0: none).
+    pub generation: u64,
+    /// The payload (zeroized when dropped).
+    pub payload: Zeroizing<Vec<u8>>,
+    /// The file's size, envelope included.
+    pub file_len: usize,
+}
+
+impl fmt::Debug for StoredRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredRecord")
+            .field("version", &self.version)
+            .field("generation", &self.generation)
+            .field("file_len", &self.file_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A record's payload, zeroized when dropped.
+pub type Payload = Zeroizing<Vec<u8>>;
+
+/// Makes a file's bytes for a generation, under a key when there is one.
+type MakeBytes<'a> = dyn FnMut(u64, Option<&StateKey>) -> Zeroizing<Vec<u8>> + 'a;
+
+/// How long a free-space reading is reused.
+const FREE_SPACE_TTL: Duration = Duration::from_millis(100);
+
+pub(crate) struct Reserve {
+    bytes: AtomicU64,
+    cached: Mutex<Option<(Instant, u64)>>,
+}
+
 pub(crate) enum Backend {
-    Disk { root: PathBuf, tmp_seq: AtomicU64 },
+    Disk {
+        disk: Arc<Disk>,
+        root: OnceLock<Arc<Root>>,
+        reserve: Reserve,
+    },
     Memory(Mutex<BTreeMap<StatePath, Vec<u8>>>),
 }
 
-/// A handle on the state store. Cheap to clone; clones share the store.
+/// A handle on the state store. Cheap to clone; clones share the store
+/// (and its root, once attached).
 #[derive(Clone)]
 pub struct StateFs {
     pub(crate) backend: Arc<Backend>,
@@ -47,32 +99,38 @@ impl fmt::Debug for StateFs {
     }
 }
 
-fn io_err(path: &StatePath) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-    move |source| StateError::Io {
-        path: path.to_string(),
-        source,
-    }
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section is a single map operation or a cached value,
+    // so a panic in another holder cannot leave it half-updated.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+enum Route<'a> {
+    Memory(&'a Mutex<BTreeMap<StatePath, Vec<u8>>>),
+    Plain(&'a Disk),
+    Rooted(&'a Root),
+    Foreign(&'a Disk),
 }
 
 impl StateFs {
     /// Open (creating if needed, mode 0700) the state directory at `dir`.
+    /// Refused (`EIO`) unless it is a directory owned by the effective uid
+    /// and not writable by group or others.
     pub fn open(dir: &Path) -> Result<Self, StateError> {
-        let root = StatePath::root();
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io_err(&root))?;
-        let root_dir = fs::canonicalize(dir).map_err(io_err(&root))?;
         Ok(StateFs {
             backend: Arc::new(Backend::Disk {
-                root: root_dir,
-                tmp_seq: AtomicU64::new(0),
+                disk: Arc::new(Disk::open(dir)?),
+                root: OnceLock::new(),
+                reserve: Reserve {
+                    bytes: AtomicU64::new(0),
+                    cached: Mutex::new(None),
+                },
             }),
         })
     }
 
-    /// An in-memory store: the explicit volatile mode.
+    /// An in-memory store: the explicit volatile mode. It has no state
+    /// root: nothing in it outlives the process.
     pub fn volatile() -> Self {
         StateFs {
             backend: Arc::new(Backend::Memory(Mutex::new(BTreeMap::new()))),
@@ -82,7 +140,7 @@ impl StateFs {
     /// Whether state survives a restart.
     pub fn mode(&self) -> StateMode {
         match &*self.backend {
-            Backend::Disk { root, .. } => StateMode::Durable(root.clone()),
+            Backend::Disk { disk, .. } => StateMode::Durable(disk.root().to_path_buf()),
             Backend::Memory(_) => StateMode::Volatile,
         }
     }
@@ -96,118 +154,255 @@ impl StateFs {
     /// diagnostics; all access goes through the methods below.
     pub fn host_path(&self, path: &StatePath) -> Option<PathBuf> {
         match &*self.backend {
-            Backend::Disk { root, .. } => Some(host(root, path)),
+            Backend::Disk { disk, .. } => Some(disk.host(path)),
             Backend::Memory(_) => None,
         }
     }
 
-    /// The bytes at `path`, or `None` if there is no such file.
-    pub fn read(&self, path: &StatePath) -> Result<Option<Vec<u8>>, StateError> {
-        match &*self.backend {
-            Backend::Disk { root, .. } => match fs::read(host(root, path)) {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(io_err(path)(e)),
-            },
-            Backend::Memory(m) => Ok(lock(m).get(path).cloned()),
+    /// Attach the daemon's state root (durable mode, once): clears the
+    /// owned orphaned temp files, loads or adopts the root. A root found
+    /// damaged is reported, not an error: its records are then `EIO`.
+    pub fn attach_root(&self, cfg: RootConfig) -> Result<RootReport, StateError> {
+        let Backend::Disk { disk, root, .. } = &*self.backend else {
+            return Err(StateError::NoRoot("volatile mode has no state root"));
+        };
+        if root.get().is_some() {
+            return Err(StateError::NoRoot("a state root is already attached"));
+        }
+        let (r, report) = root::load::attach(Arc::clone(disk), cfg)?;
+        root.set(r)
+            .map_err(|_| StateError::NoRoot("a state root is already attached"))?;
+        Ok(report)
+    }
+
+    /// Whether a state root is attached.
+    pub fn has_root(&self) -> bool {
+        self.root().is_some()
+    }
+
+    /// Why the attached root is damaged, if it is.
+    pub fn root_damage(&self) -> Option<String> {
+        self.root().and_then(|r| r.damage().map(str::to_owned))
+    }
+
+    /// A clean stop: the root's last snapshot, so the next start replays
+    /// nothing. A no-op without a root.
+    pub fn close(&self) -> Result<(), StateError> {
+        match self.root() {
+            Some(r) => r.close(),
+            None => Ok(()),
         }
     }
 
-    /// Replace the bytes at `path` atomically (temp, fsync, rename, fsync dir).
-    pub fn write(&self, path: &StatePath, bytes: &[u8]) -> Result<(), StateError> {
-        let name = path.file_name().ok_or(StateError::Corrupt {
-            path: path.to_string(),
-            reason: "cannot write the root",
-        })?;
+    /// Take a snapshot of the root now (tests, tools).
+    pub fn snapshot_root(&self) -> Result<(), StateError> {
+        match self.root() {
+            Some(r) => r.snapshot(),
+            None => Err(StateError::NoRoot("no state root is attached")),
+        }
+    }
+
+    pub(crate) fn root(&self) -> Option<&Root> {
         match &*self.backend {
-            Backend::Disk { root, tmp_seq } => {
-                let target = host(root, path);
-                let dir = target.parent().unwrap_or(root).to_path_buf();
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(&dir)
-                    .map_err(io_err(path))?;
-                let seq = tmp_seq.fetch_add(1, Ordering::Relaxed);
-                let tmp = dir.join(format!(".tmp.{name}.{}.{seq}", std::process::id()));
-                let result = write_new(&tmp, bytes)
-                    .and_then(|()| fs::rename(&tmp, &target))
-                    .and_then(|()| sync_dir(&dir));
-                if result.is_err() {
-                    let _ = fs::remove_file(&tmp);
-                }
-                result.map_err(io_err(path))
+            Backend::Disk { root, .. } => root.get().map(|r| &**r),
+            Backend::Memory(_) => None,
+        }
+    }
+
+    fn route(&self, path: &StatePath) -> Route<'_> {
+        match &*self.backend {
+            Backend::Memory(m) => Route::Memory(m),
+            Backend::Disk { disk, root, .. } => match root.get() {
+                None => Route::Plain(disk),
+                Some(r) if r.owns(path) => Route::Rooted(r),
+                Some(_) => Route::Foreign(disk),
+            },
+        }
+    }
+
+    fn disk(&self) -> Option<&Disk> {
+        match &*self.backend {
+            Backend::Disk { disk, .. } => Some(disk),
+            Backend::Memory(_) => None,
+        }
+    }
+
+    fn read_bytes(&self, path: &StatePath) -> Result<Option<Zeroizing<Vec<u8>>>, StateError> {
+        match self.route(path) {
+            Route::Memory(m) => Ok(lock(m).get(path).map(|b| Zeroizing::new(b.clone()))),
+            Route::Plain(d) | Route::Foreign(d) => d.read(path),
+            Route::Rooted(r) => {
+                let bytes = self.disk().map_or(Ok(None), |d| d.read(path))?;
+                r.check(path, bytes.as_ref().map(|b| b.as_slice()))?;
+                Ok(bytes)
             }
-            Backend::Memory(m) => {
+        }
+    }
+
+    /// The bytes at `path`, or `None` if there is no such file. Under a
+    /// root, a file that does not match it is `EIO`.
+    pub fn read(&self, path: &StatePath) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.read_bytes(path)?.map(|mut z| std::mem::take(&mut *z)))
+    }
+
+    fn write_with(&self, path: &StatePath, make: &mut MakeBytes<'_>) -> Result<(), StateError> {
+        if path.segments().is_empty() {
+            return Err(StateError::Corrupt {
+                path: path.to_string(),
+                reason: "cannot write the root",
+            });
+        }
+        match self.route(path) {
+            Route::Memory(m) => {
+                let bytes = make(0, None);
                 lock(m).insert(path.clone(), bytes.to_vec());
                 Ok(())
             }
+            Route::Plain(d) => {
+                let bytes = make(0, None);
+                let mut tmp = d.write_temp(path, &bytes)?;
+                tmp.rename()?;
+                tmp.sync_dir()
+            }
+            Route::Rooted(r) => r.write(path, &mut |gen, key| make(gen, Some(key))),
+            Route::Foreign(_) => Err(StateError::NotOwned {
+                path: path.to_string(),
+            }),
         }
+    }
+
+    /// Replace the bytes at `path` atomically (temp, fsync, rename, fsync
+    /// dir); under a root, as one journaled state change.
+    pub fn write(&self, path: &StatePath, bytes: &[u8]) -> Result<(), StateError> {
+        self.write_with(path, &mut |_, _| Zeroizing::new(bytes.to_vec()))
     }
 
     /// Remove the file at `path`. Returns whether it existed.
     pub fn delete(&self, path: &StatePath) -> Result<bool, StateError> {
-        match &*self.backend {
-            Backend::Disk { root, .. } => {
-                let target = host(root, path);
-                match fs::remove_file(&target) {
-                    Ok(()) => {
-                        let dir = target.parent().unwrap_or(root);
-                        sync_dir(dir).map_err(io_err(path))?;
-                        Ok(true)
-                    }
-                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-                    Err(e) => Err(io_err(path)(e)),
+        match self.route(path) {
+            Route::Memory(m) => Ok(lock(m).remove(path).is_some()),
+            Route::Plain(d) => {
+                let Some(parent) = d.parent(path)? else {
+                    return Ok(false);
+                };
+                let existed = parent.unlink()?;
+                if existed {
+                    parent.sync()?;
                 }
+                Ok(existed)
             }
-            Backend::Memory(m) => Ok(lock(m).remove(path).is_some()),
+            Route::Rooted(r) => r.delete(path),
+            Route::Foreign(_) => Err(StateError::NotOwned {
+                path: path.to_string(),
+            }),
         }
     }
 
-    /// Every file under `prefix` (at any depth), sorted by path. Temp files
-    /// and names that are not valid segments are skipped.
+    /// Every file under `prefix` (at any depth), sorted by path: what is on
+    /// disk and, under a root, what the root says should be (so a missing
+    /// record is listed, and reading it is `EIO`). Temp files are skipped;
+    /// symlinks and special files are listed (reading them is `EIO`); a
+    /// name that is not a valid segment, or `prefix` being something other
+    /// than a directory, is `EIO`.
     pub fn list(&self, prefix: &StatePath) -> Result<Vec<StatePath>, StateError> {
         match &*self.backend {
-            Backend::Disk { root, .. } => {
-                let mut out = Vec::new();
-                walk(&host(root, prefix), prefix, &mut out)?;
-                out.sort();
-                Ok(out)
-            }
             Backend::Memory(m) => Ok(lock(m)
                 .keys()
                 .filter(|p| p.starts_with(prefix))
                 .cloned()
                 .collect()),
+            Backend::Disk { disk, root, .. } => {
+                let mut out = disk.walk(prefix)?;
+                if let Some(r) = root.get() {
+                    out.extend(r.paths_under(prefix));
+                    out.sort();
+                    out.dedup();
+                }
+                Ok(out)
+            }
         }
     }
 
-    /// Remove every file under `prefix`; returns how many were removed.
+    /// Remove every file under `prefix` that this store may write (under
+    /// a root: only owned ones); returns how many were removed.
     pub fn delete_prefix(&self, prefix: &StatePath) -> Result<usize, StateError> {
         let files = self.list(prefix)?;
+        let mut n = 0;
         for f in &files {
-            self.delete(f)?;
+            if matches!(self.route(f), Route::Foreign(_)) {
+                continue;
+            }
+            if self.delete(f)? {
+                n += 1;
+            }
         }
-        Ok(files.len())
+        Ok(n)
     }
 
-    /// Read a versioned record (see [`record`]); `None` if absent.
+    /// Read a versioned record (see [`record`]) with everything its
+    /// envelope says; `None` if absent. Under a root the file is checked
+    /// against it; otherwise the record's checksum is checked (a keyed
+    /// record needs [`StateFs::read_record_keyed`]).
+    pub fn read_record_full(
+        &self,
+        path: &StatePath,
+        magic: &[u8; 4],
+        supported: &[u16],
+    ) -> Result<Option<StoredRecord>, StateError> {
+        let check = match self.route(path) {
+            Route::Rooted(_) => TagCheck::Trusted,
+            _ => TagCheck::Unkeyed,
+        };
+        self.read_record_checked(path, magic, supported, check)
+    }
+
+    fn read_record_checked(
+        &self,
+        path: &StatePath,
+        magic: &[u8; 4],
+        supported: &[u16],
+        check: TagCheck<'_>,
+    ) -> Result<Option<StoredRecord>, StateError> {
+        let Some(bytes) = self.read_bytes(path)? else {
+            return Ok(None);
+        };
+        let rec = record::decode_with(path, &bytes, magic, supported, check)?;
+        Ok(Some(StoredRecord {
+            version: rec.version,
+            generation: rec.generation,
+            payload: Zeroizing::new(rec.payload.to_vec()),
+            file_len: bytes.len(),
+        }))
+    }
+
+    /// Read a versioned record; `None` if absent.
     pub fn read_record(
         &self,
         path: &StatePath,
         magic: &[u8; 4],
         supported: &[u16],
-    ) -> Result<Option<(u16, Vec<u8>)>, StateError> {
-        match self.read(path)? {
-            None => Ok(None),
-            Some(bytes) => {
-                let rec = record::decode(path, &bytes, magic, supported)?;
-                Ok(Some((rec.version, rec.payload.to_vec())))
-            }
-        }
+    ) -> Result<Option<(u16, Payload)>, StateError> {
+        Ok(self
+            .read_record_full(path, magic, supported)?
+            .map(|r| (r.version, r.payload)))
     }
 
-    /// Write a versioned record atomically.
+    /// Read a record that must carry `key`'s MAC (one written with
+    /// [`StateFs::write_record_keyed`]); under a root it is also checked
+    /// against the root.
+    pub fn read_record_keyed(
+        &self,
+        path: &StatePath,
+        magic: &[u8; 4],
+        supported: &[u16],
+        key: &StateKey,
+    ) -> Result<Option<StoredRecord>, StateError> {
+        self.read_record_checked(path, magic, supported, TagCheck::Key(key))
+    }
+
+    /// Write a versioned record atomically: layout 2, with the root's
+    /// generation and MAC under a root, checksummed otherwise. The
+    /// encoded bytes are zeroized after the write.
     pub fn write_record(
         &self,
         path: &StatePath,
@@ -215,162 +410,71 @@ impl StateFs {
         version: u16,
         payload: &[u8],
     ) -> Result<(), StateError> {
-        self.write(path, &record::encode(magic, version, payload))
+        self.write_with(path, &mut |gen, key| {
+            record::encode_v2(path, magic, version, gen, payload, key)
+        })
     }
-}
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section is a single map operation, so a panic in
-    // another holder cannot leave the map half-updated.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+    /// [`StateFs::write_record`] with the MAC of `key` instead of the
+    /// root's (a record other daemons read, such as the trust store's
+    /// manifest).
+    pub fn write_record_keyed(
+        &self,
+        path: &StatePath,
+        magic: &[u8; 4],
+        version: u16,
+        payload: &[u8],
+        key: &StateKey,
+    ) -> Result<(), StateError> {
+        self.write_with(path, &mut |gen, _| {
+            record::encode_v2(path, magic, version, gen, payload, Some(key))
+        })
+    }
 
-pub(crate) fn host(root: &Path, path: &StatePath) -> PathBuf {
-    let mut p = root.to_path_buf();
-    p.extend(path.segments());
-    p
-}
-
-fn write_new(tmp: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-fn walk(dir: &Path, at: &StatePath, out: &mut Vec<StatePath>) -> Result<(), StateError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-            return Ok(())
+    /// Keep `bytes` of the state file system free for system work:
+    /// [`StateFs::reserve_reached`] says when less is left.
+    pub fn set_reserve(&self, bytes: u64) {
+        if let Backend::Disk { reserve, .. } = &*self.backend {
+            reserve.bytes.store(bytes, Ordering::Relaxed);
         }
-        Err(e) => return Err(io_err(at)(e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(io_err(at))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
+    }
+
+    /// Bytes free on the state file system (`None` in volatile mode or if
+    /// it cannot be read).
+    pub fn free_bytes(&self) -> Option<u64> {
+        self.disk().and_then(|d| d.free_bytes().ok())
+    }
+
+    /// Whether free space is at or below the reserve (never in volatile
+    /// mode). Reads the file system at most every 100 ms; an unreadable
+    /// file system counts as reached (fail closed).
+    pub fn reserve_reached(&self) -> bool {
+        let Backend::Disk { disk, reserve, .. } = &*self.backend else {
+            return false;
         };
-        let Ok(child) = at.join(&name) else { continue };
-        let ft = entry.file_type().map_err(io_err(&child))?;
-        if ft.is_dir() {
-            walk(&entry.path(), &child, out)?;
-        } else if ft.is_file() {
-            out.push(child);
+        let want = reserve.bytes.load(Ordering::Relaxed);
+        if want == 0 {
+            return false;
         }
+        let mut c = lock(&reserve.cached);
+        let free = match *c {
+            Some((at, free)) if at.elapsed() < FREE_SPACE_TTL => free,
+            _ => {
+                let free = disk.free_bytes().unwrap_or(0);
+                *c = Some((Instant::now(), free));
+                free
+            }
+        };
+        free <= want
     }
-    Ok(())
+
+    /// The ownership patterns a daemon declares, parsed (a convenience for
+    /// callers building a [`RootConfig`]).
+    pub fn ownership(patterns: &[&str]) -> Result<Ownership, StateError> {
+        Ok(Ownership::new(patterns)?)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn p(s: &str) -> StatePath {
-        StatePath::parse(s).unwrap()
-    }
-
-    fn both() -> (tempfile::TempDir, Vec<StateFs>) {
-        let dir = tempfile::tempdir().unwrap();
-        let disk = StateFs::open(&dir.path().join("state")).unwrap();
-        (dir, vec![disk, StateFs::volatile()])
-    }
-
-    #[test]
-    fn write_read_delete_list_in_both_modes() {
-        let (_d, stores) = both();
-        for s in stores {
-            assert_eq!(s.read(&p("state:/a/b")).unwrap(), None);
-            s.write(&p("state:/a/b"), b"one").unwrap();
-            s.write(&p("state:/a/c/d"), b"two").unwrap();
-            s.write(&p("state:/z"), b"three").unwrap();
-            s.write(&p("state:/a/b"), b"uno").unwrap();
-            assert_eq!(s.read(&p("state:/a/b")).unwrap().unwrap(), b"uno");
-            assert_eq!(
-                s.list(&p("state:/a")).unwrap(),
-                vec![p("state:/a/b"), p("state:/a/c/d")]
-            );
-            assert_eq!(s.list(&p("state:/nothing")).unwrap(), vec![]);
-            assert!(s.delete(&p("state:/a/b")).unwrap());
-            assert!(!s.delete(&p("state:/a/b")).unwrap());
-            assert_eq!(s.delete_prefix(&p("state:/a")).unwrap(), 1);
-            assert_eq!(s.list(&StatePath::root()).unwrap(), vec![p("state:/z")]);
-        }
-    }
-
-    #[test]
-    fn modes_are_explicit() {
-        let (_d, stores) = both();
-        assert!(!stores[0].is_volatile());
-        assert!(matches!(stores[0].mode(), StateMode::Durable(_)));
-        assert!(stores[1].is_volatile());
-        assert_eq!(stores[1].mode().to_string(), "volatile");
-        assert!(stores[1].host_path(&p("state:/a")).is_none());
-    }
-
-    #[test]
-    fn files_are_private() {
-        let (_d, stores) = both();
-        let s = &stores[0];
-        s.write(&p("state:/k/secret"), b"x").unwrap();
-        let f = s.host_path(&p("state:/k/secret")).unwrap();
-        assert_eq!(
-            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        let d = f.parent().unwrap();
-        assert_eq!(fs::metadata(d).unwrap().permissions().mode() & 0o777, 0o700);
-    }
-
-    #[test]
-    fn leftover_temp_file_from_a_crash_is_invisible() {
-        let (_d, stores) = both();
-        let s = &stores[0];
-        s.write(&p("state:/t/rec"), b"old").unwrap();
-        // A crash between write and rename leaves a temp file beside the target.
-        let host = s.host_path(&p("state:/t/rec")).unwrap();
-        fs::write(host.with_file_name(".tmp.rec.1.0"), b"new-but-unrenamed").unwrap();
-        assert_eq!(s.read(&p("state:/t/rec")).unwrap().unwrap(), b"old");
-        assert_eq!(s.list(&p("state:/t")).unwrap(), vec![p("state:/t/rec")]);
-    }
-
-    #[test]
-    fn records_round_trip_and_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = StateFs::open(dir.path()).unwrap();
-        s.write_record(&p("state:/r"), b"TEST", 1, b"payload")
-            .unwrap();
-        drop(s);
-        let s = StateFs::open(dir.path()).unwrap();
-        let (v, body) = s
-            .read_record(&p("state:/r"), b"TEST", &[1])
-            .unwrap()
-            .unwrap();
-        assert_eq!((v, body.as_slice()), (1, &b"payload"[..]));
-    }
-
-    #[test]
-    fn test_reject_corrupt_record_with_eio() {
-        use nexus_core::{Coded, ErrorCode};
-        let dir = tempfile::tempdir().unwrap();
-        let s = StateFs::open(dir.path()).unwrap();
-        s.write_record(&p("state:/r"), b"TEST", 1, b"payload")
-            .unwrap();
-        let host = s.host_path(&p("state:/r")).unwrap();
-        let mut bytes = fs::read(&host).unwrap();
-        bytes[12] ^= 1;
-        fs::write(&host, &bytes).unwrap();
-        let err = s.read_record(&p("state:/r"), b"TEST", &[1]).unwrap_err();
-        assert_eq!(err.code(), ErrorCode::Eio);
-        // The corrupt file is left in place for inspection, not reset.
-        assert_eq!(fs::read(&host).unwrap(), bytes);
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -13,7 +13,13 @@
 //! - a damaged distrust entry (its kid known from the file name): whether
 //!   that kid is distrusted;
 //! - a damaged distrust list (the directory is not one, or an entry's
-//!   name is no kid): whether any root is distrusted.
+//!   name is no kid): whether any root is distrusted;
+//! - a damaged, missing or rolled-back state-side manifest (the record
+//!   that vouches for every installed root and distrust entry): both
+//!   whether any root is distrusted and which roots are installed;
+//! - an entry of the state side that its manifest does not list (a
+//!   leftover of an interrupted write, or planted): nothing. It is never
+//!   read, only reported, and keystored removes it at its next start.
 
 use keymint::kid::Kid;
 use nexus_core::DamagedRecord;
@@ -27,6 +33,11 @@ pub enum Unknown {
     DistrustOf(Kid),
     /// Whether any kid is distrusted.
     DistrustList,
+    /// Everything the state side says: which roots are installed and
+    /// which kids are distrusted (its manifest cannot be used).
+    StateSide,
+    /// Nothing: an entry the state side's manifest does not list.
+    Nothing,
 }
 
 /// A record of the store that could not be used.
@@ -52,16 +63,16 @@ impl DamagedEntry {
     /// Whether it leaves unknown if `kid` is distrusted.
     pub fn hides_distrust_of(&self, kid: &Kid) -> bool {
         match self.unknown {
-            Unknown::DistrustList => true,
+            Unknown::DistrustList | Unknown::StateSide => true,
             Unknown::DistrustOf(k) => k == *kid,
-            Unknown::Root(_) => false,
+            Unknown::Root(_) | Unknown::Nothing => false,
         }
     }
 
     /// Whether it is a root that may have made a signature no intact root
     /// verifies.
     pub fn may_be_a_root(&self) -> bool {
-        matches!(self.unknown, Unknown::Root(_))
+        matches!(self.unknown, Unknown::Root(_) | Unknown::StateSide)
     }
 
     /// As a daemon reports it.
@@ -114,5 +125,9 @@ mod tests {
         assert!(d.hides_distrust_of(&kid));
         assert!(!d.hides_distrust_of(&Kid::from_hex(&"cd".repeat(32)).unwrap()));
         assert!(root_damage("x".into(), "junk", "bad").may_be_a_root());
+        let whole = DamagedEntry::new("m".into(), "bad", Unknown::StateSide);
+        assert!(whole.hides_distrust_of(&kid) && whole.may_be_a_root());
+        let stray = DamagedEntry::new("s".into(), "unlisted", Unknown::Nothing);
+        assert!(!stray.hides_distrust_of(&kid) && !stray.may_be_a_root());
     }
 }

@@ -35,6 +35,9 @@ pub enum TrustError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A write through a store opened only to read (bundlemgrd, updated).
+    #[error("this trust store is read-only here")]
+    ReadOnly,
     /// statefs failed.
     #[error(transparent)]
     State(#[from] StateError),
@@ -139,7 +142,8 @@ impl Coded for TrustError {
             // A signing failure keeps the signer's code (a keystore key:
             // keystored's refusal); malformed signatures are EINVAL.
             E::Minisign(e) => e.code(),
-            E::SystemOnly
+            E::ReadOnly
+            | E::SystemOnly
             | E::UpdatesScopeRequiresSystem
             | E::SystemRoot(_)
             | E::Unsigned
@@ -182,7 +186,9 @@ impl TrustError {
             TrustError::UnlistedFile(p) => kept(p, "not in the manifest"),
             TrustError::NotRegularFile(p) => kept(p, "not a regular file"),
             TrustError::State(
-                e @ (StateError::Corrupt { path, .. } | StateError::Io { path, .. }),
+                e @ (StateError::Corrupt { path, .. }
+                | StateError::Io { path, .. }
+                | StateError::Integrity { path, .. }),
             ) => Some(R::new(path.clone(), e.detail())),
             _ => None,
         }

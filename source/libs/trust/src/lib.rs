@@ -2,9 +2,13 @@
 //! artifacts (bundles and system updates).
 //!
 //! - [`TrustStore`]: system roots shipped read-only with the image
-//!   (`pkg://trust/`), installed roots (`state:/trust/installed/`) and a
-//!   distrust list (`state:/trust/distrusted/`, plus an optional shipped
-//!   `pkg://trust/distrusted/`) that overrides both.
+//!   (`pkg://trust/`, format 2 with a checksum line), installed roots
+//!   (`state:/trust/installed/`) and a distrust list
+//!   (`state:/trust/distrusted/`, plus an optional shipped
+//!   `pkg://trust/distrusted/`) that overrides both; the state side is
+//!   vouched for by a MAC'd manifest. A damaged record is kept with what
+//!   it leaves unknown ([`DamagedEntry`]) and fails only the answers that
+//!   depend on it.
 //! - [`verify`]: the only way anything in the system accepts an artifact;
 //!   [`verify_signed`] and [`check_stored_files`] verify it again, as
 //!   kept in the state store, when it is activated or read.
@@ -23,6 +27,7 @@ mod artifact;
 mod damage;
 mod error;
 mod fields;
+mod installed;
 mod load;
 mod manifest;
 pub mod minisign;
@@ -43,7 +48,10 @@ pub use manifest::{
     MAX_TOTAL_BYTES, SIGNATURE_FILE,
 };
 pub use path::{ArtifactPath, MAX_PATH_DEPTH, MAX_SEGMENT_LEN};
-pub use root::{RootError, TrustRoot, ALGORITHM, MAX_ROOT_FILE, ROOT_FORMAT};
+pub use root::{
+    distrust_toml, parse_distrust, parse_distrust_any, RootError, TrustRoot, ALGORITHM,
+    LEGACY_ROOT_FORMAT, MAX_ROOT_FILE, ROOT_FORMAT,
+};
 pub use scope::{Kind, Scope};
 pub use sign::{
     build_manifest, sign_artifact, sign_artifact_with, sign_manifest, sign_manifest_with,

@@ -1,32 +1,30 @@
-//! Loading the trust store: every entry of the system directory and of
-//! the state side, each either parsed or kept as a [`DamagedEntry`] with
-//! what it leaves unknown (see `damage`). Only a system directory that
-//! cannot be read at all is an error.
+//! Loading the trust store: every entry of the system directory and every
+//! entry the state side's manifest lists, each either parsed or kept as a
+//! [`DamagedEntry`] with what it leaves unknown (see `damage`). Only a
+//! system directory that cannot be read at all is an error.
 //!
 //! Invariants: nothing is followed (shipped files are opened with
 //! `O_NOFOLLOW`, state entries are listed with statefs's `entries`, which
-//! reports symlinks and special files); nothing is skipped except names
-//! starting with `.` (temp files a crash left).
+//! reports symlinks and special files, and read with `O_NOFOLLOW`);
+//! nothing is skipped except names starting with `.` (temp files a crash
+//! left). A state entry the manifest does not list is never read, only
+//! reported (it decides nothing); one it lists and that is missing,
+//! changed or unparsable is damage for its kid; a manifest that cannot be
+//! used is damage for the whole state side.
 
 use crate::artifact::{open_plain, read_bounded};
-use crate::damage::{distrust_damage, root_damage, DamagedEntry, Unknown};
+use crate::damage::{
+    distrust_damage, kid_of_distrust_name, kid_of_root_name, root_damage, DamagedEntry, Unknown,
+};
 use crate::error::{shown, TrustError};
+use crate::installed::{Manifest, StateSide, DISTRUSTED, INSTALLED};
 use crate::root::{parse_distrust, TrustRoot, MAX_ROOT_FILE};
-use crate::store::{state_path, DISTRUSTED, INSTALLED, SYSTEM_DISTRUST_DIR, SYSTEM_LOCATION};
+use crate::store::{state_path, SYSTEM_DISTRUST_DIR, SYSTEM_LOCATION};
 use keymint::kid::Kid;
-use statefs::{EntryKind, StateError, StateFs, StatePath};
+use statefs::{DirEntry, StateFs};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
-
-/// A statefs failure in words, without repeating the path.
-fn state_reason(e: &StateError) -> String {
-    match e {
-        StateError::Corrupt { reason, .. } => (*reason).to_owned(),
-        StateError::Io { source, .. } => format!("unreadable: {source}"),
-        other => other.to_string(),
-    }
-}
 
 /// What the loaded entries of one side add up to.
 #[derive(Default)]
@@ -134,103 +132,92 @@ impl Loaded {
         Ok(())
     }
 
-    /// The regular files directly under the state directory `dir`; every
-    /// other entry, and a `dir` that is not a directory, is damage.
-    fn state_files(
-        &mut self,
-        state: &StateFs,
-        dir: &str,
-        whole: Unknown,
-        entry_damage: fn(String, &str, String) -> DamagedEntry,
-    ) -> Vec<(String, StatePath)> {
+    /// The entries directly under the state directory `dir`; a `dir` that
+    /// is not a directory is damage leaving `whole` unknown (`None`).
+    fn state_dir(&mut self, state: &StateFs, dir: &str, whole: Unknown) -> Option<Vec<DirEntry>> {
         let listed = state_path(dir).and_then(|d| Ok(state.entries(&d)?));
-        let list = match listed {
-            Ok(Some(l)) => l,
-            Ok(None) => return Vec::new(),
-            Err(TrustError::State(e)) => {
-                let why = state_reason(&e);
+        match listed {
+            Ok(l) => Some(l.unwrap_or_default()),
+            Err(e) => {
+                let why = match e {
+                    TrustError::State(e) => e.detail(),
+                    e => e.to_string(),
+                };
                 self.damaged
                     .push(DamagedEntry::new(dir.to_owned(), why, whole));
-                return Vec::new();
-            }
-            Err(e) => {
-                let why = e.to_string();
-                self.damaged
-                    .push(DamagedEntry::new(dir.to_owned(), why, whole));
-                return Vec::new();
-            }
-        };
-        let mut out = Vec::new();
-        for e in list {
-            let location = format!("{dir}/{}", shown(&e.name));
-            match (e.path, e.kind) {
-                (Some(p), EntryKind::File) => out.push((e.name, p)),
-                (None, _) => {
-                    let why = "not a valid record name".to_owned();
-                    self.damaged.push(entry_damage(location, &e.name, why));
-                }
-                (Some(_), kind) => {
-                    let why = format!("{} where a record should be", kind.describe());
-                    self.damaged.push(entry_damage(location, &e.name, why));
-                }
-            }
-        }
-        out
-    }
-
-    fn read_state(
-        &mut self,
-        state: &StateFs,
-        path: &StatePath,
-        damage: DamagedEntry,
-    ) -> Option<Vec<u8>> {
-        match state.read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                self.damaged.push(DamagedEntry {
-                    reason: state_reason(&e),
-                    ..damage
-                });
                 None
             }
         }
     }
 
-    /// Distrust entries written at run time.
-    pub(crate) fn state_distrust(&mut self, state: &StateFs) {
-        let files = self.state_files(state, DISTRUSTED, Unknown::DistrustList, |l, n, w| {
-            distrust_damage(l, n, w)
-        });
-        for (name, path) in files {
-            let location = path.to_string();
-            let blank = distrust_damage(location.clone(), &name, "");
-            let Some(bytes) = self.read_state(state, &path, blank) else {
-                continue;
-            };
-            match parse_distrust(&name, &bytes) {
-                Ok(kid) => {
-                    self.distrusted.insert(kid);
-                }
-                Err(e) => self.damaged.push(distrust_damage(location, &name, e)),
+    /// The state side: `manifest` (or the damage that makes it unusable,
+    /// which leaves the whole side unknown), every entry it lists read
+    /// and checked, and every entry it does not list reported as a stray.
+    /// Entries under a damaged directory are not read one by one: the
+    /// directory's damage covers them. Returns the installed roots;
+    /// distrusted kids go into `self`.
+    pub(crate) fn state_side(
+        &mut self,
+        side: &StateSide<'_>,
+        manifest: Result<Manifest, DamagedEntry>,
+    ) -> Vec<TrustRoot> {
+        let installed = self.state_dir(side.state, INSTALLED, Unknown::Root(None));
+        let distrusted = self.state_dir(side.state, DISTRUSTED, Unknown::DistrustList);
+        let m = match manifest {
+            Ok(m) => m,
+            Err(d) => {
+                self.damaged.push(d);
+                return Vec::new();
+            }
+        };
+        let stray = |dir: &str, e: &DirEntry| {
+            DamagedEntry::new(
+                format!("{dir}/{}", shown(&e.name)),
+                "not listed in the manifest (left by an interrupted write, or planted)",
+                Unknown::Nothing,
+            )
+        };
+        for e in installed.iter().flatten() {
+            if !kid_of_root_name(&e.name).is_some_and(|k| m.installed.contains_key(&k)) {
+                self.damaged.push(stray(INSTALLED, e));
             }
         }
-    }
-
-    /// Roots installed at run time.
-    pub(crate) fn state_installed(&mut self, state: &StateFs) -> Vec<TrustRoot> {
-        let files = self.state_files(state, INSTALLED, Unknown::Root(None), |l, n, w| {
-            root_damage(l, n, w)
-        });
+        for e in distrusted.iter().flatten() {
+            if !kid_of_distrust_name(&e.name).is_some_and(|k| m.distrusted.contains_key(&k)) {
+                self.damaged.push(stray(DISTRUSTED, e));
+            }
+        }
         let mut roots = Vec::new();
-        for (name, path) in files {
-            let location = path.to_string();
-            let blank = root_damage(location.clone(), &name, "");
-            let Some(bytes) = self.read_state(state, &path, blank) else {
-                continue;
-            };
-            match TrustRoot::parse_file(&name, &bytes) {
+        let installed_listed = if installed.is_some() {
+            m.installed.iter().collect()
+        } else {
+            Vec::new()
+        };
+        for (kid, digest) in installed_listed {
+            match side.read_root(kid, digest) {
                 Ok(r) => roots.push(r),
-                Err(e) => self.damaged.push(root_damage(location, &name, e)),
+                Err(why) => {
+                    let name = format!("{kid}.toml");
+                    self.damaged
+                        .push(root_damage(format!("{INSTALLED}/{name}"), &name, why));
+                }
+            }
+        }
+        let distrusted_listed = if distrusted.is_some() {
+            m.distrusted.iter().collect()
+        } else {
+            Vec::new()
+        };
+        for (kid, digest) in distrusted_listed {
+            match side.read_distrust(kid, digest) {
+                Ok(k) => {
+                    self.distrusted.insert(k);
+                }
+                Err(why) => {
+                    let name = kid.to_hex();
+                    self.damaged
+                        .push(distrust_damage(format!("{DISTRUSTED}/{name}"), &name, why));
+                }
             }
         }
         roots

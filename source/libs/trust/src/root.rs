@@ -1,10 +1,10 @@
 //! Trust roots and their file format.
 //!
 //! A root file is named `<kid-hex>.toml`, where kid is the RFC 9679
-//! thumbprint of its key, and holds exactly:
+//! thumbprint of its key, and holds exactly (format 2):
 //!
 //! ```toml
-//! format = 1
+//! format = 2
 //! algorithm = "Ed25519"
 //! public_key = "<base64 of the 32-byte key>"
 //! minisign_key_id = "3B6A5A5F54BE79A5"   # optional
@@ -12,7 +12,17 @@
 //! scopes = ["packages"]
 //! not_before = 1735689600
 //! not_after = 1893456000
+//! checksum = "sha256:<64 hex digits>"
 //! ```
+//!
+//! The last line is the checksum: SHA-256 of every byte before it, so a
+//! flipped bit anywhere makes the file refused instead of loaded with
+//! another meaning (a digit of `not_after`, a letter of the label, the
+//! minisign key number). The store reads only this format
+//! ([`TrustRoot::parse_file`]). Format 1 (the same fields without the
+//! checksum line) is still accepted from a person handing a root in
+//! ([`TrustRoot::parse`]), and converted by `nx key trust seal`.
+//! Distrust entries have the same checksum line.
 //!
 //! Invariants: a [`TrustRoot`] holds a canonical, non-weak key, a valid
 //! label, at least one scope without duplicates and `not_before <
@@ -26,10 +36,15 @@ use base64::Engine;
 use ed25519_dalek::VerifyingKey;
 use keymint::kid::{ed25519_kid, Kid};
 use nexus_core::{Coded, ErrorCode, IdError, Label};
+use sha2::Digest;
 use std::collections::BTreeSet;
 
-/// The only root file format version.
-pub const ROOT_FORMAT: i64 = 1;
+/// The root file format the store reads and every writer writes.
+pub const ROOT_FORMAT: i64 = 2;
+/// The first format: no checksum line. Read only from people's files and
+/// by the upgrade of an old state directory.
+pub const LEGACY_ROOT_FORMAT: i64 = 1;
+const CHECKSUM_PREFIX: &str = "checksum = \"sha256:";
 /// The only algorithm.
 pub const ALGORITHM: &str = "Ed25519";
 /// The largest root or distrust file read, in bytes.
@@ -78,6 +93,12 @@ pub enum RootError {
     /// A distrust entry's kid is not 64 hex digits.
     #[error("bad key id")]
     BadKid,
+    /// A format-2 file without its checksum line (as the last line).
+    #[error("no checksum line at the end of the file")]
+    MissingChecksum,
+    /// The checksum does not match the file: it was changed or damaged.
+    #[error("checksum mismatch: the file was changed or damaged")]
+    ChecksumMismatch,
 }
 
 impl Coded for RootError {
@@ -121,6 +142,52 @@ pub(crate) fn text(bytes: &[u8]) -> Result<&str, RootError> {
     std::str::from_utf8(bytes).map_err(|_| RootError::NotText)
 }
 
+/// A file's body and whether it ended in a checksum line that matched
+/// (`Ok(None)`: no checksum line at all).
+fn checked_body(t: &str) -> Result<(&str, bool), RootError> {
+    let Some(without_nl) = t.strip_suffix('\n') else {
+        return Ok((t, false));
+    };
+    let start = without_nl.rfind('\n').map_or(0, |i| i + 1);
+    let (body, last) = (&t[..start], &without_nl[start..]);
+    let Some(rest) = last.strip_prefix(CHECKSUM_PREFIX) else {
+        return Ok((t, false));
+    };
+    let hex_part = rest.strip_suffix('"').ok_or(RootError::ChecksumMismatch)?;
+    let mut want = [0u8; 32];
+    if hex_part.len() != 64
+        || hex_part.bytes().any(|b| b.is_ascii_uppercase())
+        || hex::decode_to_slice(hex_part, &mut want).is_err()
+    {
+        return Err(RootError::ChecksumMismatch);
+    }
+    let got: [u8; 32] = sha2::Sha256::digest(body.as_bytes()).into();
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(&got[..], &want[..])) {
+        return Err(RootError::ChecksumMismatch);
+    }
+    Ok((body, true))
+}
+
+/// `body` followed by its checksum line.
+pub(crate) fn seal(body: String) -> String {
+    let sum = sha2::Sha256::digest(body.as_bytes());
+    format!("{body}{CHECKSUM_PREFIX}{}\"\n", hex::encode(sum))
+}
+
+/// The fields of a file: format 2 (checksum verified) or, when
+/// `legacy_ok`, format 1 (no checksum line).
+fn fields_of(bytes: &[u8], legacy_ok: bool) -> Result<Fields, RootError> {
+    let (body, sealed) = checked_body(text(bytes)?)?;
+    let mut f = Fields::parse(body)?;
+    let format = f.int("format")?;
+    match (format, sealed) {
+        (ROOT_FORMAT, true) => Ok(f),
+        (ROOT_FORMAT, false) => Err(RootError::MissingChecksum),
+        (LEGACY_ROOT_FORMAT, false) if legacy_ok => Ok(f),
+        (other, _) => Err(RootError::UnsupportedFormat(other)),
+    }
+}
+
 impl TrustRoot {
     /// Build a root from raw key bytes.
     pub fn new(
@@ -162,13 +229,19 @@ impl TrustRoot {
         )
     }
 
-    /// Parse a root file's contents.
+    /// Parse a root file a person hands in: format 2 (checksum checked)
+    /// or the first format, without a checksum.
     pub fn parse(bytes: &[u8]) -> Result<Self, RootError> {
-        let mut f = Fields::parse(text(bytes)?)?;
-        let format = f.int("format")?;
-        if format != ROOT_FORMAT {
-            return Err(RootError::UnsupportedFormat(format));
-        }
+        Self::from_fields(fields_of(bytes, true)?)
+    }
+
+    /// Parse a root file as the store holds it: format 2 only, checksum
+    /// checked.
+    pub fn parse_sealed(bytes: &[u8]) -> Result<Self, RootError> {
+        Self::from_fields(fields_of(bytes, false)?)
+    }
+
+    fn from_fields(mut f: Fields) -> Result<Self, RootError> {
         if f.string("algorithm")? != ALGORITHM {
             return Err(RootError::UnsupportedAlgorithm);
         }
@@ -192,19 +265,19 @@ impl TrustRoot {
         Self::new(&key, minisign_key_id, label, &scopes, not_before, not_after)
     }
 
-    /// Parse a root file found under `file_name`, which must be
-    /// `<kid-hex>.toml` for the key inside.
+    /// Parse a root file of the store found under `file_name`, which must
+    /// be `<kid-hex>.toml` for the key inside (format 2 only).
     pub fn parse_file(file_name: &str, bytes: &[u8]) -> Result<Self, RootError> {
-        let root = Self::parse(bytes)?;
+        let root = Self::parse_sealed(bytes)?;
         if file_name != root.file_name() {
             return Err(RootError::NameMismatch);
         }
         Ok(root)
     }
 
-    /// The file's contents. Every value is from a restricted charset
-    /// (base64, hex, label, scope names, integers), so no TOML escaping is
-    /// needed.
+    /// The file's contents (format 2, checksum line last). Every value is
+    /// from a restricted charset (base64, hex, label, scope names,
+    /// integers), so no TOML escaping is needed.
     pub fn to_toml(&self) -> String {
         let mut out = format!(
             "format = {ROOT_FORMAT}\nalgorithm = \"{ALGORITHM}\"\npublic_key = \"{}\"\n",
@@ -221,7 +294,7 @@ impl TrustRoot {
             self.not_before,
             self.not_after
         ));
-        out
+        seal(out)
     }
 
     /// `<kid-hex>.toml`.
@@ -270,14 +343,18 @@ impl TrustRoot {
     }
 }
 
-/// A distrust entry's contents (`format = 1`, `kid = "<hex>"`), checked
-/// against its file name.
-pub(crate) fn parse_distrust(file_name: &str, bytes: &[u8]) -> Result<Kid, RootError> {
-    let mut f = Fields::parse(text(bytes)?)?;
-    let format = f.int("format")?;
-    if format != ROOT_FORMAT {
-        return Err(RootError::UnsupportedFormat(format));
-    }
+/// A distrust entry's contents (`format = 2`, `kid = "<hex>"`, checksum
+/// line), checked against its file name.
+pub fn parse_distrust(file_name: &str, bytes: &[u8]) -> Result<Kid, RootError> {
+    distrust_from(fields_of(bytes, false)?, file_name)
+}
+
+/// A distrust entry of either format (the first had no checksum line).
+pub fn parse_distrust_any(file_name: &str, bytes: &[u8]) -> Result<Kid, RootError> {
+    distrust_from(fields_of(bytes, true)?, file_name)
+}
+
+fn distrust_from(mut f: Fields, file_name: &str) -> Result<Kid, RootError> {
     let kid_hex = f.string("kid")?;
     f.finish()?;
     let kid = Kid::from_hex(&kid_hex).map_err(|_| RootError::BadKid)?;
@@ -287,178 +364,11 @@ pub(crate) fn parse_distrust(file_name: &str, bytes: &[u8]) -> Result<Kid, RootE
     Ok(kid)
 }
 
-pub(crate) fn distrust_toml(kid: &Kid) -> String {
-    format!("format = {ROOT_FORMAT}\nkid = \"{kid}\"\n")
+/// A distrust entry's contents (format 2).
+pub fn distrust_toml(kid: &Kid) -> String {
+    seal(format!("format = {ROOT_FORMAT}\nkid = \"{kid}\"\n"))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> TrustRoot {
-        let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]).verifying_key();
-        TrustRoot::new(
-            key.as_bytes(),
-            Some(MinisignKeyId::from_bytes([1, 2, 3, 4, 5, 6, 7, 8])),
-            Label::new("test-root").unwrap(),
-            &[Scope::Updates, Scope::Packages],
-            100,
-            200,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn round_trips_through_its_file() {
-        let r = sample();
-        let text = r.to_toml();
-        assert_eq!(
-            TrustRoot::parse_file(&r.file_name(), text.as_bytes()).unwrap(),
-            r
-        );
-        assert_eq!(
-            r.file_name(),
-            format!("{}.toml", ed25519_kid(r.key()).to_hex())
-        );
-        assert!(r.allows(Scope::Packages) && r.allows(Scope::Updates));
-        let kid = r.kid();
-        assert_eq!(
-            parse_distrust(&kid.to_hex(), distrust_toml(&kid).as_bytes()),
-            Ok(kid)
-        );
-    }
-
-    fn replace(text: &str, from: &str, to: &str) -> Vec<u8> {
-        assert!(text.contains(from), "{from}");
-        text.replacen(from, to, 1).into_bytes()
-    }
-
-    #[test]
-    fn test_reject_malformed_root_files() {
-        let r = sample();
-        let t = r.to_toml();
-        let key_line = t
-            .lines()
-            .find(|l| l.starts_with("public_key"))
-            .unwrap()
-            .to_owned();
-        let mut weak = [0u8; 32];
-        weak[0] = 1;
-        let weak_b64 = base64::engine::general_purpose::STANDARD.encode(weak);
-        let short_b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 31]);
-        let cases: Vec<(Vec<u8>, RootError)> = vec![
-            (
-                replace(&t, "format = 1", "format = 2"),
-                RootError::UnsupportedFormat(2),
-            ),
-            (
-                replace(&t, "format = 1", "format = \"1\""),
-                FieldError::WrongType("format").into(),
-            ),
-            (
-                replace(&t, "format = 1\n", ""),
-                FieldError::Missing("format").into(),
-            ),
-            (
-                replace(&t, "Ed25519", "Ed448"),
-                RootError::UnsupportedAlgorithm,
-            ),
-            (
-                format!("{t}origin = \"system\"\n").into_bytes(),
-                FieldError::Unknown("origin".into()).into(),
-            ),
-            (
-                replace(&t, &key_line, "public_key = \"@@@\""),
-                RootError::BadBase64,
-            ),
-            (
-                replace(&t, &key_line, &format!("public_key = \"{weak_b64}\"")),
-                keymint::ed25519::PublicKeyError::Weak.into(),
-            ),
-            (
-                replace(&t, &key_line, &format!("public_key = \"{short_b64}\"")),
-                keymint::ed25519::PublicKeyError::Length.into(),
-            ),
-            (
-                replace(&t, "0807060504030201", "080706050403020"),
-                RootError::BadMinisignKeyId,
-            ),
-            (replace(&t, "test-root", "../etc"), IdError::BadChar.into()),
-            (
-                replace(
-                    &t,
-                    "\"packages\", \"updates\"",
-                    "\"packages\", \"packages\"",
-                ),
-                RootError::BadScopes,
-            ),
-            (
-                replace(&t, "\"packages\", \"updates\"", ""),
-                RootError::BadScopes,
-            ),
-            (
-                replace(&t, "\"packages\", \"updates\"", "\"admin\""),
-                RootError::BadScopes,
-            ),
-            (
-                replace(&t, "not_after = 200", "not_after = 100"),
-                RootError::BadValidity,
-            ),
-            (
-                replace(&t, "not_before = 100", "not_before = -1"),
-                FieldError::OutOfRange("not_before").into(),
-            ),
-            (
-                t.as_bytes()[..t.len() / 2].to_vec(),
-                FieldError::Syntax.into(),
-            ),
-            (vec![0xff; 10], RootError::NotText),
-            (vec![b' '; MAX_ROOT_FILE + 1], RootError::TooLarge),
-        ];
-        for (input, want) in cases {
-            assert_eq!(TrustRoot::parse(&input), Err(want.clone()), "{want:?}");
-            assert_eq!(want.code(), ErrorCode::Einval);
-        }
-        // A copy of a valid root under another key's name is refused.
-        let other = format!("{}.toml", "ab".repeat(32));
-        assert_eq!(
-            TrustRoot::parse_file(&other, t.as_bytes()),
-            Err(RootError::NameMismatch)
-        );
-        assert_eq!(
-            TrustRoot::parse_file(&r.file_name().to_uppercase(), t.as_bytes()),
-            Err(RootError::NameMismatch)
-        );
-    }
-
-    #[test]
-    fn test_reject_malformed_distrust_entries() {
-        let kid = sample().kid();
-        let good = distrust_toml(&kid);
-        let name = kid.to_hex();
-        assert_eq!(
-            parse_distrust(&"00".repeat(32), good.as_bytes()),
-            Err(RootError::NameMismatch)
-        );
-        assert_eq!(
-            parse_distrust(&name, good.replace("format = 1", "format = 9").as_bytes()),
-            Err(RootError::UnsupportedFormat(9))
-        );
-        assert_eq!(
-            parse_distrust(&name, good.replace(&name, "xyz").as_bytes()),
-            Err(RootError::BadKid)
-        );
-        assert_eq!(
-            parse_distrust(&name, b"format = 1\n"),
-            Err(FieldError::Missing("kid").into())
-        );
-        assert_eq!(
-            parse_distrust(&name, format!("{good}why = \"x\"\n").as_bytes()),
-            Err(FieldError::Unknown("why".into()).into())
-        );
-        assert_eq!(
-            parse_distrust(&name, b""),
-            Err(FieldError::Missing("format").into())
-        );
-    }
-}
+#[path = "root_tests.rs"]
+mod tests;

@@ -36,7 +36,9 @@ pub const SPEC: Spec = Spec {
     version: env!("CARGO_PKG_VERSION"),
     public_socket: true,
     needs_trust_dir: false,
-    upstreams: &[KEYSTORED],
+    // keymintd only for its state key (its root guards its audit log).
+    upstreams: &[KEYSTORED, "keymintd"],
+    owns: &[],
 };
 
 /// How long start-up keeps trying to reach keystored for the device key.

@@ -25,7 +25,6 @@ use nexus_proto::{
 };
 use std::path::Path;
 use std::sync::Arc;
-use trust::TrustStore;
 use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 
 /// The service name: markers, socket, audit log.
@@ -38,7 +37,9 @@ pub const SPEC: Spec = Spec {
     version: env!("CARGO_PKG_VERSION"),
     public_socket: true,
     needs_trust_dir: true,
-    upstreams: &[],
+    // Its state key and the trust store's key come from keymintd.
+    upstreams: &["keymintd"],
+    owns: &["apps/**", "bundlemgr/**"],
 };
 
 /// Answers `bundle.install`, `bundle.uninstall`, `bundle.list`, `status`.
@@ -63,6 +64,9 @@ pub enum BuildError {
     /// The trust store could not be opened.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The trust store (or its key from keymintd) could not be had.
+    #[error(transparent)]
+    Trust(#[from] crate::trust_reader::OpenError),
 }
 
 impl nexus_core::Coded for BuildError {
@@ -70,6 +74,7 @@ impl nexus_core::Coded for BuildError {
         match self {
             BuildError::NoTrustDir => nexus_core::ErrorCode::Einval,
             BuildError::Bundle(e) => e.code(),
+            BuildError::Trust(_) => nexus_core::ErrorCode::Eio,
         }
     }
 }
@@ -82,9 +87,7 @@ pub fn build(ctx: &Context) -> Result<Service<BundleHandler>, BuildError> {
         .as_ref()
         .ok_or(BuildError::NoTrustDir)?;
     let damage: Arc<dyn nexus_core::DamageSink> = Arc::new(ctx.damage().clone());
-    let store = TrustStore::open(trust_dir, ctx.state().clone())
-        .map_err(BundleError::from)?
-        .with_damage_sink(Arc::clone(&damage));
+    let store = crate::trust_reader::open(ctx, trust_dir)?.with_damage_sink(Arc::clone(&damage));
     let authz: Arc<dyn Authorizer> = ctx.policy().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mgr = BundleManager::new(ctx.state().clone(), store, authz, clock).with_damage_sink(damage);

@@ -44,6 +44,7 @@
 
 mod handler;
 mod record;
+pub mod trust_reader;
 
 pub use handler::{build, BuildError, BundleHandler, SERVICE, SPEC};
 pub use record::InstalledBundle;
@@ -150,6 +151,7 @@ impl BundleError {
             BundleError::State(
                 e @ (StateError::Corrupt { path, .. }
                 | StateError::Io { path, .. }
+                | StateError::Integrity { path, .. }
                 | StateError::UnsupportedVersion { path, .. }),
             ) => Some(DamagedRecord::new(path.clone(), e.detail())),
             BundleError::Trust(e) => e.damaged_record(),

@@ -55,6 +55,9 @@ pub const SPEC: Spec = Spec {
     public_socket: true,
     needs_trust_dir: false,
     upstreams: &[KEYMINTD, KEYSTORED],
+    // Each user's record and throttle state (the vault beside them is
+    // keystored's).
+    owns: &["identity/*/user", "identity/*/throttle"],
 };
 
 /// Build identityd with Argon2id parameters `kdf` (production:

@@ -1,10 +1,17 @@
 //! Who may call keymintd, and which ops: a fixed table, not a policy.
 //!
-//! | op | keystored | identityd |
-//! |---|---|---|
-//! | `status`, `km.device` | yes | yes |
-//! | `km.generate`, `km.import`, `km.sign`, `km.seal`, `km.unseal`, `km.session.user`, `km.vault.seal`, `km.vault.unseal` | yes | no |
-//! | `km.vault_key.create`, `km.vault_key.rewrap`, `km.session.unseal`, `km.session.lock`, `km.session.end`, `km.session.end_instance`, `km.session.sync`, `km.verifier.mac` | no | yes |
+//! | op | keystored | identityd | attestd | bundlemgrd, updated |
+//! |---|---|---|---|---|
+//! | `status`, `km.state_key` | yes | yes | yes | yes |
+//! | `km.device` | yes | yes | no | no |
+//! | `km.trust_key` | yes | no | no | yes |
+//! | `km.generate`, `km.import`, `km.sign`, `km.seal`, `km.unseal`, `km.session.user`, `km.vault.seal`, `km.vault.unseal` | yes | no | no | no |
+//! | `km.vault_key.create`, `km.vault_key.rewrap`, `km.session.unseal`, `km.session.lock`, `km.session.end`, `km.session.end_instance`, `km.session.sync`, `km.verifier.mac` | no | yes | no | no |
+//!
+//! `km.state_key` hands each service the MAC key of its own state root
+//! (derived for the caller's subject, so a service gets only its own);
+//! `km.trust_key` the key of the trust store's manifest, to its writer
+//! (keystored) and its readers.
 //!
 //! Invariants: any other subject is refused every op, known or not (it
 //! learns nothing about the op table); a known caller asking for an op that
@@ -14,21 +21,33 @@
 
 use nexus_core::Subject;
 
-/// The two services keymintd serves.
+/// The services keymintd serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
     /// `system:keystored`: per-key material and vault sealing.
     Keystored,
     /// `system:identityd`: vault keys and session unseal.
     Identityd,
+    /// `system:attestd`: its state key only.
+    Attestd,
+    /// `system:bundlemgrd`: its state key and the trust key.
+    Bundlemgrd,
+    /// `system:updated`: its state key and the trust key.
+    Updated,
 }
 
 impl Caller {
     /// The caller a subject is, if any.
     pub fn of(subject: &Subject) -> Option<Caller> {
-        match subject {
-            Subject::System(name) if name.as_str() == "keystored" => Some(Caller::Keystored),
-            Subject::System(name) if name.as_str() == "identityd" => Some(Caller::Identityd),
+        let Subject::System(name) = subject else {
+            return None;
+        };
+        match name.as_str() {
+            "keystored" => Some(Caller::Keystored),
+            "identityd" => Some(Caller::Identityd),
+            "attestd" => Some(Caller::Attestd),
+            "bundlemgrd" => Some(Caller::Bundlemgrd),
+            "updated" => Some(Caller::Updated),
             _ => None,
         }
     }
@@ -73,11 +92,15 @@ pub enum Op {
     VaultSeal,
     /// `km.vault.unseal`
     VaultUnseal,
+    /// `km.state_key`
+    StateKey,
+    /// `km.trust_key`
+    TrustKey,
 }
 
 impl Op {
     /// Every op, in table order.
-    pub const ALL: [Op; 18] = [
+    pub const ALL: [Op; 20] = [
         Op::Status,
         Op::Generate,
         Op::Import,
@@ -96,6 +119,8 @@ impl Op {
         Op::SessionUser,
         Op::VaultSeal,
         Op::VaultUnseal,
+        Op::StateKey,
+        Op::TrustKey,
     ];
 
     /// The op's wire name.
@@ -119,6 +144,8 @@ impl Op {
             Op::SessionUser => "km.session.user",
             Op::VaultSeal => "km.vault.seal",
             Op::VaultUnseal => "km.vault.unseal",
+            Op::StateKey => "km.state_key",
+            Op::TrustKey => "km.trust_key",
         }
     }
 
@@ -130,7 +157,12 @@ impl Op {
     /// Whether `caller` may call this op.
     pub fn allows(self, caller: Caller) -> bool {
         match self {
-            Op::Status | Op::Device => true,
+            Op::Status | Op::StateKey => true,
+            Op::Device => matches!(caller, Caller::Keystored | Caller::Identityd),
+            Op::TrustKey => matches!(
+                caller,
+                Caller::Keystored | Caller::Bundlemgrd | Caller::Updated
+            ),
             Op::Generate
             | Op::Import
             | Op::Sign
@@ -169,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_two_services_are_callers() {
+    fn only_the_identity_services_are_callers() {
         assert_eq!(
             Caller::of(&subject("system:keystored")),
             Some(Caller::Keystored)
@@ -178,9 +210,21 @@ mod tests {
             Caller::of(&subject("system:identityd")),
             Some(Caller::Identityd)
         );
+        assert_eq!(
+            Caller::of(&subject("system:attestd")),
+            Some(Caller::Attestd)
+        );
+        assert_eq!(
+            Caller::of(&subject("system:bundlemgrd")),
+            Some(Caller::Bundlemgrd)
+        );
+        assert_eq!(
+            Caller::of(&subject("system:updated")),
+            Some(Caller::Updated)
+        );
         for other in [
-            "system:attestd",
             "system:admin",
+            "system:selftest",
             "app:keystored",
             "app:com.example.alpha",
             "uid:0",
@@ -201,6 +245,9 @@ mod tests {
             let callers: Vec<&str> = [
                 (Caller::Keystored, "keystored"),
                 (Caller::Identityd, "identityd"),
+                (Caller::Attestd, "attestd"),
+                (Caller::Bundlemgrd, "bundlemgrd"),
+                (Caller::Updated, "updated"),
             ]
             .into_iter()
             .filter(|(c, _)| op.allows(*c))
@@ -239,7 +286,9 @@ mod tests {
                 "km.device",
                 "km.session.user",
                 "km.vault.seal",
-                "km.vault.unseal"
+                "km.vault.unseal",
+                "km.state_key",
+                "km.trust_key"
             ]
         );
         assert_eq!(
@@ -254,8 +303,20 @@ mod tests {
                 "km.session.end",
                 "km.session.end_instance",
                 "km.session.sync",
-                "km.verifier.mac"
+                "km.verifier.mac",
+                "km.state_key"
             ]
         );
+        let ops = |c| -> Vec<&str> {
+            Op::ALL
+                .into_iter()
+                .filter(|op| op.allows(c))
+                .map(Op::name)
+                .collect()
+        };
+        assert_eq!(ops(Caller::Attestd), ["status", "km.state_key"]);
+        for c in [Caller::Bundlemgrd, Caller::Updated] {
+            assert_eq!(ops(c), ["status", "km.state_key", "km.trust_key"]);
+        }
     }
 }

@@ -21,7 +21,10 @@
 //!   that keymintd restarted (and lost its sessions).
 //! - No op returns private key material: only wrapped blobs, public keys,
 //!   signatures, ciphertexts, verifier MACs (and plaintexts the caller
-//!   sealed). The verifier pepper never leaves keymint.
+//!   sealed). The verifier pepper never leaves keymint. The state and
+//!   trust MAC keys leave keymint's zeroizing buffers only as the reply's
+//!   `Secret`; a state key is derived for the channel's own subject, never
+//!   one the caller names.
 //! - Sizes are checked against `nexus_proto::limits`, the same limits
 //!   keystored applies at the public edge: whatever keystored accepted,
 //!   keymintd takes; anything larger is `EINVAL` naming the limit.
@@ -35,12 +38,13 @@ use keymint_client::{ident_from_wire, owner_from_wire, owner_to_wire};
 use nexus_core::{ErrorCode, Subject};
 use nexus_daemon::AuditLog;
 use nexus_proto::{
-    self as proto, limits, Bytes, Empty, KmDevice, KmDeviceReply, KmEndedReply, KmGenerate,
-    KmGenerateReply, KmImport, KmSeal, KmSessionEnd, KmSessionEndInstance, KmSessionEndReply,
-    KmSessionLock, KmSessionState, KmSessionSync, KmSessionSyncReply, KmSessionUnseal,
-    KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmUnseal, KmVaultKeyCreate,
-    KmVaultKeyRewrap, KmVaultSeal, KmVaultUnseal, KmVerifierMac, KmVerifierMacReply,
-    PlaintextReply, SealedReply, Secret, Status, StatusReply, WrappedReply,
+    self as proto, limits, Bytes, Empty, KeyReply, KmDevice, KmDeviceReply, KmEndedReply,
+    KmGenerate, KmGenerateReply, KmImport, KmSeal, KmSessionEnd, KmSessionEndInstance,
+    KmSessionEndReply, KmSessionLock, KmSessionState, KmSessionSync, KmSessionSyncReply,
+    KmSessionUnseal, KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmStateKey,
+    KmTrustKey, KmUnseal, KmVaultKeyCreate, KmVaultKeyRewrap, KmVaultSeal, KmVaultUnseal,
+    KmVerifierMac, KmVerifierMacReply, PlaintextReply, SealedReply, Secret, Status, StatusReply,
+    WrappedReply,
 };
 use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 use zeroize::Zeroize;
@@ -112,7 +116,7 @@ impl KeymintService {
         WireError::new(ErrorCode::Eperm, msg)
     }
 
-    fn dispatch(&self, op: Op, req: &Request) -> Result<Value, WireError> {
+    fn dispatch(&self, op: Op, subject: &Subject, req: &Request) -> Result<Value, WireError> {
         let km = &self.km;
         match op {
             Op::Status => proto::serve::<Status>(req, |_| Ok(self.status.clone())),
@@ -244,6 +248,19 @@ impl KeymintService {
                     sealed: Bytes(sealed),
                 })
             }),
+            Op::StateKey => proto::serve::<KmStateKey>(req, |_| {
+                // The caller's own key: derived for the channel's subject.
+                let key = km.state_key(&subject.to_string())?;
+                Ok(KeyReply {
+                    key: Secret::copy_from(&key[..]),
+                })
+            }),
+            Op::TrustKey => proto::serve::<KmTrustKey>(req, |_| {
+                let key = km.trust_key()?;
+                Ok(KeyReply {
+                    key: Secret::copy_from(&key[..]),
+                })
+            }),
             Op::VaultUnseal => proto::serve::<KmVaultUnseal>(req, |a| {
                 limits::KEYMINT_SEALED.check("sealed", a.sealed.len())?;
                 limits::BOUND_AAD.check("aad", a.aad.len())?;
@@ -262,7 +279,7 @@ impl Handler for KeymintService {
                 subject,
                 req.op(),
                 "not_a_caller",
-                "keymintd serves only keystored and identityd",
+                "keymintd serves only the identity services",
             ));
         };
         let Some(op) = Op::parse(req.op()) else {
@@ -276,6 +293,6 @@ impl Handler for KeymintService {
                 "this operation is not available to the caller",
             ));
         }
-        self.dispatch(op, req)
+        self.dispatch(op, subject, req)
     }
 }

@@ -37,6 +37,7 @@ pub const SPEC: Spec = Spec {
     public_socket: false,
     needs_trust_dir: false,
     upstreams: &[],
+    owns: &["keymint/**"],
 };
 
 /// The seed of the insecure deterministic generator (test builds only).
@@ -53,10 +54,40 @@ fn entropy() -> Entropy {
     Entropy::os()
 }
 
+/// Why keymintd could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// keymint could not open (the device secret unreadable or corrupt).
+    #[error(transparent)]
+    KeyMint(#[from] KeyMintError),
+    /// The state root could not be attached.
+    #[error(transparent)]
+    Daemon(#[from] nexus_daemon::DaemonError),
+}
+
 /// Open keymint over the daemon's state and build the service. A device
 /// secret that cannot be read, or is corrupt, is an error: never replaced.
-pub fn build(ctx: &Context) -> Result<Service<KeymintService>, KeyMintError> {
+/// In durable mode keymintd's own state root is keyed from the device
+/// secret it has just read, and then vouches for that secret: a device
+/// secret swapped for another (or put back from elsewhere) makes the root
+/// unreadable or the secret `EIO`, and keymintd does not start.
+pub fn build(ctx: &Context) -> Result<Service<KeymintService>, BuildError> {
     let km = KeyMint::open(ctx.state(), entropy())?;
+    if !ctx.is_volatile() {
+        let key = km.state_key(&format!("system:{}", SPEC.name))?;
+        let report = ctx.attach_state_root(statefs::StateKey::new(key))?;
+        if report.damaged.is_some() {
+            // Without a device secret it can vouch for, keymintd can do
+            // nothing; the reason is already on stderr.
+            return Err(KeyMintError::Storage(statefs::StateError::NoRoot(
+                "keymintd's state root is damaged",
+            ))
+            .into());
+        }
+        ctx.state()
+            .read(&keymint::device_secret_path()?)
+            .map_err(KeyMintError::Storage)?;
+    }
     // A keymint crate compiled with the deterministic generator is
     // insecure even where this daemon asked for the OS generator.
     let insecure = keymint::INSECURE_BUILD || km.is_insecure();

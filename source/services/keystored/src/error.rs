@@ -17,6 +17,9 @@ pub enum KeystoredError {
     /// this only happens when embedding).
     #[error("no --trust-dir given")]
     NoTrustDir,
+    /// A key from keymintd (the trust key) could not be had.
+    #[error("{0}")]
+    Setup(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Coded for KeystoredError {
@@ -25,6 +28,7 @@ impl Coded for KeystoredError {
             KeystoredError::Keymint(e) => e.code(),
             KeystoredError::Trust(e) => e.code(),
             KeystoredError::NoTrustDir => ErrorCode::Einval,
+            KeystoredError::Setup(_) => ErrorCode::Eio,
         }
     }
 }

@@ -54,4 +54,12 @@ pub const SPEC: Spec = Spec {
     public_socket: true,
     needs_trust_dir: true,
     upstreams: &[setup::KEYMINTD],
+    // Key records, the trust store (which bundlemgrd and updated read),
+    // and each user's vault file.
+    owns: &[
+        "keystore/**",
+        "trust/**",
+        "vault/*/vault.kv",
+        "identity/*/vault.kv",
+    ],
 };

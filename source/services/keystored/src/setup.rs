@@ -68,9 +68,14 @@ pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
         .trust_dir
         .clone()
         .ok_or(KeystoredError::NoTrustDir)?;
+    // keystored writes the trust store; its manifest is MAC'd with the
+    // trust key so that bundlemgrd and updated can check what they read.
     // A damaged record of the store is said now, on the console and in
     // `status`; it fails what needs it, not keystored's start.
-    let trust = TrustStore::open(trust_dir, state.clone())?
+    let trust_key = ctx
+        .trust_key()
+        .map_err(|e| KeystoredError::Setup(Box::new(e)))?;
+    let trust = TrustStore::open_writer(trust_dir, state.clone(), trust_key)?
         .with_damage_sink(Arc::new(ctx.damage().clone()));
     let keys = KeyStore::new(
         state.clone(),

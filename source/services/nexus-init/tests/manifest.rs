@@ -51,6 +51,9 @@ fn shipped_manifest_describes_the_stack() {
         ("identityd", "keymintd"),
         ("identityd", "keystored"),
         ("attestd", "keystored"),
+        ("attestd", "keymintd"),
+        ("bundlemgrd", "keymintd"),
+        ("updated", "keymintd"),
         ("selftest-client", "keystored"),
         ("selftest-client", "identityd"),
         ("selftest-client", "attestd"),
@@ -59,7 +62,7 @@ fn shipped_manifest_describes_the_stack() {
     ] {
         assert!(routes.contains(&(from.into(), to.into())), "{from} -> {to}");
     }
-    assert_eq!(routes.len(), 9);
+    assert_eq!(routes.len(), 12);
     let keymintd = &m.services()[m.index_of("keymintd").unwrap()];
     assert!(!keymintd.public_socket());
     assert!(keymintd.restart());

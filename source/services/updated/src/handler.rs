@@ -32,7 +32,7 @@ use nexus_proto::{
 };
 use std::path::Path;
 use std::sync::Arc;
-use trust::{TrustStore, Version};
+use trust::Version;
 use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 
 /// The service name: markers, socket, audit log.
@@ -48,7 +48,9 @@ pub const SPEC: Spec = Spec {
     version: env!("CARGO_PKG_VERSION"),
     public_socket: true,
     needs_trust_dir: true,
-    upstreams: &[],
+    // Its state key and the trust store's key come from keymintd.
+    upstreams: &["keymintd"],
+    owns: &["update/**"],
 };
 
 /// Answers `update.stage`, `update.commit`, `update.rollback`,
@@ -76,6 +78,9 @@ pub enum BuildError {
     /// The trust store or the A/B state could not be opened.
     #[error(transparent)]
     Update(#[from] UpdateError),
+    /// The trust store (or its key from keymintd) could not be had.
+    #[error(transparent)]
+    Trust(#[from] crate::trust_reader::OpenError),
 }
 
 impl nexus_core::Coded for BuildError {
@@ -83,6 +88,7 @@ impl nexus_core::Coded for BuildError {
         match self {
             BuildError::NoTrustDir | BuildError::Baseline => nexus_core::ErrorCode::Einval,
             BuildError::Update(e) => e.code(),
+            BuildError::Trust(_) => nexus_core::ErrorCode::Eio,
         }
     }
 }
@@ -102,9 +108,7 @@ pub fn build(ctx: &Context) -> Result<Service<UpdateHandler>, BuildError> {
         .as_ref()
         .ok_or(BuildError::NoTrustDir)?;
     let damage: Arc<dyn nexus_core::DamageSink> = Arc::new(ctx.damage().clone());
-    let store = TrustStore::open(trust_dir, ctx.state().clone())
-        .map_err(UpdateError::from)?
-        .with_damage_sink(Arc::clone(&damage));
+    let store = crate::trust_reader::open(ctx, trust_dir)?.with_damage_sink(Arc::clone(&damage));
     let authz: Arc<dyn Authorizer> = ctx.policy().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mgr = UpdateManager::new(ctx.state().clone(), store, authz, clock, baseline()?)

@@ -45,6 +45,7 @@
 
 mod handler;
 mod state;
+pub mod trust_reader;
 
 pub use handler::{baseline, build, slot_name, BuildError, UpdateHandler, PRODUCT, SERVICE, SPEC};
 pub use state::{Release, Slot, UpdateStatus, STATE_PATH};

@@ -121,7 +121,7 @@ pub struct Stack {
     lines: Receiver<(Instant, String)>,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
-    dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Stack {
@@ -135,9 +135,19 @@ impl Stack {
 
     /// [`Stack::start`] with another manifest.
     pub fn start_with(manifest: &Path) -> Stack {
+        Stack::start_over(must(tempfile::tempdir(), "temporary directory"), manifest)
+    }
+
+    /// [`Stack::start`] over `dir` (its `state/` kept from an earlier run,
+    /// or put there by the test).
+    pub fn start_in(dir: tempfile::TempDir) -> Stack {
+        Stack::start_over(dir, &repo().join("config/init.toml"))
+    }
+
+    /// Start with `manifest` over `dir`.
+    fn start_over(dir: tempfile::TempDir, manifest: &Path) -> Stack {
         let bins = bin_dir();
         let repo = repo();
-        let dir = must(tempfile::tempdir(), "temporary directory");
         let shipped = repo.join("config/policy.toml");
         let uid = rustix::process::getuid().as_raw();
         let policy = if uid == 0 {
@@ -177,13 +187,36 @@ impl Stack {
             lines,
             stdout,
             stderr,
-            dir,
+            dir: Some(dir),
         }
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.as_ref().map(tempfile::TempDir::path).unwrap()
     }
 
     /// The run directory with the public sockets.
     pub fn run_dir(&self) -> PathBuf {
-        self.dir.path().join("state/run")
+        self.dir().join("state/run")
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir().join("state")
+    }
+
+    /// Wait for `init: ready`.
+    pub fn ready(&self) {
+        self.expect("init: ready", BOOT_WAIT, |l| l == "init: ready");
+    }
+
+    /// Stop init with SIGTERM (it stops every daemon cleanly) and keep the
+    /// directory for another run.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.signal(Signal::Term);
+        let st = self.wait_exit(WAIT);
+        assert!(st.success(), "init exited with {st}: {}", self.dump());
+        self.dir.take().unwrap()
     }
 
     /// Every line init has written on stdout so far.

@@ -24,6 +24,7 @@
 mod crash_loop;
 mod harness;
 mod procs;
+mod rollback;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use harness::{must, Stack, BOOT_WAIT, DAEMONS, WAIT};

@@ -287,4 +287,49 @@ nx key trust update <kid> --label acme-2026 --not-after 1893456000"
         /// The kid.
         kid: Kid,
     },
+    /// Offline: write a system root file `<kid>.toml` (format 2, with its
+    /// checksum line) for an image's `pkg://trust/`.
+    #[command(
+        group(ArgGroup::new("key").required(true).args(["pubkey_file", "pubkey"])),
+        after_help = "Example:\n  nx key trust root --pubkey-file vendor.pub --scope packages --label vendor-2025 \\\n      --not-after 1893456000 --out-dir image/pkg/trust"
+    )]
+    Root(TrustFileArgs),
+    /// Offline: rewrite root files (`<kid>.toml`) and distrust entries
+    /// (`<kid>`) of either format in format 2, in place or into --out-dir.
+    #[command(
+        after_help = "Example:\n  nx key trust seal image/pkg/trust/*.toml image/pkg/trust/distrusted/*"
+    )]
+    Seal {
+        /// The files.
+        files: Vec<PathBuf>,
+        /// Write into this directory instead of beside each file.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+/// What `nx key trust root` makes a root from.
+#[derive(Debug, clap::Args)]
+pub struct TrustFileArgs {
+    /// A minisign public key file (as `minisign -G` writes it).
+    #[arg(long, value_name = "FILE")]
+    pub pubkey_file: Option<PathBuf>,
+    /// A base64 key: minisign's one-line form, or a raw 32-byte Ed25519 key.
+    #[arg(long, value_name = "BASE64")]
+    pub pubkey: Option<String>,
+    /// What the root may sign: `packages` and/or `updates` (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE", required = true)]
+    pub scope: Vec<String>,
+    /// A label for people, e.g. the publisher's name.
+    #[arg(long)]
+    pub label: Label,
+    /// Valid from (seconds since the Unix epoch).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub not_before: u64,
+    /// Valid until (seconds since the Unix epoch).
+    #[arg(long, value_name = "SECS")]
+    pub not_after: u64,
+    /// Where to write `<kid>.toml`.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
 }

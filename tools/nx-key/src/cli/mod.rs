@@ -3,12 +3,14 @@
 //! parsed into its validated type here, so a bad value is a usage error
 //! (exit 2) before anything is sent.
 
+mod audit;
 mod key;
 mod keyfmt;
 mod other;
 mod ssh;
 
-pub use key::{KeyCmd, TrustCmd};
+pub use audit::{AuditCmd, AuditScope};
+pub use key::{KeyCmd, TrustCmd, TrustFileArgs};
 pub use keyfmt::{ExportPublicArgs, ImportArgs, KeyIdArg, PublicFormat, SignForm};
 pub use other::{ArtifactArgs, AttestCmd, AttestSub, BundleCmd, UpdateCmd};
 pub use ssh::SshCmd;
@@ -73,6 +75,9 @@ pub enum Command {
     /// authorized_keys lines.
     #[command(subcommand)]
     Ssh(SshCmd),
+    /// Check or read the audit logs of a state directory (offline).
+    #[command(subcommand)]
+    Audit(AuditCmd),
 }
 
 /// Where the session id comes from. Never the command line: argv is

@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod attest;
+pub mod audit;
 pub mod bench;
 pub mod identity;
 pub mod key;
@@ -11,3 +12,4 @@ pub mod prehash;
 pub mod ssh;
 pub mod status;
 pub mod trust;
+pub mod trust_files;

@@ -96,6 +96,8 @@ const CHECK_HINT: &str = "Check this kid with the key's publisher over a channel
 /// Run one `nx key trust` command.
 pub fn run(ctx: &mut Ctx<'_>, kc: &Keychain, cmd: TrustCmd) -> Result<(), NxError> {
     match cmd {
+        TrustCmd::Root(a) => crate::cmd::trust_files::root(ctx, a),
+        TrustCmd::Seal { files, out_dir } => crate::cmd::trust_files::seal(ctx, files, out_dir),
         TrustCmd::Add {
             pubkey_file,
             pubkey,

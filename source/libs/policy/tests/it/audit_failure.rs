@@ -161,3 +161,41 @@ fn concurrent_decisions_never_interleave_lines() {
         assert_eq!(v["capability"], "identity.key.seal");
     }
 }
+
+#[test]
+fn test_reject_non_system_work_at_the_state_disk_reserve_with_edquota() {
+    let sink = MemorySink::new();
+    let reached = Arc::new(AtomicBool::new(true));
+    let gauge = Arc::clone(&reached);
+    let engine = engine_with(Box::new(sink.clone()))
+        .with_reserve(Arc::new(move || gauge.load(Ordering::SeqCst)));
+    let app = subject("app:com.example.granted");
+    let err = engine
+        .authorize(&app, Capability::KeySign, "k")
+        .unwrap_err();
+    assert_eq!(err, AuthzError::Reserve);
+    assert_eq!(err.code(), ErrorCode::Edquota);
+    assert_eq!(err.to_string(), "state disk reserve reached");
+    // The refusal is audited as a denial with its own reason.
+    let lines = sink.lines().unwrap();
+    assert!(
+        lines[0].contains(r#""decision":"deny","reason":"state_reserve""#),
+        "{lines:?}"
+    );
+    // A denial stays a denial (EPERM), not a reserve refusal.
+    let none = subject("app:com.example.empty");
+    assert_eq!(
+        engine
+            .authorize(&none, Capability::KeySign, "k")
+            .unwrap_err()
+            .code(),
+        ErrorCode::Eperm
+    );
+    // System subjects may use the reserve.
+    engine
+        .authorize(&subject("system:granted"), Capability::TrustWrite, "t")
+        .unwrap();
+    // Space freed: service resumes.
+    reached.store(false, Ordering::SeqCst);
+    engine.authorize(&app, Capability::KeySign, "k").unwrap();
+}

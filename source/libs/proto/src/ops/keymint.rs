@@ -1,5 +1,5 @@
-//! keymintd's ops (private: only `system:keystored` and
-//! `system:identityd`, each only its own).
+//! keymintd's ops (private: only the identity services, each only its
+//! own; the state and trust keys are in `state_keys`).
 //!
 //! Key identity arguments are the map [`KeyIdent`]; plaintexts and auth
 //! secrets are [`Secret`]s. An auth secret is 32 bytes: keymintd refuses

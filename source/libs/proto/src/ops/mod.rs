@@ -9,6 +9,7 @@ pub mod init;
 pub mod key_delete;
 pub mod keymint;
 pub mod keys;
+pub mod state_keys;
 pub mod status;
 pub mod trust;
 pub mod vault;
@@ -21,6 +22,7 @@ pub fn all() -> Vec<OpInfo> {
     [
         status::OPS,
         keymint::OPS,
+        state_keys::OPS,
         keys::OPS,
         key_delete::OPS,
         import::OPS,

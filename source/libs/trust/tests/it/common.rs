@@ -6,7 +6,7 @@ use statefs::StateFs;
 use std::fs;
 use std::path::{Path, PathBuf};
 use trust::minisign::MinisignSecretKey;
-use trust::{sign_artifact, Kind, Scope, TrustRoot, TrustStore, Version};
+use trust::{sign_artifact, Kind, Scope, TrustError, TrustRoot, TrustStore, Version};
 
 pub const NOW: u64 = 1_750_000_000;
 
@@ -75,4 +75,17 @@ pub fn sign(dir: &Path, kind: Kind, version: &str, key: &MinisignSecretKey) {
         "timestamp:1750000000\tfile:manifest.toml",
     )
     .unwrap();
+}
+
+/// The damaged record of `store` at `location`, as the error an answer
+/// that depends on it gets (`EIO` naming it); panics if it is not damaged.
+pub fn damaged_at(store: &TrustStore, location: &str) -> TrustError {
+    let snap = store.load().unwrap();
+    let found = snap.damaged().iter().find(|d| d.location == location);
+    assert!(
+        found.is_some(),
+        "{location} is not damaged: {:?}",
+        snap.damaged()
+    );
+    TrustError::from(found.unwrap())
 }

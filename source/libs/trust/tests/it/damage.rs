@@ -12,6 +12,20 @@ fn admin() -> Grants {
     Grants::new(&[("system:nx", Capability::TrustWrite)])
 }
 
+/// `root` installed through the store (listed in its manifest).
+fn installed_by_the_store(env: &Env, root: &trust::TrustRoot) {
+    env.store()
+        .add_installed(&subject("system:nx"), &admin(), root)
+        .unwrap();
+}
+
+/// `kid` distrusted through the store (listed in its manifest).
+fn distrusted_by_the_store(env: &Env, kid: &trust::Kid) {
+    env.store()
+        .distrust(&subject("system:nx"), &admin(), kid)
+        .unwrap();
+}
+
 #[test]
 fn test_reject_root_file_claiming_an_origin() {
     let env = Env::new();
@@ -76,7 +90,7 @@ fn test_reject_damaged_store_entries_only_where_they_matter() {
                 move |e| {
                     fs::write(
                         e.system_dir.join(r.file_name()),
-                        r.to_toml().replace("format = 1", "format = 2"),
+                        r.to_toml().replace("format = 2", "format = 3"),
                     )
                     .unwrap()
                 }
@@ -134,8 +148,10 @@ fn test_reject_damaged_store_entries_only_where_they_matter() {
                 let p = StatePath::parse("state:/trust/installed/sub/x.toml").unwrap();
                 e.state.write(&p, b"").unwrap();
             }),
+            // Under the manifest an entry it does not list is never a
+            // root: reported, deciding nothing.
             location: installed("sub"),
-            unknown: Unknown::Root(None),
+            unknown: Unknown::Nothing,
             intact_verifies: true,
         },
         Case {
@@ -160,8 +176,10 @@ fn test_reject_damaged_store_entries_only_where_they_matter() {
                 let p = StatePath::parse("state:/trust/distrusted/not-a-kid").unwrap();
                 e.state.write(&p, b"format = 1\nkid = \"00\"\n").unwrap();
             }),
-            location: distrusted("not-a-kid"),
-            unknown: Unknown::DistrustList,
+            // The first layout cannot be upgraded around an entry that
+            // names no kid: the whole state side stays unknown.
+            location: "state:/trust/manifest".into(),
+            unknown: Unknown::StateSide,
             intact_verifies: false,
         },
         Case {
@@ -217,15 +235,61 @@ fn test_reject_damaged_store_entries_only_where_they_matter() {
             setup: Box::new(|e| {
                 let d = e.system_dir.join("distrusted");
                 fs::create_dir(&d).unwrap();
-                fs::write(
-                    d.join("ab".repeat(32)),
-                    format!("format = 1\nkid = \"{}\"\n", "cd".repeat(32)),
-                )
-                .unwrap();
+                let kid = trust::Kid::from_hex(&"cd".repeat(32)).unwrap();
+                fs::write(d.join("ab".repeat(32)), trust::distrust_toml(&kid)).unwrap();
             }),
             location: format!("pkg://trust/distrusted/{}", "ab".repeat(32)),
             unknown: Unknown::DistrustOf(trust::Kid::from_hex(&"ab".repeat(32)).unwrap()),
             intact_verifies: true,
+        },
+        Case {
+            what: "shipped distrust entry of the first format (no checksum)",
+            setup: Box::new(|e| {
+                let d = e.system_dir.join("distrusted");
+                fs::create_dir(&d).unwrap();
+                let kid = "cd".repeat(32);
+                fs::write(d.join(&kid), format!("format = 1\nkid = \"{kid}\"\n")).unwrap();
+            }),
+            location: format!("pkg://trust/distrusted/{}", "cd".repeat(32)),
+            unknown: Unknown::DistrustOf(trust::Kid::from_hex(&"cd".repeat(32)).unwrap()),
+            intact_verifies: true,
+        },
+        Case {
+            what: "installed root changed after it was installed",
+            setup: Box::new({
+                let r = r.clone();
+                move |e| {
+                    installed_by_the_store(e, &r);
+                    let p = e
+                        .tmp
+                        .path()
+                        .join(format!("state/trust/installed/{}", r.file_name()));
+                    let mut b = fs::read(&p).unwrap();
+                    let at = b.len() / 2;
+                    b[at] ^= 1;
+                    fs::write(&p, b).unwrap();
+                }
+            }),
+            location: installed(&root.file_name()),
+            unknown: Unknown::Root(Some(root.kid())),
+            intact_verifies: true,
+        },
+        Case {
+            what: "distrust entry of the intact root removed after it was written",
+            setup: Box::new({
+                let g = g.clone();
+                move |e| {
+                    distrusted_by_the_store(e, &g.kid());
+                    let p = e
+                        .tmp
+                        .path()
+                        .join(format!("state/trust/distrusted/{}", g.kid()));
+                    fs::remove_file(p).unwrap();
+                }
+            }),
+            location: distrusted(&good.kid().to_hex()),
+            unknown: Unknown::DistrustOf(good.kid()),
+            intact_verifies: false,
         },
     ];
     let stranger = MinisignSecretKey::generate().unwrap();
@@ -259,7 +323,7 @@ fn test_reject_damaged_store_entries_only_where_they_matter() {
         let dir = env.artifact_dir("stranger");
         sign(&dir, Kind::Bundle, "1.0.0", &stranger);
         let err = trust::verify(&store, &dir, Scope::Packages, NOW).unwrap_err();
-        let want = if matches!(c.unknown, Unknown::Root(_)) {
+        let want = if matches!(c.unknown, Unknown::Root(_) | Unknown::StateSide) {
             ErrorCode::Eio
         } else {
             ErrorCode::Eperm

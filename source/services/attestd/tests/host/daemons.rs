@@ -98,6 +98,7 @@ impl Daemons {
         a[1] = self.dir.join("state-attestd").into();
         let attestd = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_attestd")), a);
         attestd.link("keystored", &self.keystored, "system:attestd");
+        attestd.link("keymintd", &self.keymintd, "system:attestd");
         let ready = attestd.wait_for("attestd: ready");
         assert!(ready.starts_with("attestd: ready"), "{}", attestd.stderr());
         self.attestd.insert(attestd)
@@ -339,23 +340,48 @@ fn test_reject_revoking_the_device_key_with_eperm_and_attestd_keeps_starting() {
 }
 
 /// Stop everything, change attestd's device key with the keystore library
-/// as only attestd may (`change`), start again.
+/// as only attestd may (`change`), start again. The change is made under
+/// keystored's state root (its key derived from the device secret as
+/// keymintd derives it, its journal keystored's audit log): one of
+/// keystored's own state changes, not a record put back from elsewhere.
 fn with_stopped_stack(d: &mut Daemons, change: impl FnOnce(&keystore::KeyStore)) {
+    use std::sync::Arc;
     if let Some(mut a) = d.attestd.take() {
         a.kill();
     }
     d.keystored.kill();
     d.keymintd.kill();
-    let state = statefs::StateFs::open(&d.dir.join("state")).unwrap();
-    let km = std::sync::Arc::new(keymint::KeyMint::open(&state, keymint::Entropy::os()).unwrap());
-    let store = keystore::KeyStore::new(
-        state,
-        km,
-        std::sync::Arc::new(nexus_core::SystemClock),
-        std::sync::Arc::new(keystore::DefaultQuota),
-    );
+    let dir = d.dir.join("state");
+    let state = statefs::StateFs::open(&dir).unwrap();
+    let km = Arc::new(keymint::KeyMint::open(&state, keymint::Entropy::os()).unwrap());
+    let clock: Arc<dyn nexus_core::Clock> = Arc::new(nexus_core::SystemClock);
+    let journal = auditlog::Journal::open(
+        &dir.join("audit"),
+        "keystored",
+        auditlog::JournalConfig::default(),
+        Arc::clone(&clock),
+    )
+    .unwrap();
+    state
+        .attach_root(statefs::RootConfig {
+            service: "keystored".into(),
+            key: Arc::new(statefs::StateKey::new(
+                km.state_key("system:keystored").unwrap(),
+            )),
+            // keystored's `Spec::owns`.
+            owns: statefs::Ownership::new(&["keystore/**", "trust/**", "identity/*/vault.kv"])
+                .unwrap(),
+            journal: journal.clone(),
+            clock: Arc::clone(&clock),
+            counter: None,
+            snapshot_every: statefs::DEFAULT_SNAPSHOT_EVERY,
+        })
+        .unwrap();
+    let store = keystore::KeyStore::new(state.clone(), km, clock, Arc::new(keystore::DefaultQuota));
     change(&store);
     drop(store);
+    state.close().unwrap();
+    journal.close().unwrap();
     let dir = d.dir.clone();
     let caps = ATTESTD_CAPS;
     *d = Daemons::start(&dir, caps);
@@ -496,10 +522,12 @@ fn test_reject_a_damaged_device_key_record_with_eio_and_attestd_still_starts() {
     // and says which record was damaged.
     d.restart_keystore_and_attestd();
     let err = d.attestd().stderr();
+    // The changed byte disagrees with keystored's state root before the
+    // record's own checksum is reached.
     assert!(
         err.contains(
-            "device key system.attestd/device-attest/device cannot be used (EIO: corrupt record at \
-             state:/keystore/system.attestd/device-attest/device: checksum mismatch)"
+            "device key system.attestd/device-attest/device cannot be used (EIO: record \
+             state:/keystore/system.attestd/device-attest/device fails its state root check"
         ),
         "{err}"
     );

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use wire::{Args, Client, Value};
 
 /// Start attestd with `--state <dir>/attestd --policy … --run …
-/// --control-stdin` and hand it `keystored` (served by `fake`'s stack).
-fn start(dir: &Path, stack: &Stack, tamper: Tamper) -> (Proc, FakeKeystored) {
+/// --control-stdin` and hand it `keystored` (served by `fake`'s stack) and
+/// `keymintd` (a real one, for its state key).
+fn start(dir: &Path, stack: &Stack, tamper: Tamper) -> (Proc, FakeKeystored, Proc) {
     let uid = std::fs::metadata(dir).unwrap().uid();
     let policy = format!("{POLICY}\n[[uid_map]]\nuid = {uid}\nsubject = \"system:admin\"\n");
     std::fs::write(dir.join("policy.toml"), policy).unwrap();
@@ -31,7 +32,13 @@ fn start(dir: &Path, stack: &Stack, tamper: Tamper) -> (Proc, FakeKeystored) {
     );
     let (fake, keystored) = FakeKeystored::start(stack, tamper);
     d.hand_stream("keystored", "system:keystored", &keystored);
-    (d, fake)
+    let km = nexus_daemon::testkit::keymintd(
+        Some(&dir.join("attestd")),
+        &dir.join("policy.toml"),
+        &dir.join("run"),
+    );
+    d.link("keymintd", &km, "system:attestd");
+    (d, fake, km)
 }
 
 fn audit_file(dir: &Path) -> PathBuf {
@@ -49,7 +56,7 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
         .unwrap()
         .kid;
 
-    let (mut d, fake) = start(dir.path(), &stack, Tamper::None);
+    let (mut d, fake, _km) = start(dir.path(), &stack, Tamper::None);
     d.wait_for_exact("attestd: ready");
     // Ready came after the device key was created and a test token signed.
     let calls = fake.calls();
@@ -112,7 +119,7 @@ fn daemon_serves_endpoints_and_public_socket_with_markers_and_audit() {
 
     // A second start over the same keystore: same (rotated) device key, no
     // second create.
-    let (mut d, fake) = start(dir.path(), &stack, Tamper::None);
+    let (mut d, fake, _km) = start(dir.path(), &stack, Tamper::None);
     d.wait_for_exact("attestd: ready");
     assert!(!fake.calls().contains(&"key.create".to_owned()));
     let dk2 = d
@@ -130,7 +137,7 @@ fn test_reject_ready_when_the_self_test_fails_with_exit_status_1() {
     let stack = Stack::open(&dir.path().join("keystore"), POLICY);
     // keystored signs with a key other than the device key: the self-test
     // token cannot verify, so attestd must never say ready.
-    let (mut d, _fake) = start(dir.path(), &stack, Tamper::ForeignSignature);
+    let (mut d, _fake, _km) = start(dir.path(), &stack, Tamper::ForeignSignature);
     let status = d.wait_exit();
     let seen = d.stdout();
     assert_eq!(status.code(), Some(1), "{seen:?}");

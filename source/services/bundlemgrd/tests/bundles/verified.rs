@@ -156,7 +156,10 @@ fn v1_env() -> (Env, std::path::PathBuf) {
     for entry in fs::read_dir(&fixture).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|x| x == "toml") {
-            fs::copy(&p, e.system_dir.join(p.file_name().unwrap())).unwrap();
+            // The fixture's root is in the first root format; an image
+            // ships it sealed (format 2), as `nx key trust seal` makes it.
+            let root = trust::TrustRoot::parse(&fs::read(&p).unwrap()).unwrap();
+            fs::write(e.system_dir.join(p.file_name().unwrap()), root.to_toml()).unwrap();
         }
     }
     let src = fixture.join("state/apps/com.example.fixture");

@@ -2,14 +2,16 @@
 //! `packages` root, signed bundles, and bundlemgrd started as nexus-init
 //! starts it.
 
-use nexus_core::Label;
+use nexus_core::testkit::Grants;
+use nexus_core::{Capability, Label, Subject};
 use nexus_daemon::testkit::{field, Proc, WAIT};
+use statefs::StateFs;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 use trust::minisign::MinisignSecretKey;
-use trust::{sign_artifact, Kind, Scope, TrustRoot, Version};
+use trust::{sign_artifact, Kind, Scope, TrustRoot, TrustStore, Version};
 use wire::{Args, Client, ClientError, Value};
 
 pub const APP: &str = "com.example.app";
@@ -25,14 +27,28 @@ pub fn policy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../config/policy.toml")
 }
 
-/// Start bundlemgrd as nexus-init does (durable at `state`, else
-/// volatile) with the shipped policy.
-pub fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Proc {
-    spawn_with(state, run, trust, &policy())
+/// keymintd over the same state (volatile without one), for bundlemgrd's
+/// state key and the trust store's key.
+pub fn keymint(state: Option<&Path>, run: &Path) -> Proc {
+    nexus_daemon::testkit::keymintd(state, &policy(), run)
+}
+
+/// Start bundlemgrd as nexus-init does (durable at `state`, else volatile)
+/// with the shipped policy and `km` as its keymintd (none for a start
+/// that must fail before it would ask: handing an endpoint to an exited
+/// process races its exit).
+pub fn spawn(state: Option<&Path>, run: &Path, trust: &Path, km: Option<&Proc>) -> Proc {
+    spawn_with(state, run, trust, &policy(), km)
 }
 
 /// [`spawn`] with another policy file.
-pub fn spawn_with(state: Option<&Path>, run: &Path, trust: &Path, policy: &Path) -> Proc {
+pub fn spawn_with(
+    state: Option<&Path>,
+    run: &Path,
+    trust: &Path,
+    policy: &Path,
+    km: Option<&Proc>,
+) -> Proc {
     let mut args: Vec<OsString> = match state {
         Some(s) => vec!["--state".into(), s.into()],
         None => vec!["--volatile".into()],
@@ -45,7 +61,11 @@ pub fn spawn_with(state: Option<&Path>, run: &Path, trust: &Path, policy: &Path)
         "--trust-dir".into(),
         trust.into(),
     ]);
-    Proc::spawn(Path::new(env!("CARGO_BIN_EXE_bundlemgrd")), args)
+    let d = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_bundlemgrd")), args);
+    if let Some(km) = km {
+        d.link("keymintd", km, "system:bundlemgrd");
+    }
+    d
 }
 
 pub fn ready(d: &Proc) -> String {
@@ -53,6 +73,9 @@ pub fn ready(d: &Proc) -> String {
 }
 
 pub struct Env {
+    /// keymintd over this environment's state, started when first asked
+    /// for (dropped, so stopped, before the directory goes).
+    pub km: std::cell::OnceCell<Proc>,
     pub tmp: tempfile::TempDir,
     pub trust: PathBuf,
     pub key: MinisignSecretKey,
@@ -80,6 +103,7 @@ pub fn env() -> Env {
     fs::create_dir(&trust).unwrap();
     let (key, root) = system_root(&trust, "publisher");
     Env {
+        km: std::cell::OnceCell::new(),
         tmp,
         trust,
         key,
@@ -113,12 +137,29 @@ impl Env {
         dir
     }
 
+    /// The trust store over this environment's state directory, as
+    /// keystored writes it (its manifest MAC'd with the trust key from
+    /// keymintd), and a system subject allowed to write it.
+    pub fn trust_writer(&self) -> (TrustStore, Grants, Subject) {
+        let state = StateFs::open(&self.state()).unwrap();
+        let key = nexus_daemon::testkit::trust_key(self.km());
+        let store = TrustStore::open_writer(&self.trust, state, Some(key)).unwrap();
+        let grants = Grants::new(&[("system:admin", Capability::TrustWrite)]);
+        (store, grants, "system:admin".parse().unwrap())
+    }
+
     pub fn state(&self) -> PathBuf {
         self.tmp.path().join("state")
     }
 
     pub fn run(&self) -> PathBuf {
         self.tmp.path().join("run")
+    }
+
+    /// keymintd over [`Env::state`], durable (started on first use).
+    pub fn km(&self) -> &Proc {
+        self.km
+            .get_or_init(|| keymint(Some(&self.state()), &self.run()))
     }
 }
 

@@ -7,7 +7,7 @@
 mod common;
 mod verified;
 
-use crate::common::{env, install, names, ready, spawn, Env, APP};
+use crate::common::{env, install, keymint, names, ready, spawn, Env, APP};
 use nexus_core::ErrorCode;
 use nexus_daemon::testkit::{field, remote_code};
 use std::fs;
@@ -20,7 +20,8 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
     let e = env();
     let state = e.tmp.path().join("state");
     let run = e.tmp.path().join("run");
-    let d = spawn(Some(&state), &run, &e.trust);
+    let km = keymint(Some(&state), &run);
+    let d = spawn(Some(&state), &run, &e.trust, Some(&km));
     assert_eq!(ready(&d), "bundlemgrd: ready");
     assert!(run.join("bundlemgrd.sock").exists());
 
@@ -45,7 +46,7 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
     let d = {
         let (st, err) = d.finish();
         assert_eq!(st.code(), Some(0), "{err}");
-        spawn(Some(&state), &run, &e.trust)
+        spawn(Some(&state), &run, &e.trust, Some(&km))
     };
     assert_eq!(ready(&d), "bundlemgrd: ready");
     let mut admin = d.connect("system:admin");
@@ -65,7 +66,8 @@ fn serves_bundle_ops_to_the_channel_subject_and_keeps_them() {
 #[test]
 fn test_reject_callers_without_the_capability_and_bad_arguments() {
     let e = env();
-    let d = spawn(None, &e.tmp.path().join("run"), &e.trust);
+    let km = keymint(None, &e.tmp.path().join("run"));
+    let d = spawn(None, &e.tmp.path().join("run"), &e.trust, Some(&km));
     assert_eq!(ready(&d), "bundlemgrd: ready (volatile)");
     let v1 = e.bundle("1.0");
     let mut selftest = d.connect("system:selftest");
@@ -123,7 +125,7 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
 fn test_reject_missing_trust_dir_before_ready() {
     let e = env();
     let missing = e.tmp.path().join("no-such-trust");
-    let d = spawn(None, &e.tmp.path().join("run"), &missing);
+    let d = spawn(None, &e.tmp.path().join("run"), &missing, None);
     assert!(
         d.next_line(Duration::from_secs(5)).is_none(),
         "no marker may be printed"

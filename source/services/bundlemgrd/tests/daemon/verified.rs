@@ -17,7 +17,7 @@ fn call(c: &mut Client, op: &str) -> Result<Value, ClientError> {
 }
 
 fn start(e: &Env) -> Proc {
-    let d = spawn(Some(&e.state()), &e.run(), &e.trust);
+    let d = spawn(Some(&e.state()), &e.run(), &e.trust, Some(e.km()));
     assert_eq!(ready(&d), "bundlemgrd: ready");
     d
 }
@@ -129,7 +129,7 @@ fn test_reject_forced_install_without_the_force_capability() {
         "system:installer",
         &["identity.bundle.install"],
     );
-    let d = spawn_with(Some(&e.state()), &e.run(), &e.trust, &policy);
+    let d = spawn_with(Some(&e.state()), &e.run(), &e.trust, &policy, Some(e.km()));
     assert_eq!(ready(&d), "bundlemgrd: ready");
     let mut installer = d.connect("system:installer");
     install(&mut installer, &e.bundle("2.0")).unwrap();
@@ -198,12 +198,14 @@ fn test_reject_symlinked_installed_root() {
         fs::create_dir(&outside).unwrap();
         system_root(&outside, "linked")
     };
-    // A root file linked into the installed roots: never followed, never
-    // skipped.
-    let dir = e.state().join("trust/installed");
-    fs::create_dir_all(&dir).unwrap();
-    let target = e.tmp.path().join("outside").join(root2.file_name());
-    std::os::unix::fs::symlink(&target, dir.join(root2.file_name())).unwrap();
+    // An installed root's file moved out of the store and linked back:
+    // never followed, never skipped.
+    let (store, grants, who) = e.trust_writer();
+    store.add_installed(&who, &grants, &root2).unwrap();
+    let file = e.state().join("trust/installed").join(root2.file_name());
+    let target = e.tmp.path().join("outside").join("moved.toml");
+    fs::rename(&file, &target).unwrap();
+    std::os::unix::fs::symlink(&target, &file).unwrap();
     let location = format!("state:/trust/installed/{}", root2.file_name());
     let d = start(&e);
     let mut admin = d.connect("system:admin");

@@ -40,7 +40,9 @@ fn first_format_state_upgrades_over_the_real_daemons() {
     assert_eq!(moved, 1);
     // The record is version 2 now (instance, peppered verifier).
     let rec = std::fs::read(s.state().join("identity/alice/user")).unwrap();
-    assert_eq!(u16::from_be_bytes([rec[4], rec[5]]), 2);
+    // Record layout 2: 0xFFFF where the first layout had the version.
+    assert_eq!(&rec[4..6], [0xff, 0xff]);
+    assert_eq!(u16::from_be_bytes([rec[8], rec[9]]), 2);
 
     // bob, upgraded but never logged in, deleted: his name-bound vault
     // goes with him; a new bob starts empty.

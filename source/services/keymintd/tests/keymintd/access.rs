@@ -24,7 +24,7 @@ fn test_reject_every_op_from_an_app_and_audit_it() {
     }
     // Unknown ops too: an outsider learns nothing about the table.
     assert_eq!(code(&mut app, "km.nope", Args::new()), ErrorCode::Eperm);
-    // Other system services are outsiders as well.
+    // Another service asking for an op that is not its own is refused too.
     let mut attestd = k.connect("system:attestd");
     assert_eq!(
         code(&mut attestd, "km.device", Args::new()),
@@ -67,7 +67,10 @@ fn test_reject_each_services_ops_for_the_other() {
             }
         }
     }
-    assert_eq!(checked, 16);
+    // 8 of identityd's for keystored (the session and verifier ops
+    // included), 9 of keystored's for identityd (km.import and
+    // km.trust_key included).
+    assert_eq!(checked, 17);
     let status = Args::from_value(keystored.call("status", &Args::new()).unwrap()).unwrap();
     assert_eq!(status.text("service").unwrap(), "keymintd");
     assert!(status.bool("volatile").unwrap());
@@ -182,4 +185,42 @@ fn test_reject_malformed_arguments_and_keep_serving() {
     // Both earlier connections still work.
     ks.call("km.device", &Args::new()).unwrap();
     id.call("km.device", &Args::new()).unwrap();
+}
+
+#[test]
+fn each_service_gets_its_own_state_key_and_only_trust_parties_the_trust_key() {
+    let k = Keymintd::spawn(Mode::Volatile);
+    k.ready();
+    let key = |subject: &str, op: &str| -> Result<Vec<u8>, ErrorCode> {
+        let mut c = k.connect(subject);
+        match c.call(op, &Args::new()) {
+            Ok(v) => match nexus_daemon::testkit::field(&v, "key") {
+                wire::Value::Bytes(b) => Ok(b.clone()),
+                other => panic!("not bytes: {other:?}"),
+            },
+            Err(e) => Err(e.remote_code().expect("a refusal")),
+        }
+    };
+    let services = ["keystored", "identityd", "attestd", "bundlemgrd", "updated"];
+    let keys: Vec<Vec<u8>> = services
+        .iter()
+        .map(|s| key(&format!("system:{s}"), "km.state_key").unwrap())
+        .collect();
+    for (i, a) in keys.iter().enumerate() {
+        assert_eq!(a.len(), 32);
+        for b in &keys[i + 1..] {
+            assert_ne!(a, b, "two services share a state key");
+        }
+    }
+    // Stable for a subject.
+    assert_eq!(key("system:keystored", "km.state_key").unwrap(), keys[0]);
+    let trust = key("system:keystored", "km.trust_key").unwrap();
+    for s in ["system:bundlemgrd", "system:updated"] {
+        assert_eq!(key(s, "km.trust_key").unwrap(), trust);
+    }
+    for s in ["system:identityd", "system:attestd"] {
+        assert_eq!(key(s, "km.trust_key"), Err(ErrorCode::Eperm), "{s}");
+    }
+    assert_eq!(key("system:admin", "km.state_key"), Err(ErrorCode::Eperm));
+    assert_eq!(key(APP, "km.state_key"), Err(ErrorCode::Eperm));
 }

@@ -109,6 +109,11 @@ impl Stack {
 
     /// Start both daemons (durable state) and wait until keystored is ready.
     pub fn start() -> Stack {
+        Self::start_with(&[])
+    }
+
+    /// [`Stack::start`] with `extra` arguments for keystored.
+    pub fn start_with(extra: &[&str]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         std::fs::write(p.join("policy.toml"), policy_text()).unwrap();
@@ -125,7 +130,7 @@ impl Stack {
         // As identityd does at its start: keymintd learns it knows every
         // session (none), so unknown ids are unknown from now on.
         identityd.sync_sessions(&[]).unwrap();
-        let keystored = Self::spawn_keystored(&keymintd, p);
+        let keystored = Self::spawn_keystored_with(&keymintd, p, extra);
         Stack {
             keymintd,
             keystored,
@@ -149,7 +154,12 @@ impl Stack {
     }
 
     fn spawn_keystored(keymintd: &Proc, p: &Path) -> Proc {
-        let args = Self::args(p);
+        Self::spawn_keystored_with(keymintd, p, &[])
+    }
+
+    fn spawn_keystored_with(keymintd: &Proc, p: &Path, extra: &[&str]) -> Proc {
+        let mut args = Self::args(p);
+        args.extend(extra.iter().map(std::ffi::OsString::from));
         let args: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
         let ks = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_keystored")), &args);
         Self::wire_keymintd(keymintd, &ks);

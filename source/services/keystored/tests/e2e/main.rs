@@ -13,6 +13,7 @@ mod key_delete;
 mod keys;
 mod limits;
 mod load;
+mod reserve;
 mod restart;
 mod trust;
 mod trust_damage;

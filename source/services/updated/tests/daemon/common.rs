@@ -27,14 +27,28 @@ pub fn policy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../config/policy.toml")
 }
 
+/// keymintd over the same state (volatile without one), for updated's
+/// state key and the trust store's key.
+pub fn keymint(state: Option<&Path>, run: &Path) -> Proc {
+    nexus_daemon::testkit::keymintd(state, &policy(), run)
+}
+
 /// Start updated as nexus-init does (durable at `state`, else volatile)
-/// with the shipped policy.
-pub fn spawn(state: Option<&Path>, run: &Path, trust: &Path) -> Proc {
-    spawn_with(state, run, trust, &policy())
+/// with the shipped policy and `km` as its keymintd (none for a start
+/// that must fail before it would ask: handing an endpoint to an exited
+/// process races its exit).
+pub fn spawn(state: Option<&Path>, run: &Path, trust: &Path, km: Option<&Proc>) -> Proc {
+    spawn_with(state, run, trust, &policy(), km)
 }
 
 /// [`spawn`] with another policy file.
-pub fn spawn_with(state: Option<&Path>, run: &Path, trust: &Path, policy: &Path) -> Proc {
+pub fn spawn_with(
+    state: Option<&Path>,
+    run: &Path,
+    trust: &Path,
+    policy: &Path,
+    km: Option<&Proc>,
+) -> Proc {
     let mut args: Vec<OsString> = match state {
         Some(s) => vec!["--state".into(), s.into()],
         None => vec!["--volatile".into()],
@@ -47,7 +61,11 @@ pub fn spawn_with(state: Option<&Path>, run: &Path, trust: &Path, policy: &Path)
         "--trust-dir".into(),
         trust.into(),
     ]);
-    Proc::spawn(Path::new(env!("CARGO_BIN_EXE_updated")), args)
+    let d = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_updated")), args);
+    if let Some(km) = km {
+        d.link("keymintd", km, "system:updated");
+    }
+    d
 }
 
 pub fn ready(d: &Proc) -> String {
@@ -55,6 +73,9 @@ pub fn ready(d: &Proc) -> String {
 }
 
 pub struct Env {
+    /// keymintd over this environment's state, started when first asked
+    /// for (dropped, so stopped, before the directory goes).
+    pub km: std::cell::OnceCell<Proc>,
     pub tmp: tempfile::TempDir,
     pub trust: PathBuf,
     pub key: MinisignSecretKey,
@@ -76,6 +97,7 @@ pub fn env() -> Env {
     .unwrap();
     fs::write(trust.join(root.file_name()), root.to_toml()).unwrap();
     Env {
+        km: std::cell::OnceCell::new(),
         tmp,
         trust,
         key,
@@ -117,11 +139,19 @@ impl Env {
         self.tmp.path().join("run")
     }
 
+    /// keymintd over [`Env::state`], durable (started on first use).
+    pub fn km(&self) -> &Proc {
+        self.km
+            .get_or_init(|| keymint(Some(&self.state()), &self.run()))
+    }
+
     /// The trust store over this environment's state directory, as
-    /// keystored writes it, and a system subject allowed to write it.
+    /// keystored writes it (its manifest MAC'd with the trust key from
+    /// keymintd), and a system subject allowed to write it.
     pub fn trust_writer(&self) -> (TrustStore, Grants, Subject) {
         let state = StateFs::open(&self.state()).unwrap();
-        let store = TrustStore::open(&self.trust, state).unwrap();
+        let key = nexus_daemon::testkit::trust_key(self.km());
+        let store = TrustStore::open_writer(&self.trust, state, Some(key)).unwrap();
         let grants = Grants::new(&[("system:admin", Capability::TrustWrite)]);
         (store, grants, "system:admin".parse().unwrap())
     }

@@ -7,7 +7,7 @@
 mod common;
 mod verified;
 
-use crate::common::{env, ready, spawn, stage, text};
+use crate::common::{env, keymint, ready, spawn, stage, text};
 use nexus_core::ErrorCode;
 use nexus_daemon::testkit::{field, remote_code};
 use std::time::Duration;
@@ -18,7 +18,8 @@ fn stages_commits_and_keeps_the_ab_state() {
     let e = env();
     let state = e.tmp.path().join("state");
     let run = e.tmp.path().join("run");
-    let d = spawn(Some(&state), &run, &e.trust);
+    let km = keymint(Some(&state), &run);
+    let d = spawn(Some(&state), &run, &e.trust, Some(&km));
     assert_eq!(ready(&d), "updated: ready");
     assert!(run.join("updated.sock").exists());
 
@@ -46,7 +47,7 @@ fn stages_commits_and_keeps_the_ab_state() {
 
     let (st, err) = d.finish();
     assert_eq!(st.code(), Some(0), "{err}");
-    let d = spawn(Some(&state), &run, &e.trust);
+    let d = spawn(Some(&state), &run, &e.trust, Some(&km));
     assert_eq!(ready(&d), "updated: ready");
     let mut admin = d.connect("system:admin");
     let st = admin.call("update.status", &Args::new()).unwrap();
@@ -64,7 +65,8 @@ fn stages_commits_and_keeps_the_ab_state() {
 #[test]
 fn test_reject_callers_without_the_capability_and_bad_arguments() {
     let e = env();
-    let d = spawn(None, &e.tmp.path().join("run"), &e.trust);
+    let km = keymint(None, &e.tmp.path().join("run"));
+    let d = spawn(None, &e.tmp.path().join("run"), &e.trust, Some(&km));
     assert_eq!(ready(&d), "updated: ready (volatile)");
     let v1 = e.update("1.0");
     let mut selftest = d.connect("system:selftest");
@@ -112,7 +114,7 @@ fn test_reject_callers_without_the_capability_and_bad_arguments() {
 fn test_reject_missing_trust_dir_before_ready() {
     let e = env();
     let missing = e.tmp.path().join("no-such-trust");
-    let d = spawn(None, &e.tmp.path().join("run"), &missing);
+    let d = spawn(None, &e.tmp.path().join("run"), &missing, None);
     assert!(
         d.next_line(Duration::from_secs(5)).is_none(),
         "no marker may be printed"

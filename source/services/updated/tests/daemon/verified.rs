@@ -18,7 +18,7 @@ fn call(c: &mut Client, op: &str) -> Result<Value, ClientError> {
 }
 
 fn start(e: &Env) -> Proc {
-    let d = spawn(Some(&e.state()), &e.run(), &e.trust);
+    let d = spawn(Some(&e.state()), &e.run(), &e.trust, Some(e.km()));
     assert_eq!(ready(&d), "updated: ready");
     d
 }
@@ -143,7 +143,7 @@ fn test_reject_forced_downgrade_without_the_force_capability() {
         "system:updater",
         &["identity.update.stage"],
     );
-    let d = spawn_with(Some(&e.state()), &e.run(), &e.trust, &policy);
+    let d = spawn_with(Some(&e.state()), &e.run(), &e.trust, &policy, Some(e.km()));
     assert_eq!(ready(&d), "updated: ready");
     let mut updater = d.connect("system:updater");
     let old = e.update("0.0.1");
