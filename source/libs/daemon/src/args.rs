@@ -3,6 +3,7 @@
 //! ```text
 //! <svc> (--state DIR | --volatile) --policy FILE --run DIR [--trust-dir DIR] [--control-stdin]
 //!       [--max-connections N] [--max-connections-per-subject N]
+//!       [--socket-mode OCTAL] [--socket-group GID]
 //! ```
 //!
 //! Invariants: exactly one of `--state` and `--volatile` is given, so a
@@ -51,6 +52,20 @@ struct Cli {
     #[arg(long = "max-connections-per-subject", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=65536))]
     max_connections_per_subject: Option<u32>,
+    /// Permissions of the public socket, in octal (default 0660). Who may
+    /// connect at all; what a caller may do is still the policy's.
+    #[arg(long = "socket-mode", value_name = "OCTAL", value_parser = wire::parse_socket_mode)]
+    socket_mode: Option<u32>,
+    /// Group (numeric gid) of the public socket (default: the daemon's
+    /// effective group).
+    #[arg(long = "socket-group", value_name = "GID")]
+    socket_group: Option<u32>,
+}
+
+/// The common flags as a clap command (for the configuration reference
+/// and its test: every flag a daemon accepts is documented).
+pub fn common_flags() -> clap::Command {
+    Cli::command()
 }
 
 /// Where the daemon keeps its state.
@@ -79,6 +94,10 @@ pub struct Config {
     pub max_connections: usize,
     /// `--max-connections-per-subject` (default: half of the total).
     pub max_connections_per_subject: usize,
+    /// `--socket-mode` (default `0o660`).
+    pub socket_mode: u32,
+    /// `--socket-group`.
+    pub socket_group: Option<u32>,
 }
 
 impl Config {
@@ -156,16 +175,23 @@ impl Config {
             control_stdin: cli.control_stdin,
             max_connections: total,
             max_connections_per_subject: per_subject,
+            socket_mode: cli
+                .socket_mode
+                .unwrap_or(wire::ServerConfig::default().socket_mode),
+            socket_group: cli.socket_group,
         })
     }
 
-    /// The wire server's settings: the connection caps from the command
-    /// line (the reserve is a sixteenth of the total), the rest defaults.
+    /// The wire server's settings: the connection caps and the socket's
+    /// mode and group from the command line (the reserve is a sixteenth of
+    /// the total), the rest defaults.
     pub fn server_config(&self) -> wire::ServerConfig {
         wire::ServerConfig {
             max_connections: self.max_connections,
             max_connections_per_subject: self.max_connections_per_subject,
             reserved_connections: self.max_connections / 16,
+            socket_mode: self.socket_mode,
+            socket_group: self.socket_group,
             ..wire::ServerConfig::default()
         }
     }
@@ -374,6 +400,28 @@ mod tests {
             args.extend_from_slice(extra);
             let e = parse(&SPEC, &args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn socket_mode_and_group_reach_the_server_config() {
+        let base = ["--volatile", "--policy", "p", "--run", "r"];
+        let c = parse(&SPEC, &base).unwrap().server_config();
+        assert_eq!((c.socket_mode, c.socket_group), (0o660, None));
+        let mut args = base.to_vec();
+        args.extend(["--socket-mode", "0666", "--socket-group", "123"]);
+        let c = parse(&SPEC, &args).unwrap().server_config();
+        assert_eq!((c.socket_mode, c.socket_group), (0o666, Some(123)));
+        assert_eq!(wire::parse_socket_mode("600"), Ok(0o600));
+    }
+
+    #[test]
+    fn test_reject_bad_socket_modes() {
+        for bad in ["", "8", "0x660", "1777", "4660", "06600", "-660", "rw"] {
+            assert!(wire::parse_socket_mode(bad).is_err(), "{bad:?}");
+            let mut args = vec!["--volatile", "--policy", "p", "--run", "r", "--socket-mode"];
+            args.push(bad);
+            assert_eq!(parse(&SPEC, &args).unwrap_err().exit_code(), 2, "{bad:?}");
         }
     }
 

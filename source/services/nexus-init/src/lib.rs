@@ -28,6 +28,7 @@ mod graph;
 pub mod handout;
 pub mod manifest;
 pub mod restart;
+pub mod rundir;
 pub mod status;
 pub mod supervisor;
 
