@@ -122,6 +122,7 @@ pub struct Stack {
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
     dir: tempfile::TempDir,
+    run_dir: PathBuf,
 }
 
 impl Stack {
@@ -135,12 +136,30 @@ impl Stack {
 
     /// [`Stack::start`] with another manifest.
     pub fn start_with(manifest: &Path) -> Stack {
+        Stack::start_in(
+            must(tempfile::tempdir(), "temporary directory"),
+            manifest,
+            None,
+            None,
+        )
+    }
+
+    /// [`Stack::start`] in `dir` (state in `dir/state`) with another
+    /// manifest, policy file (default: the shipped one) and run directory
+    /// (`--run`; default: `<state>/run`).
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        manifest: &Path,
+        policy: Option<PathBuf>,
+        run: Option<PathBuf>,
+    ) -> Stack {
         let bins = bin_dir();
         let repo = repo();
-        let dir = must(tempfile::tempdir(), "temporary directory");
         let shipped = repo.join("config/policy.toml");
         let uid = rustix::process::getuid().as_raw();
-        let policy = if uid == 0 {
+        let policy = if let Some(p) = policy {
+            p
+        } else if uid == 0 {
             shipped
         } else {
             let text = must(std::fs::read_to_string(&shipped), "read policy");
@@ -149,8 +168,11 @@ impl Stack {
             must(std::fs::write(&copy, text + &extra), "write policy");
             copy
         };
+        let run_dir = run.unwrap_or_else(|| dir.path().join("state/run"));
         let mut child = must(
             Command::new(bins.join("nexus-init"))
+                .arg("--run")
+                .arg(&run_dir)
                 .arg("--config")
                 .arg(manifest)
                 .arg("--state")
@@ -178,12 +200,18 @@ impl Stack {
             stdout,
             stderr,
             dir,
+            run_dir,
         }
     }
 
     /// The run directory with the public sockets.
     pub fn run_dir(&self) -> PathBuf {
-        self.dir.path().join("state/run")
+        self.run_dir.clone()
+    }
+
+    /// The directory holding the state directory (`state/`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Every line init has written on stdout so far.
