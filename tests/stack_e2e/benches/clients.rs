@@ -16,6 +16,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[allow(dead_code)]
 #[path = "../tests/stack/harness.rs"]
 mod harness;
 // Shared with the stack tests, which use all of it; the bench does not
