@@ -188,7 +188,7 @@ fn a_non_root_app_uses_keys_and_the_vault_through_nx() {
     stack.expect("init: ready", BOOT_WAIT, |l| l == "init: ready");
 
     // The layout: sockets reachable by the group, state private to root.
-    let state = stack.dir().join("state");
+    let state = root.join("state");
     let meta = |p: &Path| std::fs::symlink_metadata(p).unwrap();
     assert_eq!(meta(&state).mode() & 0o7777, 0o700);
     assert_eq!(meta(&run).mode() & 0o7777, 0o750);

@@ -121,7 +121,8 @@ pub struct Stack {
     lines: Receiver<(Instant, String)>,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
-    dir: tempfile::TempDir,
+    /// Holds the state directory (and the policy copy) until the end.
+    _dir: tempfile::TempDir,
     run_dir: PathBuf,
 }
 
@@ -199,7 +200,7 @@ impl Stack {
             lines,
             stdout,
             stderr,
-            dir,
+            _dir: dir,
             run_dir,
         }
     }
@@ -207,11 +208,6 @@ impl Stack {
     /// The run directory with the public sockets.
     pub fn run_dir(&self) -> PathBuf {
         self.run_dir.clone()
-    }
-
-    /// The directory holding the state directory (`state/`).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Every line init has written on stdout so far.
