@@ -152,6 +152,7 @@ pub fn run(cfg: Config) -> Result<i32, InitError> {
         }
     );
     let mut sup = Supervisor::new(cfg, run_dir.path(), tx, rx, board);
+    sup.notifier = crate::notify::Notifier::from_env();
     let code = sup.supervise();
     sup.shutdown();
     status.shutdown();
@@ -171,6 +172,8 @@ struct Supervisor {
     /// `init: ready` has been printed: crash loops no longer fail the boot.
     booted: bool,
     board: Board,
+    /// systemd's readiness notifications (`Type=notify`), if asked for.
+    notifier: crate::notify::Notifier,
 }
 
 impl Supervisor {
@@ -218,6 +221,7 @@ impl Supervisor {
             stopping: false,
             booted: false,
             board,
+            notifier: crate::notify::Notifier::default(),
         }
     }
 
@@ -301,6 +305,10 @@ impl Supervisor {
                         self.booted = true;
                         self.publish();
                         say("init: ready");
+                        self.notifier.notify(&format!(
+                            "READY=1\nSTATUS=serving; run directory {}",
+                            self.run_dir.display()
+                        ));
                         *phase = match self.cfg.selftest {
                             Some((app, _)) => {
                                 self.start(app, None);
@@ -580,6 +588,7 @@ impl Supervisor {
     fn shutdown(&mut self) {
         self.stopping = true;
         say("init: shutdown");
+        self.notifier.notify("STOPPING=1");
         let apps = (0..self.units.len()).filter(|&i| self.svc(i).kind() == Kind::App);
         let mut order: Vec<usize> = apps.collect();
         order.extend(self.cfg.manifest.start_order().iter().rev());

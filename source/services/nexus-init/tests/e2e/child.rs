@@ -149,6 +149,7 @@ pub fn main() {
                     .with("state", o.state.clone().map_or(Value::Null, Value::Text))
                     .with("pid", u64::from(std::process::id()))
                     .with("caller", ctx.subject().to_string())
+                    .with("notify_socket", std::env::var_os("NOTIFY_SOCKET").is_some())
                     .into_value()),
                 "relay" => {
                     let to = req

@@ -63,6 +63,39 @@ fn sockets_get_the_manifest_mode_and_group() {
     assert_eq!(init.wait_exit().code(), Some(0), "{:#?}", init.seen);
 }
 
+/// `Type=notify`: with `$NOTIFY_SOCKET` set, init sends `READY=1` (and
+/// the run directory) once `init: ready` is printed and `STOPPING=1` when
+/// shutdown begins; its children never see the variable.
+fn systemd_readiness_is_notified_and_kept_from_children() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("notify");
+    let rx = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    rx.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut init = Init::start_env(&two_tier(&[]), &[], &[("NOTIFY_SOCKET", path.as_os_str())]);
+    init.expect("init: ready");
+    let mut buf = [0u8; 512];
+    let n = rx.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let run = init.run_dir();
+    assert_eq!(
+        msg,
+        format!("READY=1\nSTATUS=serving; run directory {}", run.display())
+    );
+    let r = call(&run.join("mid.sock"), "relay", Args::new().with("to", "up"));
+    assert_eq!(
+        field(&r, "notify_socket").as_bool(),
+        Some(false),
+        "upstream"
+    );
+    let r = call(&run.join("mid.sock"), "status", Args::new());
+    assert_eq!(field(&r, "notify_socket").as_bool(), Some(false), "mid");
+    init.signal(Signal::Term);
+    let n = rx.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert_eq!(init.wait_exit().code(), Some(0));
+}
+
 fn boot_order_markers_and_endpoints() {
     let mut init = Init::start(&two_tier(&[]), &[]);
     let run = init.run_dir();
@@ -365,6 +398,10 @@ fn test_reject_missing_binary() {
 }
 
 const TESTS: &[(&str, fn())] = &[
+    (
+        "systemd_readiness_is_notified_and_kept_from_children",
+        systemd_readiness_is_notified_and_kept_from_children,
+    ),
     (
         "sockets_get_the_manifest_mode_and_group",
         sockets_get_the_manifest_mode_and_group,
