@@ -49,9 +49,11 @@ pub fn read_hidden(
     stderr: &mut dyn Write,
     input: &mut dyn Read,
 ) -> io::Result<Zeroizing<String>> {
+    // Echo goes off before the prompt shows, so nothing typed after the
+    // prompt can be echoed.
+    let _echo = EchoOff::new()?;
     write!(stderr, "{prompt}: ")?;
     stderr.flush()?;
-    let _echo = EchoOff::new()?;
     let mut line = Zeroizing::new(Vec::new());
     let mut byte = [0u8; 1];
     loop {

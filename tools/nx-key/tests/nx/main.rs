@@ -9,3 +9,4 @@ mod keyfiles;
 mod offline;
 mod online;
 mod parse;
+mod tty;
