@@ -9,6 +9,9 @@
 #                the SSH agent (ssh, ssh-add, ssh-keygen -Y, ssh-agent, an
 #                unprivileged sshd, git commit -S / verify-commit)
 #   systemd    - systemd-analyze verify of the shipped systemd units
+#   groff-base - groff -ww checks the man pages nx generates
+#   passwd, util-linux - useradd/groupadd and setpriv: the end-to-end test
+#                of a non-root caller creates real users
 #   pycose, cbor2 (PyPI) - third-party verification of attestation tokens
 # Idempotent: installed tools are left alone.
 set -euo pipefail
@@ -22,6 +25,9 @@ command -v ssh-add >/dev/null 2>&1 || need_apt+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+command -v groff >/dev/null 2>&1 || need_apt+=(groff-base)
+command -v useradd >/dev/null 2>&1 || need_apt+=(passwd)
+command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "install-test-deps: apt-get install ${need_apt[*]}"
   apt-get update -qq

@@ -26,8 +26,10 @@ pub struct Ctx<'a> {
     pub io: Io<'a>,
     /// `--json`.
     pub json: bool,
-    /// `--run DIR`.
+    /// The run directory (see [`crate::rundir`]).
     pub run: PathBuf,
+    /// Where [`Ctx::run`] came from.
+    pub run_from: crate::rundir::RunFrom,
     /// `$NEXUS_SID`, read once by [`crate::run`].
     pub sid_env: Option<String>,
 }

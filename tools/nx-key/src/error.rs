@@ -50,6 +50,17 @@ pub enum NxError {
         /// What happened, naming the file.
         msg: String,
     },
+    /// A service's socket could not be connected to (transport, exit
+    /// status 1). [`crate::run`] completes the message with the socket's
+    /// path, where the run directory came from and what to do.
+    #[error("{service}: cannot connect: {source}")]
+    Unreachable {
+        /// The socket's name in the run directory, without `.sock`
+        /// (`keystored`, `init`).
+        service: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A local step failed (an offline check).
     #[error("{msg}")]
     Local {
@@ -91,7 +102,7 @@ impl NxError {
     pub fn exit_status(&self) -> u8 {
         match self {
             NxError::Usage(_) => 2,
-            NxError::Transport { .. } => 1,
+            NxError::Transport { .. } | NxError::Unreachable { .. } => 1,
             NxError::LocalFile { .. } => 3,
             NxError::Remote { code, .. } | NxError::Local { code, .. } => code.exit_status(),
         }
@@ -102,6 +113,7 @@ impl Coded for NxError {
     fn code(&self) -> ErrorCode {
         match self {
             NxError::Usage(_) => ErrorCode::Einval,
+            NxError::Unreachable { .. } => ErrorCode::Eio,
             NxError::Remote { code, .. }
             | NxError::Transport { code, .. }
             | NxError::LocalFile { code, .. }
@@ -115,6 +127,13 @@ impl From<KeychainError> for NxError {
         match e {
             KeychainError::Remote { code, msg } => NxError::Remote { code, msg },
             KeychainError::Invalid(msg) => NxError::Usage(msg),
+            KeychainError::Transport {
+                service,
+                source: wire::ClientError::Connect(source),
+            } => NxError::Unreachable {
+                service: service.name().to_owned(),
+                source,
+            },
             other => NxError::Transport {
                 code: other.code(),
                 msg: other.to_string(),

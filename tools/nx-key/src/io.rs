@@ -15,7 +15,7 @@ use crate::error::NxError;
 use nexus_core::SessionId;
 use nexus_proto::limits::Limit;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -27,6 +27,9 @@ pub const MAX_INPUT: u64 = wire::MAX_FRAME_LEN as u64;
 pub struct Io<'a> {
     /// Standard input.
     pub stdin: &'a mut dyn Read,
+    /// Whether stdin is a terminal: passwords not given in a file are then
+    /// prompted for on stderr and read with echo off.
+    pub terminal: bool,
     /// Standard output.
     pub stdout: &'a mut dyn Write,
     /// Standard error.
@@ -141,14 +144,22 @@ pub fn read_passwords(
     let bytes = match file {
         Some(p) => read_file(p)?,
         None => {
-            // Read only the lines needed: stdin may carry more afterwards.
-            let mut r = BufReader::new((&mut *io.stdin).take(MAX_INPUT));
+            // Read only the lines needed, byte by byte (no read-ahead):
+            // stdin may carry more afterwards, for the next prompt or a
+            // value.
             let mut all = Zeroizing::new(Vec::new());
-            for _ in 0..count {
-                let mut line = Zeroizing::new(Vec::new());
-                r.read_until(b'\n', &mut line)
-                    .map_err(|e| NxError::io(&what, &e))?;
-                all.extend_from_slice(&line);
+            let mut lines = 0;
+            let mut byte = [0u8; 1];
+            while lines < count && (all.len() as u64) < MAX_INPUT {
+                match io.stdin.read(&mut byte) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        all.push(byte[0]);
+                        lines += usize::from(byte[0] == b'\n');
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(NxError::io(&what, &e)),
+                }
             }
             all
         }
@@ -215,11 +226,42 @@ pub fn read_sid(
     parse_sid(&text, "stdin")
 }
 
-/// One password (see [`read_passwords`]).
-pub fn read_password(io: &mut Io<'_>, file: Option<&Path>) -> Result<Zeroizing<String>, NxError> {
+/// One password: the first line of `file`; else, on a terminal, asked for
+/// as `prompt` with echo off; else one line of stdin (see
+/// [`read_passwords`]).
+pub fn read_password(
+    io: &mut Io<'_>,
+    file: Option<&Path>,
+    prompt: &str,
+) -> Result<Zeroizing<String>, NxError> {
+    if file.is_none() && io.terminal {
+        let line = crate::tty::read_hidden(prompt, &mut *io.stderr, &mut *io.stdin)
+            .map_err(|e| NxError::io("terminal", &e))?;
+        return one_line(line, "terminal");
+    }
     read_passwords(io, file, 1)?
         .pop()
         .ok_or_else(|| NxError::usage("no password given"))
+}
+
+/// A password being set: as [`read_password`], and on a terminal asked a
+/// second time, refused unless both match.
+pub fn read_new_password(
+    io: &mut Io<'_>,
+    file: Option<&Path>,
+    prompt: &str,
+) -> Result<Zeroizing<String>, NxError> {
+    let first = read_password(io, file, prompt)?;
+    if file.is_none() && io.terminal {
+        let again = read_password(io, None, &format!("Retype {}", prompt.to_lowercase()))?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            first.as_bytes(),
+            again.as_bytes(),
+        )) {
+            return Err(NxError::usage("the passwords do not match"));
+        }
+    }
+    Ok(first)
 }
 
 #[cfg(test)]
@@ -231,6 +273,7 @@ mod tests {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let mut io = Io {
             stdin: &mut stdin,
+            terminal: false,
             stdout: &mut out,
             stderr: &mut err,
         };
@@ -241,19 +284,19 @@ mod tests {
     fn passwords_are_lines() {
         let p = with_stdin(b"pw one\r\npw two\nrest", |io| read_passwords(io, None, 2)).unwrap();
         assert_eq!((p[0].as_str(), p[1].as_str()), ("pw one", "pw two"));
-        let p = with_stdin(b"last-no-newline", |io| read_password(io, None)).unwrap();
+        let p = with_stdin(b"last-no-newline", |io| read_password(io, None, "Password")).unwrap();
         assert_eq!(p.as_str(), "last-no-newline");
     }
 
     #[test]
     fn test_reject_missing_or_empty_password() {
-        let e = with_stdin(b"", |io| read_password(io, None)).unwrap_err();
+        let e = with_stdin(b"", |io| read_password(io, None, "Password")).unwrap_err();
         assert_eq!(e.exit_status(), 2);
-        let e = with_stdin(b"\n", |io| read_password(io, None)).unwrap_err();
+        let e = with_stdin(b"\n", |io| read_password(io, None, "Password")).unwrap_err();
         assert_eq!(e.exit_status(), 2);
         let e = with_stdin(b"one\n", |io| read_passwords(io, None, 2)).unwrap_err();
         assert_eq!(e.exit_status(), 2);
-        let e = with_stdin(b"\xff\n", |io| read_password(io, None)).unwrap_err();
+        let e = with_stdin(b"\xff\n", |io| read_password(io, None, "Password")).unwrap_err();
         assert_eq!(e.exit_status(), 2);
     }
 
@@ -277,7 +320,7 @@ mod tests {
         // Only the first line of stdin is taken: a password follows it.
         let rest = with_stdin(format!("{a}\npw\n").as_bytes(), |io| {
             read_sid(io, None, None).unwrap();
-            read_password(io, None).unwrap().to_string()
+            read_password(io, None, "Password").unwrap().to_string()
         });
         assert_eq!(rest, "pw");
     }

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     );
     let io = nx_key::io::Io {
         stdin: &mut stdin,
+        terminal: nx_key::tty::stdin_is_terminal(),
         stdout: &mut stdout,
         stderr: &mut stderr,
     };

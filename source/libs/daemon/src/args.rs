@@ -5,6 +5,7 @@
 //!       [--max-connections N] [--max-connections-per-subject N]
 //!       [--audit-flush group|group:<ms>|sync] [--audit-file-bytes N] [--audit-keep-files N]
 //!       [--state-reserve-bytes N]
+//!       [--socket-mode OCTAL] [--socket-group GID]
 //! ```
 //!
 //! The audit and reserve settings have defaults sized for the QEMU image
@@ -76,6 +77,14 @@ struct Cli {
     /// of non-system subjects is refused with EDQUOTA.
     #[arg(long = "state-reserve-bytes", value_name = "N", default_value_t = DEFAULT_STATE_RESERVE)]
     state_reserve_bytes: u64,
+    /// Permissions of the public socket, in octal (default 0660). Who may
+    /// connect at all; what a caller may do is still the policy's.
+    #[arg(long = "socket-mode", value_name = "OCTAL", value_parser = wire::parse_socket_mode)]
+    socket_mode: Option<u32>,
+    /// Group (numeric gid) of the public socket (default: the daemon's
+    /// effective group).
+    #[arg(long = "socket-group", value_name = "GID")]
+    socket_group: Option<u32>,
 }
 
 /// Free space kept on the state disk for system work, by default.
@@ -88,6 +97,12 @@ fn parse_flush(s: &str) -> Result<FlushMode, String> {
         }
         Some(m) => Ok(m),
     }
+}
+
+/// The common flags as a clap command (for the configuration reference
+/// and its test: every flag a daemon accepts is documented).
+pub fn common_flags() -> clap::Command {
+    Cli::command()
 }
 
 /// Where the daemon keeps its state.
@@ -121,6 +136,10 @@ pub struct Config {
     pub audit: JournalConfig,
     /// `--state-reserve-bytes`.
     pub state_reserve: u64,
+    /// `--socket-mode` (default `0o660`).
+    pub socket_mode: u32,
+    /// `--socket-group`.
+    pub socket_group: Option<u32>,
 }
 
 impl Config {
@@ -209,16 +228,23 @@ impl Config {
             max_connections_per_subject: per_subject,
             audit,
             state_reserve: cli.state_reserve_bytes,
+            socket_mode: cli
+                .socket_mode
+                .unwrap_or(wire::ServerConfig::default().socket_mode),
+            socket_group: cli.socket_group,
         })
     }
 
-    /// The wire server's settings: the connection caps from the command
-    /// line (the reserve is a sixteenth of the total), the rest defaults.
+    /// The wire server's settings: the connection caps and the socket's
+    /// mode and group from the command line (the reserve is a sixteenth of
+    /// the total), the rest defaults.
     pub fn server_config(&self) -> wire::ServerConfig {
         wire::ServerConfig {
             max_connections: self.max_connections,
             max_connections_per_subject: self.max_connections_per_subject,
             reserved_connections: self.max_connections / 16,
+            socket_mode: self.socket_mode,
+            socket_group: self.socket_group,
             ..wire::ServerConfig::default()
         }
     }
@@ -470,6 +496,28 @@ mod tests {
             let mut a = base.to_vec();
             a.extend_from_slice(bad);
             assert_eq!(parse(&SPEC, &a).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn socket_mode_and_group_reach_the_server_config() {
+        let base = ["--volatile", "--policy", "p", "--run", "r"];
+        let c = parse(&SPEC, &base).unwrap().server_config();
+        assert_eq!((c.socket_mode, c.socket_group), (0o660, None));
+        let mut args = base.to_vec();
+        args.extend(["--socket-mode", "0666", "--socket-group", "123"]);
+        let c = parse(&SPEC, &args).unwrap().server_config();
+        assert_eq!((c.socket_mode, c.socket_group), (0o666, Some(123)));
+        assert_eq!(wire::parse_socket_mode("600"), Ok(0o600));
+    }
+
+    #[test]
+    fn test_reject_bad_socket_modes() {
+        for bad in ["", "8", "0x660", "1777", "4660", "06600", "-660", "rw"] {
+            assert!(wire::parse_socket_mode(bad).is_err(), "{bad:?}");
+            let mut args = vec!["--volatile", "--policy", "p", "--run", "r", "--socket-mode"];
+            args.push(bad);
+            assert_eq!(parse(&SPEC, &args).unwrap_err().exit_code(), 2, "{bad:?}");
         }
     }
 

@@ -469,13 +469,9 @@ impl Daemon {
             // policy's uid map decide who gets in, not the directory.
             create_dir(&ctx.config.run, 0o755)?;
             let engine = Arc::clone(&ctx.policy);
-            let resolver = PeerCredResolver::new(move |uid| {
-                // A uid with neither a mapping nor an entry of its own is
-                // refused at the door: it could be granted nothing anyway.
-                let p = engine.policy();
-                let subject = p.subject_for_uid(uid);
-                p.subjects().any(|s| *s == subject).then_some(subject)
-            });
+            let path = ctx.config.policy.clone();
+            let resolver = PeerCredResolver::new(move |uid| engine.policy().peer_subject(uid))
+                .refusing_with(move |uid| policy::unmapped_uid_message(uid, &path));
             server.listen(ctx.config.socket_path(ctx.spec.name), resolver)?;
         }
         self.serve.attach(server)?;

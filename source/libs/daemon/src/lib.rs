@@ -40,7 +40,7 @@ mod upstreams;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use args::{Config, StateChoice};
+pub use args::{common_flags, Config, StateChoice};
 pub use audit::AuditLog;
 pub use control::SERVE;
 pub use daemon::{run, run_with, Context, Daemon, Service, Spec};

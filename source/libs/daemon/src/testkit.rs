@@ -186,6 +186,24 @@ impl Proc {
         self.hand_stream(name, &format!("system:{name}"), &to_server);
     }
 
+    /// [`Proc::link`], then wait until the daemon says it took the
+    /// endpoint: until then its calls upstream are `EAGAIN`, which a test
+    /// of what follows a restart must not mistake for the answer.
+    pub fn link_and_wait(&self, name: &str, server: &Proc, as_subject: &str) {
+        let said = format!("endpoint to {name} received");
+        let before = self.stderr().matches(&said).count();
+        self.link(name, server, as_subject);
+        let until = Instant::now() + WAIT;
+        while self.stderr().matches(&said).count() <= before {
+            assert!(
+                Instant::now() < until,
+                "no {said:?} in stderr: {}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Kill the process and reap it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

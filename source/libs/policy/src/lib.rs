@@ -31,4 +31,6 @@ pub use engine::{PolicyEngine, ReserveGauge};
 pub use error::PolicyError;
 pub use file::{MAX_POLICY_LEN, POLICY_VERSION};
 pub use file_sink::{Durability, FileSink};
-pub use policy::{Decision, Policy, DEFAULT_KEYSTORE_QUOTA, DEFAULT_VAULT_QUOTA};
+pub use policy::{
+    unmapped_uid_message, Decision, Policy, DEFAULT_KEYSTORE_QUOTA, DEFAULT_VAULT_QUOTA,
+};

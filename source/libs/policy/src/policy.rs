@@ -113,6 +113,15 @@ impl Policy {
         self.uid_map.get(&uid).cloned().unwrap_or(Subject::Uid(uid))
     }
 
+    /// The subject of a caller on a public socket whose peer uid is
+    /// `uid`, or `None` when the caller is to be refused at the door: a
+    /// uid with neither a mapping nor an entry of its own could be granted
+    /// nothing anyway.
+    pub fn peer_subject(&self, uid: u32) -> Option<Subject> {
+        let subject = self.subject_for_uid(uid);
+        self.grants.contains_key(&subject).then_some(subject)
+    }
+
     /// Keystore quota of `subject`: its entry's, else `[defaults]`, else
     /// [`DEFAULT_KEYSTORE_QUOTA`].
     pub fn keystore_quota(&self, subject: &Subject) -> QuotaLimits {
@@ -146,4 +155,14 @@ impl Policy {
     pub fn subjects(&self) -> impl Iterator<Item = &Subject> {
         self.grants.keys()
     }
+}
+
+/// What a caller refused by [`Policy::peer_subject`] is told: its uid, the
+/// policy file that does not know it, and the two ways to change that.
+pub fn unmapped_uid_message(uid: u32, policy_path: &Path) -> String {
+    format!(
+        "uid {uid} has no subject in the policy {}: map it to one with a [[uid_map]] entry \
+         (uid = {uid}, subject = \"app:…\"), or give `uid:{uid}` a [[subjects]] entry, and restart the stack",
+        policy_path.display()
+    )
 }

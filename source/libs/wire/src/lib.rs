@@ -49,8 +49,9 @@ pub use message::{
 pub use reconnect::{ReconnectingClient, MAX_SENDS, RECONNECT_WAIT};
 pub use scrub::scrub_value;
 pub use server::{
-    bind_socket, BoundSocket, CallContext, FixedSubject, Handler, PeerCred, PeerCredResolver,
-    Server, ServerConfig, ServerError, ShutdownHandle, SubjectResolver, RESERVE_SHARE,
+    bind_socket, parse_socket_mode, BoundSocket, CallContext, FixedSubject, Handler, PeerCred,
+    PeerCredResolver, Server, ServerConfig, ServerError, ShutdownHandle, SubjectResolver,
+    RESERVE_SHARE,
 };
 
 pub use nexus_core::{ErrorCode, Subject};

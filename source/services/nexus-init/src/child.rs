@@ -138,6 +138,7 @@ pub fn spawn(l: Launch<'_>) -> io::Result<Proc> {
     ours.set_write_timeout(Some(CONTROL_WRITE_TIMEOUT))?;
     let mut child = Command::new(l.binary)
         .args(&l.args)
+        .env_remove(crate::notify::NOTIFY_ENV)
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

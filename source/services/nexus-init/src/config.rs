@@ -4,9 +4,17 @@
 //!
 //! Invariants: every path handed to a child is absolute (children may
 //! change directory); every binary a run needs exists before the first
-//! one starts; the state and run directories are private (0700) and owned
-//! by init's user. The system trust directory is never created here: a
-//! missing one must stay a hard failure for the services that read it.
+//! one starts; the state directory is private (0700) and owned by init's
+//! user; a run directory that others may enter (see [`crate::rundir`]) is
+//! never inside the state directory. The system trust directory is never
+//! created here: a missing one must stay a hard failure for the services
+//! that read it.
+//!
+//! Where the configuration comes from, without `--config`/`--policy`:
+//! `/etc/nexus/` when it holds `init.toml` (an installed system), else the
+//! nearest `config/` holding `init.toml` in the executable's directory or
+//! one of its parents (the build tree, and `/config/` in the image). Both
+//! files come from the same directory.
 
 use crate::error::InitError;
 use crate::manifest::{Kind, Manifest};
@@ -18,6 +26,12 @@ use std::time::Duration;
 /// The app `--selftest` runs.
 pub const SELFTEST_APP: &str = "selftest-client";
 
+/// The configuration directory of an installed system, looked at first.
+pub const ETC_DIR: &str = "/etc/nexus";
+/// The manifest's file name in a configuration directory.
+pub const MANIFEST_NAME: &str = "init.toml";
+/// The policy's file name in a configuration directory.
+pub const POLICY_NAME: &str = "policy.toml";
 /// Where the default manifest is looked for, relative to the executable's
 /// directory or one of its parents.
 pub const DEFAULT_MANIFEST: &str = "config/init.toml";
@@ -33,18 +47,24 @@ pub const TRUST_DIR_NAME: &str = "trust";
     about = "Start the Nexus identity services in order, hand out their endpoints, wait until they serve, restart what dies."
 )]
 pub struct Cli {
-    /// The manifest (default: config/init.toml next to the executable or
-    /// in one of its parent directories).
+    /// The manifest (default: /etc/nexus/init.toml if it exists, else
+    /// config/init.toml next to the executable or in one of its parent
+    /// directories).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The state directory, created 0700 if missing (default: ./state).
     #[arg(long, value_name = "DIR", conflicts_with = "volatile")]
     pub state: Option<PathBuf>,
+    /// The run directory holding the public sockets (default: <state>/run,
+    /// or a temporary directory with --volatile). Sockets that others may
+    /// reach ([sockets] in the manifest) need one outside the state
+    /// directory, such as /run/nexus.
+    #[arg(long, value_name = "DIR")]
+    pub run: Option<PathBuf>,
     /// Run without a state directory: every service runs volatile.
     #[arg(long)]
     pub volatile: bool,
-    /// The policy file (default: config/policy.toml found like the
-    /// manifest).
+    /// The policy file (default: policy.toml beside the default manifest).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// The read-only system trust roots (default: trust/ next to the
@@ -93,6 +113,12 @@ pub struct Config {
     pub binaries: Vec<PathBuf>,
     /// State directory or volatile.
     pub storage: Storage,
+    /// `--run DIR` (absolute), if given.
+    pub run: Option<PathBuf>,
+    /// The gid of `[sockets] group`, looked up once at start.
+    pub socket_gid: Option<u32>,
+    /// The manifest file read.
+    pub manifest_path: PathBuf,
     /// The policy file passed to every service.
     pub policy: PathBuf,
     /// The system trust directory passed to every service.
@@ -116,16 +142,32 @@ impl Config {
         storage: Option<Storage>,
         reap: ReapMode,
     ) -> Result<Config, InitError> {
+        Config::resolve_in(cli, exe, cwd, storage, reap, Path::new(ETC_DIR))
+    }
+
+    /// [`Config::resolve`] with the installed configuration directory at
+    /// `etc` instead of `/etc/nexus` (tests).
+    pub fn resolve_in(
+        cli: &Cli,
+        exe: &Path,
+        cwd: &Path,
+        storage: Option<Storage>,
+        reap: ReapMode,
+        etc: &Path,
+    ) -> Result<Config, InitError> {
         let exe_dir = exe.parent().unwrap_or(Path::new("/"));
         let absolute = |p: &Path| cwd.join(p);
-        let manifest_path = match &cli.config {
-            Some(p) => absolute(p),
-            None => find_up(exe_dir, DEFAULT_MANIFEST, "manifest")?,
+        let config_dir = config_dir(etc, exe_dir);
+        let manifest_path = match (&cli.config, &config_dir) {
+            (Some(p), _) => absolute(p),
+            (None, Some(dir)) => dir.join(MANIFEST_NAME),
+            (None, None) => find_up(exe_dir, DEFAULT_MANIFEST, "manifest")?,
         };
         let manifest = Manifest::load(&manifest_path)?;
-        let policy = match &cli.policy {
-            Some(p) => absolute(p),
-            None => find_up(exe_dir, DEFAULT_POLICY, "policy")?,
+        let policy = match (&cli.policy, &config_dir) {
+            (Some(p), _) => absolute(p),
+            (None, Some(dir)) => dir.join(POLICY_NAME),
+            (None, None) => find_up(exe_dir, DEFAULT_POLICY, "policy")?,
         };
         let trust_dir = match &cli.trust_dir {
             Some(p) => absolute(p),
@@ -169,10 +211,29 @@ impl Config {
                 });
             }
         }
+        let run = cli.run.as_deref().map(absolute);
+        let socket_gid = manifest
+            .sockets()
+            .group
+            .as_ref()
+            .map(|g| crate::rundir::resolve_group(g, Path::new(crate::rundir::GROUP_FILE)))
+            .transpose()?;
+        if let (Storage::Durable(state), true) = (&storage, manifest.sockets().is_shared()) {
+            let run_path = run.clone().unwrap_or_else(|| state.join("run"));
+            if run_path.starts_with(state) {
+                return Err(InitError::RunInsideState {
+                    run: run_path,
+                    state: state.clone(),
+                });
+            }
+        }
         Ok(Config {
             manifest,
+            manifest_path,
             binaries,
             storage,
+            run,
+            socket_gid,
             policy,
             trust_dir,
             selftest,
@@ -180,6 +241,17 @@ impl Config {
             reap,
         })
     }
+}
+
+/// The default configuration directory: `etc` if it holds the manifest,
+/// else the nearest `config/` holding one next to the executable.
+fn config_dir(etc: &Path, exe_dir: &Path) -> Option<PathBuf> {
+    if etc.join(MANIFEST_NAME).is_file() {
+        return Some(etc.to_path_buf());
+    }
+    find_up(exe_dir, DEFAULT_MANIFEST, "manifest")
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
 }
 
 /// `rel` under `start` or the nearest of its parents that has it. Lets the
@@ -261,6 +333,64 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let e = private_dir(&link).unwrap_err();
         assert!(matches!(e, InitError::NotADirectory(_)));
+    }
+
+    #[test]
+    fn the_installed_configuration_comes_first_then_the_build_tree() {
+        use clap::Parser;
+        let tmp = tempfile::tempdir().unwrap();
+        let (etc, tree) = (tmp.path().join("etc/nexus"), tmp.path().join("tree"));
+        let manifest = "version = 1\n";
+        for dir in [&etc, &tree.join("config")] {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join(MANIFEST_NAME), manifest).unwrap();
+            fs::write(dir.join(POLICY_NAME), "").unwrap();
+        }
+        fs::create_dir_all(tree.join("target/debug")).unwrap();
+        let exe = tree.join("target/debug/nexus-init");
+        let cli = Cli::parse_from(["nexus-init"]);
+        let resolve =
+            || Config::resolve_in(&cli, &exe, tmp.path(), None, ReapMode::Own, &etc).unwrap();
+        let c = resolve();
+        assert_eq!(c.manifest_path, etc.join(MANIFEST_NAME));
+        assert_eq!(c.policy, etc.join(POLICY_NAME));
+        assert_eq!(c.trust_dir, etc.join(TRUST_DIR_NAME));
+        fs::remove_file(etc.join(MANIFEST_NAME)).unwrap();
+        let c = resolve();
+        assert_eq!(c.manifest_path, tree.join("config").join(MANIFEST_NAME));
+        assert_eq!(c.policy, tree.join("config").join(POLICY_NAME));
+        assert_eq!(c.storage, Storage::Durable(tmp.path().join("state")));
+    }
+
+    #[test]
+    fn test_reject_shared_sockets_in_the_private_state_directory() {
+        use clap::Parser;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("config");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join(MANIFEST_NAME),
+            "version = 1\n[sockets]\nmode = \"0666\"\n",
+        )
+        .unwrap();
+        let exe = tmp.path().join("nexus-init");
+        let etc = tmp.path().join("no-etc");
+        let resolve = |args: &[&str]| {
+            let cli = Cli::parse_from(std::iter::once("nexus-init").chain(args.iter().copied()));
+            Config::resolve_in(&cli, &exe, tmp.path(), None, ReapMode::Own, &etc)
+        };
+        for args in [
+            &["--state", "s"][..],
+            &["--state", "s", "--run", "s/sockets"],
+        ] {
+            let e = resolve(args).unwrap_err();
+            assert!(matches!(e, InitError::RunInsideState { .. }), "{e}");
+            assert_eq!(e.code(), ErrorCode::Einval);
+            assert!(e.to_string().contains("--run"), "{e}");
+        }
+        let ok = resolve(&["--state", "s", "--run", "r"]).unwrap();
+        assert_eq!(ok.run, Some(tmp.path().join("r")));
+        resolve(&["--volatile"]).unwrap();
     }
 
     #[test]

@@ -23,10 +23,11 @@ pub fn say(msg: &str) {
 }
 
 /// Whether a child's line may reach the console. Only the supervisor
-/// speaks as `init:`; a child line that imitates one of init's markers
-/// (which the harness trusts) is dropped.
+/// speaks as `init:` or tells where the stack is (`NEXUS_RUN=…`); a child
+/// line that imitates one of init's markers (which the harness trusts) or
+/// its export line (which a script may take) is dropped.
 pub fn child_line_allowed(line: &[u8]) -> bool {
-    !line.starts_with(b"init:")
+    !line.starts_with(b"init:") && !line.starts_with(b"NEXUS_RUN=")
 }
 
 /// Forward one line of a child's stdout verbatim (without its line ending;
@@ -50,5 +51,8 @@ mod tests {
         assert!(child_line_allowed(b"keystored: ready"));
         assert!(child_line_allowed(b"SELFTEST: keystore v1.1 sign ok"));
         assert!(child_line_allowed(b" init: ready"));
+        assert!(!child_line_allowed(
+            b"NEXUS_RUN=/tmp/evil; export NEXUS_RUN;"
+        ));
     }
 }

@@ -62,6 +62,9 @@ pub enum ManifestError {
         /// The argument.
         arg: String,
     },
+    /// `[sockets]` has a bad mode or group.
+    #[error("[sockets]: {0}")]
+    BadSockets(String),
     /// `ready_marker` is empty or spans lines.
     #[error("service {0:?} has a bad ready marker")]
     BadMarker(String),
@@ -189,6 +192,27 @@ pub enum InitError {
     /// The state directory belongs to another user.
     #[error("{0} belongs to another user")]
     ForeignOwner(PathBuf),
+    /// The manifest opens the sockets to others, but the run directory is
+    /// inside the private state directory, where nobody else can reach it.
+    #[error(
+        "[sockets] lets others connect, but the run directory {run} is inside the private \
+         state directory {state}: give --run DIR outside it (e.g. /run/nexus)"
+    )]
+    RunInsideState {
+        /// The run directory.
+        run: PathBuf,
+        /// The state directory.
+        state: PathBuf,
+    },
+    /// An existing run directory that is shared with everyone (world
+    /// writable or sticky, such as /tmp): init would change its mode.
+    #[error("{0} is world-writable or sticky: give --run a directory of the stack's own")]
+    SharedRunDir(PathBuf),
+    /// `[sockets] group` names no group in /etc/group.
+    #[error(
+        "[sockets] group {0:?} is not in /etc/group (create it with groupadd, or give its number)"
+    )]
+    UnknownGroup(String),
     /// Creating or checking a directory failed.
     #[error("cannot prepare {path}: {source}")]
     Dir {
@@ -223,7 +247,11 @@ impl Coded for InitError {
         match self {
             InitError::Manifest(e) => e.code(),
             InitError::NotFound { .. } | InitError::MissingBinary { .. } => ErrorCode::Enoent,
-            InitError::NoSuchApp(_) | InitError::NotADirectory(_) => ErrorCode::Einval,
+            InitError::NoSuchApp(_)
+            | InitError::NotADirectory(_)
+            | InitError::RunInsideState { .. }
+            | InitError::SharedRunDir(_)
+            | InitError::UnknownGroup(_) => ErrorCode::Einval,
             InitError::ForeignOwner(_) => ErrorCode::Eperm,
             InitError::ExePath(_) | InitError::Dir { .. } | InitError::Setup(_) => ErrorCode::Eio,
             InitError::Policy { source, .. } => source.code(),

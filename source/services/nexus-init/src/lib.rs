@@ -27,7 +27,9 @@ pub mod error;
 mod graph;
 pub mod handout;
 pub mod manifest;
+pub mod notify;
 pub mod restart;
+pub mod rundir;
 pub mod status;
 pub mod supervisor;
 

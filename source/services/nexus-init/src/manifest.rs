@@ -27,6 +27,10 @@
 //! [[route]]
 //! from = "keystored"        # the caller
 //! to = "keymintd"           # the server
+//!
+//! [sockets]                 # optional: who may connect to the public sockets
+//! group = "nexus-clients"   # a group name (from /etc/group) or a number
+//! mode = "0660"             # default "0660" with a group, else "0600"
 //! ```
 //!
 //! Invariant: a [`Manifest`] exists only once every check has passed:
@@ -68,13 +72,15 @@ pub const MAX_ROUTES: usize = 1024;
 
 /// The flags init passes to every child itself; a manifest may not repeat
 /// them in `args`.
-pub const COMMON_FLAGS: [&str; 6] = [
+pub const COMMON_FLAGS: [&str; 8] = [
     "--state",
     "--volatile",
     "--policy",
     "--run",
     "--trust-dir",
     "--control-stdin",
+    "--socket-mode",
+    "--socket-group",
 ];
 
 const DEFAULT_READY_TIMEOUT: u64 = 30;
@@ -89,6 +95,14 @@ struct RawManifest {
     service: Vec<RawService>,
     #[serde(default)]
     route: Vec<RawRoute>,
+    sockets: Option<RawSockets>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSockets {
+    mode: Option<String>,
+    group: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +226,101 @@ impl Service {
     }
 }
 
+/// The group that may reach the public sockets, as the manifest names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketGroup {
+    /// A group name, looked up in `/etc/group` when init starts.
+    Name(String),
+    /// A numeric gid.
+    Gid(u32),
+}
+
+/// Who may connect to the public sockets (`[sockets]`): the file mode of
+/// every public socket (init's own included) and, optionally, their group.
+/// What a caller may then do is still the policy's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sockets {
+    /// Permission bits of each socket file.
+    pub mode: u32,
+    /// Their group (default: init's effective group).
+    pub group: Option<SocketGroup>,
+}
+
+impl Default for Sockets {
+    /// Owner only: the stack's own user (root) and nobody else.
+    fn default() -> Self {
+        Sockets {
+            mode: 0o600,
+            group: None,
+        }
+    }
+}
+
+impl Sockets {
+    /// The mode of the run directory that holds the sockets: the owner's
+    /// `rwx`, plus `r-x` for the group and for others when the sockets
+    /// grant them anything (connecting needs search permission on the
+    /// directory).
+    pub fn run_dir_mode(&self) -> u32 {
+        let mut m = 0o700;
+        if self.mode & 0o070 != 0 {
+            m |= 0o050;
+        }
+        if self.mode & 0o007 != 0 {
+            m |= 0o005;
+        }
+        m
+    }
+
+    /// Whether anyone besides the owner may reach the sockets.
+    pub fn is_shared(&self) -> bool {
+        self.run_dir_mode() != 0o700
+    }
+}
+
+fn sockets(raw: Option<RawSockets>) -> Result<Sockets, ManifestError> {
+    let Some(raw) = raw else {
+        return Ok(Sockets::default());
+    };
+    let group = match raw.group {
+        None => None,
+        Some(g) if !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(SocketGroup::Gid(g.parse().map_err(|_| {
+                ManifestError::BadSockets(format!("group {g:?} is not a gid"))
+            })?))
+        }
+        Some(g) if valid_group_name(&g) => Some(SocketGroup::Name(g)),
+        Some(g) => {
+            return Err(ManifestError::BadSockets(format!(
+                "group {g:?} is neither a group name nor a number"
+            )))
+        }
+    };
+    let mode = match raw.mode {
+        Some(m) => wire::parse_socket_mode(&m).map_err(ManifestError::BadSockets)?,
+        None if group.is_some() => 0o660,
+        None => 0o600,
+    };
+    if mode & 0o600 != 0o600 {
+        return Err(ManifestError::BadSockets(format!(
+            "mode {mode:04o} must let the owner read and write (0600)"
+        )));
+    }
+    Ok(Sockets { mode, group })
+}
+
+/// A group name as `groupadd` accepts it: 1..=32 bytes of `[a-z0-9_.-]`
+/// (any case), not starting with `-`, optionally ending in `$`.
+fn valid_group_name(name: &str) -> bool {
+    let body = name.strip_suffix('$').unwrap_or(name);
+    !body.is_empty()
+        && name.len() <= 32
+        && !body.starts_with('-')
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 /// A route: `client` calls `server` (indices into the entries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
@@ -228,6 +337,7 @@ pub struct Manifest {
     routes: Vec<Route>,
     restart: RestartPolicy,
     start_order: Vec<usize>,
+    sockets: Sockets,
 }
 
 impl Manifest {
@@ -265,6 +375,7 @@ impl Manifest {
             return Err(ManifestError::TooLarge("more than 1024 routes"));
         }
         let restart = restart_policy(raw.restart)?;
+        let sockets = sockets(raw.sockets)?;
         let names = entry_names(&raw.service)?;
         let index: HashMap<&str, usize> = names
             .iter()
@@ -302,7 +413,13 @@ impl Manifest {
             routes,
             restart,
             start_order,
+            sockets,
         })
+    }
+
+    /// Who may connect to the public sockets (`[sockets]`).
+    pub fn sockets(&self) -> &Sockets {
+        &self.sockets
     }
 
     /// Every entry, in file order.

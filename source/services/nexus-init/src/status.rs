@@ -138,26 +138,31 @@ fn handle(board: &Board, volatile: bool, req: &Request) -> Result<Value, WireErr
     }
 }
 
-/// Serve `board` on `socket`, subjects from `policy_path`'s uid map.
+/// Serve `board` on `socket` (with the manifest's socket mode and
+/// group), subjects from `policy_path`'s uid map.
 pub fn serve(
     socket: &Path,
     policy_path: &Path,
     volatile: bool,
     board: Board,
+    (socket_mode, socket_group): (u32, Option<u32>),
 ) -> Result<Server, InitError> {
     let policy = Policy::load(policy_path).map_err(|source| InitError::Policy {
         path: policy_path.to_path_buf(),
         source,
     })?;
-    let resolver = PeerCredResolver::new(move |uid| {
-        // As on the daemons' sockets: a uid with neither a mapping nor an
-        // entry of its own is refused at the door.
-        let subject = policy.subject_for_uid(uid);
-        policy.subjects().any(|s| *s == subject).then_some(subject)
-    });
+    // As on the daemons' sockets: a uid with neither a mapping nor an entry
+    // of its own is refused at the door, told which policy file to change.
+    let path = policy_path.to_path_buf();
+    let resolver = PeerCredResolver::new(move |uid| policy.peer_subject(uid))
+        .refusing_with(move |uid| policy::unmapped_uid_message(uid, &path));
     let server = Server::new(
         move |_: &CallContext, req: &Request| handle(&board, volatile, req),
-        ServerConfig::default(),
+        ServerConfig {
+            socket_mode,
+            socket_group,
+            ..ServerConfig::default()
+        },
     );
     server
         .listen(socket, resolver)

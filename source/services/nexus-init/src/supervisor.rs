@@ -74,33 +74,31 @@ enum Phase {
     Selftest(usize),
 }
 
-/// The private runtime directory: `<state>/run`, or a temporary directory
-/// (removed at exit) in volatile mode.
+/// The runtime directory: `--run DIR`, else `<state>/run`, or a temporary
+/// directory (removed at exit) in volatile mode; its mode and group are
+/// [`crate::rundir::prepare`]'s.
 enum RunDir {
-    Durable(PathBuf),
+    Given(PathBuf),
     Temp(tempfile::TempDir),
 }
 
 impl RunDir {
     fn path(&self) -> &Path {
         match self {
-            RunDir::Durable(p) => p,
+            RunDir::Given(p) => p,
             RunDir::Temp(t) => t.path(),
         }
     }
 }
 
-/// Run the whole supervision: returns init's exit status (0 after a
-/// signal, 1 if boot failed, the app's status with `--selftest`).
-pub fn run(cfg: Config) -> Result<i32, InitError> {
-    let run_dir = match &cfg.storage {
-        Storage::Durable(state) => {
-            crate::config::private_dir(state)?;
-            let run = state.join("run");
-            crate::config::private_dir(&run)?;
-            RunDir::Durable(run)
-        }
-        Storage::Volatile => RunDir::Temp(
+fn run_dir(cfg: &Config) -> Result<RunDir, InitError> {
+    if let Storage::Durable(state) = &cfg.storage {
+        crate::config::private_dir(state)?;
+    }
+    let run = match (&cfg.run, &cfg.storage) {
+        (Some(dir), _) => RunDir::Given(dir.clone()),
+        (None, Storage::Durable(state)) => RunDir::Given(state.join("run")),
+        (None, Storage::Volatile) => RunDir::Temp(
             tempfile::Builder::new()
                 .prefix("nexus-init-run.")
                 .tempdir()
@@ -110,6 +108,14 @@ pub fn run(cfg: Config) -> Result<i32, InitError> {
                 })?,
         ),
     };
+    crate::rundir::prepare(run.path(), cfg.manifest.sockets(), cfg.socket_gid)?;
+    Ok(run)
+}
+
+/// Run the whole supervision: returns init's exit status (0 after a
+/// signal, 1 if boot failed, the app's status with `--selftest`).
+pub fn run(cfg: Config) -> Result<i32, InitError> {
+    let run_dir = run_dir(&cfg)?;
     let (tx, rx) = mpsc::channel();
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGCHLD]).map_err(InitError::Setup)?;
     let signal_handle = signals.handle();
@@ -130,8 +136,23 @@ pub fn run(cfg: Config) -> Result<i32, InitError> {
         &cfg.policy,
         cfg.storage == Storage::Volatile,
         board.clone(),
+        (cfg.manifest.sockets().mode, cfg.socket_gid),
     )?;
+    // Where `nx` finds the stack, once init's own socket answers there.
+    say(&format!("init: run directory {}", run_dir.path().display()));
+    crate::console::say(&crate::rundir::export_line(run_dir.path()));
+    eprintln!(
+        "nexus-init: manifest {}, policy {}, trust {}, {}",
+        cfg.manifest_path.display(),
+        cfg.policy.display(),
+        cfg.trust_dir.display(),
+        match &cfg.storage {
+            Storage::Durable(d) => format!("state {}", d.display()),
+            Storage::Volatile => "volatile (no state directory)".to_owned(),
+        }
+    );
     let mut sup = Supervisor::new(cfg, run_dir.path(), tx, rx, board);
+    sup.notifier = crate::notify::Notifier::from_env();
     let code = sup.supervise();
     sup.shutdown();
     status.shutdown();
@@ -151,6 +172,8 @@ struct Supervisor {
     /// `init: ready` has been printed: crash loops no longer fail the boot.
     booted: bool,
     board: Board,
+    /// systemd's readiness notifications (`Type=notify`), if asked for.
+    notifier: crate::notify::Notifier,
 }
 
 impl Supervisor {
@@ -198,6 +221,7 @@ impl Supervisor {
             stopping: false,
             booted: false,
             board,
+            notifier: crate::notify::Notifier::default(),
         }
     }
 
@@ -281,6 +305,10 @@ impl Supervisor {
                         self.booted = true;
                         self.publish();
                         say("init: ready");
+                        self.notifier.notify(&format!(
+                            "READY=1\nSTATUS=serving; run directory {}",
+                            self.run_dir.display()
+                        ));
                         *phase = match self.cfg.selftest {
                             Some((app, _)) => {
                                 self.start(app, None);
@@ -345,6 +373,16 @@ impl Supervisor {
         }
         let svc = self.svc(i);
         let mut args = self.common.clone();
+        if svc.public_socket() {
+            let sockets = self.cfg.manifest.sockets();
+            args.extend([
+                "--socket-mode".into(),
+                format!("{:04o}", sockets.mode).into(),
+            ]);
+            if let Some(gid) = self.cfg.socket_gid {
+                args.extend(["--socket-group".into(), gid.to_string().into()]);
+            }
+        }
         args.extend(svc.args().iter().map(OsString::from));
         let (marker, limit) = match svc.kind() {
             Kind::Daemon => (Some(svc.ready_marker().to_owned()), svc.ready_timeout()),
@@ -550,6 +588,7 @@ impl Supervisor {
     fn shutdown(&mut self) {
         self.stopping = true;
         say("init: shutdown");
+        self.notifier.notify("STOPPING=1");
         let apps = (0..self.units.len()).filter(|&i| self.svc(i).kind() == Kind::App);
         let mut order: Vec<usize> = apps.collect();
         order.extend(self.cfg.manifest.start_order().iter().rev());

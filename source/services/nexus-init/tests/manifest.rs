@@ -504,3 +504,52 @@ fn test_reject_unreadable_manifest() {
     assert!(matches!(e, ManifestError::Read { .. }));
     assert_eq!(e.code(), ErrorCode::Eio);
 }
+
+#[test]
+fn sockets_table_sets_mode_and_group() {
+    use nexus_init::manifest::{SocketGroup, Sockets};
+    let m = Manifest::parse("version = 1\n").unwrap();
+    assert_eq!(*m.sockets(), Sockets::default());
+    assert_eq!(
+        (m.sockets().mode, m.sockets().run_dir_mode()),
+        (0o600, 0o700)
+    );
+    let m = Manifest::parse("version = 1\n[sockets]\ngroup = \"nexus-clients\"\n").unwrap();
+    assert_eq!(m.sockets().mode, 0o660);
+    assert_eq!(
+        m.sockets().group,
+        Some(SocketGroup::Name("nexus-clients".into()))
+    );
+    assert_eq!(m.sockets().run_dir_mode(), 0o750);
+    let m = Manifest::parse("version = 1\n[sockets]\ngroup = \"997\"\nmode = \"0666\"\n").unwrap();
+    assert_eq!(m.sockets().group, Some(SocketGroup::Gid(997)));
+    assert_eq!(m.sockets().run_dir_mode(), 0o755);
+    assert!(m.sockets().is_shared());
+}
+
+#[test]
+fn test_reject_bad_sockets_table() {
+    for bad in [
+        "mode = \"0777x\"",
+        "mode = \"4660\"",
+        "mode = \"0460\"",
+        "mode = 660",
+        "group = \"\"",
+        "group = \"-x\"",
+        "group = \"a b\"",
+        "group = \"99999999999\"",
+        "owner = \"root\"",
+    ] {
+        let text = format!("version = 1\n[sockets]\n{bad}\n");
+        let e = reject(&text);
+        assert!(
+            matches!(e, ManifestError::BadSockets(_) | ManifestError::Syntax(_)),
+            "{bad}: {e}"
+        );
+    }
+    let args = svc("a", "args = [\"--socket-mode\", \"0666\"]");
+    assert!(matches!(
+        reject(&format!("version = 1\n{args}")),
+        ManifestError::BadArg { .. }
+    ));
+}

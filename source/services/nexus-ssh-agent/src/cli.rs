@@ -6,8 +6,9 @@
 //!
 //! Started by nexus-init, the agent also gets the supervisor's common
 //! flags (`--state DIR | --volatile`, `--policy`, `--trust-dir`,
-//! `--control-stdin`); it keeps no state and reads no policy (keystored
-//! decides what it may do), so only `--run` and `--control-stdin` matter.
+//! `--control-stdin`, and `--socket-mode`/`--socket-group`); it keeps no
+//! state and reads no policy (keystored decides what it may do), and its
+//! socket is always 0600, so only `--run` and `--control-stdin` matter.
 //!
 //! Where the socket goes unless `--socket` says: under the supervisor,
 //! `<run>/nexus-ssh-agent.sock` (the supervisor checks that file before it
@@ -59,4 +60,11 @@ pub struct Cli {
     /// Supervisor's common flag (unused).
     #[arg(long = "trust-dir", value_name = "DIR", hide = true)]
     pub trust_dir: Option<PathBuf>,
+    /// Supervisor's socket flag, unused: the agent's socket is always
+    /// 0600, since whoever reaches it signs as the agent's user.
+    #[arg(long = "socket-mode", value_name = "OCTAL", hide = true)]
+    pub socket_mode: Option<String>,
+    /// Supervisor's socket flag, unused (see `--socket-mode`).
+    #[arg(long = "socket-group", value_name = "GID", hide = true)]
+    pub socket_group: Option<String>,
 }

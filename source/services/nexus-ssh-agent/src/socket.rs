@@ -42,8 +42,8 @@ pub struct AgentSocket {
 impl AgentSocket {
     /// Bind and listen on `path` (mode 0600, the agent's user).
     pub fn bind(path: &Path) -> Result<AgentSocket, SocketError> {
-        let bound =
-            wire::bind_socket(path, SOCKET_MODE).map_err(|e| SocketError::Bind(path.into(), e))?;
+        let bound = wire::bind_socket(path, SOCKET_MODE, None)
+            .map_err(|e| SocketError::Bind(path.into(), e))?;
         let meta = fs::symlink_metadata(path)
             .map_err(|e| SocketError::Bind(path.into(), ServerError::Bind(e)))?;
         let euid = rustix::process::geteuid().as_raw();

@@ -121,7 +121,10 @@ pub struct Stack {
     lines: Receiver<(Instant, String)>,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Holds the state directory (and the policy copy) until the end, or
+    /// until [`Stack::stop`] hands it back.
     dir: Option<tempfile::TempDir>,
+    run_dir: PathBuf,
 }
 
 impl Stack {
@@ -135,22 +138,36 @@ impl Stack {
 
     /// [`Stack::start`] with another manifest.
     pub fn start_with(manifest: &Path) -> Stack {
-        Stack::start_over(must(tempfile::tempdir(), "temporary directory"), manifest)
+        Stack::start_custom(
+            must(tempfile::tempdir(), "temporary directory"),
+            manifest,
+            None,
+            None,
+        )
     }
 
     /// [`Stack::start`] over `dir` (its `state/` kept from an earlier run,
     /// or put there by the test).
     pub fn start_in(dir: tempfile::TempDir) -> Stack {
-        Stack::start_over(dir, &repo().join("config/init.toml"))
+        Stack::start_custom(dir, &repo().join("config/init.toml"), None, None)
     }
 
-    /// Start with `manifest` over `dir`.
-    fn start_over(dir: tempfile::TempDir, manifest: &Path) -> Stack {
+    /// [`Stack::start`] in `dir` (state in `dir/state`) with another
+    /// manifest, policy file (default: the shipped one) and run directory
+    /// (`--run`; default: `<state>/run`).
+    pub fn start_custom(
+        dir: tempfile::TempDir,
+        manifest: &Path,
+        policy: Option<PathBuf>,
+        run: Option<PathBuf>,
+    ) -> Stack {
         let bins = bin_dir();
         let repo = repo();
         let shipped = repo.join("config/policy.toml");
         let uid = rustix::process::getuid().as_raw();
-        let policy = if uid == 0 {
+        let policy = if let Some(p) = policy {
+            p
+        } else if uid == 0 {
             shipped
         } else {
             let text = must(std::fs::read_to_string(&shipped), "read policy");
@@ -159,8 +176,11 @@ impl Stack {
             must(std::fs::write(&copy, text + &extra), "write policy");
             copy
         };
+        let run_dir = run.unwrap_or_else(|| dir.path().join("state/run"));
         let mut child = must(
             Command::new(bins.join("nexus-init"))
+                .arg("--run")
+                .arg(&run_dir)
                 .arg("--config")
                 .arg(manifest)
                 .arg("--state")
@@ -188,6 +208,7 @@ impl Stack {
             stdout,
             stderr,
             dir: Some(dir),
+            run_dir,
         }
     }
 
@@ -197,7 +218,7 @@ impl Stack {
 
     /// The run directory with the public sockets.
     pub fn run_dir(&self) -> PathBuf {
-        self.dir().join("state/run")
+        self.run_dir.clone()
     }
 
     /// The state directory.

@@ -41,6 +41,7 @@ fn nx(run: &Path, args: &[&str]) -> (u8, String, String) {
     let mut input: &[u8] = b"";
     let io = nx_key::io::Io {
         stdin: &mut input,
+        terminal: false,
         stdout: &mut out,
         stderr: &mut err,
     };

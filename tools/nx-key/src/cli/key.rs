@@ -1,6 +1,7 @@
 //! `nx key …` and `nx key trust …`.
 
 use super::keyfmt::{ExportPublicArgs, ImportArgs, SignForm};
+use crate::when::TimeArg;
 use clap::{ArgGroup, Args, Subcommand};
 use keymint::kid::Kid;
 use nexus_core::{AppId, Label};
@@ -200,7 +201,11 @@ nx key export-public signing k1 --format minisign --out k1.pub"
     )]
     ExportPublic(ExportPublicArgs),
     /// The trust store: roots that may sign bundles and updates.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nx key trust list\n  \
+sudo nx key trust add --pubkey-file acme.pub --scope packages --label acme --not-after 365d"
+    )]
     Trust(TrustCmd),
 }
 
@@ -212,7 +217,7 @@ pub enum TrustCmd {
     #[command(
         group(ArgGroup::new("source").required(true).args(["pubkey_file", "pubkey", "root_file"])),
         after_help = "Examples:\n  nx key trust add --pubkey-file publisher.pub --scope packages --label acme\n  \
-nx key trust add --pubkey RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3 --scope packages --label acme\n  \
+nx key trust add --pubkey RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3 --scope packages --label acme --not-after 365d\n  \
 nx key trust add --root-file 3f0a….toml"
     )]
     Add {
@@ -235,19 +240,21 @@ nx key trust add --root-file 3f0a….toml"
         /// A label for people, e.g. the publisher's name.
         #[arg(long, required_unless_present = "root_file")]
         label: Option<Label>,
-        /// Valid from (seconds since the Unix epoch; default: now).
-        #[arg(long, value_name = "SECS")]
-        not_before: Option<u64>,
-        /// Valid until (seconds since the Unix epoch; default: the service's).
-        #[arg(long, value_name = "SECS")]
-        not_after: Option<u64>,
+        /// Valid from: an RFC 3339 time, a date, a duration from now or
+        /// seconds since the epoch (default: now).
+        #[arg(long, value_name = "TIME")]
+        not_before: Option<TimeArg>,
+        /// Valid until: an RFC 3339 time, a date, a duration from now
+        /// (`90d`), seconds since the epoch, or `never` (the default).
+        #[arg(long, value_name = "TIME")]
+        not_after: Option<TimeArg>,
     },
     /// Change an installed root's scopes, label or validity (needs
     /// identity.trust.write; `updates` only for system subjects). The key
     /// and kid stay; `--scope` replaces the whole set.
     #[command(
         after_help = "Examples:\n  nx key trust update <kid> --scope packages --scope updates\n  \
-nx key trust update <kid> --label acme-2026 --not-after 1893456000"
+nx key trust update <kid> --label acme-2026 --not-after 2030-01-01T00:00:00Z"
     )]
     Update {
         /// The installed root's kid (64 hex digits).
@@ -259,12 +266,14 @@ nx key trust update <kid> --label acme-2026 --not-after 1893456000"
         /// A new label.
         #[arg(long)]
         label: Option<Label>,
-        /// A new start of validity (seconds since the Unix epoch).
-        #[arg(long, value_name = "SECS")]
-        not_before: Option<u64>,
-        /// A new end of validity (seconds since the Unix epoch).
-        #[arg(long, value_name = "SECS")]
-        not_after: Option<u64>,
+        /// A new start of validity (RFC 3339, date, duration from now or
+        /// seconds since the epoch).
+        #[arg(long, value_name = "TIME")]
+        not_before: Option<TimeArg>,
+        /// A new end of validity (RFC 3339, date, duration from now such as
+        /// `90d`, seconds since the epoch, or `never`).
+        #[arg(long, value_name = "TIME")]
+        not_after: Option<TimeArg>,
     },
     /// List every root with its source, status, scopes and validity.
     #[command(after_help = "Example:\n  nx key trust list --json")]

@@ -12,7 +12,7 @@ mod ssh;
 pub use audit::{AuditCmd, AuditScope};
 pub use key::{KeyCmd, TrustCmd, TrustFileArgs};
 pub use keyfmt::{ExportPublicArgs, ImportArgs, KeyIdArg, PublicFormat, SignForm};
-pub use other::{ArtifactArgs, AttestCmd, AttestSub, BundleCmd, UpdateCmd};
+pub use other::{ArtifactArgs, AttestCmd, AttestKeyArgs, AttestSub, BundleCmd, UpdateCmd};
 pub use ssh::SshCmd;
 
 use clap::{Args, Parser, Subcommand};
@@ -25,17 +25,23 @@ use std::path::PathBuf;
 #[command(
     name = "nx",
     version,
-    after_help = "Exit status: 0 ok; 1 service unreachable; 2 usage error; \
+    after_help = "Examples:\n  nx status\n  nx key create signing k1 && nx key sign signing k1 --in msg.txt --out msg.sig\n  \
+NEXUS_RUN=/run/nexus nx --json key list\n\n\
+The stack is found in --run DIR, else $NEXUS_RUN, else /run/nexus if it exists, else ./state/run.\n\
+Exit status: 0 ok; 1 service unreachable; 2 usage error; 3 a local file; \
 10-19 a service (or offline check) refused with EPERM, ENOENT, EALREADY, \
 EKEYREVOKED, EDQUOTA, ELOCKED, EINVAL, EBUSY, EAGAIN, EIO.\n\
-Errors are printed as `nx: <CODE>: <message>` on stderr.\n\
-See docs/tools/nx-key.md for every command and its --json output."
+Errors are printed as `nx: <CODE>: <message>` on stderr (with --json: \
+{\"error\": {\"code\", \"message\"}}).\n\
+See docs/tools/nx-key.md (or `man nx`) for every command and its --json output."
 )]
 pub struct Cli {
-    /// Directory holding the services' public sockets (<svc>.sock).
-    #[arg(long, global = true, value_name = "DIR", default_value = "./state/run")]
-    pub run: PathBuf,
-    /// Print machine-readable JSON (one object, stable field names).
+    /// Directory holding the stack's sockets (<svc>.sock). Default:
+    /// $NEXUS_RUN, else /run/nexus if it exists, else ./state/run.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub run: Option<PathBuf>,
+    /// Print machine-readable JSON (one object, stable field names); errors
+    /// too, as {"error": {"code", "message"}} on stderr.
     #[arg(long, global = true)]
     pub json: bool,
     /// The command.
@@ -43,41 +49,103 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Top-level commands.
+/// The shells `nx completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// bash (bash-completion).
+    Bash,
+    /// zsh (compinit).
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// Top-level commands. (`nx audit` is kept free for the audit log
+/// commands.)
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Keys in your app's keystore namespace, and the trust store.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nx key create signing k1\n  nx key list\n  \
+nx key trust list\n\
+PURPOSE always follows the verb, so any purpose works: `nx key create trust k1`."
+    )]
     Key(KeyCmd),
     /// The per-user vault (needs a session id from `nx session login`).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  printf 's3cret' | NEXUS_SID=$SID nx vault put db-password\n  \
+nx vault get db-password --sid-file ~/.nx-sid"
+    )]
     Vault(VaultCmd),
     /// Log in, lock, unlock, log out.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  (umask 077; nx session login alice > ~/.nx-sid)   # asks for the password\n  \
+nx session status --sid-file ~/.nx-sid"
+    )]
     Session(SessionCmd),
     /// Manage users (needs identity.user.admin).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sudo nx user create alice   # asks for the password twice\n  sudo nx user list"
+    )]
     User(UserCmd),
     /// Request an attestation token, or verify one offline.
     Attest(AttestCmd),
     /// Sign a bundle offline; install, uninstall, list bundles.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nx bundle sign ./app --key release/k1 --name com.example.app --version 1.2.0\n  \
+nx bundle install ./app && nx bundle list"
+    )]
     Bundle(BundleCmd),
     /// Sign an update offline; stage, commit, roll back, status.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nx update stage ./os && nx update commit\n  nx update status"
+    )]
     Update(UpdateCmd),
     /// Status of every service.
-    #[command(after_help = "Example:\n  nx --run ./state/run status --json")]
+    #[command(after_help = "Examples:\n  nx status\n  nx --run /run/nexus status --json")]
     Status,
     /// Measure the running services: sign rate, vault and attest latency.
     Bench(BenchArgs),
     /// Keys for the SSH agent (nexus-ssh-agent): create, list as
     /// authorized_keys lines.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nx ssh add-key laptop\n  nx ssh list >> ~/.ssh/authorized_keys"
+    )]
     Ssh(SshCmd),
     /// Check or read the audit logs of a state directory (offline).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sudo nx audit verify --state /state\n  \
+sudo nx audit show --state /state --decision deny"
+    )]
     Audit(AuditCmd),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    #[command(
+        after_help = "Examples:\n  nx completions bash > /etc/bash_completion.d/nx\n  \
+nx completions zsh > \"${fpath[1]}/_nx\"\n  \
+nx completions fish > ~/.config/fish/completions/nx.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Write the manual pages (nx.1, and nx-key-create.1 … one per command)
+    /// into DIR.
+    #[command(after_help = "Examples:\n  nx man --out /usr/local/share/man/man1\n  \
+nx man --out /tmp/man && man -l /tmp/man/nx-key-sign.1")]
+    Man {
+        /// The directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// Where the session id comes from. Never the command line: argv is

@@ -4,15 +4,19 @@ use clap::{Args, Subcommand};
 use nexus_core::Label;
 use std::path::PathBuf;
 
-/// `nx attest [PURPOSE NAME --nonce HEX] | nx attest verify … | nx attest device-key`
+/// `nx attest [PURPOSE NAME --nonce HEX] | nx attest key PURPOSE NAME … |
+/// nx attest verify … | nx attest device-key`
 #[derive(Debug, Args)]
 #[command(
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
     after_help = "Examples:\n  nx attest signing k1 --nonce 0011223344556677 --out token.cbor\n  \
 nx attest signing k1 --nonce $(openssl rand -hex 16) --claim=-65538=text:build-42\n  \
+nx attest key verify k1 --nonce 0011223344556677   # a key whose purpose is `verify`\n  \
 nx attest device-key --out device.pub\n  \
-nx attest verify --token token.cbor --pubkey device.pub --nonce 0011223344556677"
+nx attest verify --token token.cbor --pubkey device.pub --nonce 0011223344556677\n\
+`nx attest PURPOSE NAME` is short for `nx attest key PURPOSE NAME`; use the long form \
+when PURPOSE is `key`, `verify`, `device-key` or `help`."
 )]
 pub struct AttestCmd {
     /// Verify offline, or fetch the device key.
@@ -40,9 +44,39 @@ pub struct AttestCmd {
     pub out: Option<PathBuf>,
 }
 
-/// `nx attest verify | device-key`
+/// `nx attest key PURPOSE NAME --nonce HEX`: the explicit form, which
+/// reaches a key whatever its purpose is called.
+#[derive(Debug, Args)]
+pub struct AttestKeyArgs {
+    /// Your key's purpose (the key being attested).
+    pub purpose: Label,
+    /// Your key's name.
+    pub name: Label,
+    /// The verifier's nonce, 8 to 64 bytes as hex.
+    #[arg(long, value_name = "HEX")]
+    pub nonce: String,
+    /// A custom claim LABEL=TYPE:VALUE with LABEL ≤ -65538 and TYPE one of
+    /// int, bool, text, hex (bytes) (repeatable; write `--claim=-65538=…`).
+    #[arg(
+        long = "claim",
+        value_name = "LABEL=TYPE:VALUE",
+        allow_hyphen_values = true
+    )]
+    pub claims: Vec<String>,
+    /// Write the token to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `nx attest key | verify | device-key`
 #[derive(Debug, Subcommand)]
 pub enum AttestSub {
+    /// Ask attestd for a token attesting your key PURPOSE/NAME (the same
+    /// as `nx attest PURPOSE NAME`, for any purpose, `verify` included).
+    #[command(after_help = "Examples:\n  \
+nx attest key verify k1 --nonce 0011223344556677 --out token.cbor\n  \
+nx attest key signing k1 --nonce 0011223344556677 --json")]
+    Key(AttestKeyArgs),
     /// Verify a token offline against the device public key and your nonce.
     #[command(after_help = "Example:\n  \
 nx attest verify --token token.cbor --pubkey device.pub --nonce 0011223344556677 --json")]
@@ -57,12 +91,13 @@ nx attest verify --token token.cbor --pubkey device.pub --nonce 0011223344556677
         /// The nonce you issued, as hex.
         #[arg(long, value_name = "HEX")]
         nonce: String,
-        /// Verify as of this time (seconds since the Unix epoch; default now).
-        #[arg(long, value_name = "SECS")]
-        now: Option<u64>,
-        /// Oldest accepted token age in seconds.
-        #[arg(long, value_name = "SECS", default_value_t = 300)]
-        max_age: u64,
+        /// Verify as of this time: RFC 3339, a date, or seconds since the
+        /// epoch (default: now).
+        #[arg(long, value_name = "TIME")]
+        now: Option<crate::when::TimeArg>,
+        /// Oldest accepted token age: seconds, or a duration such as 5m.
+        #[arg(long, value_name = "DURATION", default_value = "300")]
+        max_age: crate::when::DurationArg,
     },
     /// Fetch the device attestation public key (32 raw bytes to --out or
     /// stdout).

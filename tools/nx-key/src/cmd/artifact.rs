@@ -210,6 +210,14 @@ pub fn update(ctx: &mut Ctx<'_>, cmd: UpdateCmd) -> Result<(), NxError> {
             let active = r.active.as_str();
             let pending = r.pending.map(|s| s.as_str());
             let previous = r.previous.map(|s| s.as_str());
+            let mut human = format!(
+                "active {active}\npending {}\nprevious {}",
+                pending.unwrap_or("-"),
+                previous.unwrap_or("-")
+            );
+            for (slot, v) in &r.versions.0 {
+                human.push_str(&format!("\nslot {} version {v}", slot.as_str()));
+            }
             let versions: Map<String, Json> = r
                 .versions
                 .0
@@ -217,11 +225,6 @@ pub fn update(ctx: &mut Ctx<'_>, cmd: UpdateCmd) -> Result<(), NxError> {
                 .map(|(slot, v)| (slot.as_str().to_owned(), Json::String(v)))
                 .collect();
             let versions = Json::Object(versions);
-            let human = format!(
-                "active {active}\npending {}\nprevious {}\nversions {versions}",
-                pending.unwrap_or("-"),
-                previous.unwrap_or("-")
-            );
             ctx.emit(
                 json!({
                     "active": active,

@@ -3,14 +3,13 @@
 //! involved: the verifier needs only the token, the device public key and
 //! the nonce it issued).
 
-use crate::cli::{AttestCmd, AttestSub};
+use crate::cli::{AttestCmd, AttestKeyArgs, AttestSub};
 use crate::ctx::{b64, obj, Ctx};
 use crate::error::NxError;
 use crate::io::read_file;
 use eat::{Alg, Assurance, CustomClaims, CustomValue, VerifiedClaims, VerifyPolicy};
 use serde_json::{json, Value as Json};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Parse a hex nonce and check the profile's 8..=64 byte bound.
 pub fn parse_nonce(hex_text: &str) -> Result<Vec<u8>, NxError> {
@@ -98,11 +97,7 @@ pub fn verified_json(v: &VerifiedClaims) -> Json {
     })
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use crate::when::now_secs;
 
 /// Run `nx attest`.
 pub fn run(ctx: &mut Ctx<'_>, cmd: AttestCmd) -> Result<(), NxError> {
@@ -118,16 +113,19 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: AttestCmd) -> Result<(), NxError> {
             let pk = read_pubkey(&pubkey)?;
             let nonce = parse_nonce(&nonce)?;
             let policy = VerifyPolicy {
-                max_age_secs: max_age,
+                max_age_secs: max_age.0.as_secs(),
                 ..VerifyPolicy::DEFAULT
             };
-            let v =
-                eat::verify_token_with(&token, &pk, &nonce, now.unwrap_or_else(now_secs), &policy)
-                    .map_err(|e| NxError::local("token refused", &e))?;
+            let now = now.map_or_else(now_secs, |t| t.resolve(now_secs()));
+            let v = eat::verify_token_with(&token, &pk, &nonce, now, &policy)
+                .map_err(|e| NxError::local("token refused", &e))?;
             let human = format!(
                 "valid token (software stub: proves the plumbing, not hardware trust)\n\
 app {}\nattested kid {}\ndevice kid {}\nissued at {}",
-                v.claims.app_id, v.attested_kid, v.device_kid, v.claims.iat
+                v.claims.app_id,
+                v.attested_kid,
+                v.device_kid,
+                crate::when::iso(v.claims.iat)
             );
             ctx.emit(verified_json(&v), &human)
         }
@@ -140,17 +138,32 @@ app {}\nattested kid {}\ndevice kid {}\nissued at {}",
             let human = format!("device key version {} kid {}", d.version, d.kid);
             ctx.emit_data(out.as_deref(), "public_key", &d.public_key, meta, &human)
         }
+        Some(AttestSub::Key(a)) => request(ctx, a),
         None => {
             let (Some(purpose), Some(name), Some(nonce)) = (cmd.purpose, cmd.name, cmd.nonce)
             else {
                 return Err(NxError::usage("nx attest PURPOSE NAME --nonce HEX"));
             };
-            let nonce = parse_nonce(&nonce)?;
-            let claims = parse_claims(&cmd.claims)?;
-            let t = ctx.keychain().attest(&purpose, &name, &nonce, &claims)?;
-            let meta = obj([("device_kid", Json::String(t.device_kid.to_hex()))]);
-            let human = format!("token signed by device key {}", t.device_kid);
-            ctx.emit_data(cmd.out.as_deref(), "token", &t.token, meta, &human)
+            let a = AttestKeyArgs {
+                purpose,
+                name,
+                nonce,
+                claims: cmd.claims,
+                out: cmd.out,
+            };
+            request(ctx, a)
         }
     }
+}
+
+/// Ask attestd for a token over the caller's key.
+fn request(ctx: &mut Ctx<'_>, a: AttestKeyArgs) -> Result<(), NxError> {
+    let nonce = parse_nonce(&a.nonce)?;
+    let claims = parse_claims(&a.claims)?;
+    let t = ctx
+        .keychain()
+        .attest(&a.purpose, &a.name, &nonce, &claims)?;
+    let meta = obj([("device_kid", Json::String(t.device_kid.to_hex()))]);
+    let human = format!("token signed by device key {}", t.device_kid);
+    ctx.emit_data(a.out.as_deref(), "token", &t.token, meta, &human)
 }

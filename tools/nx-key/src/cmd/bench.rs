@@ -153,7 +153,7 @@ fn open_session(
             return Ok(Some((sid, SessionOrigin::Given)));
         }
     };
-    let pw = read_password(&mut ctx.io, a.password.password_file.as_deref())?;
+    let pw = read_password(&mut ctx.io, a.password.password_file.as_deref(), "Password")?;
     if let SessionOrigin::CreatedUser(u) = &origin {
         kc.user_create(u, &pw)?;
     }
@@ -236,7 +236,7 @@ pub fn run(ctx: &mut Ctx<'_>, a: BenchArgs) -> Result<(), NxError> {
             "vault put: p50 {} us, p99 {} us\nvault get: p50 {} us, p99 {} us",
             p["p50_us"], p["p99_us"], g["p50_us"], g["p99_us"]
         ),
-        _ => format!("vault: {}", vault["skipped"]),
+        _ => format!("vault: {}", vault["skipped"].as_str().unwrap_or("skipped")),
     };
     let human = format!(
         "raw in-process Ed25519 sign: {raw:.0} ops/s\n\

@@ -7,7 +7,7 @@
 use crate::cli::{SessionCmd, UserCmd, VaultCmd};
 use crate::ctx::{obj, Ctx};
 use crate::error::NxError;
-use crate::io::{read_input_within, read_password, read_passwords};
+use crate::io::{read_input_within, read_new_password, read_password};
 use nexus_proto::limits;
 use serde_json::{json, Value as Json};
 
@@ -49,7 +49,8 @@ pub fn session(ctx: &mut Ctx<'_>, cmd: SessionCmd) -> Result<(), NxError> {
     let kc = ctx.keychain();
     match cmd {
         SessionCmd::Login { user, password } => {
-            let pw = read_password(&mut ctx.io, password.password_file.as_deref())?;
+            let prompt = format!("Password for {user}");
+            let pw = read_password(&mut ctx.io, password.password_file.as_deref(), &prompt)?;
             let s = kc.login(&user, &pw)?;
             let j = json!({ "sid": s.sid.to_string(), "user": s.user.as_str(), "state": s.state.as_str() });
             // Text mode prints the bare sid so that `SID=$(nx session login …)` works.
@@ -61,7 +62,7 @@ pub fn session(ctx: &mut Ctx<'_>, cmd: SessionCmd) -> Result<(), NxError> {
         }
         SessionCmd::Unlock { sid, password } => {
             let sid = ctx.sid(&sid)?;
-            let pw = read_password(&mut ctx.io, password.password_file.as_deref())?;
+            let pw = read_password(&mut ctx.io, password.password_file.as_deref(), "Password")?;
             kc.unlock(&sid, &pw)?;
             ctx.emit(json!({ "state": "active" }), "active")
         }
@@ -82,7 +83,8 @@ pub fn user(ctx: &mut Ctx<'_>, cmd: UserCmd) -> Result<(), NxError> {
     let kc = ctx.keychain();
     match cmd {
         UserCmd::Create { user, password } => {
-            let pw = read_password(&mut ctx.io, password.password_file.as_deref())?;
+            let prompt = format!("New password for {user}");
+            let pw = read_new_password(&mut ctx.io, password.password_file.as_deref(), &prompt)?;
             kc.user_create(&user, &pw)?;
             ctx.emit(
                 json!({ "created": user.as_str() }),
@@ -106,19 +108,10 @@ pub fn user(ctx: &mut Ctx<'_>, cmd: UserCmd) -> Result<(), NxError> {
             old_password_file,
             new_password_file,
         } => {
-            let (old, new) = match (old_password_file, new_password_file) {
-                (Some(o), Some(n)) => (
-                    read_password(&mut ctx.io, Some(&o))?,
-                    read_password(&mut ctx.io, Some(&n))?,
-                ),
-                _ => {
-                    let mut both = read_passwords(&mut ctx.io, None, 2)?.into_iter();
-                    match (both.next(), both.next()) {
-                        (Some(o), Some(n)) => (o, n),
-                        _ => return Err(NxError::usage("expected the old and the new password")),
-                    }
-                }
-            };
+            // Without files: two lines of stdin (old, new), or on a
+            // terminal three prompts (old, new, new again).
+            let old = read_password(&mut ctx.io, old_password_file.as_deref(), "Old password")?;
+            let new = read_new_password(&mut ctx.io, new_password_file.as_deref(), "New password")?;
             kc.user_passwd(&user, &old, &new)?;
             ctx.emit(
                 json!({ "changed": user.as_str() }),

@@ -56,7 +56,7 @@ fn key_info_text(k: &KeyInfo) -> String {
             "  v{}  {}  created {}  kid {}\n",
             v.version,
             v.state,
-            v.created,
+            crate::when::iso(v.created),
             v.kid.map_or_else(|| "-".to_owned(), |k| k.to_hex())
         ));
     }

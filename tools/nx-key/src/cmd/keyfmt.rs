@@ -101,7 +101,8 @@ pub fn import(ctx: &mut Ctx<'_>, kc: &Keychain, a: ImportArgs) -> Result<(), NxE
     let password_file = a.password_file.clone();
     let io = &mut ctx.io;
     let parsed = keyfile::parse(&bytes, &what, &mut || {
-        read_password(io, password_file.as_deref()).map_err(|e| match e {
+        let prompt = format!("Passphrase of {what}");
+        read_password(io, password_file.as_deref(), &prompt).map_err(|e| match e {
             NxError::Usage(m) => NxError::Usage(format!(
                 "{what} is encrypted: give its passphrase on stdin or with --password-file ({m})"
             )),

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod identity;
 pub mod key;
 pub mod keyfmt;
+pub mod manual;
 pub mod prehash;
 pub mod ssh;
 pub mod status;

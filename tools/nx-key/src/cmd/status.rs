@@ -38,12 +38,16 @@ fn init_status(ctx: &Ctx<'_>) -> Result<(bool, Vec<Unit>), NxError> {
     })?;
     let reply = Client::connect(&path)
         .and_then(|mut c| c.call(InitStatus::NAME, &args))
-        .map_err(|e| match e.remote_code() {
-            Some(code) => NxError::Remote {
+        .map_err(|e| match (e.remote_code(), e) {
+            (_, wire::ClientError::Connect(source)) => NxError::Unreachable {
+                service: "init".into(),
+                source,
+            },
+            (Some(code), e) => NxError::Remote {
                 code,
                 msg: format!("init: {e}"),
             },
-            None => NxError::Transport {
+            (None, e) => NxError::Transport {
                 code: e.code(),
                 msg: format!("init: {e}"),
             },

@@ -50,14 +50,14 @@ fn root_json(r: &TrustRootInfo) -> Json {
 
 fn root_text(r: &TrustRootInfo) -> String {
     format!(
-        "{}  {}  {}  {}  {}  {}..{}",
+        "{}  {}  {}  {}  {}  {} .. {}",
         r.kid,
         r.source,
         r.status,
         r.scopes.join(","),
         r.label,
-        r.not_before,
-        r.not_after
+        crate::when::iso(r.not_before),
+        crate::when::until(r.not_after)
     )
 }
 
@@ -127,12 +127,13 @@ pub fn run(ctx: &mut Ctx<'_>, kc: &Keychain, cmd: TrustCmd) -> Result<(), NxErro
                 let local = kid_of_key_text(&text)?;
                 check_scopes(&scope)?;
                 let label = label.ok_or_else(|| NxError::usage("--label is required"))?;
+                let now = crate::when::now_secs();
                 let add = TrustAdd::Key {
                     public_key: text,
                     label,
                     scopes: scope,
-                    not_before,
-                    not_after,
+                    not_before: not_before.map(|t| t.resolve(now)),
+                    not_after: not_after.map(|t| t.resolve(now)),
                 };
                 (add, local)
             };
@@ -159,12 +160,13 @@ do not rely on it; remove it with `nx key trust rm {kid}`"
             not_after,
         } => {
             check_scopes(&scope)?;
+            let now = crate::when::now_secs();
             let change = TrustUpdate {
                 kid,
                 label,
                 scopes: (!scope.is_empty()).then_some(nexus_proto::TextList(scope)),
-                not_before,
-                not_after,
+                not_before: not_before.map(|t| t.resolve(now)),
+                not_after: not_after.map(|t| t.resolve(now)),
             };
             if change.label.is_none()
                 && change.scopes.is_none()

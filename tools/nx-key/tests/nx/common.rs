@@ -37,6 +37,7 @@ pub fn nx_env(args: &[&str], stdin: &[u8], sid_env: Option<&str>) -> Outcome {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let io = nx_key::io::Io {
         stdin: &mut input,
+        terminal: false,
         stdout: &mut out,
         stderr: &mut err,
     };

@@ -10,3 +10,4 @@ mod keyfiles;
 mod offline;
 mod online;
 mod parse;
+mod tty;

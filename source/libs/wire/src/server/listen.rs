@@ -10,7 +10,9 @@
 //! - The socket file never has wider permissions than configured: the mode
 //!   is set on the socket before `bind` (Linux creates the file with the
 //!   socket inode's mode less the umask), then widened to exactly the
-//!   configured mode if the umask removed bits.
+//!   configured mode if the umask removed bits. A configured group is set
+//!   on the file before `listen`, so nobody can connect while the file
+//!   still carries the server's own group.
 //! - On shutdown the socket file is removed only if it is still the one
 //!   this server bound (same device and inode).
 
@@ -80,10 +82,23 @@ fn clear_stale(path: &Path) -> Result<(), ServerError> {
     }
 }
 
-/// Bind and listen on `path` with permissions `mode`, keeping the
-/// invariants above (also for sockets served by something other than
-/// [`super::Server`], such as the SSH agent's).
-pub fn bind(path: &Path, mode: u32) -> Result<Bound, ServerError> {
+/// A socket file mode: octal permission bits only (no setuid, setgid or
+/// sticky bit), e.g. `660` or `0660`.
+pub fn parse_socket_mode(s: &str) -> Result<u32, String> {
+    let bad = || format!("`{s}` is not a socket mode: octal permission bits such as 0660");
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(bad());
+    }
+    let mode = u32::from_str_radix(s, 8).map_err(|_| bad())?;
+    if mode > 0o777 {
+        return Err(bad());
+    }
+    Ok(mode)
+}
+
+/// Bind and listen on `path` with permissions `mode` and, if given, group
+/// `group`, keeping the invariants above.
+pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> Result<Bound, ServerError> {
     let lock = take_lock(path)?;
     clear_stale(path)?;
     let bind_err = |e: rustix::io::Errno| ServerError::Bind(e.into());
@@ -100,6 +115,13 @@ pub fn bind(path: &Path, mode: u32) -> Result<Bound, ServerError> {
     let meta = fs::symlink_metadata(path).map_err(ServerError::Bind)?;
     if !meta.file_type().is_socket() {
         return Err(ServerError::NotASocket(path.to_path_buf()));
+    }
+    if let Some(gid) = group {
+        if meta.gid() != gid {
+            // Until `listen` below, a connect is refused: no caller can
+            // reach the socket under its first group.
+            std::os::unix::fs::lchown(path, None, Some(gid)).map_err(ServerError::Bind)?;
+        }
     }
     if meta.mode() & 0o7777 != mode & 0o7777 {
         fs::set_permissions(path, Permissions::from_mode(mode)).map_err(ServerError::Bind)?;

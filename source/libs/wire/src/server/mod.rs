@@ -41,7 +41,7 @@ mod listen;
 mod subject;
 mod worker;
 
-pub use listen::{bind as bind_socket, Bound as BoundSocket};
+pub use listen::{bind as bind_socket, parse_socket_mode, Bound as BoundSocket};
 pub use subject::{CallContext, FixedSubject, PeerCred, PeerCredResolver, SubjectResolver};
 
 use crate::error::WireError;
@@ -107,6 +107,10 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// Permissions of a public socket file (default `0o660`).
     pub socket_mode: u32,
+    /// Group of a public socket file (default `None`: the server's
+    /// effective group). Set before the socket listens, so no caller can
+    /// connect while the file still has its first group.
+    pub socket_group: Option<u32>,
     /// How long shutdown waits for in-flight requests (default 10 s).
     pub shutdown_grace: Duration,
 }
@@ -127,6 +131,7 @@ impl Default for ServerConfig {
             frame_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             socket_mode: 0o660,
+            socket_group: None,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -334,7 +339,11 @@ impl Server {
         }
         inner.caps.check().map_err(ServerError::Config)?;
         let poll = inner.poll()?;
-        let bound = listen::bind(path.as_ref(), inner.config.socket_mode)?;
+        let bound = listen::bind(
+            path.as_ref(),
+            inner.config.socket_mode,
+            inner.config.socket_group,
+        )?;
         bound
             .listener
             .set_nonblocking(true)

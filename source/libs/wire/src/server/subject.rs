@@ -44,9 +44,12 @@ pub trait SubjectResolver: Send + Sync + 'static {
 
 /// Maps the peer's uid to a subject with a function the daemon supplies
 /// (normally the policy's uid mapping). `None` means the uid is unknown to
-/// the policy: the connection is refused with `EPERM`.
+/// the policy: the connection is refused with `EPERM`, with a message that
+/// names the uid (and, with [`PeerCredResolver::refusing_with`], what the
+/// daemon wants to say of it: which policy file to change).
 pub struct PeerCredResolver<F> {
     map: F,
+    refusal: Option<Box<dyn Fn(u32) -> String + Send + Sync>>,
 }
 
 impl<F> PeerCredResolver<F>
@@ -55,7 +58,18 @@ where
 {
     /// A resolver over `map`.
     pub fn new(map: F) -> Self {
-        PeerCredResolver { map }
+        PeerCredResolver { map, refusal: None }
+    }
+
+    /// The same resolver, refusing an unknown uid with the message
+    /// `refusal(uid)` (which must name nothing secret: the peer reads it).
+    #[must_use]
+    pub fn refusing_with(
+        mut self,
+        refusal: impl Fn(u32) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.refusal = Some(Box::new(refusal));
+        self
     }
 }
 
@@ -64,8 +78,13 @@ where
     F: Fn(u32) -> Option<Subject> + Send + Sync + 'static,
 {
     fn resolve(&self, peer: &PeerCred) -> Result<Subject, WireError> {
-        (self.map)(peer.uid)
-            .ok_or_else(|| WireError::new(ErrorCode::Eperm, "no subject is mapped to this uid"))
+        (self.map)(peer.uid).ok_or_else(|| {
+            let msg = match &self.refusal {
+                Some(f) => f(peer.uid),
+                None => format!("no subject is mapped to uid {}", peer.uid),
+            };
+            WireError::new(ErrorCode::Eperm, msg)
+        })
     }
 }
 

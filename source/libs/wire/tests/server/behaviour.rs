@@ -197,6 +197,27 @@ fn socket_file_mode_is_as_configured() {
     }
 }
 
+/// A configured group is the socket file's group (changing a file's group
+/// to one the process is not in needs root; any other user sets one of
+/// its own groups).
+#[test]
+fn socket_file_group_is_as_configured() {
+    use std::os::unix::fs::MetadataExt;
+    let gid = if rustix::process::geteuid().is_root() {
+        54321
+    } else {
+        rustix::process::getegid().as_raw()
+    };
+    let srv = TestServer::with_config(ServerConfig {
+        socket_mode: 0o660,
+        socket_group: Some(gid),
+        ..ServerConfig::default()
+    });
+    let meta = fs::symlink_metadata(&srv.path).unwrap();
+    assert_eq!((meta.gid(), meta.mode() & 0o7777), (gid, 0o660));
+    echo_ok(&mut Client::connect(&srv.path).unwrap(), "grouped");
+}
+
 #[test]
 fn stale_socket_file_is_replaced() {
     let dir = tempfile::tempdir().unwrap();

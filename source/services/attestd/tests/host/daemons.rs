@@ -521,6 +521,9 @@ fn test_reject_a_damaged_device_key_record_with_eio_and_attestd_still_starts() {
     // attestd starts (it used to fail every start); it replaces the key
     // and says which record was damaged.
     d.restart_keystore_and_attestd();
+    // stderr is read by a thread of its own: wait for the last line.
+    d.attestd()
+        .wait_stderr("replaced by system.attestd/device-attest/device-2");
     let err = d.attestd().stderr();
     // The changed byte disagrees with keystored's state root before the
     // record's own checksum is reached.

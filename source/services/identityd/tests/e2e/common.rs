@@ -218,9 +218,9 @@ impl Stack {
         self.keymintd.kill();
         self.keymintd = Self::spawn_keymintd(self.dir.path());
         self.keystored
-            .link("keymintd", &self.keymintd, "system:keystored");
+            .link_and_wait("keymintd", &self.keymintd, "system:keystored");
         self.identityd
-            .link("keymintd", &self.keymintd, "system:identityd");
+            .link_and_wait("keymintd", &self.keymintd, "system:identityd");
     }
 
     /// Kill keystored (it stays down until [`Stack::start_keystored`]).

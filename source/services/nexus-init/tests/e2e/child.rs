@@ -37,6 +37,8 @@ struct Opts {
     volatile: bool,
     state: Option<String>,
     run: String,
+    socket_mode: Option<u32>,
+    socket_group: Option<u32>,
 }
 
 fn parse() -> Opts {
@@ -58,6 +60,8 @@ fn parse() -> Opts {
             "--volatile" => o.volatile = true,
             "--state" => o.state = Some(val()),
             "--run" => o.run = val(),
+            "--socket-mode" => o.socket_mode = Some(wire::parse_socket_mode(&val()).unwrap()),
+            "--socket-group" => o.socket_group = Some(val().parse().expect("gid")),
             "--policy" | "--trust-dir" => {
                 val();
             }
@@ -145,6 +149,7 @@ pub fn main() {
                     .with("state", o.state.clone().map_or(Value::Null, Value::Text))
                     .with("pid", u64::from(std::process::id()))
                     .with("caller", ctx.subject().to_string())
+                    .with("notify_socket", std::env::var_os("NOTIFY_SOCKET").is_some())
                     .into_value()),
                 "relay" => {
                     let to = req
@@ -157,7 +162,15 @@ pub fn main() {
             }
         }
     };
-    let server = Server::new(handler, ServerConfig::default());
+    let defaults = ServerConfig::default();
+    let server = Server::new(
+        handler,
+        ServerConfig {
+            socket_mode: o.socket_mode.unwrap_or(defaults.socket_mode),
+            socket_group: o.socket_group,
+            ..defaults
+        },
+    );
 
     // The control channel: endpoints until EOF, which means init is gone.
     {

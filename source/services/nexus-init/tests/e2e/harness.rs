@@ -43,6 +43,11 @@ impl Init {
     /// Start nexus-init on `manifest` with `--state <dir>/state` (unless
     /// `args` says `--volatile`) and `args`.
     pub fn start(manifest: &str, args: &[&str]) -> Init {
+        Init::start_env(manifest, args, &[])
+    }
+
+    /// [`Init::start`] with `env` added to init's environment.
+    pub fn start_env(manifest: &str, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Init {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         std::fs::write(p.join("init.toml"), format!("version = 1\n{manifest}")).unwrap();
@@ -61,6 +66,7 @@ impl Init {
         if !args.contains(&"--volatile") {
             cmd.arg("--state").arg(p.join("state"));
         }
+        cmd.envs(env.iter().copied());
         let mut child = cmd
             .args(args)
             .stdin(Stdio::null())

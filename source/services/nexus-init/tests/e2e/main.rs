@@ -33,9 +33,76 @@ fn two_tier(extra_mid: &[&str]) -> String {
     )
 }
 
+/// `[sockets]` and `--run`: the run directory outside the private state
+/// directory gets the group and a mode that lets the group through, and
+/// every public socket (init's own included) the manifest's mode and group.
+fn sockets_get_the_manifest_mode_and_group() {
+    use std::os::unix::fs::MetadataExt;
+    let gid = if rustix::process::geteuid().is_root() {
+        4242
+    } else {
+        rustix::process::getegid().as_raw()
+    };
+    let manifest = format!("[sockets]\ngroup = \"{gid}\"\n{}", two_tier(&[]));
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("sockets");
+    let mut init = Init::start(&manifest, &["--run", run.to_str().unwrap()]);
+    init.expect(&format!("NEXUS_RUN={}; export NEXUS_RUN;", run.display()));
+    init.expect("init: ready");
+    let meta = |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap();
+    assert_eq!(meta(&run).mode() & 0o7777, 0o750);
+    assert_eq!(meta(&run).gid(), gid);
+    for sock in ["mid.sock", "init.sock"] {
+        let m = meta(&run.join(sock));
+        assert_eq!((m.mode() & 0o7777, m.gid()), (0o660, gid), "{sock}");
+    }
+    assert_eq!(meta(&init.dir.path().join("state")).mode() & 0o7777, 0o700);
+    let r = call(&run.join("mid.sock"), "relay", Args::new().with("to", "up"));
+    assert_eq!(field(&r, "service").as_text(), Some("up"));
+    init.signal(Signal::Term);
+    assert_eq!(init.wait_exit().code(), Some(0), "{:#?}", init.seen);
+}
+
+/// `Type=notify`: with `$NOTIFY_SOCKET` set, init sends `READY=1` (and
+/// the run directory) once `init: ready` is printed and `STOPPING=1` when
+/// shutdown begins; its children never see the variable.
+fn systemd_readiness_is_notified_and_kept_from_children() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("notify");
+    let rx = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    rx.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut init = Init::start_env(&two_tier(&[]), &[], &[("NOTIFY_SOCKET", path.as_os_str())]);
+    init.expect("init: ready");
+    let mut buf = [0u8; 512];
+    let n = rx.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let run = init.run_dir();
+    assert_eq!(
+        msg,
+        format!("READY=1\nSTATUS=serving; run directory {}", run.display())
+    );
+    let r = call(&run.join("mid.sock"), "relay", Args::new().with("to", "up"));
+    assert_eq!(
+        field(&r, "notify_socket").as_bool(),
+        Some(false),
+        "upstream"
+    );
+    let r = call(&run.join("mid.sock"), "status", Args::new());
+    assert_eq!(field(&r, "notify_socket").as_bool(), Some(false), "mid");
+    init.signal(Signal::Term);
+    let n = rx.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert_eq!(init.wait_exit().code(), Some(0));
+}
+
 fn boot_order_markers_and_endpoints() {
     let mut init = Init::start(&two_tier(&[]), &[]);
+    let run = init.run_dir();
+    let export = format!("NEXUS_RUN={}; export NEXUS_RUN;", run.display());
     for line in [
+        &format!("init: run directory {}", run.display()),
+        &export,
         "init: start up",
         "up: ready",
         "init: up up",
@@ -47,7 +114,7 @@ fn boot_order_markers_and_endpoints() {
         init.expect(line);
     }
     // Nothing else came between: the markers are exactly in this order.
-    assert_eq!(init.seen.len(), 7, "{:#?}", init.seen);
+    assert_eq!(init.seen.len(), 9, "{:#?}", init.seen);
 
     // mid reaches up through the endpoint init handed out, and up sees the
     // subject init attached: mid's, from the manifest.
@@ -63,8 +130,10 @@ fn boot_order_markers_and_endpoints() {
         "--state passed down"
     );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o700);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&run), 0o700, "no [sockets]: only init's user");
+    assert_eq!(mode(&sock), 0o600);
     let up_pid = pid_of(&r);
     let mid_pid = pid_of(&call(&sock, "status", Args::new()));
 
@@ -329,6 +398,14 @@ fn test_reject_missing_binary() {
 }
 
 const TESTS: &[(&str, fn())] = &[
+    (
+        "systemd_readiness_is_notified_and_kept_from_children",
+        systemd_readiness_is_notified_and_kept_from_children,
+    ),
+    (
+        "sockets_get_the_manifest_mode_and_group",
+        sockets_get_the_manifest_mode_and_group,
+    ),
     (
         "boot_order_markers_and_endpoints",
         boot_order_markers_and_endpoints,
