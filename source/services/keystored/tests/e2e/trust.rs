@@ -214,3 +214,47 @@ fn trust_update_extends_scopes_over_the_wire() {
         ErrorCode::Enoent
     );
 }
+
+/// y = 3 + p: a non-canonical encoding that ed25519-dalek decodes (to the
+/// point with y = 3) and hands back unchanged from `to_bytes()`.
+fn y3_plus_p() -> [u8; 32] {
+    let mut b = [0xffu8; 32];
+    b[0] = 0xed + 3;
+    b[31] = 0x7f;
+    b
+}
+
+/// A root whose public key is a non-canonical encoding would have a second
+/// kid for the same point: keystored refuses it over the wire, as a raw
+/// key and inside a minisign key file, and installs nothing.
+#[test]
+fn test_reject_non_canonical_public_key_in_trust_add_with_einval() {
+    let s = Stack::start();
+    s.keystored.wait_for("keystore: ready");
+    let mut admin = Client::connect(s.run().join("keystored.sock")).unwrap();
+    let nc = y3_plus_p();
+    assert!(
+        ed25519_dalek::VerifyingKey::from_bytes(&nc).is_ok(),
+        "the encoding decodes, so only the canonical check can refuse it"
+    );
+    let mut minisign = b"Ed".to_vec();
+    minisign.extend_from_slice(&[7; 8]);
+    minisign.extend_from_slice(&nc);
+    for public_key in [
+        base64_of(&nc),
+        format!(
+            "untrusted comment: minisign public key\n{}\n",
+            base64_of(&minisign)
+        ),
+    ] {
+        let add = args(&[
+            ("public_key", text(&public_key)),
+            ("label", text("twin")),
+            ("scopes", Value::Array(vec![text("packages")])),
+        ]);
+        let e = admin.call("trust.add", &add).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Einval, "{e}");
+    }
+    let roots = field(&admin.call("trust.list", &Args::new()).unwrap(), "roots");
+    assert!(roots.as_array().unwrap().is_empty(), "{roots:?}");
+}
