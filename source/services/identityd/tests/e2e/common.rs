@@ -233,7 +233,7 @@ impl Stack {
         self.keystored = Self::spawn_keystored(self.dir.path(), &self.keymintd);
         self.keystored.wait_for("keystore: ready");
         self.identityd
-            .link("keystored", &self.keystored, "system:identityd");
+            .link_and_wait("keystored", &self.keystored, "system:identityd");
     }
 
     pub fn socket(&self) -> PathBuf {
