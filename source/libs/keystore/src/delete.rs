@@ -43,7 +43,10 @@ impl KeyStore {
             Err(statefs::StateError::Integrity { .. }) => None,
             Err(e) => return Err(e.into()),
         };
-        match self.state.delete(&path) {
+        let deleted = self.state.delete(&path);
+        // Gone, or perhaps gone: never served from the cache again.
+        self.cache.forget(key);
+        match deleted {
             Ok(true) => {
                 match len {
                     Some(len) => {
