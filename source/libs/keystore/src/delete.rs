@@ -44,8 +44,10 @@ impl KeyStore {
             Err(e) => return Err(e.into()),
         };
         let deleted = self.state.delete(&path);
-        // Gone, or perhaps gone: never served from the cache again.
+        // Gone, or perhaps gone: never served from the cache again, and
+        // keymint may drop its unwrapped copies.
         self.cache.forget(key);
+        self.forget_material(key);
         match deleted {
             Ok(true) => {
                 match len {

@@ -233,6 +233,24 @@ impl KeyStore {
         Ok(Outcome { value, warnings })
     }
 
+    /// Ask keymint to drop its unwrapped copies of `key` (every version),
+    /// under its namespace and, for a service's key, under the former
+    /// shared `system` namespace its older versions may be bound to.
+    ///
+    /// Best effort, after the record is written: keymint holds only what
+    /// the keystore presented, and the keystore no longer presents the
+    /// material this follows (revoked, retired or deleted); a keymint
+    /// that cannot be reached keeps its copies until they are evicted or
+    /// it restarts, unused.
+    pub(crate) fn forget_material(&self, key: &KeyName) {
+        let system = AppId::system();
+        let former = key.app.as_str().starts_with("system.").then_some(&system);
+        for app in std::iter::once(&key.app).chain(former) {
+            // Ignored on purpose: see above.
+            let _ = self.ops.forget(app, &key.purpose, &key.name);
+        }
+    }
+
     /// Fresh material for version `version` of `key`, from keymint.
     fn new_version(
         &self,
@@ -366,6 +384,7 @@ impl KeyStore {
             }
             Ok(rec)
         })?;
+        self.forget_material(key);
         Ok(out.value)
     }
 
@@ -404,6 +423,7 @@ impl KeyStore {
             rec.min_version = min_version;
             Ok(rec)
         })?;
+        self.forget_material(key);
         Ok(out.value)
     }
 
