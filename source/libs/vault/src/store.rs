@@ -27,6 +27,11 @@
 //! ended ([`SessionObserver`]), found sealed on the next operation, or the
 //! instance is purged. One `Vault` must own a state directory's vaults (it
 //! is the only writer).
+//!
+//! Each operation asks keymint one question ([`VaultKeyOps::session_check`]):
+//! whether `sid` is an unsealed session and whose, and which of the other
+//! sessions in the instance's set still are. Nothing is served to a
+//! session that answer does not call active.
 
 use crate::error::QuotaScope;
 use crate::error::VaultError;
