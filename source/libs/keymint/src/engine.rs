@@ -237,14 +237,11 @@ impl KeyMint {
         Ok(key)
     }
 
-    /// The data key in `blob` (an XChaCha20-Poly1305 identity).
+    /// The data key in `blob` (an XChaCha20-Poly1305 identity); the caller
+    /// takes [`Ready::Data`] out of it.
     fn data_key(&self, id: &KeyIdentity, blob: &WrappedKey) -> Result<Arc<Ready>, KeyMintError> {
         Self::require(id, Algorithm::XChaCha20Poly1305)?;
-        let key = self.ready(id, blob)?;
-        match *key {
-            Ready::Data(_) => Ok(key),
-            Ready::Signing(_) => Err(KeyMintError::Integrity),
-        }
+        self.ready(id, blob)
     }
 
     fn require(id: &KeyIdentity, alg: Algorithm) -> Result<(), KeyMintError> {
@@ -304,6 +301,7 @@ impl KeyOps for KeyMint {
     ) -> Result<Vec<u8>, KeyMintError> {
         let key = self.data_key(id, blob)?;
         let Ready::Data(key) = &*key else {
+            // The algorithm is part of the cache key: cannot happen.
             return Err(KeyMintError::Integrity);
         };
         aead::seal(&self.entropy, KIND_SEALED, key, &seal_aad(id, aad), pt)
@@ -318,6 +316,7 @@ impl KeyOps for KeyMint {
     ) -> Result<Zeroizing<Vec<u8>>, KeyMintError> {
         let key = self.data_key(id, blob)?;
         let Ready::Data(key) = &*key else {
+            // The algorithm is part of the cache key: cannot happen.
             return Err(KeyMintError::Integrity);
         };
         aead::open(KIND_SEALED, key, &seal_aad(id, aad), sealed)
