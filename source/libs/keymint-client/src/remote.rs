@@ -8,16 +8,16 @@ use keymint::{
     SessionKeyOps, SessionLookup, SessionRef, SyncReport, VaultKeyOps, VaultOwner, VerifierInput,
     WrappedKey, WrappedVaultKey,
 };
-use nexus_core::{Coded, ErrorCode, InstanceId, SessionId};
+use nexus_core::{AppId, Coded, ErrorCode, InstanceId, Label, SessionId};
 use nexus_daemon::{Call, Context, UpstreamError};
 use nexus_proto::{
-    self as proto, Bytes, Empty, KeyIdent, KmDevice, KmGenerate, KmGenerateArgs, KmGenerateReply,
-    KmImport, KmImportArgs, KmInstanceArgs, KmSeal, KmSealArgs, KmSessionEnd, KmSessionEndInstance,
-    KmSessionLock, KmSessionRef, KmSessionState, KmSessionSync, KmSessionSyncArgs, KmSessionUnseal,
-    KmSessionUnsealArgs, KmSessionUser, KmSign, KmSignArgs, KmUnseal, KmUnsealArgs,
-    KmVaultKeyCreate, KmVaultKeyCreateArgs, KmVaultKeyRewrap, KmVaultKeyRewrapArgs, KmVaultSeal,
-    KmVaultSealArgs, KmVaultUnseal, KmVaultUnsealArgs, KmVerifierMac, KmVerifierMacArgs, Op,
-    Secret, SidArgs,
+    self as proto, limits, Bytes, Empty, KeyIdent, KmDevice, KmForget, KmForgetArgs, KmGenerate,
+    KmGenerateArgs, KmGenerateReply, KmImport, KmImportArgs, KmInstanceArgs, KmSeal, KmSealArgs,
+    KmSessionEnd, KmSessionEndInstance, KmSessionLock, KmSessionRef, KmSessionState, KmSessionSync,
+    KmSessionSyncArgs, KmSessionUnseal, KmSessionUnsealArgs, KmSessionUser, KmSessionUserArgs,
+    KmSign, KmSignArgs, KmUnseal, KmUnsealArgs, KmVaultKeyCreate, KmVaultKeyCreateArgs,
+    KmVaultKeyRewrap, KmVaultKeyRewrapArgs, KmVaultSeal, KmVaultSealArgs, KmVaultUnseal,
+    KmVaultUnsealArgs, KmVerifierMac, KmVerifierMacArgs, Op, Secret, SidArgs,
 };
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -191,6 +191,15 @@ impl KeyOps for RemoteKeyMint {
         Ok(r.pt.into_zeroizing())
     }
 
+    fn forget(&self, app: &AppId, purpose: &Label, name: &Label) -> Result<(), KeyMintError> {
+        self.request::<KmForget>(&KmForgetArgs {
+            app: app.clone(),
+            purpose: purpose.clone(),
+            name: name.clone(),
+        })?;
+        Ok(())
+    }
+
     fn device_id(&self) -> [u8; 32] {
         self.device_id
     }
@@ -299,13 +308,34 @@ impl SessionKeyOps for RemoteKeyMint {
 
 impl VaultKeyOps for RemoteKeyMint {
     fn session_user(&self, sid: SessionId) -> Result<SessionLookup, KeyMintError> {
-        let r = self.request::<KmSessionUser>(&SidArgs { sid })?;
-        match (r.state, r.owner) {
-            (KmSessionState::Active, Some(o)) => Ok(SessionLookup::Active(owner_from_wire(o))),
-            (KmSessionState::Active, None) => Err(malformed("an active session has no owner")),
-            (KmSessionState::Locked, _) => Ok(SessionLookup::Locked),
-            (KmSessionState::Unknown, _) => Ok(SessionLookup::Unknown),
+        Ok(self.session_check(sid, &[])?.0)
+    }
+
+    /// One `km.session.user`. At most `MAX_SESSION_OTHERS` others are
+    /// asked about; the rest are reported as not alive (the vault then
+    /// forgets them, which only shortens its cache's life).
+    fn session_check(
+        &self,
+        sid: SessionId,
+        others: &[SessionId],
+    ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError> {
+        let asked = &others[..others.len().min(limits::MAX_SESSION_OTHERS)];
+        let r = self.request::<KmSessionUser>(&KmSessionUserArgs {
+            sid,
+            others: asked.to_vec(),
+        })?;
+        if r.others.iter().any(|o| !asked.contains(o)) {
+            return Err(malformed("others names a session not asked about"));
         }
+        let lookup = match (r.state, r.owner) {
+            (KmSessionState::Active, Some(o)) => SessionLookup::Active(owner_from_wire(o)),
+            (KmSessionState::Active, None) => {
+                return Err(malformed("an active session has no owner"))
+            }
+            (KmSessionState::Locked, _) => SessionLookup::Locked,
+            (KmSessionState::Unknown, _) => SessionLookup::Unknown,
+        };
+        Ok((lookup, r.others))
     }
 
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {

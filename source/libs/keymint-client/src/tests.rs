@@ -85,16 +85,32 @@ fn session_states_are_read_strictly() {
             Some(Value::Text(t)) if t.starts_with("02") => "unknown",
             _ => "active",
         };
+        // `others` always names session 04…, asked about or not.
         Ok(Value::Map(vec![
             ("state".into(), state.into()),
             ("owner".into(), Value::Null),
+            (
+                "others".into(),
+                Value::Array(vec!["04".repeat(16).as_str().into()]),
+            ),
         ]))
     });
     let sid = |b| SessionId::from_bytes([b; 16]);
-    assert_eq!(km.session_user(sid(1)).unwrap(), SessionLookup::Locked);
-    assert_eq!(km.session_user(sid(2)).unwrap(), SessionLookup::Unknown);
+    assert_eq!(
+        km.session_check(sid(1), &[sid(4)]).unwrap().0,
+        SessionLookup::Locked
+    );
+    assert_eq!(
+        km.session_check(sid(2), &[sid(4)]).unwrap().0,
+        SessionLookup::Unknown
+    );
     // "active" without an owner is malformed, never a session.
-    assert_eq!(km.session_user(sid(3)).unwrap_err().code(), ErrorCode::Eio);
+    assert_eq!(
+        km.session_check(sid(3), &[sid(4)]).unwrap_err().code(),
+        ErrorCode::Eio
+    );
+    // A live session keymintd was not asked about is malformed too.
+    assert_eq!(km.session_user(sid(1)).unwrap_err().code(), ErrorCode::Eio);
 }
 
 #[test]

@@ -12,18 +12,23 @@
 //!                                                  aad = 'W' | 1 | identity)
 //! ```
 //!
-//! Invariant: material is unwrapped into a zeroizing buffer for one
-//! operation and dropped before the call returns.
+//! Invariants: material is unwrapped into a zeroizing buffer; it is kept
+//! beyond the operation only in the bounded cache of ready keys
+//! ([`crate::keycache`]), keyed by identity and blob, zeroized when its
+//! entry goes. Session vault keys live in the session table instead.
 
 use crate::aead;
 use crate::device::DeviceSecret;
 use crate::error::KeyMintError;
 use crate::identity::{Algorithm, KeyIdentity};
 use crate::import::Ed25519Seed;
+use crate::keycache::{KeyCache, Ready, Slot};
 use crate::rng::Entropy;
 use crate::session::Sessions;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use nexus_core::{AppId, Label};
 use statefs::StateFs;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub(crate) const KIND_WRAPPED: u8 = b'W';
@@ -91,6 +96,11 @@ pub trait KeyOps: Send + Sync {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, KeyMintError>;
+    /// Drop every unwrapped copy keymint keeps of the key
+    /// `app/purpose/name` (all versions): the keystore revoked, retired or
+    /// deleted some of its versions. Their blobs still open if presented
+    /// again; the keystore no longer presents them.
+    fn forget(&self, app: &AppId, purpose: &Label, name: &Label) -> Result<(), KeyMintError>;
     /// This device's id (derived from the master secret; stable).
     fn device_id(&self) -> [u8; 32];
     /// Whether this keymint runs on the insecure deterministic generator.
@@ -106,6 +116,7 @@ pub struct KeyMint {
     volatile: bool,
     pub(crate) boot_id: [u8; 16],
     pub(crate) sessions: Sessions,
+    keys: KeyCache,
 }
 
 impl KeyMint {
@@ -125,7 +136,26 @@ impl KeyMint {
             volatile: state.is_volatile(),
             boot_id,
             sessions: Sessions::default(),
+            keys: KeyCache::default(),
         })
+    }
+
+    /// [`KeyMint::open`] keeping at most `max` unwrapped keys (0: none;
+    /// every operation unwraps).
+    pub fn open_with_key_cache(
+        state: &StateFs,
+        entropy: Entropy,
+        max: usize,
+    ) -> Result<Self, KeyMintError> {
+        Ok(KeyMint {
+            keys: KeyCache::with_capacity(max),
+            ..KeyMint::open(state, entropy)?
+        })
+    }
+
+    /// How many unwrapped keys are held now.
+    pub fn cached_keys(&self) -> usize {
+        self.keys.len()
     }
 
     /// The MAC key of the state root of the service whose subject is
@@ -190,6 +220,30 @@ impl KeyMint {
         Ok(Zeroizing::new(arr))
     }
 
+    /// The key in `blob`, ready to use: from the cache, or unwrapped under
+    /// `id` and cached.
+    fn ready(&self, id: &KeyIdentity, blob: &WrappedKey) -> Result<Arc<Ready>, KeyMintError> {
+        let slot = Slot::of(id, blob.as_bytes());
+        if let Some(key) = self.keys.get(&slot) {
+            return Ok(key);
+        }
+        let material = self.unwrap32(id, blob)?;
+        let key = Arc::new(match id.alg {
+            // SigningKey zeroizes itself on drop (ed25519-dalek "zeroize").
+            Algorithm::Ed25519 => Ready::Signing(SigningKey::from_bytes(&material)),
+            Algorithm::XChaCha20Poly1305 => Ready::Data(material),
+        });
+        self.keys.insert(slot, id, Arc::clone(&key));
+        Ok(key)
+    }
+
+    /// The data key in `blob` (an XChaCha20-Poly1305 identity); the caller
+    /// takes [`Ready::Data`] out of it.
+    fn data_key(&self, id: &KeyIdentity, blob: &WrappedKey) -> Result<Arc<Ready>, KeyMintError> {
+        Self::require(id, Algorithm::XChaCha20Poly1305)?;
+        self.ready(id, blob)
+    }
+
     fn require(id: &KeyIdentity, alg: Algorithm) -> Result<(), KeyMintError> {
         if id.alg == alg {
             Ok(())
@@ -231,10 +285,11 @@ impl KeyOps for KeyMint {
         msg: &[u8],
     ) -> Result<Signature, KeyMintError> {
         Self::require(id, Algorithm::Ed25519)?;
-        let seed = self.unwrap32(id, blob)?;
-        // SigningKey zeroizes itself on drop (ed25519-dalek "zeroize").
-        let key = SigningKey::from_bytes(&seed);
-        Ok(key.sign(msg))
+        match &*self.ready(id, blob)? {
+            Ready::Signing(key) => Ok(key.sign(msg)),
+            // The algorithm is part of the cache key: cannot happen.
+            Ready::Data(_) => Err(KeyMintError::Integrity),
+        }
     }
 
     fn seal(
@@ -244,9 +299,12 @@ impl KeyOps for KeyMint {
         aad: &[u8],
         pt: &[u8],
     ) -> Result<Vec<u8>, KeyMintError> {
-        Self::require(id, Algorithm::XChaCha20Poly1305)?;
-        let key = self.unwrap32(id, blob)?;
-        aead::seal(&self.entropy, KIND_SEALED, &key, &seal_aad(id, aad), pt)
+        let key = self.data_key(id, blob)?;
+        let Ready::Data(key) = &*key else {
+            // The algorithm is part of the cache key: cannot happen.
+            return Err(KeyMintError::Integrity);
+        };
+        aead::seal(&self.entropy, KIND_SEALED, key, &seal_aad(id, aad), pt)
     }
 
     fn unseal(
@@ -256,9 +314,17 @@ impl KeyOps for KeyMint {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, KeyMintError> {
-        Self::require(id, Algorithm::XChaCha20Poly1305)?;
-        let key = self.unwrap32(id, blob)?;
-        aead::open(KIND_SEALED, &key, &seal_aad(id, aad), sealed)
+        let key = self.data_key(id, blob)?;
+        let Ready::Data(key) = &*key else {
+            // The algorithm is part of the cache key: cannot happen.
+            return Err(KeyMintError::Integrity);
+        };
+        aead::open(KIND_SEALED, key, &seal_aad(id, aad), sealed)
+    }
+
+    fn forget(&self, app: &AppId, purpose: &Label, name: &Label) -> Result<(), KeyMintError> {
+        self.keys.forget(app, purpose, name);
+        Ok(())
     }
 
     fn device_id(&self) -> [u8; 32] {

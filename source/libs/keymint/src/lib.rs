@@ -16,6 +16,9 @@
 //!   under a key derived from this device's master secret and the key's
 //!   identity.
 //! - Secret types have no Debug or Clone and are zeroized on drop.
+//! - Unwrapped keys are kept only in a bounded cache ([`KEY_CACHE_MAX`])
+//!   keyed by key identity and blob, never shared between identities,
+//!   zeroized on eviction and dropped by [`KeyOps::forget`].
 //! - Ed25519 verification is strict and weak keys are refused.
 //! - RED FLAG: software only. The master secret is a file on the state
 //!   disk; nothing here is hardware-protected.
@@ -29,6 +32,7 @@ mod engine;
 mod error;
 mod identity;
 mod import;
+mod keycache;
 pub mod kid;
 mod rng;
 mod session;
@@ -41,6 +45,7 @@ pub use engine::{GeneratedKey, KeyMint, KeyOps, WrappedKey};
 pub use error::KeyMintError;
 pub use identity::{Algorithm, KeyIdentity};
 pub use import::Ed25519Seed;
+pub use keycache::KEY_CACHE_MAX;
 pub use rng::Entropy;
 pub use session::{
     AuthSecret, SessionKeyOps, SessionLookup, SessionRef, SyncReport, VaultKeyOps, VaultOwner,

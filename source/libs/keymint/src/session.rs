@@ -211,6 +211,14 @@ pub trait SessionKeyOps: Send + Sync {
 pub trait VaultKeyOps: Send + Sync {
     /// What keymint knows of `sid`.
     fn session_user(&self, sid: SessionId) -> Result<SessionLookup, KeyMintError>;
+    /// What keymint knows of `sid` and, when it is active, which of
+    /// `others` are unsealed sessions of the same instance: the vault's
+    /// whole check in one question.
+    fn session_check(
+        &self,
+        sid: SessionId,
+        others: &[SessionId],
+    ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError>;
     /// Seal vault data with the session's key.
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError>;
     /// Open vault data with the session's key.
@@ -321,6 +329,29 @@ impl VaultKeyOps for KeyMint {
             None if table.synced => SessionLookup::Unknown,
             None => SessionLookup::Locked,
         })
+    }
+
+    fn session_check(
+        &self,
+        sid: SessionId,
+        others: &[SessionId],
+    ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError> {
+        let lookup = self.session_user(sid)?;
+        let SessionLookup::Active(owner) = &lookup else {
+            return Ok((lookup, Vec::new()));
+        };
+        let table = self.sessions.lock();
+        let alive = others
+            .iter()
+            .filter(|o| {
+                table
+                    .entries
+                    .get(o)
+                    .is_some_and(|e| e.key.is_some() && e.owner.instance == owner.instance)
+            })
+            .copied()
+            .collect();
+        Ok((lookup, alive))
     }
 
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {

@@ -205,3 +205,28 @@ fn verifier_mac_is_keyed_by_the_device_and_boot_ids_differ() {
     assert_eq!(a.boot_id().unwrap(), a.boot_id().unwrap());
     assert_ne!(a.boot_id().unwrap(), again.boot_id().unwrap());
 }
+
+#[test]
+fn session_check_answers_for_others_of_the_same_instance_only() {
+    let km = synced();
+    let (alice, bob) = (owner("alice", 1), owner("bob", 2));
+    let pw = AuthSecret::from_bytes([1; 32]);
+    let (wa, wb) = (
+        km.create_vault_key(&alice, &pw).unwrap(),
+        km.create_vault_key(&bob, &pw).unwrap(),
+    );
+    km.unseal_session(sid(1), &alice, &pw, &wa).unwrap();
+    km.unseal_session(sid(2), &alice, &pw, &wa).unwrap();
+    km.unseal_session(sid(3), &alice, &pw, &wa).unwrap();
+    km.unseal_session(sid(4), &bob, &pw, &wb).unwrap();
+    km.lock_session(sid(2)).unwrap();
+    let (l, alive) = km
+        .session_check(sid(1), &[sid(2), sid(3), sid(4), sid(5)])
+        .unwrap();
+    assert_eq!(l, SessionLookup::Active(alice));
+    assert_eq!(alive, [sid(3)]);
+    let (l, alive) = km.session_check(sid(2), &[sid(1)]).unwrap();
+    assert_eq!((l, alive.len()), (SessionLookup::Locked, 0));
+    let (l, alive) = km.session_check(sid(9), &[sid(1)]).unwrap();
+    assert_eq!((l, alive.len()), (SessionLookup::Unknown, 0));
+}

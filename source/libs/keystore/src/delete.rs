@@ -43,7 +43,12 @@ impl KeyStore {
             Err(statefs::StateError::Integrity { .. }) => None,
             Err(e) => return Err(e.into()),
         };
-        match self.state.delete(&path) {
+        let deleted = self.state.delete(&path);
+        // Gone, or perhaps gone: never served from the cache again, and
+        // keymint may drop its unwrapped copies.
+        self.cache.forget(key);
+        self.forget_material(key);
+        match deleted {
             Ok(true) => {
                 match len {
                     Some(len) => {

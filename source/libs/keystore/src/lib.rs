@@ -25,12 +25,16 @@
 //!   overwritten silently.
 //! - Size limits are `nexus_proto::limits`: whatever is accepted can be
 //!   taken back (unsealed, verified) through every hop.
+//! - Decoded records are cached ([`RECORD_CACHE_MAX`]) only after they
+//!   passed every check or were written here; every write of the keystore
+//!   updates or drops its record's entry before it returns.
 //! - Signatures and sealed data say which version made them, so old
 //!   versions keep verifying and unsealing after a rotation until retired.
 
 #![forbid(unsafe_code)]
 
 mod access;
+mod cache;
 mod crypto;
 mod delete;
 mod error;
@@ -44,6 +48,7 @@ mod record;
 pub mod sealfmt;
 mod store;
 
+pub use cache::RECORD_CACHE_MAX;
 pub use error::KeystoreError;
 pub use listing::{DamagedKey, Listing};
 pub use model::{

@@ -150,7 +150,9 @@ impl KeyStore {
                 }
             }
             table.remove(&from.app);
-            self.state.delete(&path)?;
+            let deleted = self.state.delete(&path);
+            self.cache.forget(&from);
+            deleted?;
             out.moved.push(Moved { from, to });
         }
         Ok(out)

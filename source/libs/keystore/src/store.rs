@@ -9,8 +9,12 @@
 //! lock: statefs writes are atomic renames, so a reader sees a whole old
 //! record or a whole new one; an operation that read a record just before
 //! a revoke completes is ordered before that revoke.
+//!
+//! Reads go through the record cache ([`crate::cache`]); every write here
+//! updates or drops the cached entry before it returns.
 
 use crate::access;
+use crate::cache::RecordCache;
 use crate::error::KeystoreError;
 use crate::model::{
     KeyInfo, KeyName, KeyRecord, KeyState, Outcome, RevokeScope, VersionInfo, VersionRecord,
@@ -34,6 +38,9 @@ pub struct KeyStore {
     /// Per-app usage, computed from disk on first need and kept in step
     /// by every write. Also the writers' lock.
     usage: Mutex<HashMap<AppId, Usage>>,
+    /// Decoded records that passed every check, kept in step by every
+    /// write.
+    pub(crate) cache: RecordCache,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -57,6 +64,22 @@ impl KeyStore {
             clock,
             quota,
             usage: Mutex::new(HashMap::new()),
+            cache: RecordCache::default(),
+        }
+    }
+
+    /// [`KeyStore::new`] with a record cache of at most `max` records
+    /// (0: every read goes to disk).
+    pub fn with_record_cache(
+        state: StateFs,
+        ops: Arc<dyn KeyOps>,
+        clock: Arc<dyn Clock>,
+        quota: Arc<dyn QuotaSource>,
+        max: usize,
+    ) -> Self {
+        KeyStore {
+            cache: RecordCache::with_capacity(max),
+            ..KeyStore::new(state, ops, clock, quota)
         }
     }
 
@@ -118,14 +141,22 @@ impl KeyStore {
         Ok(u)
     }
 
-    /// The record of `key`; `ENOENT` if there is none, `EIO` if corrupt.
-    pub(crate) fn load(&self, key: &KeyName) -> Result<KeyRecord, KeystoreError> {
+    /// The record of `key`, from the cache or read with every check;
+    /// `ENOENT` if there is none, `EIO` if corrupt (neither is cached).
+    pub(crate) fn load(&self, key: &KeyName) -> Result<Arc<KeyRecord>, KeystoreError> {
+        if let Some(rec) = self.cache.get(key) {
+            return Ok(rec);
+        }
+        let ticket = self.cache.ticket();
         let path = record::key_path(key)?;
-        self.load_at(&path, key)?
-            .map(|(rec, _)| rec)
+        let rec = self
+            .load_at(&path, key)?
+            .map(|(rec, _)| Arc::new(rec))
             .ok_or_else(|| KeystoreError::NotFound {
                 key: key.to_string(),
-            })
+            })?;
+        self.cache.fill(ticket, Arc::clone(&rec));
+        Ok(rec)
     }
 
     /// The record at `path` (which must hold `key`) and its file length;
@@ -142,8 +173,12 @@ impl KeyStore {
     pub(crate) fn store(&self, rec: &KeyRecord) -> Result<usize, KeystoreError> {
         let path = record::key_path(&rec.name)?;
         let payload = record::payload(rec)?;
-        self.state
-            .write_record(&path, RECORD_MAGIC, RECORD_VERSION, &payload)?;
+        let written = self
+            .state
+            .write_record(&path, RECORD_MAGIC, RECORD_VERSION, &payload);
+        // Landed or not, the cached entry is no longer to be trusted.
+        self.cache.forget(&rec.name);
+        written?;
         Ok(statefs::record::encoded_len(payload.len()))
     }
 
@@ -186,15 +221,34 @@ impl KeyStore {
             .state
             .write_record(&path, RECORD_MAGIC, RECORD_VERSION, &payload)
         {
-            // The write may or may not have landed: recount next time.
+            // The write may or may not have landed: recount next time,
+            // and read the record from disk again.
             table.remove(&key.app);
+            self.cache.forget(key);
             return Err(e.into());
         }
         table.insert(key.app.clone(), after);
-        Ok(Outcome {
-            value: rec.info(),
-            warnings,
-        })
+        let value = rec.info();
+        self.cache.put(rec);
+        Ok(Outcome { value, warnings })
+    }
+
+    /// Ask keymint to drop its unwrapped copies of `key` (every version),
+    /// under its namespace and, for a service's key, under the former
+    /// shared `system` namespace its older versions may be bound to.
+    ///
+    /// Best effort, after the record is written: keymint holds only what
+    /// the keystore presented, and the keystore no longer presents the
+    /// material this follows (revoked, retired or deleted); a keymint
+    /// that cannot be reached keeps its copies until they are evicted or
+    /// it restarts, unused.
+    pub(crate) fn forget_material(&self, key: &KeyName) {
+        let system = AppId::system();
+        let former = key.app.as_str().starts_with("system.").then_some(&system);
+        for app in std::iter::once(&key.app).chain(former) {
+            // Ignored on purpose: see above.
+            let _ = self.ops.forget(app, &key.purpose, &key.name);
+        }
     }
 
     /// Fresh material for version `version` of `key`, from keymint.
@@ -330,6 +384,7 @@ impl KeyStore {
             }
             Ok(rec)
         })?;
+        self.forget_material(key);
         Ok(out.value)
     }
 
@@ -368,6 +423,7 @@ impl KeyStore {
             rec.min_version = min_version;
             Ok(rec)
         })?;
+        self.forget_material(key);
         Ok(out.value)
     }
 

@@ -76,6 +76,10 @@ pub const MAX_VAULT_VALUE_LEN: usize = 64 * 1024;
 /// plaintext like any other; a put that would pass it is `EDQUOTA`.
 pub const MAX_VAULT_FILE_LEN: usize = MAX_PLAINTEXT_LEN;
 
+/// The most other sessions one `km.session.user` asks about (the vault's
+/// sessions of one user instance; it forgets any beyond these).
+pub const MAX_SESSION_OTHERS: usize = 256;
+
 /// One limit, by the name the documentation and error messages use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {

@@ -27,6 +27,11 @@
 //! ended ([`SessionObserver`]), found sealed on the next operation, or the
 //! instance is purged. One `Vault` must own a state directory's vaults (it
 //! is the only writer).
+//!
+//! Each operation asks keymint one question ([`VaultKeyOps::session_check`]):
+//! whether `sid` is an unsealed session and whose, and which of the other
+//! sessions in the instance's set still are. Nothing is served to a
+//! session that answer does not call active.
 
 use crate::error::QuotaScope;
 use crate::error::VaultError;
@@ -254,14 +259,18 @@ impl Vault {
         Ok(app)
     }
 
-    /// What keymint says of `sid`, as the answer to give when it is not
-    /// an unsealed session of `instance`.
-    fn refusal(&self, sid: SessionId) -> VaultError {
-        match self.keys.session_user(sid) {
-            Ok(SessionLookup::Active(_)) | Ok(SessionLookup::Unknown) => VaultError::NoSuchSession,
-            Ok(SessionLookup::Locked) => VaultError::Locked,
-            Err(e) => keymint_err(e),
+    /// The other sessions that used the vault of the instance `sid` last
+    /// used (none if it has not used one yet), to ask keymint about with
+    /// `sid`.
+    fn known_sessions(&self, sid: SessionId) -> Vec<SessionId> {
+        let slots: Vec<_> = lock(&self.slots).values().cloned().collect();
+        for slot in slots {
+            let slot = lock(&slot);
+            if slot.sids.contains(&sid) {
+                return slot.sids.iter().filter(|s| **s != sid).copied().collect();
+            }
         }
+        Vec::new()
     }
 
     /// Run `f` on the slot of `sid`'s instance, with its vault loaded.
@@ -270,7 +279,11 @@ impl Vault {
         sid: SessionId,
         f: impl FnOnce(&mut Slot, &VaultOwner) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        let owner = match self.keys.session_user(sid).map_err(keymint_err)? {
+        // One question to keymint: `sid`, and which of the other sessions
+        // that used this vault are still unsealed (they keep the cache).
+        let others = self.known_sessions(sid);
+        let (lookup, alive) = self.keys.session_check(sid, &others).map_err(keymint_err)?;
+        let owner = match lookup {
             SessionLookup::Active(owner) => owner,
             SessionLookup::Locked => {
                 self.session_sealed(sid);
@@ -286,20 +299,15 @@ impl Vault {
         if slot.purged {
             return Err(VaultError::NoSuchSession);
         }
-        // Re-checked under the slot lock: a session sealed from here on
-        // reaches `session_sealed` only after this operation. Sessions
-        // sealed without an observer call drop out here too.
-        let keys = &self.keys;
+        // Sessions sealed without an observer call (keymint answered that
+        // they are no longer unsealed sessions of this instance) drop out
+        // here; `sid` itself was found active by the same answer. A
+        // session that joined the slot after the question was asked is
+        // kept: it was active when it joined, and its own next operation
+        // checks it again.
+        slot.sids
+            .retain(|s| !others.contains(s) || alive.contains(s));
         slot.sids.insert(sid);
-        slot.sids.retain(|s| {
-            matches!(keys.session_user(*s), Ok(SessionLookup::Active(o)) if o.instance == owner.instance)
-        });
-        if !slot.sids.contains(&sid) {
-            if slot.sids.is_empty() {
-                slot.cache = None;
-            }
-            return Err(self.refusal(sid));
-        }
         if slot.cache.is_none() {
             let (entries, from_legacy) = self.load(sid, &owner)?;
             slot.cache = Some(entries);

@@ -5,7 +5,7 @@
 //! | `status`, `km.state_key` | yes | yes | yes | yes |
 //! | `km.device` | yes | yes | no | no |
 //! | `km.trust_key` | yes | no | no | yes |
-//! | `km.generate`, `km.import`, `km.sign`, `km.seal`, `km.unseal`, `km.session.user`, `km.vault.seal`, `km.vault.unseal` | yes | no | no | no |
+//! | `km.generate`, `km.import`, `km.sign`, `km.seal`, `km.unseal`, `km.forget`, `km.session.user`, `km.vault.seal`, `km.vault.unseal` | yes | no | no | no |
 //! | `km.vault_key.create`, `km.vault_key.rewrap`, `km.session.unseal`, `km.session.lock`, `km.session.end`, `km.session.end_instance`, `km.session.sync`, `km.verifier.mac` | no | yes | no | no |
 //!
 //! `km.state_key` hands each service the MAC key of its own state root
@@ -68,6 +68,8 @@ pub enum Op {
     Seal,
     /// `km.unseal`
     Unseal,
+    /// `km.forget`
+    Forget,
     /// `km.device`
     Device,
     /// `km.vault_key.create`
@@ -100,13 +102,14 @@ pub enum Op {
 
 impl Op {
     /// Every op, in table order.
-    pub const ALL: [Op; 20] = [
+    pub const ALL: [Op; 21] = [
         Op::Status,
         Op::Generate,
         Op::Import,
         Op::Sign,
         Op::Seal,
         Op::Unseal,
+        Op::Forget,
         Op::Device,
         Op::VaultKeyCreate,
         Op::VaultKeyRewrap,
@@ -132,6 +135,7 @@ impl Op {
             Op::Sign => "km.sign",
             Op::Seal => "km.seal",
             Op::Unseal => "km.unseal",
+            Op::Forget => "km.forget",
             Op::Device => "km.device",
             Op::VaultKeyCreate => "km.vault_key.create",
             Op::VaultKeyRewrap => "km.vault_key.rewrap",
@@ -168,6 +172,7 @@ impl Op {
             | Op::Sign
             | Op::Seal
             | Op::Unseal
+            | Op::Forget
             | Op::SessionUser
             | Op::VaultSeal
             | Op::VaultUnseal => caller == Caller::Keystored,
@@ -283,6 +288,7 @@ mod tests {
                 "km.sign",
                 "km.seal",
                 "km.unseal",
+                "km.forget",
                 "km.device",
                 "km.session.user",
                 "km.vault.seal",

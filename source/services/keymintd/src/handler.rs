@@ -38,7 +38,7 @@ use keymint_client::{ident_from_wire, owner_from_wire, owner_to_wire};
 use nexus_core::{ErrorCode, Subject};
 use nexus_daemon::AuditLog;
 use nexus_proto::{
-    self as proto, limits, Bytes, Empty, KeyReply, KmDevice, KmDeviceReply, KmEndedReply,
+    self as proto, limits, Bytes, Empty, KeyReply, KmDevice, KmDeviceReply, KmEndedReply, KmForget,
     KmGenerate, KmGenerateReply, KmImport, KmSeal, KmSessionEnd, KmSessionEndInstance,
     KmSessionEndReply, KmSessionLock, KmSessionState, KmSessionSync, KmSessionSyncReply,
     KmSessionUnseal, KmSessionUser, KmSessionUserReply, KmSign, KmSignReply, KmStateKey,
@@ -225,20 +225,26 @@ impl KeymintService {
                 })
             }),
             Op::SessionUser => proto::serve::<KmSessionUser>(req, |a| {
-                Ok(match km.session_user(a.sid)? {
-                    SessionLookup::Active(owner) => KmSessionUserReply {
-                        state: KmSessionState::Active,
-                        owner: Some(owner_to_wire(&owner)),
-                    },
-                    SessionLookup::Locked => KmSessionUserReply {
-                        state: KmSessionState::Locked,
-                        owner: None,
-                    },
-                    SessionLookup::Unknown => KmSessionUserReply {
-                        state: KmSessionState::Unknown,
-                        owner: None,
-                    },
+                if a.others.len() > limits::MAX_SESSION_OTHERS {
+                    return Err(ArgError::Invalid("others".to_owned()).into());
+                }
+                let (lookup, others) = km.session_check(a.sid, &a.others)?;
+                let (state, owner) = match lookup {
+                    SessionLookup::Active(owner) => {
+                        (KmSessionState::Active, Some(owner_to_wire(&owner)))
+                    }
+                    SessionLookup::Locked => (KmSessionState::Locked, None),
+                    SessionLookup::Unknown => (KmSessionState::Unknown, None),
+                };
+                Ok(KmSessionUserReply {
+                    state,
+                    owner,
+                    others,
                 })
+            }),
+            Op::Forget => proto::serve::<KmForget>(req, |a| {
+                km.forget(&a.app, &a.purpose, &a.name)?;
+                Ok(Empty {})
             }),
             Op::VaultSeal => proto::serve::<KmVaultSeal>(req, |a| {
                 limits::VAULT_FILE.check("pt", a.pt.expose().len())?;

@@ -122,6 +122,11 @@ fn test_reject_corrupted_record_with_eio() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x04;
     std::fs::write(&file, &bytes).unwrap();
+    // A record the keystore has cached is read again from disk only after
+    // a restart (or an eviction): restart.
+    drop(st);
+    let st = durable(dir.path(), Arc::new(DefaultQuota));
+    let ks = &st.store;
 
     expect_code(ks.describe(&a, &bad), ErrorCode::Eio);
     expect_code(ks.sign(&a, &AllowAll, &bad, b"m"), ErrorCode::Eio);
@@ -154,6 +159,37 @@ fn test_reject_corrupted_record_with_eio() {
     assert_eq!(ks.list(&a, &a.app_namespace()).unwrap(), vec![bad, good]);
 }
 
+/// The stack over `dir` again, as after a restart (`st` is closed first).
+fn reopened(dir: &std::path::Path, st: keystore_v1_1_host::Stack) -> keystore_v1_1_host::Stack {
+    drop(st);
+    durable(dir, Arc::new(DefaultQuota))
+}
+
+/// The record cache's trade-off, stated: a record changed on disk behind
+/// the running keystore is not read again while it is cached; after a
+/// restart it is, with every check.
+#[test]
+fn a_record_changed_behind_the_running_keystore_is_checked_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = durable(dir.path(), Arc::new(DefaultQuota));
+    let a = subject("app:com.a");
+    let k = key("com.a", "sign", "k");
+    st.store
+        .create(&a, &AllowAll, &k, Algorithm::Ed25519)
+        .unwrap();
+    st.store.sign(&a, &AllowAll, &k, b"m").unwrap();
+    let file = st.state.host_path(&path("com.a/sign/k")).unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x04;
+    std::fs::write(&file, &bytes).unwrap();
+    // Cached: the running keystore still uses what it checked and wrote.
+    st.store.sign(&a, &AllowAll, &k, b"m").unwrap();
+    let st = reopened(dir.path(), st);
+    expect_code(st.store.sign(&a, &AllowAll, &k, b"m"), ErrorCode::Eio);
+    expect_code(st.store.describe(&a, &k), ErrorCode::Eio);
+}
+
 #[test]
 fn test_reject_unknown_record_version_with_eio() {
     let dir = tempfile::tempdir().unwrap();
@@ -173,6 +209,9 @@ fn test_reject_unknown_record_version_with_eio() {
     st.state
         .write_record(&p, RECORD_MAGIC, RECORD_VERSION + 1, &payload)
         .unwrap();
+    // Written behind the keystore's back: seen after a restart.
+    let st = reopened(dir.path(), st);
+    let ks = &st.store;
     let msg = expect_code(ks.describe(&a, &k), ErrorCode::Eio);
     assert!(msg.contains("unsupported version 3"), "{msg}");
     expect_code(ks.sign(&a, &AllowAll, &k, b"m"), ErrorCode::Eio);
@@ -180,6 +219,8 @@ fn test_reject_unknown_record_version_with_eio() {
     st.state
         .write_record(&p, RECORD_MAGIC, RECORD_VERSION, b"\xa1\x61x\x01")
         .unwrap();
+    let st = reopened(dir.path(), st);
+    let ks = &st.store;
     expect_code(ks.describe(&a, &k), ErrorCode::Eio);
 }
 

@@ -162,9 +162,16 @@ ops! {
         args [KmVerifierMacArgs { input: Secret }]
         reply [#[derive(Debug, Clone, PartialEq, Eq)] KmVerifierMacReply { mac: Bytes }]
 
-    /// `km.session.user`: what keymintd knows of a session.
+    /// `km.session.user`: what keymintd knows of a session, and which of
+    /// the `others` (sessions the vault has served for the same user
+    /// instance, at most [`crate::limits::MAX_SESSION_OTHERS`]) are still
+    /// unsealed sessions of that instance: one round trip for the vault's
+    /// whole check.
     KmSessionUser = "km.session.user" in Keymintd, capability none, callers ["keystored"];
-        args [= SidArgs]
+        args [
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            KmSessionUserArgs { sid: SessionId, others: Vec<SessionId> }
+        ]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
             KmSessionUserReply {
@@ -172,8 +179,21 @@ ops! {
                 state: KmSessionState,
                 /// Whose session, when `active`.
                 owner: Option<KmOwner>,
+                /// The listed `others` that are unsealed sessions of the
+                /// same instance (empty unless `active`).
+                others: Vec<SessionId>,
             }
         ]
+
+    /// `km.forget`: drop every unwrapped copy keymintd keeps of the key
+    /// `app/purpose/name`, all versions (keystored revoked, retired or
+    /// deleted some of them).
+    KmForget = "km.forget" in Keymintd, capability none, callers ["keystored"];
+        args [
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            KmForgetArgs { app: AppId, purpose: Label, name: Label }
+        ]
+        reply [= Empty]
 
     /// `km.vault.seal`: seal with the session's vault key.
     KmVaultSeal = "km.vault.seal" in Keymintd, capability none, callers ["keystored"];

@@ -68,9 +68,9 @@ fn test_reject_each_services_ops_for_the_other() {
         }
     }
     // 8 of identityd's for keystored (the session and verifier ops
-    // included), 9 of keystored's for identityd (km.import and
-    // km.trust_key included).
-    assert_eq!(checked, 17);
+    // included), 10 of keystored's for identityd (km.import, km.forget
+    // and km.trust_key included).
+    assert_eq!(checked, 18);
     let status = Args::from_value(keystored.call("status", &Args::new()).unwrap()).unwrap();
     assert_eq!(status.text("service").unwrap(), "keymintd");
     assert!(status.bool("volatile").unwrap());
@@ -115,6 +115,26 @@ fn test_reject_malformed_arguments_and_keep_serving() {
                 .with("msg", Value::Bytes(vec![1])),
         ),
         ("km.session.user", Args::new().with("sid", "not-a-sid")),
+        // `others` is required, and at most MAX_SESSION_OTHERS.
+        ("km.session.user", Args::new().with("sid", "0e".repeat(16))),
+        (
+            "km.session.user",
+            Args::new().with("sid", "0e".repeat(16)).with(
+                "others",
+                Value::Array(
+                    (0..=nexus_proto::limits::MAX_SESSION_OTHERS)
+                        .map(|n| format!("{n:032x}").into())
+                        .collect(),
+                ),
+            ),
+        ),
+        (
+            "km.forget",
+            Args::new()
+                .with("app", "../x")
+                .with("purpose", "p")
+                .with("name", "n"),
+        ),
         ("km.vault.seal", Args::new().with("sid", "00".repeat(16))),
         ("km.device", Args::new().with("extra", true)),
         ("km.nope", Args::new()),

@@ -189,3 +189,55 @@ fn session_unseal_vault_ops_lock_end_and_sync() {
     assert_eq!(identityd.verifier_mac(&input).unwrap(), mac);
     assert_ne!(mac, [5; 32]);
 }
+
+/// `km.session.user` answers for the session and, in the same round trip,
+/// which of the others are unsealed sessions of the same instance.
+#[test]
+fn session_check_names_the_live_sessions_of_the_same_instance_only() {
+    let k = Keymintd::spawn(Mode::Volatile);
+    k.ready();
+    let identityd = RemoteKeyMint::connect(k.single(IDENTITYD)).unwrap();
+    let keystored = RemoteKeyMint::connect(k.single(KEYSTORED)).unwrap();
+    identityd.sync_sessions(&[]).unwrap();
+    let (alice, bob) = (owner("alice", 1), owner("bob", 2));
+    let auth = AuthSecret::from_bytes([0x11; 32]);
+    let (wa, wb) = (
+        identityd.create_vault_key(&alice, &auth).unwrap(),
+        identityd.create_vault_key(&bob, &auth).unwrap(),
+    );
+    let s = |b: u8| SessionId::from_bytes([b; 16]);
+    for n in [1, 2, 3] {
+        identityd.unseal_session(s(n), &alice, &auth, &wa).unwrap();
+    }
+    identityd.unseal_session(s(4), &bob, &auth, &wb).unwrap();
+    identityd.lock_session(s(3)).unwrap();
+    let (lookup, alive) = keystored
+        .session_check(s(1), &[s(2), s(3), s(4), s(5)])
+        .unwrap();
+    assert_eq!(lookup, SessionLookup::Active(alice.clone()));
+    assert_eq!(alive, [s(2)]);
+    // A locked session learns nothing about the others.
+    let (lookup, alive) = keystored.session_check(s(3), &[s(1), s(2)]).unwrap();
+    assert_eq!(lookup, SessionLookup::Locked);
+    assert!(alive.is_empty());
+}
+
+/// `km.forget` drops keymintd's unwrapped copies; the blob still opens
+/// when presented again (the keystore no longer presents it).
+#[test]
+fn forget_drops_the_copies_and_signing_still_works() {
+    let k = Keymintd::spawn(Mode::Volatile);
+    k.ready();
+    let km = RemoteKeyMint::connect(k.single(KEYSTORED)).unwrap();
+    let id = ident("signer", Algorithm::Ed25519);
+    let g = km.generate(&id).unwrap();
+    let s1 = km.sign(&id, &g.wrapped, b"m").unwrap();
+    km.forget(&id.app, &id.purpose, &id.name).unwrap();
+    let s2 = km.sign(&id, &g.wrapped, b"m").unwrap();
+    assert_eq!(s1, s2, "Ed25519 is deterministic: the same key signed");
+    let identityd = RemoteKeyMint::connect(k.single(IDENTITYD)).unwrap();
+    let e = identityd
+        .forget(&id.app, &id.purpose, &id.name)
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eperm);
+}

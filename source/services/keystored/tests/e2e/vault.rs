@@ -186,3 +186,51 @@ fn per_subject_vault_quota_comes_from_the_policy() {
     put(&mut beta, alice, "n4", b"v").unwrap();
     assert_eq!(names(&mut beta, alice).as_array().unwrap().len(), 3);
 }
+
+/// Two sessions of one user share the decrypted vault: locking one makes
+/// its very next get `ELOCKED` while the other still reads; once both are
+/// locked, a new session reads the vault from disk again; logout (end) is
+/// `EPERM` at once.
+#[test]
+fn test_reject_a_locked_session_at_once_while_another_of_the_user_reads() {
+    use keymint::{AuthSecret, VaultOwner};
+    use nexus_core::{InstanceId, UserId};
+    let s = Stack::start();
+    s.keystored.wait_for("keystore: ready");
+    let owner = VaultOwner {
+        user: UserId::new("carol").unwrap(),
+        instance: InstanceId::from_bytes([0x33; 16]),
+        legacy: false,
+    };
+    let auth = AuthSecret::from_bytes([0x33; 32]);
+    let wrapped = s.identityd.create_vault_key(&owner, &auth).unwrap();
+    let open = |b: u8| {
+        let sid = SessionId::from_bytes([b; 16]);
+        s.identityd
+            .unseal_session(sid, &owner, &auth, &wrapped)
+            .unwrap();
+        sid
+    };
+    let (one, two) = (open(0xc1), open(0xc2));
+    let mut alpha = s.keystored.connect(ALPHA);
+    put(&mut alpha, one, "token", b"carol-SECRET").unwrap();
+    let value = |c: &mut wire::Client, sid| field(&get(c, sid, "token").unwrap(), "value");
+    assert_eq!(value(&mut alpha, two), bytes(b"carol-SECRET"));
+
+    assert!(s.identityd.lock_session(one).unwrap());
+    assert_eq!(
+        get(&mut alpha, one, "token").unwrap_err().code(),
+        ErrorCode::Elocked
+    );
+    assert_eq!(value(&mut alpha, two), bytes(b"carol-SECRET"));
+    assert!(s.identityd.end_session(two).unwrap());
+    let e = get(&mut alpha, two, "token").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Eperm);
+    assert_eq!(
+        get(&mut alpha, one, "token").unwrap_err().code(),
+        ErrorCode::Elocked
+    );
+    // A new session of the same instance opens the vault from disk.
+    let three = open(0xc3);
+    assert_eq!(value(&mut alpha, three), bytes(b"carol-SECRET"));
+}
