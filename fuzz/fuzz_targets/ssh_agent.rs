@@ -53,7 +53,12 @@ impl KeyBackend for OneKey {
         })
     }
 
-    fn import_ed25519(&self, _: &Label, _: &Label, _: &Ed25519Seed) -> Result<CreatedKey, ImportError> {
+    fn import_ed25519(
+        &self,
+        _: &Label,
+        _: &Label,
+        _: &Ed25519Seed,
+    ) -> Result<CreatedKey, ImportError> {
         Err(ImportError::Keychain(KeychainError::Remote {
             code: ErrorCode::Edquota,
             msg: "full".into(),

@@ -353,6 +353,30 @@ impl Daemon {
             path: config.policy.clone(),
             source,
         })?;
+        Daemon::start_loaded(spec, config, policy, control, markers)
+    }
+
+    /// [`Daemon::start_with`] with the policy already loaded (from
+    /// `config.policy`): the fuzz workspace starts several daemons in one
+    /// process for every input, and parses the policy once.
+    #[cfg(feature = "fuzzing")]
+    pub fn start_with_policy(
+        spec: Spec,
+        config: Config,
+        policy: Policy,
+        control: Option<OwnedFd>,
+        markers: Markers,
+    ) -> Result<Daemon, DaemonError> {
+        Daemon::start_loaded(spec, config, policy, control, markers)
+    }
+
+    fn start_loaded(
+        spec: Spec,
+        config: Config,
+        policy: Policy,
+        control: Option<OwnedFd>,
+        markers: Markers,
+    ) -> Result<Daemon, DaemonError> {
         let state = match &config.state {
             StateChoice::Durable(dir) => StateFs::open(dir)?,
             StateChoice::Volatile => StateFs::volatile(),

@@ -42,6 +42,9 @@ mod vault_ops;
 
 pub use error::KeystoredError;
 pub use handler::Keystored;
+/// keystored over a given keymint (fuzzing only: see `fuzz/`).
+#[cfg(feature = "fuzzing")]
+pub use setup::build_over;
 pub use setup::{build, KEYMINTD};
 pub use vault_ops::put_marker;
 

@@ -59,7 +59,19 @@ fn move_shared_system_keys(keys: &KeyStore) {
 
 /// Build keystored for [`crate::entry::run`].
 pub fn build(ctx: &Context) -> Result<Service<Keystored>, KeystoredError> {
-    let km = Arc::new(keymint_client::connect_upstream(ctx)?);
+    build_over(ctx, keymint_client::connect_upstream(ctx)?)
+}
+
+/// [`build`] over a keymint already connected (`km.device` answered).
+/// The daemon connects through its upstream endpoint; the `fuzzing`
+/// feature exports this so that the fuzz workspace can run keystored's
+/// handler in process, over keymintd's handler behind an in-process
+/// [`nexus_daemon::Call`].
+pub fn build_over(
+    ctx: &Context,
+    km: keymint_client::RemoteKeyMint,
+) -> Result<Service<Keystored>, KeystoredError> {
+    let km = Arc::new(km);
     let state = ctx.state().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let policy = Arc::clone(ctx.policy());

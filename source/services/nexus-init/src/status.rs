@@ -19,7 +19,9 @@ use nexus_proto::{self as proto, InitStatus, InitStatusReply, Status, StatusRepl
 use policy::Policy;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use wire::{CallContext, PeerCredResolver, Request, Server, ServerConfig, Value, WireError};
+use wire::{
+    CallContext, Handler, PeerCredResolver, Request, Server, ServerConfig, Value, WireError,
+};
 
 /// A service's state as `init.status` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +121,14 @@ impl Snapshot {
     }
 }
 
+/// The socket's request handler: `init.status` from `board`, `status`
+/// (the supervisor's own; `volatile` says whether the stack runs without
+/// a state disk), `EINVAL` for any other op. Public so that the fuzz
+/// workspace drives it in process.
+pub fn handler(board: Board, volatile: bool) -> impl Handler {
+    move |_: &CallContext, req: &Request| handle(&board, volatile, req)
+}
+
 fn handle(board: &Board, volatile: bool, req: &Request) -> Result<Value, WireError> {
     match req.op() {
         "init.status" => proto::serve::<InitStatus>(req, |_| {
@@ -157,7 +167,7 @@ pub fn serve(
     let resolver = PeerCredResolver::new(move |uid| policy.peer_subject(uid))
         .refusing_with(move |uid| policy::unmapped_uid_message(uid, &path));
     let server = Server::new(
-        move |_: &CallContext, req: &Request| handle(&board, volatile, req),
+        handler(board, volatile),
         ServerConfig {
             socket_mode,
             socket_group,
