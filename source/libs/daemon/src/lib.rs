@@ -35,6 +35,7 @@ mod damage;
 mod error;
 mod markers;
 mod shutdown;
+mod trust_reader;
 mod upstreams;
 
 #[cfg(feature = "testkit")]
@@ -48,4 +49,5 @@ pub use damage::{Damage, WithDamage};
 pub use error::DaemonError;
 pub use markers::{ready_line, Markers};
 pub use shutdown::{Shutdown, SignalWatcher, StopReason};
+pub use trust_reader::TrustReaderError;
 pub use upstreams::{Call, SingleClient, UpstreamConfig, UpstreamError, UpstreamHandle, Upstreams};

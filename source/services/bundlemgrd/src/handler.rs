@@ -30,6 +30,11 @@ use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 /// The service name: markers, socket, audit log.
 pub const SERVICE: &str = "bundlemgrd";
 
+/// Where bundlemgrd keeps the highest trust manifest generation it has seen
+/// (under its own state root): a trust store put back from an older copy
+/// is `EIO`.
+pub const TRUST_FLOOR: &str = "state:/bundlemgr/trust-floor";
+
 /// bundlemgrd's place in the process contract: a public socket, the trust
 /// store, no upstream.
 pub const SPEC: Spec = Spec {
@@ -66,7 +71,7 @@ pub enum BuildError {
     Bundle(#[from] BundleError),
     /// The trust store (or its key from keymintd) could not be had.
     #[error(transparent)]
-    Trust(#[from] crate::trust_reader::OpenError),
+    Trust(#[from] nexus_daemon::TrustReaderError),
 }
 
 impl nexus_core::Coded for BuildError {
@@ -87,7 +92,9 @@ pub fn build(ctx: &Context) -> Result<Service<BundleHandler>, BuildError> {
         .as_ref()
         .ok_or(BuildError::NoTrustDir)?;
     let damage: Arc<dyn nexus_core::DamageSink> = Arc::new(ctx.damage().clone());
-    let store = crate::trust_reader::open(ctx, trust_dir)?.with_damage_sink(Arc::clone(&damage));
+    let store = ctx
+        .trust_reader(trust_dir, TRUST_FLOOR)?
+        .with_damage_sink(Arc::clone(&damage));
     let authz: Arc<dyn Authorizer> = ctx.policy().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mgr = BundleManager::new(ctx.state().clone(), store, authz, clock).with_damage_sink(damage);

@@ -44,7 +44,6 @@
 
 mod handler;
 mod record;
-pub mod trust_reader;
 
 pub use handler::{build, BuildError, BundleHandler, SERVICE, SPEC};
 pub use record::InstalledBundle;

@@ -38,6 +38,11 @@ use wire::{ArgError, CallContext, Handler, Request, Value, WireError};
 /// The service name: markers, socket, audit log.
 pub const SERVICE: &str = "updated";
 
+/// Where updated keeps the highest trust manifest generation it has seen
+/// (under its own state root): a trust store put back from an older copy
+/// is `EIO`.
+pub const TRUST_FLOOR: &str = "state:/update/trust-floor";
+
 /// The product name every system update must carry.
 pub const PRODUCT: &str = "nexus-os";
 
@@ -80,7 +85,7 @@ pub enum BuildError {
     Update(#[from] UpdateError),
     /// The trust store (or its key from keymintd) could not be had.
     #[error(transparent)]
-    Trust(#[from] crate::trust_reader::OpenError),
+    Trust(#[from] nexus_daemon::TrustReaderError),
 }
 
 impl nexus_core::Coded for BuildError {
@@ -108,7 +113,9 @@ pub fn build(ctx: &Context) -> Result<Service<UpdateHandler>, BuildError> {
         .as_ref()
         .ok_or(BuildError::NoTrustDir)?;
     let damage: Arc<dyn nexus_core::DamageSink> = Arc::new(ctx.damage().clone());
-    let store = crate::trust_reader::open(ctx, trust_dir)?.with_damage_sink(Arc::clone(&damage));
+    let store = ctx
+        .trust_reader(trust_dir, TRUST_FLOOR)?
+        .with_damage_sink(Arc::clone(&damage));
     let authz: Arc<dyn Authorizer> = ctx.policy().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mgr = UpdateManager::new(ctx.state().clone(), store, authz, clock, baseline()?)

@@ -45,7 +45,6 @@
 
 mod handler;
 mod state;
-pub mod trust_reader;
 
 pub use handler::{baseline, build, slot_name, BuildError, UpdateHandler, PRODUCT, SERVICE, SPEC};
 pub use state::{Release, Slot, UpdateStatus, STATE_PATH};
