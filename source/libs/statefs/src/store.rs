@@ -23,6 +23,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
+/// How often a rooted read is retried when a write of the same record
+/// committed between its read and its check.
+const READ_RETRIES: u32 = 8;
+
 /// Whether state survives a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateMode {
@@ -232,9 +236,21 @@ impl StateFs {
             Route::Memory(m) => Ok(lock(m).get(path).map(|b| Zeroizing::new(b.clone()))),
             Route::Plain(d) | Route::Foreign(d) => d.read(path),
             Route::Rooted(r) => {
-                let bytes = self.disk().map_or(Ok(None), |d| d.read(path))?;
-                r.check(path, bytes.as_ref().map(|b| b.as_slice()))?;
-                Ok(bytes)
+                // The file is read without the root's lock, so a writer may
+                // commit a newer generation between the read and the check.
+                // A mismatch is only reported once the root held still
+                // across a read; a writer that never stops changing the
+                // record gets its last mismatch reported after a few tries.
+                let mut tries = 0;
+                loop {
+                    let before = r.stamp(path);
+                    let bytes = self.disk().map_or(Ok(None), |d| d.read(path))?;
+                    match r.check(path, bytes.as_ref().map(|b| b.as_slice())) {
+                        Ok(()) => return Ok(bytes),
+                        Err(_) if tries < READ_RETRIES && r.stamp(path) != before => tries += 1,
+                        Err(e) => return Err(e),
+                    }
+                }
             }
         }
     }

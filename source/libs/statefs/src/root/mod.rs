@@ -123,6 +123,10 @@ enum Pending {
     Line(St),
 }
 
+/// What the root held for one path at one moment ([`Root::stamp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp((Option<St>, Option<Pending>));
+
 #[derive(Debug, Default)]
 struct Slot {
     committed: Option<St>,
@@ -224,6 +228,20 @@ impl Root {
     #[cfg(test)]
     pub(crate) fn set_crash(&self, at: Option<CrashPoint>) {
         *lock(&self.crash) = at;
+    }
+
+    /// What the root holds for `path` now. A reader takes it before it
+    /// reads the file: if the file then fails [`Root::check`] while the
+    /// stamp has changed, a change of `path` was committed between the
+    /// read and the check (the file read was right when read), and the
+    /// reader reads again instead of reporting a mismatch.
+    pub(crate) fn stamp(&self, path: &StatePath) -> Stamp {
+        let t = lock(&self.table);
+        Stamp(
+            t.entries
+                .get(path)
+                .map_or((None, None), |s| (s.committed, s.pending)),
+        )
     }
 
     /// Whether `bytes` (or no file, `None`) is what the root says `path`
