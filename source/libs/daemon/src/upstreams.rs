@@ -117,6 +117,12 @@ impl Coded for UpstreamError {
 pub trait Call: Send + Sync {
     /// Call `op` with `args`. The op must be safe to repeat if `idempotent`.
     fn call(&self, op: &str, args: &Args, idempotent: bool) -> Result<Value, UpstreamError>;
+
+    /// Whether the service looks reachable now (checked without a round
+    /// trip). `false` means a call would fail; `true` promises nothing.
+    fn is_up(&self) -> bool {
+        true
+    }
 }
 
 /// One wire client to one service, shared behind a mutex. No reconnects.
@@ -400,5 +406,9 @@ impl Call for UpstreamHandle {
         } else {
             self.upstreams.call(&self.service, op, args)
         }
+    }
+
+    fn is_up(&self) -> bool {
+        self.upstreams.is_connected(&self.service)
     }
 }

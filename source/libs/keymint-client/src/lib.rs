@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod board;
 mod convert;
 mod remote;
 

@@ -1,12 +1,13 @@
 //! [`RemoteKeyMint`]: the `km.*` ops of `nexus-proto` through a
 //! [`Call`] (an upstream endpoint from nexus-init, or one wire client).
 
+use crate::board::BoardReader;
 use crate::convert::{ident_to_wire, owner_from_wire, owner_to_wire};
 use ed25519_dalek::Signature;
 use keymint::{
     Algorithm, AuthSecret, Ed25519Seed, GeneratedKey, KeyIdentity, KeyMintError, KeyOps,
-    SessionKeyOps, SessionLookup, SessionRef, SyncReport, VaultKeyOps, VaultOwner, VerifierInput,
-    WrappedKey, WrappedVaultKey,
+    SessionKeyOps, SessionLookup, SessionRef, SessionStamp, SyncReport, VaultKeyOps, VaultOwner,
+    VerifierInput, WrappedKey, WrappedVaultKey,
 };
 use nexus_core::{AppId, Coded, ErrorCode, InstanceId, Label, SessionId};
 use nexus_daemon::{Call, Context, UpstreamError};
@@ -27,6 +28,7 @@ pub struct RemoteKeyMint {
     call: Box<dyn Call>,
     device_id: [u8; 32],
     insecure: bool,
+    board: Option<BoardReader>,
 }
 
 impl std::fmt::Debug for RemoteKeyMint {
@@ -76,6 +78,7 @@ impl RemoteKeyMint {
             call: Box::new(call),
             device_id: [0; 32],
             insecure: false,
+            board: None,
         };
         let d = r.request::<KmDevice>(&Empty {})?;
         r.device_id = d
@@ -85,6 +88,14 @@ impl RemoteKeyMint {
             .map_err(|_| malformed("device_id is not 32 bytes"))?;
         r.insecure = d.insecure;
         Ok(r)
+    }
+
+    /// Read keymintd's session board (`crate::board`) for
+    /// [`VaultKeyOps::session_stamp`]. Without one, every vault operation
+    /// asks keymintd.
+    pub fn with_session_board(mut self, board: BoardReader) -> RemoteKeyMint {
+        self.board = Some(board);
+        self
     }
 
     /// Send `O` with `args` and read its typed reply. The encoded request
@@ -319,6 +330,25 @@ impl VaultKeyOps for RemoteKeyMint {
         sid: SessionId,
         others: &[SessionId],
     ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError> {
+        let (lookup, alive, _) = self.session_check_stamped(sid, others)?;
+        Ok((lookup, alive))
+    }
+
+    fn session_stamp(&self) -> Option<SessionStamp> {
+        let board = self.board.as_ref()?;
+        // keymintd gone: its sessions went with it, whatever the board
+        // still says; ask (and be told EAGAIN).
+        if !self.call.is_up() {
+            return None;
+        }
+        board.read()
+    }
+
+    fn session_check_stamped(
+        &self,
+        sid: SessionId,
+        others: &[SessionId],
+    ) -> Result<(SessionLookup, Vec<SessionId>, Option<SessionStamp>), KeyMintError> {
         let asked = &others[..others.len().min(limits::MAX_SESSION_OTHERS)];
         let r = self.request::<KmSessionUser>(&KmSessionUserArgs {
             sid,
@@ -335,7 +365,15 @@ impl VaultKeyOps for RemoteKeyMint {
             (KmSessionState::Locked, _) => SessionLookup::Locked,
             (KmSessionState::Unknown, _) => SessionLookup::Unknown,
         };
-        Ok((lookup, r.others))
+        let stamp = SessionStamp::from_bytes(&r.stamp).ok_or_else(|| malformed("stamp"))?;
+        if let Some(board) = &self.board {
+            // A board that shows another run than the one answering may
+            // be a file replaced under the open descriptor: open it again.
+            if board.read().is_none_or(|b| b != stamp) {
+                board.reread();
+            }
+        }
+        Ok((lookup, r.others, Some(stamp)))
     }
 
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {
@@ -370,14 +408,18 @@ pub const KEYMINTD: &str = "keymintd";
 const STARTUP: Duration = Duration::from_secs(30);
 
 /// Connect a daemon to keymintd through its upstream registry and learn the
-/// device (`km.device`). Transport failures (no endpoint yet, a restart)
+/// device (`km.device`); the session board is read from the daemon's run
+/// directory, where keymintd, started by the same supervisor, writes it. Transport failures (no endpoint yet, a restart)
 /// are retried until the start-up bound, each attempt itself bounded by
 /// the registry's wait; a refusal is final.
 pub fn connect_upstream(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
     let deadline = Instant::now() + STARTUP;
     loop {
         match RemoteKeyMint::connect(ctx.upstreams().handle(KEYMINTD)) {
-            Ok(km) => return Ok(km),
+            Ok(km) => {
+                let board = BoardReader::new(crate::board::board_path(&ctx.config().run));
+                return Ok(km.with_session_board(board));
+            }
             Err(e)
                 if matches!(
                     e.code(),

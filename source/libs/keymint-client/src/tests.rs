@@ -81,10 +81,15 @@ fn test_reject_locked_stays_locked() {
 fn session_states_are_read_strictly() {
     let (_s, km) = scripted(|_, a| {
         let state = match a.get("sid") {
-            Some(Value::Text(t)) if t.starts_with("01") => "locked",
+            Some(Value::Text(t)) if t.starts_with("01") || t.starts_with("05") => "locked",
             Some(Value::Text(t)) if t.starts_with("02") => "unknown",
             _ => "active",
         };
+        // Session 05… gets a stamp that fails its check value.
+        let mut stamp = keymint::SessionStamp::new([3; 16], 7).to_bytes().to_vec();
+        if matches!(a.get("sid"), Some(Value::Text(t)) if t.starts_with("05")) {
+            stamp[20] ^= 1;
+        }
         // `others` always names session 04…, asked about or not.
         Ok(Value::Map(vec![
             ("state".into(), state.into()),
@@ -93,6 +98,7 @@ fn session_states_are_read_strictly() {
                 "others".into(),
                 Value::Array(vec!["04".repeat(16).as_str().into()]),
             ),
+            ("stamp".into(), Value::Bytes(stamp)),
         ]))
     });
     let sid = |b| SessionId::from_bytes([b; 16]);
@@ -111,6 +117,15 @@ fn session_states_are_read_strictly() {
     );
     // A live session keymintd was not asked about is malformed too.
     assert_eq!(km.session_user(sid(1)).unwrap_err().code(), ErrorCode::Eio);
+    // So is a stamp that does not parse.
+    assert_eq!(
+        km.session_check(sid(5), &[sid(4)]).unwrap_err().code(),
+        ErrorCode::Eio
+    );
+    let (_, _, stamp) = km.session_check_stamped(sid(1), &[sid(4)]).unwrap();
+    assert_eq!(stamp, Some(keymint::SessionStamp::new([3; 16], 7)));
+    // No board given: no stamp without a round trip.
+    assert_eq!(km.session_stamp(), None);
 }
 
 #[test]

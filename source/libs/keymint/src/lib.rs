@@ -7,7 +7,7 @@
 //!   [`SessionKeyOps`] (the session owner's side: vault keys bound to a
 //!   user instance, session unseal, lock and end, the password verifier's
 //!   pepper) and [`VaultKeyOps`] (the vault's side: whose session, vault
-//!   seal and unseal).
+//!   seal and unseal, and the session table's [`SessionStamp`]).
 //! - [`kid`] computes RFC 9679 thumbprints; [`ed25519`] is the one strict
 //!   verification path.
 //!
@@ -36,6 +36,7 @@ mod keycache;
 pub mod kid;
 mod rng;
 mod session;
+mod stamp;
 mod vault_key;
 mod verifier;
 
@@ -51,6 +52,7 @@ pub use session::{
     AuthSecret, SessionKeyOps, SessionLookup, SessionRef, SyncReport, VaultKeyOps, VaultOwner,
     WrappedVaultKey,
 };
+pub use stamp::{SessionStamp, STAMP_LEN, STAMP_VERSION};
 pub use verifier::VerifierInput;
 
 /// True when this build has the `insecure-deterministic` feature. Daemons

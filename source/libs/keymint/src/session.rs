@@ -14,6 +14,10 @@
 //! ([`SessionKeyOps::sync_sessions`]). After that, unknown ids are
 //! unknown.
 //!
+//! Every change of the table bumps its epoch under the table's lock; the
+//! epoch and the boot id make the [`SessionStamp`] the vault checks
+//! before it serves a session without asking (see [`crate::SessionStamp`]).
+//!
 //! Vault data is sealed only through [`VaultKeyOps::vault_seal`] with a
 //! session id, so a locked session gets `ELOCKED`, never data and never
 //! "not found".
@@ -21,6 +25,7 @@
 use crate::aead;
 use crate::engine::KeyMint;
 use crate::error::KeyMintError;
+use crate::stamp::SessionStamp;
 use crate::verifier::VerifierInput;
 use nexus_core::{InstanceId, SessionId, UserId};
 use std::collections::{HashMap, HashSet};
@@ -120,6 +125,16 @@ pub struct SyncReport {
 struct Table {
     entries: HashMap<SessionId, Entry>,
     synced: bool,
+    /// Changes of the table in this run (see [`crate::SessionStamp`]).
+    epoch: u64,
+}
+
+impl Table {
+    /// Note a change of the table. Every mutation calls this under the
+    /// same lock, so an unchanged epoch means an unchanged table.
+    fn changed(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+    }
 }
 
 struct Entry {
@@ -140,13 +155,19 @@ impl Sessions {
     }
 
     pub(crate) fn insert(&self, sid: SessionId, owner: &VaultOwner, key: Zeroizing<[u8; 32]>) {
-        self.lock().entries.insert(
+        let mut table = self.lock();
+        table.entries.insert(
             sid,
             Entry {
                 owner: owner.clone(),
                 key: Some(key),
             },
         );
+        table.changed();
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.lock().epoch
     }
 
     fn key(&self, sid: SessionId) -> Result<Zeroizing<[u8; 32]>, KeyMintError> {
@@ -219,6 +240,26 @@ pub trait VaultKeyOps: Send + Sync {
         sid: SessionId,
         others: &[SessionId],
     ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError>;
+    /// [`VaultKeyOps::session_check`] with the session table's stamp taken
+    /// in the same instant as the answer, when this keymint can tell it
+    /// (`None`: it cannot, and nothing may be served on the strength of
+    /// this answer later).
+    fn session_check_stamped(
+        &self,
+        sid: SessionId,
+        others: &[SessionId],
+    ) -> Result<(SessionLookup, Vec<SessionId>, Option<SessionStamp>), KeyMintError> {
+        let (lookup, others) = self.session_check(sid, others)?;
+        Ok((lookup, others, None))
+    }
+    /// The session table's stamp now, read without a round trip to
+    /// keymint, or `None` when it cannot be read so (keymint unreachable,
+    /// or no published stamp): every change of the table changes the
+    /// stamp before the change is acknowledged, so an answer stamped with
+    /// the current stamp still holds.
+    fn session_stamp(&self) -> Option<SessionStamp> {
+        None
+    }
     /// Seal vault data with the session's key.
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError>;
     /// Open vault data with the session's key.
@@ -265,22 +306,27 @@ impl SessionKeyOps for KeyMint {
 
     fn lock_session(&self, sid: SessionId) -> Result<bool, KeyMintError> {
         let mut table = self.sessions.lock();
-        Ok(table
+        let held = table
             .entries
             .get_mut(&sid)
             .and_then(|e| e.key.take())
-            .is_some())
+            .is_some();
+        table.changed();
+        Ok(held)
     }
 
     fn end_session(&self, sid: SessionId) -> Result<bool, KeyMintError> {
         let mut table = self.sessions.lock();
-        Ok(table.entries.remove(&sid).is_some_and(|e| e.key.is_some()))
+        let held = table.entries.remove(&sid).is_some_and(|e| e.key.is_some());
+        table.changed();
+        Ok(held)
     }
 
     fn end_instance(&self, instance: InstanceId) -> Result<usize, KeyMintError> {
         let mut table = self.sessions.lock();
         let before = table.entries.len();
         table.entries.retain(|_, e| e.owner.instance != instance);
+        table.changed();
         Ok(before - table.entries.len())
     }
 
@@ -305,6 +351,7 @@ impl SessionKeyOps for KeyMint {
             }
         }
         table.synced = true;
+        table.changed();
         Ok(SyncReport { active, ended })
     }
 
@@ -319,16 +366,7 @@ impl SessionKeyOps for KeyMint {
 
 impl VaultKeyOps for KeyMint {
     fn session_user(&self, sid: SessionId) -> Result<SessionLookup, KeyMintError> {
-        let table = self.sessions.lock();
-        Ok(match table.entries.get(&sid) {
-            Some(Entry {
-                owner,
-                key: Some(_),
-            }) => SessionLookup::Active(owner.clone()),
-            Some(_) => SessionLookup::Locked,
-            None if table.synced => SessionLookup::Unknown,
-            None => SessionLookup::Locked,
-        })
+        Ok(self.session_check_stamped(sid, &[])?.0)
     }
 
     fn session_check(
@@ -336,11 +374,31 @@ impl VaultKeyOps for KeyMint {
         sid: SessionId,
         others: &[SessionId],
     ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError> {
-        let lookup = self.session_user(sid)?;
-        let SessionLookup::Active(owner) = &lookup else {
-            return Ok((lookup, Vec::new()));
-        };
+        let (lookup, alive, _) = self.session_check_stamped(sid, others)?;
+        Ok((lookup, alive))
+    }
+
+    fn session_check_stamped(
+        &self,
+        sid: SessionId,
+        others: &[SessionId],
+    ) -> Result<(SessionLookup, Vec<SessionId>, Option<SessionStamp>), KeyMintError> {
+        // One lock for the answer and its stamp: no change can fall
+        // between them.
         let table = self.sessions.lock();
+        let stamp = Some(SessionStamp::new(self.boot_id, table.epoch));
+        let lookup = match table.entries.get(&sid) {
+            Some(Entry {
+                owner,
+                key: Some(_),
+            }) => SessionLookup::Active(owner.clone()),
+            Some(_) => SessionLookup::Locked,
+            None if table.synced => SessionLookup::Unknown,
+            None => SessionLookup::Locked,
+        };
+        let SessionLookup::Active(owner) = &lookup else {
+            return Ok((lookup, Vec::new(), stamp));
+        };
         let alive = others
             .iter()
             .filter(|o| {
@@ -351,7 +409,11 @@ impl VaultKeyOps for KeyMint {
             })
             .copied()
             .collect();
-        Ok((lookup, alive))
+        Ok((lookup, alive, stamp))
+    }
+
+    fn session_stamp(&self) -> Option<SessionStamp> {
+        Some(SessionStamp::new(self.boot_id, self.sessions.epoch()))
     }
 
     fn vault_seal(&self, sid: SessionId, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, KeyMintError> {

@@ -230,3 +230,43 @@ fn session_check_answers_for_others_of_the_same_instance_only() {
     let (l, alive) = km.session_check(sid(9), &[sid(1)]).unwrap();
     assert_eq!((l, alive.len()), (SessionLookup::Unknown, 0));
 }
+
+#[test]
+fn every_change_of_the_table_changes_the_stamp_and_reads_do_not() {
+    let km = synced();
+    let alice = owner("alice", 1);
+    let pw = AuthSecret::from_bytes([1; 32]);
+    let wa = km.create_vault_key(&alice, &pw).unwrap();
+    let mut seen = vec![km.session_stamp().unwrap()];
+    let mut changed = |km: &KeyMint, what: &str| {
+        let now = km.session_stamp().unwrap();
+        assert!(!seen.contains(&now), "{what} did not change the stamp");
+        seen.push(now);
+    };
+    km.unseal_session(sid(1), &alice, &pw, &wa).unwrap();
+    changed(&km, "unseal");
+    km.unseal_session(sid(2), &alice, &pw, &wa).unwrap();
+    changed(&km, "a second unseal");
+    // Reads leave it alone, and the stamped answer carries the stamp of
+    // the moment it was given.
+    let before = km.session_stamp().unwrap();
+    let (l, _, stamp) = km.session_check_stamped(sid(1), &[sid(2)]).unwrap();
+    assert_eq!(l, SessionLookup::Active(alice.clone()));
+    assert_eq!(stamp, Some(before));
+    km.session_user(sid(1)).unwrap();
+    km.vault_seal(sid(1), b"a", b"x").unwrap();
+    assert_eq!(km.session_stamp().unwrap(), before);
+    km.lock_session(sid(1)).unwrap();
+    changed(&km, "lock");
+    km.lock_session(sid(1)).unwrap();
+    changed(&km, "locking a locked session");
+    km.end_session(sid(1)).unwrap();
+    changed(&km, "end");
+    km.end_instance(alice.instance).unwrap();
+    changed(&km, "end of the instance");
+    km.sync_sessions(&[]).unwrap();
+    changed(&km, "sync");
+    // Another run never shares a stamp with this one.
+    let other = synced();
+    assert_ne!(other.session_stamp(), km.session_stamp());
+}

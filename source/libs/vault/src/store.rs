@@ -28,17 +28,25 @@
 //! instance is purged. One `Vault` must own a state directory's vaults (it
 //! is the only writer).
 //!
-//! Each operation asks keymint one question ([`VaultKeyOps::session_check`]):
+//! An operation asks keymint one question ([`VaultKeyOps::session_check`]):
 //! whether `sid` is an unsealed session and whose, and which of the other
 //! sessions in the instance's set still are. Nothing is served to a
-//! session that answer does not call active.
+//! session that answer does not call active. The answer "active" is kept
+//! with the session table's stamp it came with ([`keymint::SessionStamp`]),
+//! and the next operation of the same session skips the question only if
+//! the stamp keymint shows now ([`VaultKeyOps::session_stamp`], no round
+//! trip) is still that one: keymint changes its stamp with every change
+//! of its session table (lock, logout, user deletion, sync, restart)
+//! before it acknowledges the change, so a session locked or ended is
+//! asked about again, and refused, from the moment its lock or logout
+//! returned.
 
 use crate::error::QuotaScope;
 use crate::error::VaultError;
 use crate::format::{aad, aad_name, Entries, MAGIC, VERSION, VERSION_NAME};
 use crate::limits::{check, check_name, check_value, QuotaWarning, VaultLimits};
 use identity::{IdentityError, SessionObserver, VaultPurge};
-use keymint::{KeyMintError, SessionLookup, VaultKeyOps, VaultOwner};
+use keymint::{KeyMintError, SessionLookup, SessionStamp, VaultKeyOps, VaultOwner};
 use nexus_core::{
     AppId, Authorizer, Capability, Coded, ErrorCode, InstanceId, QuotaLimits, SessionId, Subject,
     UserId,
@@ -91,7 +99,13 @@ pub struct Vault {
     authz: Arc<dyn Authorizer>,
     limits: VaultLimits,
     slots: Mutex<HashMap<InstanceId, Arc<Mutex<Slot>>>>,
+    /// Sessions keymint called active, with the stamp of that answer.
+    fresh: Mutex<HashMap<SessionId, (VaultOwner, SessionStamp)>>,
 }
+
+/// Most sessions remembered as active at once; past it the memory is
+/// cleared (each session is then asked about once more).
+const MAX_FRESH: usize = 4096;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves the data consistent before anything
@@ -123,6 +137,7 @@ impl Vault {
             authz,
             limits,
             slots: Mutex::new(HashMap::new()),
+            fresh: Mutex::new(HashMap::new()),
         }
     }
 
@@ -238,6 +253,7 @@ impl Vault {
         instance: InstanceId,
         legacy_user: Option<&UserId>,
     ) -> Result<(), VaultError> {
+        lock(&self.fresh).retain(|_, (owner, _)| owner.instance != instance);
         let slot = lock(&self.slots).remove(&instance);
         if let Some(slot) = slot {
             let mut slot = lock(&slot);
@@ -273,25 +289,67 @@ impl Vault {
         Vec::new()
     }
 
+    /// The owner of `sid` if keymint called it active with the stamp it
+    /// shows now: nothing in its session table has changed since.
+    fn still_active(&self, sid: SessionId) -> Option<VaultOwner> {
+        let now = self.keys.session_stamp()?;
+        let fresh = lock(&self.fresh);
+        let (owner, stamp) = fresh.get(&sid)?;
+        (*stamp == now).then(|| owner.clone())
+    }
+
+    /// Remember that keymint called `sid` active with `stamp`.
+    fn remember_active(&self, sid: SessionId, owner: &VaultOwner, stamp: SessionStamp) {
+        let mut fresh = lock(&self.fresh);
+        // Older stamps can never be shown again: their entries are dead.
+        fresh.retain(|_, (_, s)| *s == stamp);
+        if fresh.len() >= MAX_FRESH {
+            fresh.clear();
+        }
+        fresh.insert(sid, (owner.clone(), stamp));
+    }
+
+    /// Ask keymint about `sid` and which of the other sessions that used
+    /// its vault are still unsealed (they keep the cache): the owner, and
+    /// the others asked about with the live ones among them.
+    fn ask(
+        &self,
+        sid: SessionId,
+    ) -> Result<(VaultOwner, Vec<SessionId>, Vec<SessionId>), VaultError> {
+        let others = self.known_sessions(sid);
+        let (lookup, alive, stamp) = self
+            .keys
+            .session_check_stamped(sid, &others)
+            .map_err(keymint_err)?;
+        match lookup {
+            SessionLookup::Active(owner) => {
+                if let Some(stamp) = stamp {
+                    self.remember_active(sid, &owner, stamp);
+                }
+                Ok((owner, others, alive))
+            }
+            SessionLookup::Locked => {
+                self.session_sealed(sid);
+                Err(VaultError::Locked)
+            }
+            SessionLookup::Unknown => {
+                self.session_sealed(sid);
+                Err(VaultError::NoSuchSession)
+            }
+        }
+    }
+
     /// Run `f` on the slot of `sid`'s instance, with its vault loaded.
     fn with_entries<T>(
         &self,
         sid: SessionId,
         f: impl FnOnce(&mut Slot, &VaultOwner) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        // One question to keymint: `sid`, and which of the other sessions
-        // that used this vault are still unsealed (they keep the cache).
-        let others = self.known_sessions(sid);
-        let (lookup, alive) = self.keys.session_check(sid, &others).map_err(keymint_err)?;
-        let owner = match lookup {
-            SessionLookup::Active(owner) => owner,
-            SessionLookup::Locked => {
-                self.session_sealed(sid);
-                return Err(VaultError::Locked);
-            }
-            SessionLookup::Unknown => {
-                self.session_sealed(sid);
-                return Err(VaultError::NoSuchSession);
+        let (owner, asked) = match self.still_active(sid) {
+            Some(owner) => (owner, None),
+            None => {
+                let (owner, others, alive) = self.ask(sid)?;
+                (owner, Some((others, alive)))
             }
         };
         let slot = Arc::clone(lock(&self.slots).entry(owner.instance).or_default());
@@ -305,8 +363,10 @@ impl Vault {
         // session that joined the slot after the question was asked is
         // kept: it was active when it joined, and its own next operation
         // checks it again.
-        slot.sids
-            .retain(|s| !others.contains(s) || alive.contains(s));
+        if let Some((others, alive)) = asked {
+            slot.sids
+                .retain(|s| !others.contains(s) || alive.contains(s));
+        }
         slot.sids.insert(sid);
         if slot.cache.is_none() {
             let (entries, from_legacy) = self.load(sid, &owner)?;
@@ -404,6 +464,7 @@ impl SessionObserver for Vault {
     /// Forget `sid`; drop (zeroize) an instance's cache once no session of
     /// it that used it remains unsealed.
     fn session_sealed(&self, sid: SessionId) {
+        lock(&self.fresh).remove(&sid);
         let slots: Vec<_> = lock(&self.slots).values().cloned().collect();
         for slot in slots {
             let mut slot = lock(&slot);

@@ -158,6 +158,19 @@ impl Op {
         Op::ALL.into_iter().find(|op| op.name() == name)
     }
 
+    /// Whether this op may change the session table (and so the stamp
+    /// keymintd publishes on its session board).
+    pub fn changes_sessions(self) -> bool {
+        matches!(
+            self,
+            Op::SessionUnseal
+                | Op::SessionLock
+                | Op::SessionEnd
+                | Op::SessionEndInstance
+                | Op::SessionSync
+        )
+    }
+
     /// Whether `caller` may call this op.
     pub fn allows(self, caller: Caller) -> bool {
         match self {

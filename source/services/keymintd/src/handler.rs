@@ -25,6 +25,10 @@
 //!   trust MAC keys leave keymint's zeroizing buffers only as the reply's
 //!   `Secret`; a state key is derived for the channel's own subject, never
 //!   one the caller names.
+//! - Every op that may change the session table (unseal, lock, end, end
+//!   of an instance, sync) puts the table's stamp on the session board
+//!   before its reply is sent, so the vault never serves a session on the
+//!   strength of an answer that change made stale.
 //! - Sizes are checked against `nexus_proto::limits`, the same limits
 //!   keystored applies at the public edge: whatever keystored accepted,
 //!   keymintd takes; anything larger is `EINVAL` naming the limit.
@@ -34,6 +38,7 @@ use keymint::{
     AuthSecret, Ed25519Seed, KeyMint, KeyOps, SessionKeyOps, SessionLookup, SessionRef,
     VaultKeyOps, VerifierInput, WrappedKey, WrappedVaultKey,
 };
+use keymint_client::board::{BoardError, SessionBoard};
 use keymint_client::{ident_from_wire, owner_from_wire, owner_to_wire};
 use nexus_core::{ErrorCode, Subject};
 use nexus_daemon::AuditLog;
@@ -61,6 +66,7 @@ pub struct KeymintService {
     insecure: bool,
     status: StatusReply,
     audit: Option<AuditLog>,
+    board: Option<SessionBoard>,
 }
 
 impl std::fmt::Debug for KeymintService {
@@ -103,6 +109,33 @@ impl KeymintService {
             insecure,
             status,
             audit,
+            board: None,
+        }
+    }
+
+    /// Publish the session table's stamp on `board` after every change
+    /// of the table (see `keymint_client::board`).
+    pub fn with_session_board(mut self, board: SessionBoard) -> Self {
+        self.board = Some(board);
+        self
+    }
+
+    /// After an op that may have changed the session table, and before
+    /// its reply leaves: put the table's stamp on the board. A board that
+    /// could not be written was emptied (readers ask keymintd); one that
+    /// could not even be emptied would let a reader trust an answer the
+    /// change made stale, so keymintd stops instead of replying.
+    fn publish_sessions(&self) {
+        let (Some(board), Some(stamp)) = (&self.board, self.km.session_stamp()) else {
+            return;
+        };
+        match board.publish(stamp) {
+            Ok(()) => {}
+            Err(e @ BoardError::Emptied(_)) => eprintln!("keymintd: {e}"),
+            Err(e) => {
+                eprintln!("keymintd: {e}; stopping so that no stale session answer is served");
+                std::process::abort();
+            }
         }
     }
 
@@ -228,7 +261,7 @@ impl KeymintService {
                 if a.others.len() > limits::MAX_SESSION_OTHERS {
                     return Err(ArgError::Invalid("others".to_owned()).into());
                 }
-                let (lookup, others) = km.session_check(a.sid, &a.others)?;
+                let (lookup, others, stamp) = km.session_check_stamped(a.sid, &a.others)?;
                 let (state, owner) = match lookup {
                     SessionLookup::Active(owner) => {
                         (KmSessionState::Active, Some(owner_to_wire(&owner)))
@@ -240,6 +273,7 @@ impl KeymintService {
                     state,
                     owner,
                     others,
+                    stamp: Bytes(stamp.map(|s| s.to_bytes().to_vec()).unwrap_or_default()),
                 })
             }),
             Op::Forget => proto::serve::<KmForget>(req, |a| {
@@ -299,6 +333,10 @@ impl Handler for KeymintService {
                 "this operation is not available to the caller",
             ));
         }
-        self.dispatch(op, subject, req)
+        let reply = self.dispatch(op, subject, req);
+        if op.changes_sessions() {
+            self.publish_sessions();
+        }
+        reply
     }
 }

@@ -27,8 +27,10 @@ mod handler;
 
 pub use handler::KeymintService;
 
-use keymint::{Entropy, KeyMint, KeyMintError, KeyOps};
+use keymint::{Entropy, KeyMint, KeyMintError, KeyOps, VaultKeyOps};
+use keymint_client::board::{board_path, SessionBoard};
 use nexus_daemon::{Context, Service, Spec};
+use std::os::unix::fs::DirBuilderExt;
 
 /// keymintd's place in the process contract.
 pub const SPEC: Spec = Spec {
@@ -95,6 +97,30 @@ pub fn build(ctx: &Context) -> Result<Service<KeymintService>, BuildError> {
         eprintln!("keymintd: created a new device secret");
     }
     let status = ctx.status(insecure);
-    let handler = KeymintService::new(km, insecure, status, Some(ctx.audit().clone()));
+    // The session board lets keystored's vault serve an active session
+    // without asking every time; without it (no run directory, say) the
+    // vault asks every time, which is slower and as safe.
+    let board = km.session_stamp().and_then(|first| {
+        let run = &ctx.config().run;
+        let path = board_path(run);
+        // As the daemons with a public socket make it: searchable, the
+        // board itself 0600.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(run)
+            .and_then(|()| SessionBoard::create(&path, first))
+            .map_err(|e| {
+                eprintln!(
+                    "keymintd: no session board at {}: {e}; the vault will ask for every session",
+                    path.display()
+                )
+            })
+            .ok()
+    });
+    let mut handler = KeymintService::new(km, insecure, status, Some(ctx.audit().clone()));
+    if let Some(board) = board {
+        handler = handler.with_session_board(board);
+    }
     Ok(Service { handler, insecure })
 }

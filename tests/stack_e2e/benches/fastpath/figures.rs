@@ -1,6 +1,7 @@
 //! Latency samples and the floors the stack is compared with: a raw
-//! in-process Ed25519 sign, a bare Unix-socket round trip, a bare atomic
-//! write, and OpenSSH's ssh-agent signing over its socket.
+//! in-process Ed25519 sign, a bare Unix-socket round trip (and the same
+//! through the project's wire server, for what the server adds), a bare
+//! atomic write, and OpenSSH's ssh-agent signing over its socket.
 
 use ed25519_dalek::{Signer, SigningKey};
 use std::io::{Read, Write};
@@ -86,6 +87,29 @@ pub fn bare_round_trip(dur: Duration) -> Lat {
     });
     drop(a);
     echo.join().unwrap();
+    lat
+}
+
+/// The same 64 bytes through the project's own wire server (epoll,
+/// one-shot arming, an echo handler) and wire client: what one hop costs
+/// the stack before any service does any work.
+pub fn wire_round_trip(dir: &Path, dur: Duration) -> Lat {
+    use wire::{Args, Client, PeerCredResolver, Server, ServerConfig, Subject, Value};
+    let path = dir.join("echo.sock");
+    let server = Server::new(
+        |_: &wire::CallContext, req: &wire::Request| Ok(req.args().clone().into_value()),
+        ServerConfig::default(),
+    );
+    server
+        .listen(&path, PeerCredResolver::new(|uid| Some(Subject::Uid(uid))))
+        .unwrap();
+    let mut client = Client::connect(&path).unwrap();
+    let args = Args::new().with("msg", Value::Bytes(vec![0x33; 64]));
+    let lat = Lat::measure(dur, |_| {
+        client.call("echo", &args).unwrap();
+    });
+    drop(client);
+    server.shutdown();
     lat
 }
 

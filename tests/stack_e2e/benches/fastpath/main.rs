@@ -168,11 +168,13 @@ fn main() {
     println!("fastpath bench: {} s per measurement", dur.as_secs());
     let raw = figures::raw_sign(dur);
     let rt = figures::bare_round_trip(dur);
+    let wire_rt = figures::wire_round_trip(tmp.path(), dur);
     let agent = figures::ssh_agent(tmp.path(), dur);
     let floor = 1e6 / (raw.p50() + 2.0 * rt.p50());
     println!("floors");
     println!("  raw Ed25519 sign, in process         {}", raw.line());
     println!("  bare Unix-socket round trip, 64 B    {}", rt.line());
+    println!("  wire server echo round trip, 64 B    {}", wire_rt.line());
     println!("  two-hop floor of key.sign (raw sign + 2 round trips): {floor:.0} ops/s");
     match &agent {
         Some(a) => println!("  OpenSSH ssh-agent, Ed25519 sign      {}", a.line()),

@@ -182,6 +182,9 @@ ops! {
                 /// The listed `others` that are unsealed sessions of the
                 /// same instance (empty unless `active`).
                 others: Vec<SessionId>,
+                /// The session table's stamp when this answer was given
+                /// (`keymint::SessionStamp`'s 25-byte form).
+                stamp: Bytes,
             }
         ]
 

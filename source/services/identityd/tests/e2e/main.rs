@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod fast_path;
 mod full_disk;
 mod instances;
 mod latency;
