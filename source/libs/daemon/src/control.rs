@@ -7,7 +7,8 @@
 //!   that arrive before the server exists (the daemon is still starting)
 //!   wait in a bounded queue and are served as soon as it does.
 //! - an endpoint named after one of the daemon's declared upstream services
-//!   replaces the client for that service in [`Upstreams`].
+//!   joins that service's pool of clients in [`Upstreams`] (a route may
+//!   have several lanes, each its own endpoint).
 //! - any other name is refused (logged, the descriptor closed).
 //!
 //! Invariants: end of stream trips the shutdown latch with

@@ -12,8 +12,9 @@
 //!   `<run>/<svc>.sock` for daemons with a public socket, subjects from the
 //!   policy's uid map), prints the ready marker, and stops cleanly on
 //!   SIGTERM/SIGINT or when the control channel closes.
-//! - [`Upstreams`]: clients to other services, replaced when the supervisor
-//!   re-issues an endpoint; callers wait a bounded time, never forever.
+//! - [`Upstreams`]: a pool of clients per service (one per lane the
+//!   supervisor hands out), renewed when it re-issues endpoints; callers
+//!   wait a bounded time, never forever.
 //! - [`Damage`]: the damaged records the daemon's libraries reported; said
 //!   once each on stderr, and in every `status` reply ([`WithDamage`]).
 //! - [`Markers`]: marker lines on stdout, flushed.
@@ -50,4 +51,7 @@ pub use error::DaemonError;
 pub use markers::{ready_line, Markers};
 pub use shutdown::{Shutdown, SignalWatcher, StopReason};
 pub use trust_reader::TrustReaderError;
-pub use upstreams::{Call, SingleClient, UpstreamConfig, UpstreamError, UpstreamHandle, Upstreams};
+pub use upstreams::{
+    Call, SingleClient, UpstreamConfig, UpstreamError, UpstreamHandle, Upstreams,
+    MAX_CLIENTS_PER_SERVICE,
+};

@@ -1,26 +1,40 @@
 //! Client connections to other services, as handed over by the supervisor.
 //!
-//! The supervisor gives a daemon one connected endpoint per service it
-//! calls, and hands a fresh one when that service restarts. [`Upstreams`]
-//! keeps the current client per service name and lends it to one call at a
-//! time (a wire connection carries one request at a time).
+//! The supervisor gives a daemon one or more connected endpoints per
+//! service it calls (the route's lanes), and fresh ones whenever either
+//! side restarts. [`Upstreams`] keeps a pool of clients per service name
+//! and lends each to one call at a time (a wire connection carries one
+//! request at a time), so as many calls run at once as the pool holds
+//! clients.
 //!
 //! Invariants:
-//! - A call to a service that is down fails at once: when the service's
-//!   client is missing (no endpoint yet) or its connection is closed (the
-//!   service died and the supervisor has not handed a new endpoint), the
-//!   caller gets [`UpstreamError::Unavailable`] (`EAGAIN`, "<service> is
-//!   unavailable; try again") without waiting. A connection lost during a
-//!   call is `EAGAIN` too. Only a client lent to another call is waited
-//!   for, on a condition variable, for at most [`UpstreamConfig::wait`]
+//! - A call to a service that is down fails at once: when the service has
+//!   no usable client (no endpoint yet, or every connection closed because
+//!   the service died and the supervisor has not handed new endpoints) and
+//!   none is lent, the caller gets [`UpstreamError::Unavailable`]
+//!   (`EAGAIN`, "<service> is unavailable; try again") without waiting. A
+//!   connection lost during a call is `EAGAIN` too. Only when every usable
+//!   client is lent to other calls does a call wait, on the service's
+//!   condition variable, for at most [`UpstreamConfig::wait`]
 //!   ([`UpstreamError::Busy`], `EBUSY`, after that).
-//! - A re-issued endpoint replaces the client at once, even while the old
-//!   one is lent out; the old one is dropped when its call returns, never
-//!   put back over the new one (each replacement bumps a generation).
+//! - An arriving endpoint joins the pool at once, even while others are
+//!   lent out; it first drops every idle client whose server is gone, and
+//!   the pool never keeps more than [`MAX_CLIENTS_PER_SERVICE`] (the idle
+//!   ones that waited longest go first, never the new one).
+//! - A dead connection never shadows a live one: no client is lent unless
+//!   it is usable at that moment (the dead ones met are dropped), and a
+//!   lent client whose server died during the call is dropped when it comes
+//!   back, not put back in the pool.
 //! - A client that failed at the transport level is never reused (the wire
 //!   client refuses it anyway); an error *reply* leaves it usable.
+//! - No waiter is lost: a client given back idle wakes exactly one waiter
+//!   of its service; a client dropped, an endpoint arriving or the
+//!   registry closing wakes every waiter, who all look again (so each one
+//!   left with nothing to wait for is told `EAGAIN` at once).
 //! - Retrying after a lost connection happens only in
-//!   [`Upstreams::call_idempotent`], and only once, without waiting.
+//!   [`Upstreams::call_idempotent`], and only once; the retry borrows like
+//!   any call (a new endpoint if one has arrived, `EAGAIN` at once if none
+//!   is usable).
 
 use nexus_core::{Coded, ErrorCode};
 use std::collections::HashMap;
@@ -29,11 +43,18 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use wire::{Args, Client, ClientConfig, ClientError, Value};
 
+mod pool;
+#[cfg(test)]
+mod tests;
+
+pub use pool::MAX_CLIENTS as MAX_CLIENTS_PER_SERVICE;
+use pool::{Pool, Returned};
+
 /// How long callers wait, and how long one call may take.
 #[derive(Debug, Clone)]
 pub struct UpstreamConfig {
-    /// The longest a call waits for the connection while another call
-    /// uses it. Default 10 s. (A service that is down is not waited for.)
+    /// The longest a call waits for a client while other calls use every
+    /// one. Default 10 s. (A service that is down is not waited for.)
     pub wait: Duration,
     /// The wire client's per-call timeout. Default 30 s.
     pub call_timeout: Duration,
@@ -163,23 +184,19 @@ fn from_client(service: &str, e: ClientError) -> UpstreamError {
     }
 }
 
-struct Entry {
-    client: Option<Client>,
-    /// The current generation's client is lent to a call.
-    lent: bool,
-    generation: u64,
-}
-
 #[derive(Default)]
 struct Table {
     closed: bool,
-    services: HashMap<String, Entry>,
+    services: HashMap<String, Pool>,
 }
 
 struct Shared {
     config: UpstreamConfig,
     table: Mutex<Table>,
-    changed: Condvar,
+    /// Woken (all) when an endpoint arrives or the registry closes: what
+    /// [`Upstreams::wait_connected`] waits for. Calls wait on their
+    /// service's own condition variable ([`Pool::free`]).
+    connected: Condvar,
 }
 
 /// The daemon's clients to other services. Cheap to clone; clones share
@@ -214,7 +231,7 @@ impl Upstreams {
             shared: Arc::new(Shared {
                 config,
                 table: Mutex::new(Table::default()),
-                changed: Condvar::new(),
+                connected: Condvar::new(),
             }),
         }
     }
@@ -228,8 +245,11 @@ impl Upstreams {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Make `stream` the current connection to `service`, replacing any
-    /// earlier one, and wake the callers waiting for it.
+    /// Add `stream`, a new endpoint to `service`, to its pool: first every
+    /// idle client whose server is gone is dropped (the endpoint is a
+    /// re-issue after that server died), then the new client joins, and
+    /// the pool is trimmed to [`MAX_CLIENTS_PER_SERVICE`]. Wakes every
+    /// caller waiting for the service.
     pub fn replace(&self, service: &str, stream: UnixStream) {
         let client = Client::from_stream_with(
             stream,
@@ -241,24 +261,20 @@ impl Upstreams {
         if t.closed {
             return;
         }
-        let e = t.services.entry(service.to_owned()).or_insert(Entry {
-            client: None,
-            lent: false,
-            generation: 0,
-        });
-        e.client = Some(client);
-        e.lent = false;
-        e.generation = e.generation.wrapping_add(1);
+        let pool = t
+            .services
+            .entry(service.to_owned())
+            .or_insert_with(Pool::new);
+        pool.add(client);
+        let free = Arc::clone(&pool.free);
         drop(t);
-        self.shared.changed.notify_all();
+        free.notify_all();
+        self.shared.connected.notify_all();
     }
 
     /// Whether a usable client for `service` is held now (lent or not).
     pub fn is_connected(&self, service: &str) -> bool {
-        let t = self.table();
-        t.services
-            .get(service)
-            .is_some_and(|e| e.lent || e.client.as_ref().is_some_and(Client::is_usable))
+        self.table().services.get(service).is_some_and(Pool::is_up)
     }
 
     /// Fail every waiting and future call with [`UpstreamError::Closed`] and
@@ -266,9 +282,12 @@ impl Upstreams {
     pub fn close(&self) {
         let mut t = self.table();
         t.closed = true;
-        t.services.clear();
+        let pools: Vec<Pool> = t.services.drain().map(|(_, p)| p).collect();
         drop(t);
-        self.shared.changed.notify_all();
+        for p in &pools {
+            p.free.notify_all();
+        }
+        self.shared.connected.notify_all();
     }
 
     /// A [`Call`] for one service.
@@ -279,15 +298,6 @@ impl Upstreams {
         }
     }
 
-    /// Wait for a change of the table, at most `left`.
-    fn wait<'a>(&'a self, t: MutexGuard<'a, Table>, left: Duration) -> MutexGuard<'a, Table> {
-        self.shared
-            .changed
-            .wait_timeout(t, left)
-            .map(|(g, _)| g)
-            .unwrap_or_else(|e| e.into_inner().0)
-    }
-
     /// Wait until `service` has a usable connection (lent or not), the
     /// registry is closed, or `deadline` passes; returns whether it has
     /// one. For start-up, which must wait for the first endpoint; calls
@@ -295,22 +305,24 @@ impl Upstreams {
     pub fn wait_connected(&self, service: &str, deadline: Instant) -> bool {
         let mut t = self.table();
         loop {
-            let up = t
-                .services
-                .get(service)
-                .is_some_and(|e| e.lent || e.client.as_ref().is_some_and(Client::is_usable));
+            let up = t.services.get(service).is_some_and(Pool::is_up);
             let left = deadline.saturating_duration_since(Instant::now());
             if up || t.closed || left.is_zero() {
                 return up;
             }
-            t = self.wait(t, left);
+            t = self
+                .shared
+                .connected
+                .wait_timeout(t, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 
-    /// Borrow the current client of `service`. A service without a usable
-    /// connection is unavailable at once; a connection lent to another
-    /// call is waited for, at most the configured time.
-    fn borrow(&self, service: &str) -> Result<(Client, u64), UpstreamError> {
+    /// Borrow a client of `service`. A service without a usable client is
+    /// unavailable at once; when every usable client is lent to another
+    /// call, one is waited for, at most the configured time.
+    fn borrow(&self, service: &str) -> Result<Client, UpstreamError> {
         let deadline = Instant::now() + self.shared.config.wait;
         let unavailable = || UpstreamError::Unavailable(service.to_owned());
         let mut t = self.table();
@@ -318,46 +330,58 @@ impl Upstreams {
             if t.closed {
                 return Err(UpstreamError::Closed);
             }
-            let e = t.services.get_mut(service).ok_or_else(unavailable)?;
-            if !e.lent {
-                // The service closed an idle connection (it died or
+            let pool = t.services.get_mut(service).ok_or_else(unavailable)?;
+            // An idle client is taken even past the deadline: a waiter
+            // woken for it must not leave it unused.
+            let (client, dropped) = pool.take();
+            let free = Arc::clone(&pool.free);
+            let lent = pool.lent();
+            if dropped {
+                // The server died: others waiting for this service may
+                // have nothing left to wait for, and must see it now.
+                free.notify_all();
+            }
+            if let Some(c) = client {
+                return Ok(c);
+            }
+            if lent == 0 {
+                // Every connection is closed (the service died or
                 // restarted): down until the supervisor hands a new
                 // endpoint, and callers are told so now.
-                let c = e.client.take().ok_or_else(unavailable)?;
-                if !c.is_usable() {
-                    return Err(unavailable());
-                }
-                e.lent = true;
-                return Ok((c, e.generation));
+                return Err(unavailable());
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(UpstreamError::Busy(service.to_owned()));
             }
-            t = self.wait(t, left);
+            t = free
+                .wait_timeout(t, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 
-    /// Give a lent client back, unless it was replaced meanwhile or is no
-    /// longer usable.
-    fn give_back(&self, service: &str, client: Client, generation: u64) {
+    /// Give a lent client back: idle again if still usable (one waiter is
+    /// woken for it), else dropped (every waiter looks again).
+    fn give_back(&self, service: &str, client: Client) {
         let mut t = self.table();
-        if let Some(e) = t.services.get_mut(service) {
-            if e.generation == generation {
-                e.lent = false;
-                if client.is_usable() {
-                    e.client = Some(client);
-                }
-            }
-        }
+        // After close the pool is gone and the client is dropped here.
+        let Some(pool) = t.services.get_mut(service) else {
+            return;
+        };
+        let returned = pool.give_back(client);
+        let free = Arc::clone(&pool.free);
         drop(t);
-        self.shared.changed.notify_all();
+        match returned {
+            Returned::Idle => free.notify_one(),
+            Returned::Dropped => free.notify_all(),
+        }
     }
 
     fn once(&self, service: &str, op: &str, args: &Args) -> Result<Value, UpstreamError> {
-        let (mut client, generation) = self.borrow(service)?;
+        let mut client = self.borrow(service)?;
         let result = client.call(op, args);
-        self.give_back(service, client, generation);
+        self.give_back(service, client);
         result.map_err(|e| from_client(service, e))
     }
 
@@ -368,8 +392,9 @@ impl Upstreams {
     }
 
     /// Call an op that is safe to repeat: if the connection is lost during
-    /// the call, send it once more, on a re-issued endpoint if one has
-    /// already arrived (otherwise the service is unavailable).
+    /// the call, send it once more on another usable client (a re-issued
+    /// endpoint if the service restarted and one has already arrived;
+    /// otherwise the service is unavailable).
     pub fn call_idempotent(
         &self,
         service: &str,

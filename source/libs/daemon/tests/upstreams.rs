@@ -120,7 +120,7 @@ fn a_dead_service_is_unavailable_at_once_until_its_endpoint_is_reissued() {
 }
 
 #[test]
-fn replacing_during_a_call_never_restores_the_old_client() {
+fn replacing_during_a_call_never_restores_a_dead_client() {
     let u = ups(3000);
     let old = server("old");
     let new = server("new");
@@ -133,11 +133,12 @@ fn replacing_during_a_call_never_restores_the_old_client() {
     u.replace("svc", endpoint(&new));
     // The new client is usable at once, while the old one is still lent.
     assert_eq!(whoami(&u).unwrap(), "new");
+    // The old server stops: it answers the call in flight, then closes.
+    old.shutdown();
     assert_eq!(slow.join().unwrap().into_text().unwrap(), "old");
     for _ in 0..3 {
         assert_eq!(whoami(&u).unwrap(), "new");
     }
-    old.shutdown();
     new.shutdown();
 }
 
@@ -192,13 +193,15 @@ fn only_idempotent_calls_are_retried_after_a_lost_connection() {
     let v = u.call_idempotent("svc", "whoami", &Args::new()).unwrap();
     assert_eq!(v.into_text().unwrap(), "again");
 
-    // Without a new endpoint yet, the retry is unavailable at once.
+    // Without a new endpoint yet (the service died: every connection it
+    // served is closed), the retry is unavailable at once.
+    s.shutdown();
     u.replace("svc", dropping_endpoint(|| {}));
     let e = u
         .call_idempotent("svc", "whoami", &Args::new())
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Eagain, "{e}");
-    s.shutdown();
+    assert!(matches!(e, UpstreamError::Unavailable(_)), "{e}");
 }
 
 #[test]

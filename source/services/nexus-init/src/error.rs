@@ -138,6 +138,16 @@ pub enum ManifestError {
         /// The serving end.
         to: String,
     },
+    /// A route's `lanes` is 0 or over [`crate::manifest::MAX_LANES`].
+    #[error("route {from:?} -> {to:?}: lanes must be 1..=8, not {lanes}")]
+    BadLanes {
+        /// The calling end.
+        from: String,
+        /// The serving end.
+        to: String,
+        /// The number given.
+        lanes: u64,
+    },
     /// A value of the `[restart]` table is out of range.
     #[error("restart policy: {0}")]
     BadRestartPolicy(&'static str),

@@ -1,5 +1,8 @@
-//! Endpoint handout: one fresh socketpair per route, its ends sent over
-//! the two children's control channels with `SCM_RIGHTS`.
+//! Endpoint handout: fresh socketpairs for a route, one per lane (the
+//! route's `lanes`, 1..=8), their ends sent over the two children's
+//! control channels with `SCM_RIGHTS`. Each pair carries one call at a
+//! time; the server serves every lane it receives and the client pools
+//! them, so a route's lanes are how many calls may run on it at once.
 //!
 //! The server's end is named `serve` and carries the client's subject; the
 //! client's end is named after the server and carries the server's
@@ -28,8 +31,17 @@ pub struct Peer<'a> {
     pub subject: &'a Subject,
 }
 
-/// Connect `client` to `server` with a new endpoint.
-pub fn connect(server: &Peer<'_>, client: &Peer<'_>) -> Result<(), HandoffError> {
+/// Connect `client` to `server` with `lanes` new endpoints. Stops at the
+/// first that cannot be sent: the child that does not read is dying, and
+/// its restart re-issues them all.
+pub fn connect(server: &Peer<'_>, client: &Peer<'_>, lanes: u8) -> Result<(), HandoffError> {
+    for _ in 0..lanes {
+        connect_one(server, client)?;
+    }
+    Ok(())
+}
+
+fn connect_one(server: &Peer<'_>, client: &Peer<'_>) -> Result<(), HandoffError> {
     let (server_end, client_end) = UnixStream::pair()?;
     // The server first: by the time the client can call, the server has
     // (or will read) the connection that carries the call.
@@ -64,7 +76,7 @@ mod tests {
             name: "keystored",
             subject: &cli_subject,
         };
-        connect(&server, &client).unwrap();
+        connect(&server, &client, 1).unwrap();
         let s = recv_endpoint(&srv_child).unwrap();
         let c = recv_endpoint(&cli_child).unwrap();
         assert_eq!(s.name.as_str(), "serve");
@@ -77,6 +89,40 @@ mod tests {
         let mut buf = [0u8; 4];
         (&s.stream).read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"ping");
+    }
+
+    #[test]
+    fn every_lane_is_its_own_connected_pair() {
+        use std::io::{Read, Write};
+        let (srv_init, srv_child) = UnixStream::pair().unwrap();
+        let (cli_init, cli_child) = UnixStream::pair().unwrap();
+        let srv_subject: Subject = "system:keymintd".parse().unwrap();
+        let cli_subject: Subject = "system:keystored".parse().unwrap();
+        let server = Peer {
+            control: &srv_init,
+            name: "keymintd",
+            subject: &srv_subject,
+        };
+        let client = Peer {
+            control: &cli_init,
+            name: "keystored",
+            subject: &cli_subject,
+        };
+        connect(&server, &client, 3).unwrap();
+        let serves: Vec<_> = (0..3).map(|_| recv_endpoint(&srv_child).unwrap()).collect();
+        let clients: Vec<_> = (0..3).map(|_| recv_endpoint(&cli_child).unwrap()).collect();
+        // Lane i of the client is lane i of the server, and no other.
+        for (i, (s, c)) in serves.iter().zip(&clients).enumerate() {
+            assert_eq!(s.name.as_str(), "serve");
+            assert_eq!(c.name.as_str(), "keymintd");
+            (&c.stream).write_all(&[i as u8]).unwrap();
+            let mut b = [0u8; 1];
+            (&s.stream).read_exact(&mut b).unwrap();
+            assert_eq!(b[0], i as u8);
+        }
+        // Nothing more was sent.
+        srv_child.set_nonblocking(true).unwrap();
+        assert!(recv_endpoint(&srv_child).is_err());
     }
 
     #[test]
@@ -97,7 +143,7 @@ mod tests {
             name: "b",
             subject: &other,
         };
-        let e = connect(&server, &client).unwrap_err();
+        let e = connect(&server, &client, 1).unwrap_err();
         assert_eq!(e.code(), ErrorCode::Eio);
     }
 }

@@ -35,7 +35,7 @@ pub mod supervisor;
 
 pub use config::{Cli, Config, ReapMode, Storage};
 pub use error::{InitError, ManifestError};
-pub use manifest::{Kind, Manifest, Route, Service};
+pub use manifest::{Kind, Manifest, Route, Service, MAX_LANES};
 pub use restart::{Decision, Persistence, RestartPolicy, RestartTracker};
 
 /// Run as an ordinary process (not PID 1): resolve `cli` against the

@@ -27,6 +27,7 @@
 //! [[route]]
 //! from = "keystored"        # the caller
 //! to = "keymintd"           # the server
+//! lanes = 4                 # default 1: connections handed out at once
 //!
 //! [sockets]                 # optional: who may connect to the public sockets
 //! group = "nexus-clients"   # a group name (from /etc/group) or a number
@@ -38,9 +39,11 @@
 //! and route end exists, the `after` relation has no cycle, and a daemon
 //! calls only daemons it starts after (so it never waits for an upstream
 //! that is not running). The file is at most [`MAX_MANIFEST_LEN`] bytes,
-//! with at most [`MAX_SERVICES`] entries and [`MAX_ROUTES`] routes, and
-//! every check is O(n log n) or bounded by those caps, so a hostile or
-//! broken file costs init little before it is refused.
+//! with at most [`MAX_SERVICES`] entries and [`MAX_ROUTES`] routes, each
+//! route carries 1..=[`MAX_LANES`] lanes, and every check is O(n log n) or
+//! bounded by those caps, so a hostile or broken file costs init little
+//! before it is refused (and a hand-out never more than
+//! `MAX_ROUTES * MAX_LANES` socketpairs).
 
 use crate::error::ManifestError;
 use crate::graph;
@@ -69,6 +72,11 @@ pub const MAX_SERVICES: usize = 256;
 
 /// The most routes a manifest may have.
 pub const MAX_ROUTES: usize = 1024;
+
+/// The most lanes (connections handed out together) a route may have.
+/// Each lane is one server connection and one client in the caller's
+/// pool; a few already use every core of a small machine.
+pub const MAX_LANES: u8 = 8;
 
 /// The flags init passes to every child itself; a manifest may not repeat
 /// them in `args`.
@@ -144,6 +152,7 @@ struct RawService {
 struct RawRoute {
     from: String,
     to: String,
+    lanes: Option<u64>,
 }
 
 /// Whether an entry is supervised from boot or started on demand.
@@ -321,13 +330,19 @@ fn valid_group_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-/// A route: `client` calls `server` (indices into the entries).
+/// A route: `client` calls `server` (indices into the entries) over
+/// `lanes` connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     /// The calling entry.
     pub client: usize,
     /// The serving entry (always a daemon).
     pub server: usize,
+    /// How many endpoints each hand-out gives this route: 1..=[`MAX_LANES`]
+    /// (checked when the manifest is parsed; default 1). Each carries one
+    /// call at a time, so this is how many of the client's calls the
+    /// server may execute at once.
+    pub lanes: u8,
 }
 
 /// A validated manifest.
@@ -624,11 +639,23 @@ fn routes(raw: Vec<RawRoute>, services: &[Service]) -> Result<Vec<Route>, Manife
     // What each daemon (transitively) starts after, found once per daemon.
     let mut reach: HashMap<usize, Vec<bool>> = HashMap::new();
     for r in &raw {
+        let (from, to) = (r.from.clone(), r.to.clone());
+        let lanes = match r.lanes {
+            None => 1,
+            Some(n) => u8::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_LANES).contains(n))
+                .ok_or(ManifestError::BadLanes {
+                    from: from.clone(),
+                    to: to.clone(),
+                    lanes: n,
+                })?,
+        };
         let route = Route {
             client: index(&r.from, r)?,
             server: index(&r.to, r)?,
+            lanes,
         };
-        let (from, to) = (r.from.clone(), r.to.clone());
         if route.client == route.server {
             return Err(ManifestError::SelfRoute(from));
         }

@@ -11,8 +11,9 @@
 //!   its current run (and, for a public service, its socket exists);
 //!   `init: ready` only after every daemon is up.
 //! - An endpoint is handed out only when both ends are running; every
-//!   (re)start of either end gets a fresh pair, so a restarted server's
-//!   clients and a restarted client's servers are reconnected.
+//!   (re)start of either end gets fresh pairs, one per lane of the route,
+//!   so a restarted server's clients and a restarted client's servers are
+//!   reconnected on every lane.
 //! - Every wait is bounded: readiness, the selftest app, each stop.
 //! - Shutdown stops apps first, then daemons in reverse start order,
 //!   SIGTERM first and SIGKILL after the stop timeout; nothing is
@@ -419,7 +420,8 @@ impl Supervisor {
         }
     }
 
-    /// Give `i` a fresh endpoint for every route to or from a running peer.
+    /// Give `i` fresh endpoints (one per lane) for every route to or from a
+    /// running peer.
     fn hand_out(&self, i: usize) {
         for r in self.cfg.manifest.routes() {
             if r.client != i && r.server != i {
@@ -441,7 +443,7 @@ impl Supervisor {
                 name: cs.name(),
                 subject: cs.subject(),
             };
-            if let Err(e) = handout::connect(&server, &client) {
+            if let Err(e) = handout::connect(&server, &client, r.lanes) {
                 // The receiving child is dying or not reading; its restart
                 // (or its peer's) re-issues the endpoint.
                 eprintln!(

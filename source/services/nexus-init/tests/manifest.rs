@@ -63,6 +63,22 @@ fn shipped_manifest_describes_the_stack() {
         assert!(routes.contains(&(from.into(), to.into())), "{from} -> {to}");
     }
     assert_eq!(routes.len(), 12);
+    // Lanes: keystored's calls to keymintd run four at once; identityd's
+    // to keymintd and attestd's to keystored two; the others one.
+    let lanes = |from: &str, to: &str| {
+        let (c, s) = (m.index_of(from).unwrap(), m.index_of(to).unwrap());
+        m.routes()
+            .iter()
+            .find(|r| r.client == c && r.server == s)
+            .unwrap()
+            .lanes
+    };
+    assert_eq!(lanes("keystored", "keymintd"), 4);
+    assert_eq!(lanes("identityd", "keymintd"), 2);
+    assert_eq!(lanes("attestd", "keystored"), 2);
+    assert_eq!(lanes("bundlemgrd", "keymintd"), 1);
+    let total: u32 = m.routes().iter().map(|r| u32::from(r.lanes)).sum();
+    assert_eq!(total, 12 + 3 + 1 + 1);
     let keymintd = &m.services()[m.index_of("keymintd").unwrap()];
     assert!(!keymintd.public_socket());
     assert!(keymintd.restart());
@@ -387,6 +403,61 @@ fn test_reject_self_and_duplicate_routes() {
         reject(&text),
         ManifestError::DuplicateRoute { .. }
     ));
+}
+
+fn lanes_route(lanes: &str) -> String {
+    format!(
+        "version = 1\n{}{}[[route]]\nfrom = \"b\"\nto = \"a\"\n{lanes}",
+        svc("a", ""),
+        svc("b", "after = [\"a\"]")
+    )
+}
+
+#[test]
+fn route_lanes_default_to_one_and_go_up_to_the_cap() {
+    let m = Manifest::parse(&lanes_route("")).unwrap();
+    assert_eq!(m.routes()[0].lanes, 1);
+    for n in [1, 3, nexus_init::MAX_LANES] {
+        let m = Manifest::parse(&lanes_route(&format!("lanes = {n}\n"))).unwrap();
+        assert_eq!(m.routes()[0].lanes, n);
+    }
+    assert_eq!(nexus_init::MAX_LANES, 8);
+}
+
+#[test]
+fn test_reject_route_lanes_zero_or_over_the_cap() {
+    for (n, text) in [
+        (0u64, "lanes = 0\n"),
+        (9, "lanes = 9\n"),
+        (256, "lanes = 256\n"),
+        (u64::from(u32::MAX) + 1, "lanes = 4294967296\n"),
+    ] {
+        let e = reject(&lanes_route(text));
+        assert!(
+            matches!(&e, ManifestError::BadLanes { from, to, lanes }
+                if from == "b" && to == "a" && *lanes == n),
+            "{text}: {e}"
+        );
+        assert!(e.to_string().contains("lanes must be 1..=8"), "{e}");
+    }
+}
+
+#[test]
+fn test_reject_malformed_route_lanes() {
+    for text in [
+        "lanes = -1\n",
+        "lanes = \"4\"\n",
+        "lanes = 2.5\n",
+        "lanes = true\n",
+        "lanes = [4]\n",
+        "lanes = 99999999999999999999999\n",
+        "lanes = 4\nlanes = 4\n",
+    ] {
+        assert!(
+            matches!(reject(&lanes_route(text)), ManifestError::Syntax(_)),
+            "{text}"
+        );
+    }
 }
 
 #[test]

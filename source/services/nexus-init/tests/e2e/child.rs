@@ -10,9 +10,12 @@
 //! the result and exit), `--exit-code C`, `--exit-after-ms N` (die with C
 //! after N ms), `--ignore-term`, `--no-ready`.
 //!
-//! Ops: `status` → `{service, volatile, state, pid, caller}`; `relay {to}`
-//! → the `status` reply of upstream `to`, through the endpoint init handed
-//! out (waiting up to 10 s for a re-issued one if the current one broke).
+//! Ops: `status` → `{service, volatile, state, pid, caller, serves}`
+//! (`serves`: `serve` endpoints received so far); `relay {to}` → the
+//! `status` reply of upstream `to`, through the newest endpoint init handed
+//! out (waiting up to 10 s for a re-issued one if the current one broke);
+//! `lanes {to}` → `{answered, pids}`: `status` through every live endpoint
+//! to `to` (each arrival drops the ones whose server is gone).
 
 use signal_hook::consts::SIGTERM;
 use std::collections::HashMap;
@@ -73,10 +76,11 @@ fn parse() -> Opts {
     o
 }
 
-/// The client endpoints received so far: name → (generation, client).
+/// The client endpoints received: name → (generation, client), oldest
+/// first, those whose server died dropped at each arrival.
 #[derive(Default)]
 struct Upstreams {
-    map: Mutex<HashMap<String, (u64, Client)>>,
+    map: Mutex<HashMap<String, Vec<(u64, Client)>>>,
     changed: Condvar,
 }
 
@@ -88,7 +92,7 @@ impl Upstreams {
         let mut avoid: Option<u64> = None;
         let mut map = self.map.lock().unwrap();
         loop {
-            match map.get_mut(to) {
+            match map.get_mut(to).and_then(|v| v.last_mut()) {
                 Some((generation, client)) if Some(*generation) != avoid => {
                     if client.is_usable() {
                         match client.call("status", &Args::new()) {
@@ -110,6 +114,29 @@ impl Upstreams {
             map = self.changed.wait_timeout(map, left).unwrap().0;
         }
     }
+
+    /// Call `status` through every endpoint to `to`.
+    fn lanes(&self, to: &str) -> Result<Value, WireError> {
+        let mut map = self.map.lock().unwrap();
+        let mut pids = Vec::new();
+        for (_, client) in map.get_mut(to).into_iter().flatten() {
+            let v = client
+                .call("status", &Args::new())
+                .map_err(|e| WireError::new(wire::ErrorCode::Eio, e.to_string()))?;
+            let pid = match &v {
+                Value::Map(m) => m
+                    .iter()
+                    .find(|(k, _)| k.as_text() == Some("pid"))
+                    .map(|(_, v)| v.clone()),
+                _ => None,
+            };
+            pids.push(pid.unwrap_or(Value::Null));
+        }
+        Ok(Args::new()
+            .with("answered", pids.len() as u64)
+            .with("pids", Value::Array(pids))
+            .into_value())
+    }
 }
 
 fn say(line: &str) {
@@ -121,6 +148,7 @@ fn say(line: &str) {
 pub fn main() {
     let o = Arc::new(parse());
     let ups = Arc::new(Upstreams::default());
+    let serves = Arc::new(std::sync::atomic::AtomicU64::new(0));
 
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM]).unwrap();
     let ignore_term = o.ignore_term;
@@ -140,7 +168,7 @@ pub fn main() {
     }
 
     let handler = {
-        let (o, ups) = (Arc::clone(&o), Arc::clone(&ups));
+        let (o, ups, serves) = (Arc::clone(&o), Arc::clone(&ups), Arc::clone(&serves));
         move |ctx: &CallContext, req: &Request| -> Result<Value, WireError> {
             match req.op() {
                 "status" => Ok(Args::new()
@@ -150,6 +178,7 @@ pub fn main() {
                     .with("pid", u64::from(std::process::id()))
                     .with("caller", ctx.subject().to_string())
                     .with("notify_socket", std::env::var_os("NOTIFY_SOCKET").is_some())
+                    .with("serves", serves.load(std::sync::atomic::Ordering::SeqCst))
                     .into_value()),
                 "relay" => {
                     let to = req
@@ -157,6 +186,13 @@ pub fn main() {
                         .text("to")
                         .map_err(|e| WireError::new(wire::ErrorCode::Einval, e.to_string()))?;
                     ups.status(to)
+                }
+                "lanes" => {
+                    let to = req
+                        .args()
+                        .text("to")
+                        .map_err(|e| WireError::new(wire::ErrorCode::Einval, e.to_string()))?;
+                    ups.lanes(to)
                 }
                 other => Err(WireError::unknown_op(other)),
             }
@@ -175,12 +211,14 @@ pub fn main() {
     // The control channel: endpoints until EOF, which means init is gone.
     {
         let (server, ups) = (server.clone(), Arc::clone(&ups));
+        let serves = Arc::clone(&serves);
         std::thread::spawn(move || {
             let mut generation = 0u64;
             loop {
                 match wire::handoff::recv_endpoint(std::io::stdin()) {
                     Ok(ep) if ep.name.as_str() == "serve" => {
                         server.add_connection(ep.stream, ep.subject).unwrap();
+                        serves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
                     Ok(ep) => {
                         generation += 1;
@@ -191,7 +229,9 @@ pub fn main() {
                             },
                         );
                         let mut map = ups.map.lock().unwrap();
-                        map.insert(ep.name.as_str().to_owned(), (generation, client));
+                        let pool = map.entry(ep.name.as_str().to_owned()).or_default();
+                        pool.retain(|(_, c)| c.is_usable());
+                        pool.push((generation, client));
                         ups.changed.notify_all();
                     }
                     Err(_) => std::process::exit(0),

@@ -186,6 +186,70 @@ fn restart_reissues_endpoints_both_ways() {
     assert_eq!(init.wait_exit().code(), Some(0));
 }
 
+/// `lanes = 3`: every hand-out (boot, the server's restart, the client's
+/// restart) gives the route three working endpoints, each its own server
+/// connection.
+fn route_lanes_hand_out_that_many_endpoints() {
+    let manifest = format!(
+        "{}{}[[route]]\nfrom = \"mid\"\nto = \"up\"\nlanes = 3\n",
+        child_entry("up", "", &[]),
+        child_entry(
+            "mid",
+            "after = [\"up\"]\npublic_socket = true",
+            &["--needs", "up", "--listen"]
+        ),
+    );
+    let mut init = Init::start(&manifest, &[]);
+    init.expect("init: ready");
+    let sock = init.run_dir().join("mid.sock");
+    let int = |v: &wire::Value| u64::try_from(v.as_integer().unwrap()).unwrap();
+    // Through every endpoint mid holds: three, all answered by up.
+    let lanes = |want_pid: u32| {
+        let r = call(&sock, "lanes", Args::new().with("to", "up"));
+        assert_eq!(int(field(&r, "answered")), 3, "{r:?}");
+        let pids = field(&r, "pids").as_array().unwrap();
+        assert_eq!(pids.len(), 3);
+        for p in pids {
+            assert_eq!(int(p), u64::from(want_pid));
+        }
+    };
+    let status = call(&sock, "relay", Args::new().with("to", "up"));
+    let up_pid = pid_of(&status);
+    assert_eq!(int(field(&status, "serves")), 3, "up serves 3");
+    lanes(up_pid);
+
+    // The server restarts: three new endpoints, the dead ones gone.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(up_pid).unwrap()).unwrap(),
+        Signal::Kill,
+    )
+    .unwrap();
+    init.expect("init: restart up (status signal 9)");
+    init.expect("init: up up");
+    let status = call(&sock, "relay", Args::new().with("to", "up"));
+    let new_up = pid_of(&status);
+    assert_ne!(new_up, up_pid);
+    assert_eq!(int(field(&status, "serves")), 3);
+    lanes(new_up);
+
+    // The client restarts: up serves three more.
+    let old_mid = pid_of(&call(&sock, "status", Args::new()));
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(old_mid).unwrap()).unwrap(),
+        Signal::Kill,
+    )
+    .unwrap();
+    init.expect("init: restart mid (status signal 9)");
+    init.expect("init: up mid");
+    let status = call(&sock, "relay", Args::new().with("to", "up"));
+    assert_eq!(pid_of(&status), new_up);
+    assert_eq!(int(field(&status, "serves")), 6);
+    lanes(new_up);
+
+    init.signal(Signal::Term);
+    assert_eq!(init.wait_exit().code(), Some(0));
+}
+
 fn crash_loop_is_capped_and_fails_boot() {
     let manifest = format!(
         "[restart]\ninitial_ms = 10\nmax_ms = 20\nmax_per_minute = 3\n{}",
@@ -413,6 +477,10 @@ const TESTS: &[(&str, fn())] = &[
     (
         "restart_reissues_endpoints_both_ways",
         restart_reissues_endpoints_both_ways,
+    ),
+    (
+        "route_lanes_hand_out_that_many_endpoints",
+        route_lanes_hand_out_that_many_endpoints,
     ),
     (
         "crash_loop_is_capped_and_fails_boot",
