@@ -293,12 +293,19 @@ impl Journal {
             ));
         }
         write_whole(&st.file, &line, st.size)?;
+        // Lines written before this one that still wait for a sync: the
+        // flusher is already counting down its window for them.
+        let was_pending = st.durable_next < seq;
         st.size += line.len() as u64;
         st.pos = ChainPos {
             next_seq: seq + 1,
             head: line::hash(&line),
         };
-        if matches!(sh.cfg.flush, FlushMode::Group(_)) {
+        // Wake the flusher only to start a window (it checks for pending
+        // lines under this lock before it sleeps, so none is missed);
+        // waking it for every line would cost a thread wakeup per
+        // decision for nothing.
+        if matches!(sh.cfg.flush, FlushMode::Group(_)) && !was_pending {
             sh.cond.notify_all();
         }
         if st.size >= sh.cfg.max_file_bytes {

@@ -7,7 +7,9 @@
 //! runs the handler, writes the reply and re-arms the socket. An idle
 //! connection therefore costs no thread: threads exist for requests being
 //! executed (at most [`ServerConfig::max_workers`]), plus a spare or two
-//! waiting. When every thread is busy and the cap allows, the one that
+//! waiting. After a reply the thread lingers briefly on its connection
+//! ([`ServerConfig::linger`]) and serves the next request itself if one
+//! comes; otherwise it re-arms the socket. When every thread is busy and the cap allows, the one that
 //! just woke starts another before it runs its request.
 //!
 //! Invariants:
@@ -113,7 +115,16 @@ pub struct ServerConfig {
     pub socket_group: Option<u32>,
     /// How long shutdown waits for in-flight requests (default 10 s).
     pub shutdown_grace: Duration,
+    /// How long the thread that answered a request waits, blocked in a
+    /// read of that connection, for its next request before handing the
+    /// connection back to epoll (default 2 ms; `None` or zero: never).
+    /// A client calling again at once is then served without an epoll
+    /// round; at most [`ServerConfig::max_workers`] threads linger at once.
+    pub linger: Option<Duration>,
 }
+
+/// The default [`ServerConfig::linger`].
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(2);
 
 /// A subject holding fewer public connections than this may use the
 /// reserved slots.
@@ -133,6 +144,7 @@ impl Default for ServerConfig {
             socket_mode: 0o660,
             socket_group: None,
             shutdown_grace: Duration::from_secs(10),
+            linger: Some(DEFAULT_LINGER),
         }
     }
 }

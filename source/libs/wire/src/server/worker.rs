@@ -15,6 +15,13 @@
 //!   again).
 //! - A handler panic is caught, logged without its payload, answered with
 //!   `EIO`; the connection stays open.
+//! - Linger: the thread that answered a request (and had no parked request
+//!   of the subject to run next) keeps the connection unarmed and waits in
+//!   a blocking `MSG_PEEK` for at most [`super::ServerConfig::linger`]; a
+//!   request that arrives is served by that thread, otherwise the
+//!   connection is armed again. Only that thread touches the connection
+//!   meanwhile (it is in no epoll ready list); the sweeper and shutdown
+//!   end the wait by closing the connection, which the peek sees as EOF.
 
 use super::conn::{Conn, ConnState, Input, Phase};
 use super::{lock, Inner, Job, ListenerEntry, ServerError};
@@ -26,7 +33,7 @@ use crate::MAX_FRAME_LEN;
 use ciborium::Value;
 use nexus_core::{ErrorCode, Subject};
 use rustix::event::epoll;
-use rustix::net::SendFlags;
+use rustix::net::{RecvFlags, SendFlags};
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, MutexGuard};
@@ -188,8 +195,24 @@ fn refuse(stream: &UnixStream, code: ErrorCode, msg: &str) {
     }
 }
 
+/// Make a connection's socket ready to serve: every read and write of the
+/// server passes `MSG_DONTWAIT`, so the socket itself blocks only the
+/// lingering peek ([`linger`]), for at most [`ServerConfig::linger`]
+/// (`SO_RCVTIMEO`). Without a linger it is simply non-blocking.
+///
+/// [`ServerConfig::linger`]: super::ServerConfig::linger
+fn prepare(inner: &Inner, stream: &UnixStream) -> std::io::Result<()> {
+    match inner.config.linger {
+        Some(t) if !t.is_zero() => {
+            stream.set_nonblocking(false)?;
+            stream.set_read_timeout(Some(t))
+        }
+        _ => stream.set_nonblocking(true),
+    }
+}
+
 fn admit_public(inner: &Arc<Inner>, stream: UnixStream, resolver: &dyn SubjectResolver) {
-    if stream.set_nonblocking(true).is_err() {
+    if prepare(inner, &stream).is_err() {
         return;
     }
     let peer = match PeerCred::of(&stream) {
@@ -232,7 +255,7 @@ pub(crate) fn add_endpoint(
         return Err(ServerError::ShuttingDown);
     }
     inner.poll()?;
-    stream.set_nonblocking(true).map_err(ServerError::Spawn)?;
+    prepare(inner, &stream).map_err(ServerError::Spawn)?;
     let id = inner.new_id();
     let ctx = CallContext::for_connection(subject, None, id);
     let conn = Arc::new(Conn::new(id, stream, ctx, false, None));
@@ -271,44 +294,79 @@ fn register(inner: &Arc<Inner>, conn: &Arc<Conn>) -> std::io::Result<()> {
 }
 
 fn on_conn(inner: &Arc<Inner>, conn: &Arc<Conn>) {
-    let mut st = conn.state();
-    match st.phase {
-        Phase::Reading => {}
-        Phase::Writing => return write_out(inner, conn, st),
-        Phase::Busy | Phase::Closed => return,
-    }
-    match st.read(&conn.stream) {
-        Input::Pending { started } => {
-            if started && !st.in_frame {
-                st.in_frame = true;
-                st.deadline = Some(Instant::now() + inner.config.frame_timeout);
+    // Each turn reads one request; a turn that answered it here and
+    // found the next one arriving within the linger takes that one too.
+    loop {
+        let mut st = conn.state();
+        match st.phase {
+            Phase::Reading => {}
+            Phase::Writing => {
+                write_out(inner, conn, st, false);
+                return;
             }
-            arm(inner, conn, st, ARM_IN);
+            Phase::Busy | Phase::Closed => return,
         }
-        Input::Closed
-        | Input::Failed(FrameError::Truncated | FrameError::Io(_))
-        | Input::Failed(FrameError::Idle | FrameError::TimedOut) => close(inner, conn, st),
-        Input::Failed(e @ (FrameError::Oversize { .. } | FrameError::Empty)) => {
-            let err = WireError::from_coded(&e);
-            answer_and_close(inner, conn, st, 0, &err);
-        }
-        Input::Frame(body) => {
-            st.in_frame = false;
-            match decode_request(&body) {
-                Err(bad) => {
-                    let err = WireError::from_coded(&bad);
-                    answer_and_close(inner, conn, st, bad.id, &err);
+        match st.read(&conn.stream) {
+            Input::Pending { started } => {
+                if started && !st.in_frame {
+                    st.in_frame = true;
+                    st.deadline = Some(Instant::now() + inner.config.frame_timeout);
                 }
-                Ok(req) => {
-                    drop(body);
-                    st.phase = Phase::Busy;
-                    st.deadline = None;
-                    drop(st);
-                    execute(inner, Arc::clone(conn), req);
+                return arm(inner, conn, st, ARM_IN);
+            }
+            Input::Closed
+            | Input::Failed(FrameError::Truncated | FrameError::Io(_))
+            | Input::Failed(FrameError::Idle | FrameError::TimedOut) => {
+                return close(inner, conn, st)
+            }
+            Input::Failed(e @ (FrameError::Oversize { .. } | FrameError::Empty)) => {
+                let err = WireError::from_coded(&e);
+                return answer_and_close(inner, conn, st, 0, &err);
+            }
+            Input::Frame(body) => {
+                st.in_frame = false;
+                match decode_request(&body) {
+                    Err(bad) => {
+                        let err = WireError::from_coded(&bad);
+                        return answer_and_close(inner, conn, st, bad.id, &err);
+                    }
+                    Ok(req) => {
+                        drop(body);
+                        st.phase = Phase::Busy;
+                        st.deadline = None;
+                        drop(st);
+                        if !execute(inner, Arc::clone(conn), req) || !linger(inner, conn) {
+                            return;
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+/// Wait (blocking, at most the configured linger) for the next request of
+/// a connection this thread has just answered and left unarmed. `true`:
+/// something arrived (or the peer closed), read it now; `false`: nothing
+/// did, and the connection is back in epoll (unless it was closed
+/// meanwhile). A wakeup from a blocked read costs less than one through
+/// epoll, and a client that calls again at once is served by the thread
+/// that is already awake for it.
+fn linger(inner: &Arc<Inner>, conn: &Arc<Conn>) -> bool {
+    if !inner.is_stopping() {
+        let mut probe = [0u8; 1];
+        // MSG_PEEK: nothing is consumed; the frame is read as usual.
+        // Times out with EAGAIN after SO_RCVTIMEO (the linger). Shutdown
+        // and the sweeper end it by shutting the socket down (EOF).
+        if rustix::net::recv(&conn.stream, &mut probe, RecvFlags::PEEK).is_ok() {
+            return true;
+        }
+    }
+    let st = conn.state();
+    if st.phase == Phase::Reading {
+        arm(inner, conn, st, ARM_IN);
+    }
+    false
 }
 
 /// Answer a frame that was not a valid request, then close: after a
@@ -324,31 +382,57 @@ fn answer_and_close(
         Some(bytes) => {
             st.queue(bytes);
             st.close_after = true;
-            write_out(inner, conn, st);
+            write_out(inner, conn, st, false);
         }
         None => close(inner, conn, st),
     }
 }
 
 /// Run a request, then (as long as there are any) its subject's parked
-/// ones in its place.
-fn execute(inner: &Arc<Inner>, conn: Arc<Conn>, req: Request) {
+/// ones in its place. Returns whether the first request's connection was
+/// answered here and left unarmed for this thread to linger on: only when
+/// a linger is configured and no parked request followed (those go
+/// first, and the connection is armed for the others meanwhile).
+fn execute(inner: &Arc<Inner>, conn: Arc<Conn>, req: Request) -> bool {
     let subject = conn.ctx.subject().clone();
     let Some(mut job): Option<Job> = lock(&inner.fair).start(&subject, (conn, req)) else {
-        return;
+        return false;
     };
+    let lingers = inner.config.linger.is_some_and(|t| !t.is_zero());
+    // The first job's connection, while it waits unarmed for our linger.
+    let mut own: Option<Arc<Conn>> = None;
+    let mut first = true;
     loop {
         let (conn, req) = job;
-        answer(inner, &conn, &req);
+        let kept = answer(inner, &conn, &req, first && lingers);
         drop(req);
+        if kept {
+            own = Some(conn);
+        }
+        first = false;
         match lock(&inner.fair).finish(&subject) {
-            Some(next) => job = next,
-            None => return,
+            Some(next) => {
+                if let Some(c) = own.take() {
+                    rearm(inner, &c);
+                }
+                job = next;
+            }
+            None => return own.is_some(),
         }
     }
 }
 
-fn answer(inner: &Arc<Inner>, conn: &Arc<Conn>, req: &Request) {
+/// Arm a connection left unarmed for a linger, unless it was closed.
+fn rearm(inner: &Arc<Inner>, conn: &Arc<Conn>) {
+    let st = conn.state();
+    if st.phase == Phase::Reading {
+        arm(inner, conn, st, ARM_IN);
+    }
+}
+
+/// Answer one request. With `keep`, a connection whose reply went out
+/// whole is left unarmed for the caller's linger; returns whether it was.
+fn answer(inner: &Arc<Inner>, conn: &Arc<Conn>, req: &Request, keep: bool) -> bool {
     let outcome = catch_unwind(AssertUnwindSafe(|| inner.handler.handle(&conn.ctx, req)))
         .unwrap_or_else(|_| {
             eprintln!(
@@ -366,14 +450,17 @@ fn answer(inner: &Arc<Inner>, conn: &Arc<Conn>, req: &Request) {
     }
     let mut st = conn.state();
     if st.phase == Phase::Closed {
-        return;
+        return false;
     }
     match bytes {
         Some(b) => {
             st.queue(b);
-            write_out(inner, conn, st);
+            write_out(inner, conn, st, keep)
         }
-        None => close(inner, conn, st),
+        None => {
+            close(inner, conn, st);
+            false
+        }
     }
 }
 
@@ -391,12 +478,20 @@ fn reply_frame(id: u64, outcome: Result<&Value, &WireError>) -> Option<Zeroizing
 }
 
 /// Write what the socket takes of the queued reply; then wait for the
-/// next request, for more room, or close.
-fn write_out(inner: &Arc<Inner>, conn: &Arc<Conn>, mut st: MutexGuard<'_, ConnState>) {
+/// next request, for more room, or close. With `keep`, a reply written
+/// whole leaves the connection reading but unarmed, for the caller to
+/// linger on; returns whether it did.
+fn write_out(
+    inner: &Arc<Inner>,
+    conn: &Arc<Conn>,
+    mut st: MutexGuard<'_, ConnState>,
+    keep: bool,
+) -> bool {
     match st.flush(&conn.stream) {
         Ok(true) => {
             if st.close_after || inner.is_stopping() {
-                return close(inner, conn, st);
+                close(inner, conn, st);
+                return false;
             }
             st.phase = Phase::Reading;
             st.deadline = if conn.public {
@@ -404,6 +499,9 @@ fn write_out(inner: &Arc<Inner>, conn: &Arc<Conn>, mut st: MutexGuard<'_, ConnSt
             } else {
                 None
             };
+            if keep {
+                return true;
+            }
             arm(inner, conn, st, ARM_IN);
         }
         Ok(false) => {
@@ -415,6 +513,7 @@ fn write_out(inner: &Arc<Inner>, conn: &Arc<Conn>, mut st: MutexGuard<'_, ConnSt
         }
         Err(_) => close(inner, conn, st),
     }
+    false
 }
 
 fn arm(

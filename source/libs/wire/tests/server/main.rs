@@ -5,4 +5,5 @@
 mod behaviour;
 mod common;
 mod fairness;
+mod linger;
 mod reject;
