@@ -119,7 +119,8 @@ pub struct ServerConfig {
     /// read of that connection, for its next request before handing the
     /// connection back to epoll (default 2 ms; `None` or zero: never).
     /// A client calling again at once is then served without an epoll
-    /// round; at most [`ServerConfig::max_workers`] threads linger at once.
+    /// round. A thread lingers only while another one waits in epoll, so
+    /// with every thread busy no connection keeps one to itself.
     pub linger: Option<Duration>,
 }
 

@@ -16,12 +16,14 @@
 //! - A handler panic is caught, logged without its payload, answered with
 //!   `EIO`; the connection stays open.
 //! - Linger: the thread that answered a request (and had no parked request
-//!   of the subject to run next) keeps the connection unarmed and waits in
-//!   a blocking `MSG_PEEK` for at most [`super::ServerConfig::linger`]; a
-//!   request that arrives is served by that thread, otherwise the
-//!   connection is armed again. Only that thread touches the connection
-//!   meanwhile (it is in no epoll ready list); the sweeper and shutdown
-//!   end the wait by closing the connection, which the peek sees as EOF.
+//!   of the subject to run next), while another thread waits in epoll,
+//!   keeps the connection unarmed and waits in a blocking `MSG_PEEK` for
+//!   at most [`super::ServerConfig::linger`]. A request that arrives is
+//!   served by that thread (at most `LINGER_STREAK` in a row), otherwise
+//!   the connection is armed again. Only that thread touches the
+//!   connection meanwhile (it is in no epoll ready list); the sweeper and
+//!   shutdown end the wait by closing the connection, which the peek sees
+//!   as EOF.
 
 use super::conn::{Conn, ConnState, Input, Phase};
 use super::{lock, Inner, Job, ListenerEntry, ServerError};
@@ -49,6 +51,10 @@ const ARM_OUT: epoll::EventFlags = epoll::EventFlags::OUT.union(epoll::EventFlag
 
 /// How long a thread beyond the ones needed waits for work before it ends.
 const LINGER: Duration = Duration::from_secs(5);
+
+/// Requests of one connection a thread serves in a row through its
+/// linger before the connection goes back to epoll.
+const LINGER_STREAK: usize = 16;
 
 /// Connections accepted per listener event before others get a turn.
 const ACCEPT_BATCH: usize = 64;
@@ -295,7 +301,10 @@ fn register(inner: &Arc<Inner>, conn: &Arc<Conn>) -> std::io::Result<()> {
 
 fn on_conn(inner: &Arc<Inner>, conn: &Arc<Conn>) {
     // Each turn reads one request; a turn that answered it here and
-    // found the next one arriving within the linger takes that one too.
+    // found the next one arriving within the linger takes that one too,
+    // up to LINGER_STREAK in a row before the connection queues in epoll
+    // like everyone else's.
+    let mut streak = 0;
     loop {
         let mut st = conn.state();
         match st.phase {
@@ -335,7 +344,14 @@ fn on_conn(inner: &Arc<Inner>, conn: &Arc<Conn>) {
                         st.phase = Phase::Busy;
                         st.deadline = None;
                         drop(st);
-                        if !execute(inner, Arc::clone(conn), req) || !linger(inner, conn) {
+                        if !execute(inner, Arc::clone(conn), req) {
+                            return;
+                        }
+                        streak += 1;
+                        if streak >= LINGER_STREAK {
+                            return rearm(inner, conn);
+                        }
+                        if !linger(inner, conn) {
                             return;
                         }
                     }
@@ -353,7 +369,11 @@ fn on_conn(inner: &Arc<Inner>, conn: &Arc<Conn>) {
 /// epoll, and a client that calls again at once is served by the thread
 /// that is already awake for it.
 fn linger(inner: &Arc<Inner>, conn: &Arc<Conn>) -> bool {
-    if !inner.is_stopping() {
+    // Only while another thread waits in epoll for everyone else: with
+    // every thread busy, a lingering thread would keep serving its own hot
+    // client while the others' requests queue.
+    let spare = lock(&inner.pool).idle > 0;
+    if spare && !inner.is_stopping() {
         let mut probe = [0u8; 1];
         // MSG_PEEK: nothing is consumed; the frame is read as usual.
         // Times out with EAGAIN after SO_RCVTIMEO (the linger). Shutdown
