@@ -27,6 +27,7 @@ use clap::error::ErrorKind;
 use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser};
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(group(ArgGroup::new("mode").required(true).args(["state", "volatile"])))]
@@ -85,7 +86,16 @@ struct Cli {
     /// effective group).
     #[arg(long = "socket-group", value_name = "GID")]
     socket_group: Option<u32>,
+    /// How long the thread that answered a request waits on that
+    /// connection for the caller's next request, in milliseconds (0: never).
+    #[arg(long = "linger-ms", value_name = "MS", default_value_t = DEFAULT_LINGER_MS,
+          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    linger_ms: u64,
 }
+
+/// `--linger-ms` by default: [`wire::DEFAULT_LINGER`].
+const DEFAULT_LINGER_MS: u64 = 2;
+const _: () = assert!(wire::DEFAULT_LINGER.as_millis() == DEFAULT_LINGER_MS as u128);
 
 /// Free space kept on the state disk for system work, by default.
 pub const DEFAULT_STATE_RESERVE: u64 = 4 << 20;
@@ -140,6 +150,8 @@ pub struct Config {
     pub socket_mode: u32,
     /// `--socket-group`.
     pub socket_group: Option<u32>,
+    /// `--linger-ms` (zero: no linger).
+    pub linger: Duration,
 }
 
 impl Config {
@@ -232,6 +244,7 @@ impl Config {
                 .socket_mode
                 .unwrap_or(wire::ServerConfig::default().socket_mode),
             socket_group: cli.socket_group,
+            linger: Duration::from_millis(cli.linger_ms),
         })
     }
 
@@ -245,6 +258,7 @@ impl Config {
             reserved_connections: self.max_connections / 16,
             socket_mode: self.socket_mode,
             socket_group: self.socket_group,
+            linger: Some(self.linger),
             ..wire::ServerConfig::default()
         }
     }
@@ -403,6 +417,22 @@ mod tests {
             ],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn linger_defaults_to_the_servers_and_zero_turns_it_off() {
+        let base = ["--volatile", "--policy", "p", "--run", "r"];
+        let c = parse(&SPEC, &base).unwrap();
+        assert_eq!(c.server_config().linger, Some(wire::DEFAULT_LINGER));
+        let mut off = base.to_vec();
+        off.extend(["--linger-ms", "0"]);
+        let c = parse(&SPEC, &off).unwrap();
+        assert_eq!(c.server_config().linger, Some(Duration::ZERO));
+        for bad in ["1001", "-1", "x"] {
+            let mut a = base.to_vec();
+            a.extend(["--linger-ms", bad]);
+            assert!(parse(&SPEC, &a).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub use scrub::scrub_value;
 pub use server::{
     bind_socket, parse_socket_mode, BoundSocket, CallContext, FixedSubject, Handler, PeerCred,
     PeerCredResolver, Server, ServerConfig, ServerError, ShutdownHandle, SubjectResolver,
-    RESERVE_SHARE,
+    DEFAULT_LINGER, RESERVE_SHARE,
 };
 
 pub use nexus_core::{ErrorCode, Subject};
