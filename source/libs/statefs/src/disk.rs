@@ -274,20 +274,6 @@ impl Disk {
         path: &StatePath,
         bytes: &[u8],
     ) -> Result<TempFile, StateError> {
-        self.write_temp_then(path, bytes, || {})
-    }
-
-    /// [`Disk::write_temp`], running `before_sync` once the bytes are
-    /// written and before they are synced: a caller that must also sync
-    /// another file starts that sync there, so that both changes are in
-    /// the filesystem's journal when the first sync commits it, and one
-    /// journal commit covers both.
-    pub(crate) fn write_temp_then(
-        &self,
-        path: &StatePath,
-        bytes: &[u8],
-        before_sync: impl FnOnce(),
-    ) -> Result<TempFile, StateError> {
         let (dirs, name) = Self::split(path)?;
         let dir = self
             .open_dir(dirs, true, path)?
@@ -310,7 +296,6 @@ impl Disk {
         };
         let mut file = File::from(fd);
         file.write_all(bytes).map_err(|e| io(path, e))?;
-        before_sync();
         file.sync_data().map_err(|e| io(path, e))?;
         Ok(t)
     }

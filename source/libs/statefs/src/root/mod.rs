@@ -412,11 +412,8 @@ impl Root {
         if self.crashed(CrashPoint::Logged) {
             return Err(crash_error(path));
         }
-        // The journal line is synced by the flusher while this thread
-        // syncs the temp file; kicked once both are written, one journal
-        // commit of the filesystem covers the two.
-        let kick = || self.journal.kick();
-        let mut tmp = match self.disk.write_temp_then(path, &bytes, kick) {
+        self.journal.kick();
+        let mut tmp = match self.disk.write_temp(path, &bytes) {
             Ok(t) => t,
             Err(e) => {
                 self.abort(path, st);
