@@ -77,15 +77,26 @@ impl VaultKeyOps for Counting {
     }
 }
 
-#[test]
-fn test_reject_a_locked_session_with_one_question_per_operation() {
+/// A vault over an in-process keymint (counting its questions, showing
+/// its stamp if `stamps`) and `n` unsealed sessions of one user instance,
+/// each of which has read the entry `k` = `value` once.
+struct Setup {
+    km: Arc<KeyMint>,
+    keys: Arc<Counting>,
+    v: Vault,
+    owner: VaultOwner,
+    sids: Vec<SessionId>,
+    app: Subject,
+}
+
+fn setup(stamps: bool, user: &str, n: u8) -> Setup {
     let state = StateFs::volatile();
     let km = Arc::new(KeyMint::open(&state, Entropy::os()).unwrap());
     km.sync_sessions(&[]).unwrap();
     let keys = Arc::new(Counting {
         km: Arc::clone(&km),
         asked: AtomicUsize::new(0),
-        stamps: false,
+        stamps,
         down: AtomicBool::new(false),
     });
     let v = Vault::new(
@@ -95,13 +106,13 @@ fn test_reject_a_locked_session_with_one_question_per_operation() {
         VaultLimits::default(),
     );
     let owner = VaultOwner {
-        user: UserId::new("dave").unwrap(),
-        instance: InstanceId::from_bytes([4; 16]),
+        user: UserId::new(user).unwrap(),
+        instance: InstanceId::from_bytes([n; 16]),
         legacy: false,
     };
-    let auth = AuthSecret::from_bytes([4; 32]);
+    let auth = AuthSecret::from_bytes([n; 32]);
     let wrapped = km.create_vault_key(&owner, &auth).unwrap();
-    let sids: Vec<_> = (1..=8u8).map(|b| SessionId::from_bytes([b; 16])).collect();
+    let sids: Vec<_> = (1..=n).map(|b| SessionId::from_bytes([b; 16])).collect();
     for s in &sids {
         km.unseal_session(*s, &owner, &auth, &wrapped).unwrap();
     }
@@ -110,6 +121,26 @@ fn test_reject_a_locked_session_with_one_question_per_operation() {
     for s in &sids {
         v.get(&app, *s, "k").unwrap();
     }
+    Setup {
+        km,
+        keys,
+        v,
+        owner,
+        sids,
+        app,
+    }
+}
+
+#[test]
+fn test_reject_a_locked_session_with_one_question_per_operation() {
+    let Setup {
+        km,
+        keys,
+        v,
+        sids,
+        app,
+        ..
+    } = setup(false, "dave", 8);
     // Every session has used the vault: each get is still one question.
     let before = keys.asked.load(Ordering::SeqCst);
     for s in &sids {
@@ -136,38 +167,15 @@ fn test_reject_a_locked_session_with_one_question_per_operation() {
 
 #[test]
 fn test_reject_every_change_of_the_session_table_on_the_fast_path() {
-    let state = StateFs::volatile();
-    let km = Arc::new(KeyMint::open(&state, Entropy::os()).unwrap());
-    km.sync_sessions(&[]).unwrap();
-    let keys = Arc::new(Counting {
-        km: Arc::clone(&km),
-        asked: AtomicUsize::new(0),
-        stamps: true,
-        down: AtomicBool::new(false),
-    });
-    let v = Vault::new(
-        state,
-        keys.clone(),
-        Arc::new(AllowAll),
-        VaultLimits::default(),
-    );
-    let owner = VaultOwner {
-        user: UserId::new("erin").unwrap(),
-        instance: InstanceId::from_bytes([5; 16]),
-        legacy: false,
-    };
-    let auth = AuthSecret::from_bytes([5; 32]);
-    let wrapped = km.create_vault_key(&owner, &auth).unwrap();
-    let sids: Vec<_> = (1..=4u8).map(|b| SessionId::from_bytes([b; 16])).collect();
-    for s in &sids {
-        km.unseal_session(*s, &owner, &auth, &wrapped).unwrap();
-    }
-    let app: Subject = "app:com.example.alpha".parse().unwrap();
+    let Setup {
+        km,
+        keys,
+        v,
+        owner,
+        sids,
+        app,
+    } = setup(true, "erin", 4);
     let asked = || keys.asked.load(Ordering::SeqCst);
-    v.put(&app, sids[0], "k", b"value").unwrap();
-    for s in &sids {
-        v.get(&app, *s, "k").unwrap();
-    }
     // Nothing changed: no questions at all.
     let before = asked();
     for _ in 0..10 {
