@@ -322,18 +322,6 @@ impl VaultKeyOps for RemoteKeyMint {
         Ok(self.session_check(sid, &[])?.0)
     }
 
-    /// One `km.session.user`. At most `MAX_SESSION_OTHERS` others are
-    /// asked about; the rest are reported as not alive (the vault then
-    /// forgets them, which only shortens its cache's life).
-    fn session_check(
-        &self,
-        sid: SessionId,
-        others: &[SessionId],
-    ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError> {
-        let (lookup, alive, _) = self.session_check_stamped(sid, others)?;
-        Ok((lookup, alive))
-    }
-
     fn session_stamp(&self) -> Option<SessionStamp> {
         let board = self.board.as_ref()?;
         // keymintd gone: its sessions went with it, whatever the board
@@ -344,6 +332,9 @@ impl VaultKeyOps for RemoteKeyMint {
         board.read()
     }
 
+    /// One `km.session.user`. At most `MAX_SESSION_OTHERS` others are
+    /// asked about; the rest are reported as not alive (the vault then
+    /// forgets them, which only shortens its cache's life).
     fn session_check_stamped(
         &self,
         sid: SessionId,

@@ -239,7 +239,10 @@ pub trait VaultKeyOps: Send + Sync {
         &self,
         sid: SessionId,
         others: &[SessionId],
-    ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError>;
+    ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError> {
+        let (lookup, alive, _) = self.session_check_stamped(sid, others)?;
+        Ok((lookup, alive))
+    }
     /// [`VaultKeyOps::session_check`] with the session table's stamp taken
     /// in the same instant as the answer, when this keymint can tell it
     /// (`None`: it cannot, and nothing may be served on the strength of
@@ -248,10 +251,7 @@ pub trait VaultKeyOps: Send + Sync {
         &self,
         sid: SessionId,
         others: &[SessionId],
-    ) -> Result<(SessionLookup, Vec<SessionId>, Option<SessionStamp>), KeyMintError> {
-        let (lookup, others) = self.session_check(sid, others)?;
-        Ok((lookup, others, None))
-    }
+    ) -> Result<(SessionLookup, Vec<SessionId>, Option<SessionStamp>), KeyMintError>;
     /// The session table's stamp now, read without a round trip to
     /// keymint, or `None` when it cannot be read so (keymint unreachable,
     /// or no published stamp): every change of the table changes the
@@ -367,15 +367,6 @@ impl SessionKeyOps for KeyMint {
 impl VaultKeyOps for KeyMint {
     fn session_user(&self, sid: SessionId) -> Result<SessionLookup, KeyMintError> {
         Ok(self.session_check_stamped(sid, &[])?.0)
-    }
-
-    fn session_check(
-        &self,
-        sid: SessionId,
-        others: &[SessionId],
-    ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError> {
-        let (lookup, alive, _) = self.session_check_stamped(sid, others)?;
-        Ok((lookup, alive))
     }
 
     fn session_check_stamped(

@@ -41,14 +41,6 @@ impl VaultKeyOps for Counting {
         self.asked.fetch_add(1, Ordering::SeqCst);
         self.km.session_user(sid)
     }
-    fn session_check(
-        &self,
-        sid: SessionId,
-        others: &[SessionId],
-    ) -> Result<(SessionLookup, Vec<SessionId>), KeyMintError> {
-        self.asked.fetch_add(1, Ordering::SeqCst);
-        self.km.session_check(sid, others)
-    }
     fn session_check_stamped(
         &self,
         sid: SessionId,
