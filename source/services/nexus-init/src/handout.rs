@@ -60,12 +60,19 @@ mod tests {
     use super::*;
     use wire::handoff::recv_endpoint;
 
-    #[test]
-    fn both_ends_arrive_named_and_connected() {
+    fn subjects() -> (Subject, Subject) {
+        (
+            "system:keymintd".parse().unwrap(),
+            "system:keystored".parse().unwrap(),
+        )
+    }
+
+    /// keystored connected to keymintd with `lanes` lanes; the children's
+    /// ends of the two control channels.
+    fn hand_out(lanes: u8) -> (UnixStream, UnixStream) {
         let (srv_init, srv_child) = UnixStream::pair().unwrap();
         let (cli_init, cli_child) = UnixStream::pair().unwrap();
-        let srv_subject: Subject = "system:keymintd".parse().unwrap();
-        let cli_subject: Subject = "system:keystored".parse().unwrap();
+        let (srv_subject, cli_subject) = subjects();
         let server = Peer {
             control: &srv_init,
             name: "keymintd",
@@ -76,7 +83,14 @@ mod tests {
             name: "keystored",
             subject: &cli_subject,
         };
-        connect(&server, &client, 1).unwrap();
+        connect(&server, &client, lanes).unwrap();
+        (srv_child, cli_child)
+    }
+
+    #[test]
+    fn both_ends_arrive_named_and_connected() {
+        let (srv_subject, cli_subject) = subjects();
+        let (srv_child, cli_child) = hand_out(1);
         let s = recv_endpoint(&srv_child).unwrap();
         let c = recv_endpoint(&cli_child).unwrap();
         assert_eq!(s.name.as_str(), "serve");
@@ -94,21 +108,7 @@ mod tests {
     #[test]
     fn every_lane_is_its_own_connected_pair() {
         use std::io::{Read, Write};
-        let (srv_init, srv_child) = UnixStream::pair().unwrap();
-        let (cli_init, cli_child) = UnixStream::pair().unwrap();
-        let srv_subject: Subject = "system:keymintd".parse().unwrap();
-        let cli_subject: Subject = "system:keystored".parse().unwrap();
-        let server = Peer {
-            control: &srv_init,
-            name: "keymintd",
-            subject: &srv_subject,
-        };
-        let client = Peer {
-            control: &cli_init,
-            name: "keystored",
-            subject: &cli_subject,
-        };
-        connect(&server, &client, 3).unwrap();
+        let (srv_child, cli_child) = hand_out(3);
         let serves: Vec<_> = (0..3).map(|_| recv_endpoint(&srv_child).unwrap()).collect();
         let clients: Vec<_> = (0..3).map(|_| recv_endpoint(&cli_child).unwrap()).collect();
         // Lane i of the client is lane i of the server, and no other.
