@@ -358,8 +358,9 @@ impl VaultKeyOps for RemoteKeyMint {
         };
         let stamp = SessionStamp::from_bytes(&r.stamp).ok_or_else(|| malformed("stamp"))?;
         if let Some(board) = &self.board {
-            // A board that shows another run than the one answering may
-            // be a file replaced under the open descriptor: open it again.
+            // A board that does not show the stamp just answered may be
+            // a file replaced under the open descriptor (or keymintd has
+            // not published yet): open it again, which costs only here.
             if board.read().is_none_or(|b| b != stamp) {
                 board.reread();
             }
@@ -400,7 +401,8 @@ const STARTUP: Duration = Duration::from_secs(30);
 
 /// Connect a daemon to keymintd through its upstream registry and learn the
 /// device (`km.device`); the session board is read from the daemon's run
-/// directory, where keymintd, started by the same supervisor, writes it. Transport failures (no endpoint yet, a restart)
+/// directory, where keymintd, started by the same supervisor, writes it.
+/// Transport failures (no endpoint yet, a restart)
 /// are retried until the start-up bound, each attempt itself bounded by
 /// the registry's wait; a refusal is final.
 pub fn connect_upstream(ctx: &Context) -> Result<RemoteKeyMint, KeyMintError> {
