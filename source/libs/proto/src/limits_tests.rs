@@ -83,6 +83,11 @@ fn signing_the_largest_message_fits_every_hop() {
         // Not a valid pair (a prehash is 64 bytes), but the largest frame.
         prehash: Some(crate::Prehash::Blake2b512),
         app: Some(app()),
+        show: Some(crate::KeyShowArgs {
+            purpose: label(),
+            name: label(),
+            app: Some(app()),
+        }),
     };
     request_fits::<crate::KeySign>(&sign);
     let verify = KeyVerifyArgs {

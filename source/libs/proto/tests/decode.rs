@@ -286,6 +286,34 @@ fn test_reject_malformed_nested_maps_by_path() {
     for (args, want) in cases {
         assert_eq!(msg::<KmGenerate>(args), want);
     }
+    // key.sign's `show` is a nested map too.
+    let show = |v: Value| sign_args().with("show", v);
+    let key_ref = || Args::new().with("purpose", "signing").with("name", "k1");
+    let ok = decode_args::<KeySign>(&show(
+        key_ref().with("app", "com.example.alpha").into_value(),
+    ))
+    .unwrap()
+    .show
+    .unwrap();
+    assert_eq!(ok.app.unwrap().as_str(), "com.example.alpha");
+    let cases: Vec<(Args, &str)> = vec![
+        (show("signing/k1".into()), "argument `show` must be a map"),
+        (
+            show(Args::new().with("purpose", "signing").into_value()),
+            "missing argument `show.name`",
+        ),
+        (
+            show(key_ref().with("app", "../etc").into_value()),
+            "argument `show.app` is invalid",
+        ),
+        (
+            show(key_ref().with("version", 1u64).into_value()),
+            "unexpected argument `show.version`",
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(msg::<KeySign>(args), want);
+    }
 }
 
 #[test]

@@ -25,6 +25,7 @@ fn a_typed_request_is_the_documented_frame() {
         msg: Bytes(vec![1, 2, 3]),
         prehash: None,
         app: None,
+        show: None,
     })
     .unwrap();
     let names: Vec<&str> = args.names().collect();
@@ -249,7 +250,8 @@ fn the_op_table_is_consistent() {
             ("name", Kind::Text, false),
             ("msg", Kind::Bytes, false),
             ("prehash", Kind::Text, true),
-            ("app", Kind::Text, true)
+            ("app", Kind::Text, true),
+            ("show", Kind::Map, true)
         ]
     );
     let verify = ops::find("key.verify").unwrap();

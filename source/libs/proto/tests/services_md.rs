@@ -394,12 +394,13 @@ fn the_named_maps_are_the_schemas_maps() {
     let (_, defs, errors) = parse_services_md();
     assert!(errors.is_empty(), "{errors:?}");
     let names: Vec<String> = defs.keys().cloned().collect();
-    let cases: [(&str, &[FieldInfo]); 10] = [
+    let cases: [(&str, &[FieldInfo]); 11] = [
         ("ident", nexus_proto::KeyIdent::FIELDS),
         ("owner", nexus_proto::KmOwner::FIELDS),
         ("session-ref", nexus_proto::KmSessionRef::FIELDS),
         ("damaged-key", nexus_proto::DamagedKey::FIELDS),
         ("key-info", nexus_proto::KeyInfo::FIELDS),
+        ("key-ref", nexus_proto::KeyShowArgs::FIELDS),
         ("key-version", nexus_proto::KeyVersionInfo::FIELDS),
         ("root-info", nexus_proto::RootInfo::FIELDS),
         ("bundle-info", nexus_proto::BundleInfo::FIELDS),

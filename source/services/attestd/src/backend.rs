@@ -124,6 +124,23 @@ pub trait KeyBackend: Send + Sync {
     /// `EKEYREVOKED` for a revoked key or primary version, `EINVAL` for a
     /// key that is not Ed25519.
     fn attested_key(&self, key: &KeyName) -> Result<AttestedKey, AttestError>;
+    /// [`KeyBackend::sign_with_device_key`] and [`KeyBackend::attested_key`]
+    /// of `attested` as the keystore has it when it signs: the read comes
+    /// first, and if it fails nothing is signed. `known` is what the caller
+    /// read before; an implementation may return it instead of parsing an
+    /// identical answer again. The default makes the two calls; the remote
+    /// backend makes one (`key.sign` with `show`).
+    fn sign_attesting(
+        &self,
+        name: &Label,
+        msg: &[u8],
+        attested: &KeyName,
+        known: &AttestedKey,
+    ) -> Result<(DeviceSignature, AttestedKey), AttestError> {
+        let _ = known;
+        let now = self.attested_key(attested)?;
+        Ok((self.sign_with_device_key(name, msg)?, now))
+    }
     /// Device id and modes.
     fn info(&self) -> Result<BackendInfo, AttestError>;
 }

@@ -131,7 +131,7 @@ pub(crate) fn transient(e: &AttestError) -> bool {
 /// (revoked, damaged, gone), which [`resolve`] heals, rather than a
 /// refusal or an upstream that cannot be trusted.
 pub(crate) fn healable(e: &AttestError) -> bool {
-    if transient(e) || matches!(e, AttestError::BadUpstream(_)) {
+    if transient(e) || matches!(e, AttestError::BadUpstream(_) | AttestError::AttestedKey(_)) {
         return false;
     }
     matches!(

@@ -61,6 +61,19 @@ pub enum AttestError {
         /// `revoked` or `retired`.
         state: &'static str,
     },
+    /// The attested key kept changing (rotations) while a token was being
+    /// signed.
+    #[error("key {key} changed during attestation; try again")]
+    AttestedKeyChanged {
+        /// `app/purpose/name`.
+        key: String,
+    },
+    /// Reading the attested key failed while a token was being signed:
+    /// the attested key's error, kept apart from the device key's so that
+    /// it never sets off the device key's healing. `attest` returns the
+    /// inner error.
+    #[error(transparent)]
+    AttestedKey(Box<AttestError>),
     /// The device key kept changing while a token was being signed.
     #[error("the device attestation key changed during signing; try again")]
     DeviceKeyChanged,
@@ -81,10 +94,13 @@ impl Coded for AttestError {
             AttestError::Token(e) => e.code(),
             AttestError::Keystore(e) => e.code(),
             AttestError::Upstream(e) => e.code(),
+            AttestError::AttestedKey(e) => e.code(),
             AttestError::BadUpstream(_) => ErrorCode::Eio,
             AttestError::NotSigningKey { .. } => ErrorCode::Einval,
             AttestError::Revoked { .. } => ErrorCode::Ekeyrevoked,
-            AttestError::DeviceKeyChanged => ErrorCode::Ebusy,
+            AttestError::DeviceKeyChanged | AttestError::AttestedKeyChanged { .. } => {
+                ErrorCode::Ebusy
+            }
             AttestError::DeviceKey { .. } => ErrorCode::Eio,
         }
     }

@@ -1,7 +1,7 @@
 //! [`RemoteBackend`]: the key backend over the wire to keystored, with the
 //! ops of docs/architecture/services.md: `key.list` and `key.show` (with
-//! `app` for the attested key), `key.create`, `key.rotate`, `key.sign`,
-//! `device.info`.
+//! `app` for the attested key), `key.create`, `key.rotate`, `key.sign`
+//! (with `show` of the attested key when signing a token), `device.info`.
 //!
 //! The channel is a [`nexus_daemon::Call`]: in the daemon, the upstream
 //! `keystored` endpoint nexus-init hands over (re-issued when keystored
@@ -48,12 +48,15 @@ impl std::fmt::Debug for RemoteBackend {
 /// The primary version of the key a `key-info` reply describes, checked
 /// against the key that was asked about: the same purpose and name, and
 /// the same app if one was named (the caller's own namespace otherwise,
-/// which keystored names in the reply).
+/// which keystored names in the reply). A public key byte for byte the
+/// one of `known` (with the same kid and version) is not parsed again:
+/// `known` was parsed and checked when it was first read.
 fn primary_of(
     info: KeyInfo,
     purpose: &Label,
     name: &Label,
     app: Option<&AppId>,
+    known: Option<&AttestedKey>,
 ) -> Result<(KeyName, ed25519_dalek::VerifyingKey, Kid, u32), AttestError> {
     let same = &info.purpose == purpose && &info.name == name && app.is_none_or(|a| *a == info.app);
     if !same {
@@ -91,8 +94,14 @@ fn primary_of(
     }
     const WHAT: &str = "malformed key.show reply";
     let kid = v.kid.ok_or(AttestError::BadUpstream(WHAT))?;
+    let bytes = v.public_key.ok_or(AttestError::BadUpstream(WHAT))?;
+    if let Some(k) = known.filter(|k| {
+        k.kid == kid && k.version == info.primary && k.public.as_bytes()[..] == bytes[..]
+    }) {
+        return Ok((key, k.public, kid, info.primary));
+    }
     let public = checked_public(
-        &v.public_key.ok_or(AttestError::BadUpstream(WHAT))?,
+        &bytes,
         &kid,
         "key.show public key is weak or does not match its kid",
     )?;
@@ -133,7 +142,42 @@ impl RemoteBackend {
             app: app.cloned(),
         };
         let info = self.call::<KeyShow>(&args, true, "malformed key.show reply")?;
-        primary_of(info, purpose, name, app)
+        primary_of(info, purpose, name, app, None)
+    }
+
+    /// `key.sign` with device key `name`, showing `attested` if given.
+    fn sign(
+        &self,
+        name: &Label,
+        msg: &[u8],
+        attested: Option<&KeyName>,
+    ) -> Result<(DeviceSignature, Option<KeyInfo>), AttestError> {
+        let args = KeySignArgs {
+            purpose: self.purpose.clone(),
+            name: name.clone(),
+            msg: Bytes::from(msg),
+            prehash: None,
+            app: None,
+            show: attested.map(|k| KeyShowArgs {
+                purpose: k.purpose.clone(),
+                name: k.name.clone(),
+                app: Some(k.app.clone()),
+            }),
+        };
+        // Ed25519 signing is deterministic and `show` only reads: sending
+        // it twice is harmless.
+        let r = self.call::<KeySign>(&args, true, "malformed key.sign reply")?;
+        let signature: [u8; 64] = r
+            .sig
+            .into_vec()
+            .try_into()
+            .map_err(|_| AttestError::BadUpstream("key.sign signature is not 64 bytes"))?;
+        let sig = DeviceSignature {
+            signature,
+            kid: r.kid,
+            version: r.version,
+        };
+        Ok((sig, r.shown))
     }
 
     /// A device key from a create or rotate reply for `name`.
@@ -215,25 +259,35 @@ impl KeyBackend for RemoteBackend {
         name: &Label,
         msg: &[u8],
     ) -> Result<DeviceSignature, AttestError> {
-        let args = KeySignArgs {
-            purpose: self.purpose.clone(),
-            name: name.clone(),
-            msg: Bytes::from(msg),
-            prehash: None,
-            app: None,
-        };
-        // Ed25519 signing is deterministic: sending it twice is harmless.
-        let r = self.call::<KeySign>(&args, true, "malformed key.sign reply")?;
-        let signature: [u8; 64] = r
-            .sig
-            .into_vec()
-            .try_into()
-            .map_err(|_| AttestError::BadUpstream("key.sign signature is not 64 bytes"))?;
-        Ok(DeviceSignature {
-            signature,
-            kid: r.kid,
-            version: r.version,
-        })
+        Ok(self.sign(name, msg, None)?.0)
+    }
+
+    fn sign_attesting(
+        &self,
+        name: &Label,
+        msg: &[u8],
+        attested: &KeyName,
+        known: &AttestedKey,
+    ) -> Result<(DeviceSignature, AttestedKey), AttestError> {
+        let (sig, shown) = self.sign(name, msg, Some(attested))?;
+        let info = shown.ok_or(AttestError::BadUpstream(
+            "key.sign reply lacks the key it was asked to show",
+        ))?;
+        let (_, public, kid, version) = primary_of(
+            info,
+            &attested.purpose,
+            &attested.name,
+            Some(&attested.app),
+            Some(known),
+        )?;
+        Ok((
+            sig,
+            AttestedKey {
+                public,
+                kid,
+                version,
+            },
+        ))
     }
 
     fn attested_key(&self, key: &KeyName) -> Result<AttestedKey, AttestError> {

@@ -17,6 +17,14 @@
 //! - Device key rotation is for system subjects holding
 //!   `identity.key.rotate`; older versions keep verifying in the keystore
 //!   until retired, so tokens signed before a rotation stay verifiable.
+//! - A token names the attested key's primary version as the keystore
+//!   reported it in the very call that signed the token (`key.sign` with
+//!   `show`). attestd remembers the attested keys it read (public data
+//!   only, at most [`MAX_KNOWN`]) so that it can build the token before
+//!   that call; when the call reports another key than the one the token
+//!   names, the token is dropped and built again, once, over the key now
+//!   reported. A read that fails (revoked, gone, not permitted) fails the
+//!   attestation and forgets the key.
 //! - The state of the device key never keeps attestd from starting: it is
 //!   healed (`device.rs`), and if it cannot be, attestd starts anyway and
 //!   the operations that need the key fail with the reason, retrying the
@@ -30,12 +38,17 @@ use eat::{Claims, CustomClaims, EatError, Nonce, SwVersion, Ueid};
 use keymint::kid::Kid;
 use keystore::KeyName;
 use nexus_core::{AppId, Authorizer, Capability, Clock, Coded, ErrorCode, Label, Subject};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 /// The `swname` claim of every token attestd signs.
 pub const SWNAME: &str = "nexus-attestd";
 /// The `swversion` claim: this crate's version.
 pub const SWVERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How many attested keys attestd remembers (public keys, kids and
+/// versions: about 150 bytes each); past this the memory is emptied.
+pub const MAX_KNOWN: usize = 1024;
 
 /// The nonce of the start-up self-test token. The token is verified and
 /// dropped; a verifier's own random nonce never equals this text.
@@ -105,6 +118,9 @@ pub struct Attestd {
     device: RwLock<Result<DeviceKey, String>>,
     /// Serializes rotations and healing made through this service.
     rotating: Mutex<()>,
+    /// The attested keys last reported by the keystore, by name: what the
+    /// next token over each is built with (and checked against).
+    known: Mutex<HashMap<KeyName, AttestedKey>>,
     events: DeviceEventFn,
 }
 
@@ -147,6 +163,7 @@ impl Attestd {
             swversion: SwVersion::new(SWVERSION)?,
             device: RwLock::new(Err("not looked up yet".into())),
             rotating: Mutex::new(()),
+            known: Mutex::new(HashMap::new()),
             events,
         };
         match svc.heal() {
@@ -218,7 +235,7 @@ impl Attestd {
         };
         let nonce = Nonce::new(SELF_TEST_NONCE)?;
         let app = device.key.app.clone();
-        let (token, signer) = self.sign(&key, app, nonce, CustomClaims::new())?;
+        let (token, signer, _) = self.sign(&key, app, nonce, CustomClaims::new(), None)?;
         let now = self.clock.now_unix();
         eat::verify_token(&token, signer.public.as_bytes(), SELF_TEST_NONCE, now)?;
         Ok(())
@@ -246,29 +263,86 @@ impl Attestd {
         let name = KeyName::new(app.clone(), key.purpose.clone(), key.name.clone());
         self.authz
             .authorize(caller, Capability::Attest, &name.to_string())?;
-        let attested = self.backend.attested_key(&name)?;
-        let (token, signer) = self.sign(&attested, app.clone(), nonce, custom)?;
-        Ok(Attestation {
-            token,
-            device_kid: signer.kid,
-            app,
-            attested_kid: attested.kid,
-            attested_version: attested.version,
+        let remembered = self.known(&name);
+        let mut attested = match remembered {
+            Some(k) => k,
+            None => self.backend.attested_key(&name)?,
+        };
+        // Twice at most: with what was remembered (or just read), and with
+        // what the keystore reported when it signed, if that differed.
+        for _ in 0..2 {
+            let signed = self.sign(
+                &attested,
+                app.clone(),
+                nonce.clone(),
+                custom.clone(),
+                Some(&name),
+            );
+            let (token, signer, now) = match signed {
+                Ok(t) => t,
+                Err(e) => {
+                    self.forget(&name);
+                    return Err(match e {
+                        AttestError::AttestedKey(e) => *e,
+                        e => e,
+                    });
+                }
+            };
+            match now {
+                Some(now) if now == attested => {
+                    self.remember(name, attested.clone());
+                    return Ok(Attestation {
+                        token,
+                        device_kid: signer.kid,
+                        app,
+                        attested_kid: attested.kid,
+                        attested_version: attested.version,
+                    });
+                }
+                // Rotated since it was read: this token names a version
+                // that is no longer the primary one, and is dropped.
+                Some(now) => attested = now,
+                None => return Err(AttestError::BadUpstream("the attested key was not read")),
+            }
+        }
+        self.forget(&name);
+        Err(AttestError::AttestedKeyChanged {
+            key: name.to_string(),
         })
     }
 
+    fn known(&self, key: &KeyName) -> Option<AttestedKey> {
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.get(key).cloned()
+    }
+
+    fn remember(&self, key: KeyName, attested: AttestedKey) {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= MAX_KNOWN && !known.contains_key(&key) {
+            known.clear();
+        }
+        known.insert(key, attested);
+    }
+
+    fn forget(&self, key: &KeyName) {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.remove(key);
+    }
+
     /// Build and sign a token; returns it with the device key version that
-    /// signed. If the keystore signed with another version than the one
-    /// the header names (a rotation in between), refresh and sign again,
-    /// once; if the device key became unusable (revoked, damaged, gone),
-    /// heal it and sign again, once.
+    /// signed and, with `check`, the attested key as the keystore reported
+    /// it in the signing call. If the keystore signed with another version
+    /// than the one the header names (a rotation in between), refresh and
+    /// sign again, once; if the device key became unusable (revoked,
+    /// damaged, gone), heal it and sign again, once.
     fn sign(
         &self,
         attested: &AttestedKey,
         app: AppId,
         nonce: Nonce,
         custom: CustomClaims,
-    ) -> Result<(Vec<u8>, DeviceKey), AttestError> {
+        check: Option<&KeyName>,
+    ) -> Result<(Vec<u8>, DeviceKey, Option<AttestedKey>), AttestError> {
         let claims = Claims {
             iat: self.clock.now_unix(),
             nonce,
@@ -280,30 +354,55 @@ impl Attestd {
             custom,
         };
         let first = self.current_device()?;
-        match self.sign_with(&claims, &first) {
+        match self.sign_with(&claims, &first, check, attested) {
             Err(AttestError::DeviceKeyChanged) => {
                 let fresh = self.backend.device_key(&first.key.name)?;
                 self.set_device(Ok(fresh.clone()));
-                let token = self.sign_with(&claims, &fresh)?;
-                Ok((token, fresh))
+                let (token, now) = self.sign_with(&claims, &fresh, check, attested)?;
+                Ok((token, fresh, now))
             }
             Err(e) if device::healable(&e) => {
                 let healed = self.heal()?;
-                let token = self.sign_with(&claims, &healed)?;
-                Ok((token, healed))
+                let (token, now) = self.sign_with(&claims, &healed, check, attested)?;
+                Ok((token, healed, now))
             }
-            Ok(token) => Ok((token, first)),
+            Ok((token, now)) => Ok((token, first, now)),
             Err(e) => Err(e),
         }
     }
 
-    fn sign_with(&self, claims: &Claims, device: &DeviceKey) -> Result<Vec<u8>, AttestError> {
+    /// Sign with `device`; with `check`, read that key in the same call
+    /// (`known` is what the token names).
+    fn sign_with(
+        &self,
+        claims: &Claims,
+        device: &DeviceKey,
+        check: Option<&KeyName>,
+        known: &AttestedKey,
+    ) -> Result<(Vec<u8>, Option<AttestedKey>), AttestError> {
         let mut failure: Option<AttestError> = None;
+        let mut now: Option<AttestedKey> = None;
         let signed = eat::sign_token(claims, &device.kid, |tbs| {
-            let checked = self
-                .backend
-                .sign_with_device_key(&device.key.name, tbs)
-                .and_then(|s| check_signature(device, tbs, &s));
+            let name = &device.key.name;
+            let signed = match check {
+                Some(key) => match self.backend.sign_attesting(name, tbs, key, known) {
+                    Ok((s, k)) => {
+                        now = Some(k);
+                        Ok(s)
+                    }
+                    // One call failed for one of two keys: a read of the
+                    // attested key alone says which.
+                    Err(e) => match self.backend.attested_key(key) {
+                        Err(read) => Err(AttestError::AttestedKey(Box::new(read))),
+                        Ok(k) => {
+                            now = Some(k);
+                            Err(e)
+                        }
+                    },
+                },
+                None => self.backend.sign_with_device_key(name, tbs),
+            };
+            let checked = signed.and_then(|s| check_signature(device, tbs, &s));
             checked.map_err(|e| {
                 let code = e.code();
                 failure = Some(e);
@@ -311,7 +410,7 @@ impl Attestd {
             })
         });
         match (signed, failure) {
-            (Ok(token), _) => Ok(token),
+            (Ok(token), _) => Ok((token, now)),
             (Err(_), Some(e)) => Err(e),
             (Err(e), None) => Err(e.into()),
         }

@@ -1,4 +1,5 @@
-//! `key.import` and the prehashed forms of `key.sign` / `key.verify`.
+//! `key.import`, `key.sign` (plain, prehashed, with `show`) and the
+//! prehashed form of `key.verify`.
 //!
 //! Invariants:
 //! - An imported private key arrives in the request's zeroizing `Secret`
@@ -11,6 +12,8 @@
 //!   keystore asks the policy engine for the op's capability (audited).
 //! - With `prehash`, `msg` is the client's 64-byte digest; the signature
 //!   is over that digest (see `keystore::Prehash`).
+//! - A sign's `show` is read through [`Keystored::show`], the very path of
+//!   `key.show` (namespace rule, audit), before anything is signed.
 
 use crate::handler::Keystored;
 use keymint::Ed25519Seed;
@@ -48,6 +51,8 @@ impl Keystored {
     /// `key.sign`, plain or prehashed.
     pub(crate) fn sign(&self, s: &Subject, a: KeySignArgs) -> Result<KeySignReply, WireError> {
         let key = self.own_key(s, proto::KeySign::NAME, a.app, a.purpose, a.name)?;
+        // Read before signing, so a `show` that fails signs nothing.
+        let shown = a.show.map(|show| self.show(s, show)).transpose()?;
         let authz = &*self.policy;
         let out: SignOutput = match a.prehash {
             None => self.keys.sign(s, authz, &key, &a.msg)?,
@@ -59,6 +64,7 @@ impl Keystored {
             sig: Bytes(out.signature.to_vec()),
             kid: out.kid,
             version: out.version,
+            shown,
         })
     }
 

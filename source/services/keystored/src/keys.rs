@@ -26,8 +26,8 @@ use nexus_core::{AppId, Authorizer, Coded, ErrorCode, Label, Subject};
 use nexus_proto::{
     self as proto, Bytes, DamagedKey, Empty, KeyArgs, KeyCreate, KeyCreateArgs, KeyCreateReply,
     KeyDelete, KeyExport, KeyExportReply, KeyImport, KeyList, KeyListReply, KeyRetire, KeyRevoke,
-    KeyRotate, KeySeal, KeySealReply, KeyShow, KeySign, KeyUnseal, KeyUnsealReply, KeyVerify,
-    KeyVerifyArgs, KeyVerifyReply, KeyVersionInfo, Op,
+    KeyRotate, KeySeal, KeySealReply, KeyShow, KeyShowArgs, KeySign, KeyUnseal, KeyUnsealReply,
+    KeyVerify, KeyVerifyArgs, KeyVerifyReply, KeyVersionInfo, Op,
 };
 use wire::{Request, Value, WireError};
 
@@ -125,6 +125,14 @@ impl Keystored {
             subject: s.to_string(),
             app: app.to_string(),
         }))
+    }
+
+    /// `key.show`, and the `show` of a `key.sign`: the same namespace
+    /// decision and audit record either way.
+    pub(crate) fn show(&self, s: &Subject, a: KeyShowArgs) -> Result<proto::KeyInfo, WireError> {
+        let app = self.readable_app(s, KeyShow::NAME, a.app)?;
+        let key = KeyName::new(app, a.purpose, a.name);
+        Ok(info_reply(&self.keys.describe(s, &key)?))
     }
 
     /// The reply to create and rotate; soft-quota warnings also go to
@@ -248,11 +256,7 @@ impl Keystored {
                 Ok(Empty {})
             }),
             KeyList::NAME => proto::serve::<KeyList>(req, |a| self.list(s, a.app)),
-            KeyShow::NAME => proto::serve::<KeyShow>(req, |a| {
-                let app = self.readable_app(s, KeyShow::NAME, a.app)?;
-                let key = KeyName::new(app, a.purpose, a.name);
-                Ok(info_reply(&self.keys.describe(s, &key)?))
-            }),
+            KeyShow::NAME => proto::serve::<KeyShow>(req, |a| self.show(s, a)),
             KeySign::NAME => proto::serve::<KeySign>(req, |a| self.sign(s, a)),
             KeyVerify::NAME => proto::serve::<KeyVerify>(req, |a| self.verify(s, a)),
             KeySeal::NAME => proto::serve::<KeySeal>(req, |a| {

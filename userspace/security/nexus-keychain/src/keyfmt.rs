@@ -61,6 +61,7 @@ impl Keychain {
             msg: Bytes::from(&digest[..]),
             prehash: Some(Prehash::Blake2b512),
             app: None,
+            show: None,
         })
     }
 

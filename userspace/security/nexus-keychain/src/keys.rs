@@ -150,6 +150,7 @@ impl Keychain {
             msg: Bytes::from(msg),
             prehash: None,
             app: None,
+            show: None,
         })
     }
 

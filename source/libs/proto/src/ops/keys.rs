@@ -140,7 +140,12 @@ ops! {
         reply [= KeyInfo]
 
     /// `key.sign`: sign `msg` with the primary version. With `prehash`,
-    /// `msg` is the 64-byte digest of the message.
+    /// `msg` is the 64-byte digest of the message. With `show`, the named
+    /// key is read first, exactly as `key.show` reads it (same namespace
+    /// rule, same audit), its `key-info` comes back as `shown`, and a
+    /// read that fails fails the call before anything is signed: one
+    /// round trip for a signature over a statement about another key
+    /// (attestd's tokens).
     KeySign = "key.sign" in Keystored, capability KeySign, callers [];
         args [
             #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,11 +155,20 @@ ops! {
                 msg: Bytes,
                 prehash: Option<Prehash>,
                 app: Option<AppId>,
+                show: Option<KeyShowArgs>,
             }
         ]
         reply [
             #[derive(Debug, Clone, PartialEq, Eq)]
-            KeySignReply { sig: Bytes, kid: Kid, version: u32 }
+            KeySignReply {
+                sig: Bytes,
+                kid: Kid,
+                version: u32,
+                /// The `key-info` of the key `show` named; absent without
+                /// `show`.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                shown: Option<KeyInfo>,
+            }
         ]
 
     /// `key.verify`: check `sig` over `msg`; without `version`, every

@@ -40,6 +40,10 @@ capabilities = ["identity.key.create", "identity.key.rotate", "identity.key.revo
 [[subjects]]
 subject = "app:com.example.alpha"
 capabilities = ["identity.key.create", "identity.key.sign", "identity.attest"]
+[[subjects]]
+subject = "app:com.example.beta"
+capabilities = ["identity.key.create", "identity.key.rotate", "identity.key.revoke",
+  "identity.key.delete", "identity.attest"]
 "#
     )
 }

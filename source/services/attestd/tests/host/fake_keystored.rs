@@ -183,6 +183,14 @@ impl FakeKeystored {
                     Ok(created_reply(&out.value))
                 }),
                 KeySign::NAME => proto::serve::<KeySign>(req, |a| {
+                    // `show` is answered as key.show is, tampering included.
+                    let shown = match a.show {
+                        Some(k) => Some(key_info(
+                            &store.describe(s, &key_of(s, k.app, k.purpose, k.name))?,
+                            tamper,
+                        )),
+                        None => None,
+                    };
                     let key = key_of(s, None, a.purpose, a.name);
                     let out = store.sign(s, &*authz, &key, &a.msg)?;
                     let sig = if tamper == Tamper::ForeignSignature {
@@ -197,6 +205,7 @@ impl FakeKeystored {
                         sig: Bytes(sig.to_vec()),
                         kid: out.kid,
                         version: out.version,
+                        shown,
                     })
                 }),
                 DeviceInfo::NAME => proto::serve::<DeviceInfo>(req, |_| {

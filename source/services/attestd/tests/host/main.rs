@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod attest;
+mod attested_changes;
 mod common;
 mod daemons;
 mod e2e;

@@ -142,6 +142,36 @@ fn a_rotation_made_elsewhere_is_picked_up_on_the_next_token() {
 }
 
 #[test]
+fn a_remembered_attested_key_costs_one_keystored_call_per_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::open(dir.path(), POLICY);
+    stack.create_key(ALPHA, "sign", "k");
+    let (fake, svc) = remote(&stack, Tamper::None);
+    let svc = svc.unwrap();
+    let alpha_k = KeyRef::own(label("sign"), label("k"));
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let started = fake.calls().len();
+        let a = svc
+            .attest(&subject(ALPHA), &alpha_k, NONCE, CustomClaims::new())
+            .unwrap();
+        eat::verify_token(
+            &a.token,
+            svc.device_key().unwrap().public.as_bytes(),
+            NONCE,
+            NOW,
+        )
+        .unwrap();
+        tokens.push(fake.calls()[started..].to_vec());
+    }
+    // The first token reads the key, then signs showing it; later ones
+    // only sign, showing it (device_key() adds one key.show each).
+    assert_eq!(tokens[0], ["key.show", "key.sign", "key.show"]);
+    assert_eq!(tokens[1], ["key.sign", "key.show"]);
+    assert_eq!(tokens[2], ["key.sign", "key.show"]);
+}
+
+#[test]
 fn test_reject_remote_errors_with_their_codes() {
     let dir = tempfile::tempdir().unwrap();
     let stack = Stack::open(dir.path(), POLICY);

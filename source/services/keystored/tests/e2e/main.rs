@@ -15,6 +15,7 @@ mod limits;
 mod load;
 mod reserve;
 mod restart;
+mod sign_show;
 mod trust;
 mod trust_damage;
 mod vault;

@@ -275,6 +275,7 @@ impl Contract {
                     sig: Bytes(FAKE_SIG.to_vec()),
                     kid: kid(KID)?,
                     version: 2,
+                    shown: None,
                 })
             }),
             "key.verify" => answer::<proto::KeyVerify>(a, |a| {
