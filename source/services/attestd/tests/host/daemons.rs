@@ -436,11 +436,8 @@ fn a_revoked_device_key_is_rotated_or_replaced_never_a_boot_loop() {
         ks.revoke(&attestd_subject(), &Allow, &device("device"), rec)
             .unwrap();
     });
-    let err = d.attestd().stderr();
-    assert!(
-        err.contains("device key system.attestd/device-attest/device could not sign (key system.attestd/device-attest/device version 2 is revoked); rotated to v3"),
-        "{err}"
-    );
+    // stderr is read by a thread of its own: wait for the line.
+    d.attestd().wait_stderr("device key system.attestd/device-attest/device could not sign (key system.attestd/device-attest/device version 2 is revoked); rotated to v3");
     let (_, kid, version) = d.device_key();
     assert_eq!(version, 3);
     assert_ne!(kid, v2_kid);
@@ -467,11 +464,7 @@ fn a_revoked_device_key_is_rotated_or_replaced_never_a_boot_loop() {
         )
         .unwrap();
     });
-    let err = d.attestd().stderr();
-    assert!(
-        err.contains("device key system.attestd/device-attest/device cannot be used (key system.attestd/device-attest/device is revoked); replaced by system.attestd/device-attest/device-2 v1"),
-        "{err}"
-    );
+    d.attestd().wait_stderr("device key system.attestd/device-attest/device cannot be used (key system.attestd/device-attest/device is revoked); replaced by system.attestd/device-attest/device-2 v1");
     attest_alpha(&d);
     // Audited in attestd's log, and by keystored as attestd's create.
     let audit =
@@ -487,11 +480,8 @@ fn a_revoked_device_key_is_rotated_or_replaced_never_a_boot_loop() {
     // And the healed key is the one after another restart.
     d.restart_attestd();
     assert_eq!(d.device_key().2, 1);
-    let err = d.attestd().stderr();
-    assert!(
-        err.contains("device key system.attestd/device-attest/device-2 v1"),
-        "{err}"
-    );
+    d.attestd()
+        .wait_stderr("device key system.attestd/device-attest/device-2 v1");
 }
 
 struct Allow;
@@ -601,8 +591,7 @@ fn test_reject_attest_with_eio_naming_the_record_when_the_device_key_cannot_be_r
             "{op}: {m}"
         );
     }
-    let err = a.stderr();
-    assert!(err.contains("no usable device key"), "{err}");
+    a.wait_stderr("no usable device key");
     // Once the policy allows it again, the next request heals the key.
     std::fs::write(dir.path().join("policy.toml"), policy(ATTESTD_CAPS)).unwrap();
     d.restart_keystore_and_attestd();
@@ -625,12 +614,8 @@ fn a_state_from_before_service_namespaces_upgrades_with_the_same_device_key() {
             .to_owned()
     };
     let d = Daemons::start(dir.path(), ATTESTD_CAPS);
-    let err = d.keystored.stderr();
-    assert!(
-        err.contains(
-            "moved key system/device-attest/device to system.attestd/device-attest/device"
-        ),
-        "{err}"
+    d.keystored.wait_stderr(
+        "moved key system/device-attest/device to system.attestd/device-attest/device",
     );
     // The same device key, at its version 2, and version 1's signature
     // made before the upgrade still verifies.
