@@ -149,6 +149,19 @@ mod tests {
                 ErrorCode::Eio,
             ),
             (AttestError::DeviceKeyChanged, ErrorCode::Ebusy),
+            (
+                AttestError::AttestedKeyChanged {
+                    key: "a/p/n".into(),
+                },
+                ErrorCode::Ebusy,
+            ),
+            (
+                AttestError::AttestedKey(Box::new(AttestError::Revoked {
+                    key: "a/p/n".into(),
+                    state: "revoked",
+                })),
+                ErrorCode::Ekeyrevoked,
+            ),
         ];
         for (e, c) in cases {
             assert_eq!(e.code(), c, "{e}");
