@@ -15,10 +15,8 @@ fn test_kdf_flag_is_in_the_ready_marker_and_status_answers() {
     let mut c = s.identityd.connect(ALPHA);
     let st = c.call("status", &Args::new()).unwrap();
     assert_eq!(field(&st, "service"), Value::Text("identityd".into()));
-    assert!(s
-        .identityd
-        .stderr()
-        .contains("TEST-ONLY Argon2id parameters"));
+    // stderr is read by a thread of its own: wait for the line.
+    s.identityd.wait_stderr("TEST-ONLY Argon2id parameters");
 }
 
 #[test]

@@ -64,10 +64,9 @@ fn delete_removes_the_key_frees_its_name_and_is_audited() {
         audit.contains(r#""subject":"app:com.example.alpha","capability":"identity.key.delete","target":"com.example.alpha/signing/old","decision":"allow""#),
         "{audit}"
     );
-    assert!(s
-        .keystored
-        .stderr()
-        .contains("app:com.example.alpha deleted key com.example.alpha/signing/old"));
+    // stderr is read by a thread of its own: wait for the line.
+    s.keystored
+        .wait_stderr("app:com.example.alpha deleted key com.example.alpha/signing/old");
 }
 
 #[test]
