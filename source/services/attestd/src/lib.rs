@@ -49,4 +49,6 @@ pub use handler::{attest_marker, AttestdHandler, MarkerFn, SERVICE};
 pub use local::LocalBackend;
 pub use remote::RemoteBackend;
 pub use serve::{build, serve, KEYSTORED, SPEC};
-pub use service::{Attestation, Attestd, DeviceEventFn, KeyRef, Status, SWNAME, SWVERSION};
+pub use service::{
+    Attestation, Attestd, DeviceEventFn, KeyRef, Status, MAX_KNOWN, SWNAME, SWVERSION,
+};
