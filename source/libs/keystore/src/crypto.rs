@@ -14,6 +14,7 @@ use crate::model::{
     ExportedKey, KeyName, KeyRecord, KeySelector, KeyUse, PublicKeyInfo, SealOutput, SignOutput,
     Unsealed,
 };
+use crate::publics::Refused;
 use crate::sealfmt;
 use crate::store::KeyStore;
 use ed25519_dalek::VerifyingKey;
@@ -26,26 +27,31 @@ use nexus_proto::limits::{AAD, MESSAGE, PLAINTEXT, SEALED};
 const _: () =
     assert!(nexus_proto::limits::SEALED_OVERHEAD == sealfmt::HEADER_LEN + keymint::SEAL_OVERHEAD);
 
-/// The public key of version `v`, parsed strictly and checked against the
-/// stored kid (a mismatch means the record is not what was written).
-fn strict_public(
-    rec: &KeyRecord,
-    v: u32,
-) -> Result<(VerifyingKey, keymint::kid::Kid), KeystoreError> {
-    let corrupt = |reason| KeystoreError::Corrupt {
-        path: format!("state:/keystore/{}", rec.name),
-        reason,
-    };
-    let info = &rec.version(v)?.info;
-    let (Some(public), Some(kid)) = (info.public, info.kid) else {
-        return Err(corrupt("signing version without public key"));
-    };
-    let vk = keymint::ed25519::parse_public_key(&public)
-        .map_err(|_| corrupt("stored public key is not acceptable"))?;
-    if keymint::kid::ed25519_kid(&vk) != kid {
-        return Err(corrupt("stored kid does not match the public key"));
+impl KeyStore {
+    /// The public key of version `v`, parsed strictly and checked against
+    /// the stored kid (a mismatch means the record is not what was
+    /// written); parsed once per distinct key ([`crate::publics`]).
+    fn strict_public(
+        &self,
+        rec: &KeyRecord,
+        v: u32,
+    ) -> Result<(VerifyingKey, keymint::kid::Kid), KeystoreError> {
+        let corrupt = |reason| KeystoreError::Corrupt {
+            path: format!("state:/keystore/{}", rec.name),
+            reason,
+        };
+        let info = &rec.version(v)?.info;
+        let (Some(public), Some(kid)) = (info.public, info.kid) else {
+            return Err(corrupt("signing version without public key"));
+        };
+        let vk = self.publics.checked(&public, &kid).map_err(|r| {
+            corrupt(match r {
+                Refused::NotAcceptable => "stored public key is not acceptable",
+                Refused::KidMismatch => "stored kid does not match the public key",
+            })
+        })?;
+        Ok((vk, kid))
     }
-    Ok((vk, kid))
 }
 
 impl KeyStore {
@@ -95,7 +101,7 @@ impl KeyStore {
         rec.require_use(KeyUse::Verify)?;
         let v = rec.select(by)?;
         rec.usable(v)?;
-        let (vk, _) = strict_public(&rec, v)?;
+        let (vk, _) = self.strict_public(&rec, v)?;
         keymint::ed25519::verify(&vk, msg, &sig)?;
         Ok(v)
     }
@@ -116,7 +122,7 @@ impl KeyStore {
             None => rec.primary,
         };
         rec.usable(v)?;
-        let (vk, kid) = strict_public(&rec, v)?;
+        let (vk, kid) = self.strict_public(&rec, v)?;
         Ok(PublicKeyInfo {
             version: v,
             kid,

@@ -43,6 +43,7 @@ mod listing;
 mod model;
 pub mod namespaces;
 mod prehash;
+mod publics;
 mod quota;
 mod record;
 pub mod sealfmt;

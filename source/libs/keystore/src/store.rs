@@ -20,6 +20,7 @@ use crate::model::{
     KeyInfo, KeyName, KeyRecord, KeyState, Outcome, RevokeScope, VersionInfo, VersionRecord,
     VersionState,
 };
+use crate::publics::PublicKeys;
 use crate::quota::{self, QuotaResource, QuotaSource, Usage};
 use crate::record::{self, RECORD_MAGIC, RECORD_VERSION};
 use crate::MAX_VERSIONS;
@@ -41,6 +42,8 @@ pub struct KeyStore {
     /// Decoded records that passed every check, kept in step by every
     /// write.
     pub(crate) cache: RecordCache,
+    /// Stored public keys, parsed and checked once.
+    pub(crate) publics: PublicKeys,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -65,6 +68,7 @@ impl KeyStore {
             quota,
             usage: Mutex::new(HashMap::new()),
             cache: RecordCache::default(),
+            publics: PublicKeys::default(),
         }
     }
 
