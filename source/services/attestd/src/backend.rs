@@ -135,9 +135,8 @@ pub trait KeyBackend: Send + Sync {
         name: &Label,
         msg: &[u8],
         attested: &KeyName,
-        known: &AttestedKey,
+        _known: &AttestedKey,
     ) -> Result<(DeviceSignature, AttestedKey), AttestError> {
-        let _ = known;
         let now = self.attested_key(attested)?;
         Ok((self.sign_with_device_key(name, msg)?, now))
     }

@@ -47,7 +47,7 @@ pub const SWNAME: &str = "nexus-attestd";
 pub const SWVERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// How many attested keys attestd remembers (public keys, kids and
-/// versions: about 150 bytes each); past this the memory is emptied.
+/// versions); past this the memory is emptied.
 pub const MAX_KNOWN: usize = 1024;
 
 /// The nonce of the start-up self-test token. The token is verified and
