@@ -1,7 +1,8 @@
 //! Latency samples and the floors the stack is compared with: a raw
-//! in-process Ed25519 sign, a bare Unix-socket round trip (and the same
-//! through the project's wire server, for what the server adds), a bare
-//! atomic write, and OpenSSH's ssh-agent signing over its socket.
+//! in-process Ed25519 sign and strict verify, a bare Unix-socket round
+//! trip (and the same through the project's wire server, for what the
+//! server adds), a bare atomic write, and OpenSSH's ssh-agent signing over
+//! its socket.
 
 use ed25519_dalek::{Signer, SigningKey};
 use std::io::{Read, Write};
@@ -65,6 +66,19 @@ pub fn raw_sign(dur: Duration) -> Lat {
     let msg = [0x5au8; 64];
     Lat::measure(dur, |_| {
         std::hint::black_box(key.sign(std::hint::black_box(&msg)));
+    })
+}
+
+/// Raw strict Ed25519 verification of a 64-byte message's signature in
+/// this process: what attestd spends checking each token's device
+/// signature (`verify_strict`, as `keymint::ed25519::verify` does).
+pub fn raw_verify(dur: Duration) -> Lat {
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let public = key.verifying_key();
+    let msg = [0x5au8; 64];
+    let sig = key.sign(&msg);
+    Lat::measure(dur, |_| {
+        std::hint::black_box(public.verify_strict(std::hint::black_box(&msg), &sig)).unwrap();
     })
 }
 

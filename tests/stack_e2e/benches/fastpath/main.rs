@@ -1,11 +1,14 @@
 //! The fast path against its floors, in one run: a raw in-process Ed25519
-//! sign, a bare Unix-socket round trip, a bare atomic write of the vault
-//! file, OpenSSH's ssh-agent (when installed), and the real stack (the
-//! real nexus-init, manifest and daemons) durable and volatile: `key.sign`
-//! with 1 and 8 clients, `key.verify`, `vault.get`, `vault.put` and
-//! `attest`. Then the stack at scale: 10,000 keys and a 1,000-entry vault,
-//! a restart timed to `init: ready`, each daemon's resident memory. Every
-//! ratio is printed next to its target.
+//! sign and verify, a bare Unix-socket round trip, a bare atomic write of
+//! the vault file, OpenSSH's ssh-agent (when installed), and the real
+//! stack (the real nexus-init, manifest and daemons) durable and volatile:
+//! `key.sign` with 1 and 8 clients, `key.verify`, `vault.get`, `vault.put`
+//! and `attest`. Every ratio is printed next to its target; the floors of
+//! `attest` (three hops, a sign and a verify) and of `vault.put` (its work
+//! off the disk, measured volatile, plus the bare write) are printed next
+//! to the limits their targets set. Then the stack at scale: 10,000 keys
+//! and a 1,000-entry vault, a restart timed to `init: ready`, each
+//! daemon's resident memory.
 //!
 //! Run (release binaries first; the bench runs them from target/release):
 //!
@@ -167,12 +170,17 @@ fn main() {
 
     println!("fastpath bench: {} s per measurement", dur.as_secs());
     let raw = figures::raw_sign(dur);
+    let raw_verify = figures::raw_verify(dur);
     let rt = figures::bare_round_trip(dur);
     let wire_rt = figures::wire_round_trip(tmp.path(), dur);
     let agent = figures::ssh_agent(tmp.path(), dur);
     let floor = 1e6 / (raw.p50() + 2.0 * rt.p50());
     println!("floors");
     println!("  raw Ed25519 sign, in process         {}", raw.line());
+    println!(
+        "  raw Ed25519 verify, in process       {}",
+        raw_verify.line()
+    );
     println!("  bare Unix-socket round trip, 64 B    {}", rt.line());
     println!("  wire server echo round trip, 64 B    {}", wire_rt.line());
     println!("  two-hop floor of key.sign (raw sign + 2 round trips): {floor:.0} ops/s");
@@ -248,6 +256,22 @@ fn main() {
     }
     let r = d.attest.p50() / d.sign.p50();
     row("attest p50 / key.sign p50", r, "<= 1.3", r <= 1.3);
+
+    // What the two targets above leave to work with: each operation's
+    // floor next to the limit its target sets, in µs.
+    println!("floors of the last two targets (µs)");
+    let attest_floor = raw.p50() + raw_verify.p50() + 3.0 * rt.p50();
+    println!(
+        "  attest: raw sign + raw verify + 3 round trips {attest_floor:>8.1}  (limit 1.3 x key.sign p50: {:.1})",
+        1.3 * d.sign.p50()
+    );
+    if let Some((_, a)) = &atomic {
+        let put_floor = v.put.p50() + a.p50();
+        println!(
+            "  vault.put: volatile put p50 + bare atomic write p50 {put_floor:>8.1}  (limit 1.3 x bare atomic write: {:.1})",
+            1.3 * a.p50()
+        );
+    }
 
     // Scale: grow the durable stack's state to `keys` keys and `entries`
     // vault entries, restart it, and measure again.
